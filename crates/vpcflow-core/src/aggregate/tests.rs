@@ -1,0 +1,233 @@
+use std::net::{IpAddr, Ipv4Addr};
+
+use super::*;
+use crate::flow::{Action, FlowKey, FlowUpdate, PacketAddrs};
+use crate::tcp_flags::TcpFlags;
+
+const S: u64 = NANOS_PER_SEC;
+
+fn key(sport: u16) -> FlowKey {
+    FlowKey {
+        src: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)),
+        dst: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)),
+        src_port: sport,
+        dst_port: 80,
+        protocol: 6,
+    }
+}
+
+fn packet(iface: u32, sport: u16, t_ns: u64, bytes: u64) -> FlowUpdate {
+    FlowUpdate {
+        interface: InterfaceIndex(iface),
+        key: key(sport),
+        packet_addrs: None,
+        packets: 1,
+        bytes,
+        first: t_ns,
+        last: t_ns,
+        tcp_flags: TcpFlags::NONE,
+        action: Action::Accept,
+    }
+}
+
+fn config(interval: Interval) -> AggregatorConfig {
+    AggregatorConfig {
+        interval,
+        allowed_lateness_secs: 0,
+        ..AggregatorConfig::default()
+    }
+}
+
+fn ok(records: &[FlowRecord]) -> Vec<&FlowRecord> {
+    records
+        .iter()
+        .filter(|r| r.status == LogStatus::Ok)
+        .collect()
+}
+
+#[test]
+fn sums_packets_of_one_flow_in_one_window() {
+    let mut a = Aggregator::new(config(Interval::OneMinute));
+    a.observe(&packet(0, 1000, 61 * S + 5, 100));
+    a.observe(&packet(0, 1000, 70 * S, 200));
+    let r = a.finish().records;
+    assert_eq!(r.len(), 1);
+    let t = r[0].traffic.unwrap();
+    assert_eq!((t.packets, t.bytes), (2, 300));
+    assert_eq!((r[0].start, r[0].end, r[0].window_start), (61, 70, 60));
+}
+
+#[test]
+fn a_flow_across_windows_gets_one_record_per_window() {
+    let mut a = Aggregator::new(config(Interval::OneMinute));
+    a.observe(&packet(0, 1000, 59 * S, 10));
+    a.observe(&packet(0, 1000, 60 * S, 20));
+    let first = a
+        .take_released()
+        .expect("window 0 closed when 60 s arrived");
+    assert_eq!(first.records.len(), 1);
+    assert_eq!(first.complete_before, 60);
+    assert_eq!(first.records[0].end, 59);
+    let rest = a.finish().records;
+    assert_eq!(rest.len(), 1);
+    assert_eq!((rest[0].start, rest[0].end), (60, 60));
+}
+
+#[test]
+fn lateness_keeps_windows_open() {
+    let mut a = Aggregator::new(AggregatorConfig {
+        allowed_lateness_secs: 30,
+        ..config(Interval::OneMinute)
+    });
+    a.observe(&packet(0, 1, 50 * S, 10));
+    a.observe(&packet(0, 1, 80 * S, 10));
+    assert!(
+        a.take_released().is_none(),
+        "watermark 50 s has not passed 60 s"
+    );
+    a.observe(&packet(0, 1, 55 * S, 10)); // late but within lateness
+    a.observe(&packet(0, 1, 95 * S, 10));
+    let r = a.take_released().unwrap();
+    assert_eq!(r.records.len(), 1);
+    assert_eq!(r.records[0].traffic.unwrap().packets, 2);
+    assert_eq!(a.stats().late_updates, 0);
+}
+
+#[test]
+fn late_packets_after_close_get_their_own_record() {
+    let mut a = Aggregator::new(config(Interval::OneMinute));
+    a.observe(&packet(0, 1, 10 * S, 10));
+    a.observe(&packet(0, 1, 70 * S, 10));
+    a.observe(&packet(0, 1, 20 * S, 10));
+    assert_eq!(a.stats().late_updates, 1);
+    let mut all = a.take_released().unwrap().records;
+    all.extend(a.finish().records);
+    let packets: u64 = all.iter().map(|r| r.traffic.unwrap().packets).sum();
+    assert_eq!(packets, 3);
+    assert_eq!(all.iter().filter(|r| r.window_start == 0).count(), 2);
+}
+
+#[test]
+fn nodata_for_known_idle_interface_and_gap_windows() {
+    let mut a = Aggregator::new(config(Interval::OneMinute));
+    a.add_interface(InterfaceIndex(0));
+    a.add_interface(InterfaceIndex(1));
+    a.observe(&packet(0, 1, 5 * S, 10));
+    a.observe(&packet(0, 1, 185 * S, 10));
+    let r = a.finish().records;
+    let nodata: Vec<(u32, u64, u64)> = r
+        .iter()
+        .filter(|r| r.status == LogStatus::NoData)
+        .map(|r| (r.interface.0, r.start, r.end))
+        .collect();
+    assert_eq!(
+        nodata,
+        vec![
+            (1, 0, 59),
+            (0, 60, 119),
+            (1, 60, 119),
+            (0, 120, 179),
+            (1, 120, 179),
+            (1, 180, 239)
+        ]
+    );
+    assert_eq!(ok(&r).len(), 2);
+}
+
+#[test]
+fn loss_marks_window_skipdata_without_nodata() {
+    let mut a = Aggregator::new(config(Interval::TenMinutes));
+    a.add_interface(InterfaceIndex(0));
+    a.add_interface(InterfaceIndex(1));
+    a.observe(&packet(0, 1, 5 * S, 10));
+    a.lose(&LossEvent {
+        interface: InterfaceIndex(1),
+        at: 7 * S,
+        count: 3,
+    });
+    let r = a.finish().records;
+    assert_eq!(r.len(), 2);
+    assert_eq!(r[0].status, LogStatus::Ok);
+    assert_eq!(r[1].status, LogStatus::SkipData);
+    assert_eq!((r[1].start, r[1].end), (0, 599));
+    assert_eq!(a.stats().lost_units, 3);
+}
+
+#[test]
+fn full_table_flushes_partial_records_without_loss() {
+    let mut a = Aggregator::new(AggregatorConfig {
+        max_open_flows: 2,
+        ..config(Interval::OneMinute)
+    });
+    for sport in 0..5u16 {
+        a.observe(&packet(0, sport, S, 10));
+        a.observe(&packet(0, 0, 2 * S, 10));
+    }
+    assert!(a.open_flows() <= 2);
+    let mut all = a.take_released().unwrap().records;
+    all.extend(a.finish().records);
+    let packets: u64 = all.iter().map(|r| r.traffic.unwrap().packets).sum();
+    assert_eq!(packets, 10);
+    assert!(a.stats().overflow_flushes >= 1);
+    assert!(all.iter().all(|r| r.status == LogStatus::Ok));
+}
+
+#[test]
+fn full_table_with_skip_policy_marks_skipdata() {
+    let mut a = Aggregator::new(AggregatorConfig {
+        max_open_flows: 1,
+        overflow: OverflowPolicy::Skip,
+        ..config(Interval::OneMinute)
+    });
+    a.observe(&packet(0, 1, S, 10));
+    a.observe(&packet(0, 2, S, 10));
+    a.observe(&packet(0, 1, S, 10));
+    let r = a.finish().records;
+    assert_eq!(r.len(), 2);
+    assert_eq!(r[0].traffic.unwrap().packets, 2);
+    assert_eq!(r[1].status, LogStatus::SkipData);
+    assert_eq!(a.stats().overflow_dropped_updates, 1);
+}
+
+#[test]
+fn packet_addresses_split_records_only_when_keyed() {
+    let inner = |n: u8| PacketAddrs {
+        src: IpAddr::V4(Ipv4Addr::new(192, 168, 0, n)),
+        dst: IpAddr::V4(Ipv4Addr::new(192, 168, 1, n)),
+    };
+    for (keyed, expect) in [(false, 1), (true, 2)] {
+        let mut a = Aggregator::new(AggregatorConfig {
+            key_by_packet_addrs: keyed,
+            ..config(Interval::OneMinute)
+        });
+        for n in [1, 2] {
+            let mut p = packet(0, 1, S, 10);
+            p.packet_addrs = Some(inner(n));
+            a.observe(&p);
+        }
+        assert_eq!(a.finish().records.len(), expect);
+    }
+}
+
+#[test]
+fn multi_packet_updates_are_clamped_to_the_window_of_their_last_packet() {
+    let mut a = Aggregator::new(config(Interval::OneMinute));
+    let mut u = packet(0, 1, 130 * S, 500);
+    u.first = 50 * S;
+    u.packets = 5;
+    a.observe(&u);
+    let r = a.finish().records;
+    assert_eq!(r.len(), 1);
+    assert_eq!((r[0].window_start, r[0].start, r[0].end), (120, 120, 130));
+}
+
+#[test]
+fn records_are_sorted_by_end_then_interface() {
+    let mut a = Aggregator::new(config(Interval::OneMinute));
+    a.observe(&packet(1, 1, 30 * S, 10));
+    a.observe(&packet(0, 2, 30 * S, 10));
+    a.observe(&packet(0, 3, 10 * S, 10));
+    let r = a.finish().records;
+    let order: Vec<(u64, u32)> = r.iter().map(|r| (r.end, r.interface.0)).collect();
+    assert_eq!(order, vec![(10, 0), (30, 0), (30, 1)]);
+}

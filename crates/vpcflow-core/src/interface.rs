@@ -1,0 +1,304 @@
+//! Interface metadata: the ENI identity each capture point is reported as.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use sha2::{Digest, Sha256};
+
+use crate::flow::InterfaceIndex;
+
+/// ECS task metadata written in the version-7 fields.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[allow(missing_docs)] // one member per `ecs-*` field of the same name
+pub struct EcsTask {
+    pub cluster_arn: Option<String>,
+    pub cluster_name: Option<String>,
+    pub container_instance_arn: Option<String>,
+    pub container_instance_id: Option<String>,
+    pub container_id: Option<String>,
+    pub second_container_id: Option<String>,
+    pub service_name: Option<String>,
+    pub task_definition_arn: Option<String>,
+    pub task_arn: Option<String>,
+    pub task_id: Option<String>,
+}
+
+/// The identity of one interface as VPC Flow Logs reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InterfaceMeta {
+    /// The capture point's own name (e.g. `eth0`, a pcapng interface name).
+    pub name: String,
+    /// `account-id`: owner of the interface.
+    pub account_id: String,
+    /// `interface-id`.
+    pub interface_id: String,
+    /// `vpc-id`.
+    pub vpc_id: Option<String>,
+    /// `subnet-id`.
+    pub subnet_id: Option<String>,
+    /// `instance-id` (`None` for requester-managed interfaces).
+    pub instance_id: Option<String>,
+    /// `region`.
+    pub region: String,
+    /// `az-id` (`None` in a sublocation).
+    pub az_id: Option<String>,
+    /// `sublocation-type`.
+    pub sublocation_type: Option<String>,
+    /// `sublocation-id`.
+    pub sublocation_id: Option<String>,
+    /// The interface's own addresses; they decide `flow-direction`.
+    pub addresses: Vec<IpAddr>,
+    /// ECS task metadata, when the interface belongs to one.
+    pub ecs: Option<EcsTask>,
+}
+
+/// Configured values for one interface; what is left `None` is derived.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[allow(missing_docs)] // see the members of the same name in [`InterfaceMeta`]
+pub struct InterfaceOverrides {
+    pub account_id: Option<String>,
+    pub interface_id: Option<String>,
+    pub vpc_id: Option<String>,
+    pub subnet_id: Option<String>,
+    pub instance_id: Option<String>,
+    pub region: Option<String>,
+    pub az_id: Option<String>,
+    pub sublocation_type: Option<String>,
+    pub sublocation_id: Option<String>,
+    pub addresses: Vec<IpAddr>,
+    pub ecs: Option<EcsTask>,
+}
+
+/// The flow-log-wide defaults interface metadata is derived from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InterfaceDefaults {
+    /// Account of interfaces without their own.
+    pub account_id: String,
+    /// Region of interfaces without their own.
+    pub region: String,
+}
+
+/// `prefix` followed by 17 lower-case hex digits derived from `parts`.
+pub fn derived_id(prefix: &str, parts: &[&str]) -> String {
+    let mut h = Sha256::new();
+    h.update(b"vpcflow-id");
+    for p in parts {
+        h.update((p.len() as u64).to_be_bytes());
+        h.update(p.as_bytes());
+    }
+    let digest = h.finalize();
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{prefix}{}", &hex[..17])
+}
+
+/// The short form of a region in AZ IDs: `us-east-1` → `use1`,
+/// `ap-southeast-2` → `apse2`, `us-gov-west-1` → `usgw1`.
+pub fn region_short_name(region: &str) -> String {
+    let parts: Vec<&str> = region.split('-').collect();
+    let mut out = String::new();
+    for (i, part) in parts.iter().enumerate() {
+        if i == 0 || part.bytes().all(|b| b.is_ascii_digit()) {
+            out.push_str(part);
+            continue;
+        }
+        let short = match *part {
+            "northeast" => "ne",
+            "northwest" => "nw",
+            "southeast" => "se",
+            "southwest" => "sw",
+            other => &other[..1],
+        };
+        out.push_str(short);
+    }
+    out
+}
+
+impl InterfaceMeta {
+    /// The metadata of interface `name`: `overrides` where given, otherwise
+    /// valid-looking IDs derived stably from the account, region and name.
+    pub fn resolve(
+        name: &str,
+        overrides: &InterfaceOverrides,
+        defaults: &InterfaceDefaults,
+    ) -> InterfaceMeta {
+        let account_id = overrides
+            .account_id
+            .clone()
+            .unwrap_or_else(|| defaults.account_id.clone());
+        let region = overrides
+            .region
+            .clone()
+            .unwrap_or_else(|| defaults.region.clone());
+        let in_sublocation = overrides.sublocation_id.is_some();
+        InterfaceMeta {
+            name: name.to_string(),
+            interface_id: overrides
+                .interface_id
+                .clone()
+                .unwrap_or_else(|| derived_id("eni-", &[&account_id, &region, "interface", name])),
+            vpc_id: Some(
+                overrides
+                    .vpc_id
+                    .clone()
+                    .unwrap_or_else(|| derived_id("vpc-", &[&account_id, &region, "vpc"])),
+            ),
+            subnet_id: Some(
+                overrides
+                    .subnet_id
+                    .clone()
+                    .unwrap_or_else(|| derived_id("subnet-", &[&account_id, &region, "subnet"])),
+            ),
+            instance_id: Some(
+                overrides
+                    .instance_id
+                    .clone()
+                    .unwrap_or_else(|| derived_id("i-", &[&account_id, &region, "instance"])),
+            ),
+            az_id: match (&overrides.az_id, in_sublocation) {
+                (Some(az), _) => Some(az.clone()),
+                (None, true) => None,
+                (None, false) => Some(format!("{}-az1", region_short_name(&region))),
+            },
+            sublocation_type: overrides.sublocation_type.clone(),
+            sublocation_id: overrides.sublocation_id.clone(),
+            addresses: overrides.addresses.clone(),
+            ecs: overrides.ecs.clone(),
+            account_id,
+            region,
+        }
+    }
+}
+
+/// All interfaces of a run, by index, with the configuration they are
+/// resolved from.
+#[derive(Debug, Clone)]
+pub struct InterfaceTable {
+    defaults: InterfaceDefaults,
+    configured: HashMap<String, InterfaceOverrides>,
+    interfaces: Vec<InterfaceMeta>,
+    by_name: HashMap<String, InterfaceIndex>,
+}
+
+impl InterfaceTable {
+    /// A table resolving names with `configured` overrides and `defaults`.
+    pub fn new(
+        defaults: InterfaceDefaults,
+        configured: HashMap<String, InterfaceOverrides>,
+    ) -> InterfaceTable {
+        InterfaceTable {
+            defaults,
+            configured,
+            interfaces: Vec::new(),
+            by_name: HashMap::new(),
+        }
+    }
+
+    /// The index of interface `name`, registering it on first use.
+    pub fn register(&mut self, name: &str) -> InterfaceIndex {
+        if let Some(i) = self.by_name.get(name) {
+            return *i;
+        }
+        let empty = InterfaceOverrides::default();
+        let overrides = self.configured.get(name).unwrap_or(&empty);
+        let meta = InterfaceMeta::resolve(name, overrides, &self.defaults);
+        let index = InterfaceIndex(self.interfaces.len() as u32);
+        self.interfaces.push(meta);
+        self.by_name.insert(name.to_string(), index);
+        index
+    }
+
+    /// The metadata of a registered interface.
+    ///
+    /// # Panics
+    /// If `index` was not returned by [`InterfaceTable::register`].
+    pub fn get(&self, index: InterfaceIndex) -> &InterfaceMeta {
+        &self.interfaces[index.0 as usize]
+    }
+
+    /// Every registered interface, by index.
+    pub fn iter(&self) -> impl Iterator<Item = (InterfaceIndex, &InterfaceMeta)> {
+        self.interfaces
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (InterfaceIndex(i as u32), m))
+    }
+
+    /// Number of registered interfaces.
+    pub fn len(&self) -> usize {
+        self.interfaces.len()
+    }
+
+    /// Whether no interface is registered.
+    pub fn is_empty(&self) -> bool {
+        self.interfaces.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn defaults() -> InterfaceDefaults {
+        InterfaceDefaults {
+            account_id: "123456789012".into(),
+            region: "eu-west-1".into(),
+        }
+    }
+
+    #[test]
+    fn derived_ids_are_stable_and_valid_looking() {
+        let a = InterfaceMeta::resolve("eth0", &InterfaceOverrides::default(), &defaults());
+        let b = InterfaceMeta::resolve("eth0", &InterfaceOverrides::default(), &defaults());
+        let c = InterfaceMeta::resolve("eth1", &InterfaceOverrides::default(), &defaults());
+        assert_eq!(a, b);
+        assert_ne!(a.interface_id, c.interface_id);
+        let re = regex::Regex::new(r"^eni-[0-9a-f]{17}$").unwrap();
+        assert!(re.is_match(&a.interface_id), "{}", a.interface_id);
+        assert!(regex::Regex::new(r"^vpc-[0-9a-f]{17}$")
+            .unwrap()
+            .is_match(a.vpc_id.as_deref().unwrap()));
+        assert!(regex::Regex::new(r"^subnet-[0-9a-f]{17}$")
+            .unwrap()
+            .is_match(a.subnet_id.as_deref().unwrap()));
+        assert!(regex::Regex::new(r"^i-[0-9a-f]{17}$")
+            .unwrap()
+            .is_match(a.instance_id.as_deref().unwrap()));
+        assert_eq!(a.az_id.as_deref(), Some("euw1-az1"));
+        assert_eq!(a.account_id, "123456789012");
+    }
+
+    #[test]
+    fn overrides_win() {
+        let o = InterfaceOverrides {
+            interface_id: Some("eni-1235b8ca123456789".into()),
+            region: Some("ap-southeast-2".into()),
+            sublocation_type: Some("outpost".into()),
+            sublocation_id: Some("op-1".into()),
+            ..Default::default()
+        };
+        let m = InterfaceMeta::resolve("x", &o, &defaults());
+        assert_eq!(m.interface_id, "eni-1235b8ca123456789");
+        assert_eq!(m.region, "ap-southeast-2");
+        assert_eq!(m.az_id, None, "traffic from a sublocation has no az-id");
+    }
+
+    #[test]
+    fn region_short_names() {
+        assert_eq!(region_short_name("us-east-1"), "use1");
+        assert_eq!(region_short_name("ap-southeast-2"), "apse2");
+        assert_eq!(region_short_name("us-gov-west-1"), "usgw1");
+        assert_eq!(region_short_name("eu-central-1"), "euc1");
+        assert_eq!(region_short_name("ap-northeast-1"), "apne1");
+    }
+
+    #[test]
+    fn table_registers_once() {
+        let mut t = InterfaceTable::new(defaults(), HashMap::new());
+        let a = t.register("eth0");
+        let b = t.register("eth1");
+        assert_eq!(t.register("eth0"), a);
+        assert_ne!(a, b);
+        assert_eq!(t.len(), 2);
+        assert_eq!(t.get(b).name, "eth1");
+    }
+}
