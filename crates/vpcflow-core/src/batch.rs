@@ -6,6 +6,7 @@
 //! the size cap. The router is generic over the open-file type so that any
 //! encoder can be batched the same way.
 
+use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
 
 use crate::name::{slot_of, SLOT_SECS};
@@ -34,11 +35,10 @@ impl<F> SlotRouter<F> {
         open: impl FnOnce(u64) -> Result<F, E>,
     ) -> Result<&mut F, E> {
         let slot = slot_of(end);
-        if !self.open.contains_key(&slot) {
-            let f = open(slot)?;
-            self.open.insert(slot, f);
-        }
-        Ok(self.open.get_mut(&slot).expect("inserted above"))
+        Ok(match self.open.entry(slot) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => e.insert(open(slot)?),
+        })
     }
 
     /// Removes the file of `slot` (to seal it at the size cap).

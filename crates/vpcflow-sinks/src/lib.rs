@@ -1,1 +1,60 @@
-//! placeholder
+//! Encoders and sinks of vpcflow: records released by aggregation become AWS VPC
+//! Flow Logs objects (gzip text, one or more per 5-minute slot, AWS names and key
+//! layouts) in a local folder laid out like the S3 bucket, or plain lines on
+//! stdout.
+//!
+//! * [`encode`]: streaming encoders of one object ([`TextGzipEncoder`]).
+//! * [`FileWriter`]: enriches, routes and batches records into objects by slot
+//!   and size cap, and publishes them through an [`ObjectStore`].
+//! * [`DirSink`]: the [`ObjectStore`] of a local folder (atomic, never
+//!   overwriting).
+//! * [`StdoutSink`]: header and plain lines for piping.
+//! * [`RecordSink`]: what the pipeline writes to, implemented by both
+//!   [`FileWriter`] and [`StdoutSink`].
+//!
+//! ```
+//! use vpcflow_core::aggregate::Released;
+//! use vpcflow_core::format::LogFormat;
+//! use vpcflow_core::interface::{InterfaceDefaults, InterfaceTable};
+//! use vpcflow_core::layout::{Layout, Prefix};
+//! use vpcflow_core::name::FlowLogId;
+//! use vpcflow_sinks::{DirSink, FileWriter, RecordSink, WriterOptions};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let root = tempfile::tempdir()?;
+//! let store = DirSink::open(root.path(), Layout::default(), Prefix::new("my-logs")?)?;
+//! let id = FlowLogId::new("123456789012", "us-east-1", "fl-0630869f236e76872")?;
+//! let mut sink = FileWriter::new(store, id, LogFormat::default(), WriterOptions::default());
+//! # let interfaces = InterfaceTable::new(
+//! #     InterfaceDefaults { account_id: "123456789012".into(), region: "us-east-1".into() },
+//! #     Default::default(),
+//! # );
+//! # let released = Released::default();
+//! // For each batch the aggregator releases:
+//! sink.write(&released, &interfaces)?;
+//! // At the end of input:
+//! let summary = sink.finish()?;
+//! println!("{} files, {} records", summary.files, summary.records);
+//! # Ok(())
+//! # }
+//! ```
+
+pub mod dir;
+pub mod durable;
+pub mod encode;
+pub mod error;
+pub mod sink;
+pub mod stdout;
+pub mod store;
+pub mod writer;
+
+#[cfg(test)]
+mod test_support;
+
+pub use dir::DirSink;
+pub use encode::{GzipLevel, TextGzipEncoder};
+pub use error::SinkError;
+pub use sink::{RecordSink, RunSummary};
+pub use stdout::StdoutSink;
+pub use store::{ObjectStore, PublishedObject, StagedFile};
+pub use writer::{CapMeasure, FileWriter, WriterOptions, DEFAULT_MAX_FILE_BYTES};

@@ -1,0 +1,48 @@
+//! The error type of every sink.
+
+use std::io;
+use std::path::PathBuf;
+
+/// Why a sink could not encode, stage or publish an object.
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    /// A file system operation on `path` failed.
+    #[error("cannot {op} {}: {source}", path.display())]
+    Io {
+        /// What was being done, e.g. `create folder`, `fsync`, `write`.
+        op: &'static str,
+        /// The file or folder it was done to.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// Writing to a stream without a path (stdout) failed.
+    #[error("cannot write to {target}: {source}")]
+    Stream {
+        /// What the stream is, e.g. `stdout`.
+        target: &'static str,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// Every name offered for an object is already taken by a different object.
+    #[error("cannot publish {key}: it and the next {attempts} alternative names are taken by files with other contents")]
+    NameCollision {
+        /// The key of the first name tried.
+        key: String,
+        /// How many alternative names were tried after it.
+        attempts: u32,
+    },
+}
+
+impl SinkError {
+    /// An [`SinkError::Io`] error: `op` failed on `path`.
+    pub fn io(op: &'static str, path: impl Into<PathBuf>, source: io::Error) -> SinkError {
+        SinkError::Io {
+            op,
+            path: path.into(),
+            source,
+        }
+    }
+}

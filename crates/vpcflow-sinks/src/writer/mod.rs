@@ -1,0 +1,220 @@
+//! The file-batching stage: released records become gzip text objects, one or
+//! more per 5-minute slot of `end` time (spec §3.3, §3.4), handed to an
+//! [`ObjectStore`] when complete.
+
+use std::collections::HashSet;
+
+use vpcflow_core::aggregate::Released;
+use vpcflow_core::batch::SlotRouter;
+use vpcflow_core::enrich::record_values;
+use vpcflow_core::format::LogFormat;
+use vpcflow_core::interface::InterfaceTable;
+use vpcflow_core::name::{slot_of, ContentHasher, FileKind, FileName, FlowLogId};
+
+use crate::encode::{Encoded, GzipLevel, ObjectStats, TextGzipEncoder};
+use crate::error::SinkError;
+use crate::sink::{RecordSink, RunSummary};
+use crate::store::{ObjectStore, PublishedObject, StagedFile};
+
+/// The size cap of the 2018–2023 AWS documentation: 75 MB.
+pub const DEFAULT_MAX_FILE_BYTES: u64 = 75_000_000;
+
+/// Which size the file cap is compared with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum CapMeasure {
+    /// The object's compressed size (what S3 stores).
+    #[default]
+    Compressed,
+    /// The uncompressed body (the spec's conservative reading, §3.3).
+    Uncompressed,
+}
+
+/// Settings of a [`FileWriter`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WriterOptions {
+    /// gzip level of the objects.
+    pub level: GzipLevel,
+    /// A file is sealed, and a new one started for its slot, as soon as its
+    /// size reaches this many bytes. It may end up larger by the last record
+    /// (uncompressed) or by what the compressor still holds (compressed, at
+    /// most a few hundred kilobytes).
+    pub max_file_bytes: u64,
+    /// The size the cap applies to.
+    pub cap_measure: CapMeasure,
+    /// Seconds a slot stays open after `complete_before` has passed its end.
+    pub grace_secs: u64,
+}
+
+impl Default for WriterOptions {
+    fn default() -> Self {
+        WriterOptions {
+            level: GzipLevel::default(),
+            max_file_bytes: DEFAULT_MAX_FILE_BYTES,
+            cap_measure: CapMeasure::default(),
+            grace_secs: 0,
+        }
+    }
+}
+
+/// Batches records of one flow log into gzip text objects and publishes them.
+///
+/// Each record is enriched with its interface's metadata, formatted and
+/// compressed into the open file of its slot (`floor(end / 300) * 300`). A file
+/// is published when it reaches the size cap or when `complete_before` of a
+/// released batch says no more records can end in its slot;
+/// [`FileWriter::finish`] publishes the rest. Records arriving for a slot whose
+/// file was already published start another file of that slot.
+///
+/// After an error the writer should be dropped: files still open are
+/// discarded with their staged temp files.
+pub struct FileWriter<S: ObjectStore> {
+    store: S,
+    id: FlowLogId,
+    format: LogFormat,
+    version: u8,
+    options: WriterOptions,
+    router: SlotRouter<TextGzipEncoder<StagedFile>>,
+    /// (slot, hash) of every object published by this writer, so that two
+    /// objects of one run with equal content get distinct names instead of
+    /// being taken for a re-publish of each other.
+    published: HashSet<(u64, u32)>,
+    summary: RunSummary,
+}
+
+impl<S: ObjectStore> FileWriter<S> {
+    /// A writer of flow log `id` in `format`, publishing into `store`.
+    pub fn new(store: S, id: FlowLogId, format: LogFormat, options: WriterOptions) -> Self {
+        FileWriter {
+            store,
+            id,
+            version: format.version(),
+            format,
+            router: SlotRouter::new(options.grace_secs),
+            options,
+            published: HashSet::new(),
+            summary: RunSummary::default(),
+        }
+    }
+
+    /// Writes one released batch; see the [type documentation](FileWriter).
+    pub fn write(
+        &mut self,
+        released: &Released,
+        interfaces: &InterfaceTable,
+    ) -> Result<(), SinkError> {
+        for record in &released.records {
+            let values = record_values(record, interfaces.get(record.interface), self.version);
+            let (store, format, level) = (&mut self.store, &self.format, self.options.level);
+            let file = self.router.file_for(record.end, |_slot| {
+                store
+                    .stage()
+                    .map(|staged| TextGzipEncoder::new(staged, format, level))
+            })?;
+            file.write_record(&values)
+                .map_err(|e| SinkError::io("write", file.get_ref().path(), e))?;
+            let size = match self.options.cap_measure {
+                CapMeasure::Compressed => file.compressed_bytes(),
+                CapMeasure::Uncompressed => file.uncompressed_bytes(),
+            };
+            if size >= self.options.max_file_bytes {
+                let slot = slot_of(record.end);
+                let full = self.router.take(slot).expect("the file was just written");
+                self.seal(slot, full)?;
+            }
+        }
+        for (slot, file) in self.router.take_sealable(released.complete_before) {
+            self.seal(slot, file)?;
+        }
+        Ok(())
+    }
+
+    /// Publishes every open file and returns the totals of the run.
+    pub fn finish(&mut self) -> Result<RunSummary, SinkError> {
+        for (slot, file) in self.router.take_all() {
+            self.seal(slot, file)?;
+        }
+        Ok(self.summary)
+    }
+
+    /// Totals of what was published so far.
+    pub fn summary(&self) -> RunSummary {
+        self.summary
+    }
+
+    /// Number of files open (one per slot with unpublished records).
+    pub fn open_files(&self) -> usize {
+        self.router.len()
+    }
+
+    /// The store objects are published into.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The store, after [`FileWriter::finish`]; files still open are discarded.
+    pub fn into_store(self) -> S {
+        self.store
+    }
+
+    /// Completes the file of `slot` and publishes it.
+    fn seal(&mut self, slot: u64, file: TextGzipEncoder<StagedFile>) -> Result<(), SinkError> {
+        let path = file.get_ref().path().to_path_buf();
+        let Encoded {
+            inner: staged,
+            stats,
+            hasher,
+        } = file.finish().map_err(|e| SinkError::io("write", path, e))?;
+        let first_free = self.first_unused_attempt(slot, &hasher);
+        let id = &self.id;
+        let name_for_attempt = |attempt: u32| FileName {
+            id: id.clone(),
+            slot,
+            hash: hasher.name_hash(id, slot, first_free + attempt),
+            kind: FileKind::TextGzip,
+        };
+        let published = self.store.publish(staged, &name_for_attempt)?;
+        self.record_published(slot, &published, stats);
+        Ok(())
+    }
+
+    /// The first name attempt that this writer has not published yet.
+    fn first_unused_attempt(&self, slot: u64, hasher: &ContentHasher) -> u32 {
+        (0..)
+            .find(|a| {
+                !self
+                    .published
+                    .contains(&(slot, hasher.name_hash(&self.id, slot, *a)))
+            })
+            .expect("fewer objects than attempts")
+    }
+
+    fn record_published(&mut self, slot: u64, published: &PublishedObject, stats: ObjectStats) {
+        self.published.insert((slot, published.name.hash));
+        let s = &mut self.summary;
+        s.files += 1;
+        s.files_already_present += u64::from(published.already_present);
+        s.records += stats.records;
+        s.uncompressed_bytes += stats.uncompressed_bytes;
+        s.compressed_bytes += published.bytes;
+        tracing::info!(
+            key = %published.key,
+            records = stats.records,
+            bytes = published.bytes,
+            already_present = published.already_present,
+            "published"
+        );
+    }
+}
+
+impl<S: ObjectStore> RecordSink for FileWriter<S> {
+    fn write(&mut self, released: &Released, interfaces: &InterfaceTable) -> Result<(), SinkError> {
+        FileWriter::write(self, released, interfaces)
+    }
+
+    fn finish(&mut self) -> Result<RunSummary, SinkError> {
+        FileWriter::finish(self)
+    }
+}
+
+#[cfg(test)]
+mod tests;
