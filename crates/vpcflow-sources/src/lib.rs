@@ -1,1 +1,24 @@
-//! placeholder
+#![warn(missing_docs)]
+//! Flow sources of vpcflow: capture files (classic pcap and pcapng) and the
+//! packet decoder that turns frames into flow observations.
+//!
+//! * [`read_capture`] reads one capture file and hands every IP packet to a
+//!   [`FlowConsumer`](vpcflow_core::FlowConsumer) as one
+//!   [`FlowUpdate`](vpcflow_core::FlowUpdate), returning [`CaptureStats`].
+//! * [`decode::decode`] decodes one frame; [`PacketDecoder`] adds the optional
+//!   fragment tracking. Both are usable by other (live) sources.
+//!
+//! The counting rules are those of the `policy` object of the shared truth files
+//! (see the [`decode`](mod@decode) module).
+
+pub mod decode;
+pub mod fragments;
+pub mod pcap;
+pub mod stats;
+
+pub use decode::{decode, Decoded, IpPacket, Outcome};
+pub use fragments::{FragmentPolicy, FragmentTable, PacketDecoder};
+pub use pcap::{
+    read_capture, read_capture_bytes, sniff_format, CaptureError, CaptureFormat, PcapOptions,
+};
+pub use stats::{CaptureStats, CaptureWarning, TunnelCounts, WarningKind};
