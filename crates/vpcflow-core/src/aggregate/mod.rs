@@ -51,6 +51,9 @@ pub struct AggregatorConfig {
     pub overflow: OverflowPolicy,
     /// Emit NODATA records for known interfaces without traffic in a window.
     pub emit_nodata: bool,
+    /// A run of idle windows longer than this (seconds) gets no NODATA records:
+    /// it is a gap in the input (or a bogus timestamp), not a monitored interval.
+    pub nodata_max_gap_secs: u64,
 }
 
 impl Default for AggregatorConfig {
@@ -62,6 +65,7 @@ impl Default for AggregatorConfig {
             key_by_packet_addrs: false,
             overflow: OverflowPolicy::default(),
             emit_nodata: true,
+            nodata_max_gap_secs: 86_400,
         }
     }
 }
@@ -259,10 +263,28 @@ impl Aggregator {
             self.close_window(lw, false);
         }
         while w < limit {
-            if self.windows.contains_key(&w) || !self.known_interfaces.is_empty() {
+            if self.windows.contains_key(&w) {
                 self.close_window(w, true);
+                w += self.interval_secs;
+                continue;
             }
-            w += self.interval_secs;
+            // A run of idle windows up to the next one with data.
+            let next_data = self
+                .windows
+                .range(w..limit)
+                .next()
+                .map_or(limit, |(k, _)| *k);
+            if next_data - w > self.config.nodata_max_gap_secs {
+                self.stats.nodata_gaps_skipped += 1;
+                w = next_data;
+                continue;
+            }
+            while w < next_data {
+                if self.config.emit_nodata && !self.known_interfaces.is_empty() {
+                    self.close_window(w, true);
+                }
+                w += self.interval_secs;
+            }
         }
         self.next_unclosed = Some(w.max(limit));
         self.complete_before = self.next_unclosed.unwrap_or(0);

@@ -16,6 +16,8 @@ pub struct AggregatorStats {
     pub overflow_flushes: u64,
     /// Updates dropped because the table was full (policy `Skip`).
     pub overflow_dropped_updates: u64,
+    /// Idle runs longer than the NODATA gap limit, skipped without NODATA.
+    pub nodata_gaps_skipped: u64,
     /// Units of input reported lost by sources.
     pub lost_units: u64,
 }

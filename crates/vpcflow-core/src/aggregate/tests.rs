@@ -231,3 +231,22 @@ fn records_are_sorted_by_end_then_interface() {
     let order: Vec<(u64, u32)> = r.iter().map(|r| (r.end, r.interface.0)).collect();
     assert_eq!(order, vec![(10, 0), (30, 0), (30, 1)]);
 }
+
+#[test]
+fn long_idle_gaps_get_no_nodata() {
+    let mut a = Aggregator::new(AggregatorConfig {
+        nodata_max_gap_secs: 180,
+        ..config(Interval::OneMinute)
+    });
+    a.add_interface(InterfaceIndex(0));
+    a.add_interface(InterfaceIndex(1));
+    a.observe(&packet(0, 1, 5 * S, 10));
+    a.observe(&packet(0, 1, 185 * S, 10)); // a 2-window gap: NODATA
+    a.observe(&packet(0, 1, 100_000 * S, 10)); // a long gap: none
+    let r = a.finish().records;
+    let nodata = r.iter().filter(|r| r.status == LogStatus::NoData).count();
+    // Windows 0, 180 and 99960: interface 1 idle (3); windows 60, 120: both idle (4).
+    assert_eq!(nodata, 7);
+    assert_eq!(a.stats().nodata_gaps_skipped, 1);
+    assert_eq!(r.iter().filter(|r| r.status == LogStatus::Ok).count(), 3);
+}
