@@ -65,16 +65,22 @@ fn run(config: AggregatorConfig, input: &[Packet], interfaces: u32) -> Vec<FlowR
     let mut last_complete = 0;
     for p in input {
         a.observe(&update(p));
-        if let Some(r) = a.take_released() {
-            assert!(
-                r.complete_before >= last_complete,
-                "complete_before never goes back"
-            );
-            last_complete = r.complete_before;
-            out.extend(r.records);
+        if let Some(closed) = a.take_released() {
+            for r in closed.into_released(7) {
+                assert!(
+                    r.complete_before >= last_complete,
+                    "complete_before never goes back"
+                );
+                last_complete = r.complete_before;
+                assert!(r
+                    .records
+                    .windows(2)
+                    .all(|w| w[0].sort_key() <= w[1].sort_key()));
+                out.extend(r.records);
+            }
         }
     }
-    out.extend(a.finish().records);
+    out.extend(a.finish().into_sorted_records());
     out
 }
 

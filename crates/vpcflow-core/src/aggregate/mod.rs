@@ -3,7 +3,7 @@
 //!
 //! Windows close on event time: the watermark is the newest timestamp seen minus
 //! the allowed lateness. A window whose end is at or before the watermark is
-//! closed: its records are emitted, sorted, together with NODATA records for
+//! closed: its records are handed over ([`Closed`]), together with NODATA records for
 //! known interfaces that had no traffic in it and SKIPDATA records for interfaces
 //! that lost input in it. Offline sources call [`Aggregator::finish`] at the end.
 //!
@@ -12,16 +12,19 @@
 //! records (nothing is lost, a flow may then have several records in one window)
 //! or drops the new flow and marks its window SKIPDATA.
 
+mod closed;
 mod stats;
 mod table;
 
 use std::collections::{BTreeMap, BTreeSet};
 
+pub use closed::Closed;
+use closed::ClosedFlow;
 pub use stats::AggregatorStats;
-use table::{Counters, TableKey, WindowTable};
+use table::{Counters, TableKey, TunnelKey, WindowTable};
 
 use crate::flow::{FlowUpdate, InterfaceIndex, LossEvent, NANOS_PER_SEC};
-use crate::record::{FlowRecord, LogStatus, Traffic};
+use crate::record::{FlowRecord, LogStatus};
 use crate::window::Interval;
 
 /// What the aggregator does when its table of open flows is full.
@@ -70,11 +73,11 @@ impl Default for AggregatorConfig {
     }
 }
 
-/// Records released by the aggregator.
+/// A batch of records in file order, as sinks take them (see
+/// [`Closed::into_released`]).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Released {
-    /// The records, sorted by [`FlowRecord::sort_key`] within each closed window
-    /// group.
+    /// The records, sorted by [`FlowRecord::sort_key`].
     pub records: Vec<FlowRecord>,
     /// Every window that ends at or before this second is closed: records
     /// released later have an `end` at or after it, except for late input.
@@ -92,8 +95,11 @@ pub struct Aggregator {
     /// Windows before this one are closed (None until the first input).
     next_unclosed: Option<u64>,
     known_interfaces: BTreeSet<InterfaceIndex>,
-    released: Vec<FlowRecord>,
+    closed: Closed,
     complete_before: u64,
+    /// Flows of the window closed last: new windows are sized for as many, so
+    /// the table does not grow (and rehash) step by step.
+    flows_in_last_window: usize,
     stats: AggregatorStats,
 }
 
@@ -108,8 +114,9 @@ impl Aggregator {
             newest_secs: None,
             next_unclosed: None,
             known_interfaces: BTreeSet::new(),
-            released: Vec::new(),
+            closed: Closed::default(),
             complete_before: 0,
+            flows_in_last_window: 0,
             stats: AggregatorStats::default(),
         }
     }
@@ -145,20 +152,24 @@ impl Aggregator {
         if self.next_unclosed.is_some_and(|n| window < n) {
             self.stats.late_updates += 1;
         }
-        let key = TableKey {
-            interface: update.interface,
-            key: update.key,
-            packet_addrs: if self.config.key_by_packet_addrs {
-                update.packet_addrs
-            } else {
-                None
-            },
-            action: update.action,
+        let key = TableKey::new(update.interface, &update.key, update.action);
+        let first = ((update.first / NANOS_PER_SEC).clamp(window, last_secs) - window) as u16;
+        let last = (last_secs - window) as u16;
+        let tunnel = match update.packet_addrs {
+            Some(inner) if self.config.key_by_packet_addrs => Some(TunnelKey { base: key, inner }),
+            _ => None,
         };
-        let first = update.first.max(window * NANOS_PER_SEC).min(update.last);
-        let table = self.windows.entry(window).or_default();
-        if let Some(counters) = table.flows.get_mut(&key) {
-            counters.add(update, first);
+        let expected = self.flows_in_last_window;
+        let table = self
+            .windows
+            .entry(window)
+            .or_insert_with(|| WindowTable::with_capacity(expected));
+        let existing = match &tunnel {
+            None => table.flows.get_mut(&key),
+            Some(t) => table.tunnelled.get_mut(t),
+        };
+        if let Some(counters) = existing {
+            counters.add(update, first, last);
             return;
         }
         if self.open_flows >= self.config.max_open_flows {
@@ -180,7 +191,11 @@ impl Aggregator {
         }
         let table = self.windows.entry(window).or_default();
         table.active.insert(update.interface);
-        table.flows.insert(key, Counters::new(update, first));
+        let counters = Counters::new(update, first, last);
+        match tunnel {
+            None => table.flows.insert(key, counters),
+            Some(t) => table.tunnelled.insert(t, counters),
+        };
         self.open_flows += 1;
     }
 
@@ -205,20 +220,17 @@ impl Aggregator {
         self.advance(now_secs, window);
     }
 
-    /// Takes the records released so far, if any.
-    pub fn take_released(&mut self) -> Option<Released> {
-        if self.released.is_empty() {
+    /// Takes the records of the windows closed (or flushed) so far, if any.
+    pub fn take_released(&mut self) -> Option<Closed> {
+        if self.closed.is_empty() {
             return None;
         }
-        Some(Released {
-            records: std::mem::take(&mut self.released),
-            complete_before: self.complete_before,
-        })
+        Some(self.hand_over())
     }
 
     /// Closes every window (end of input) and returns everything not yet
-    /// released.
-    pub fn finish(&mut self) -> Released {
+    /// handed over; its `complete_before` is `u64::MAX`.
+    pub fn finish(&mut self) -> Closed {
         if let Some(newest) = self.newest_secs {
             let limit = self.config.interval.window_start(newest) + self.interval_secs;
             self.close_before(limit);
@@ -228,10 +240,17 @@ impl Aggregator {
         for w in late {
             self.close_window(w, false);
         }
-        Released {
-            records: std::mem::take(&mut self.released),
-            complete_before: u64::MAX,
-        }
+        self.complete_before = u64::MAX;
+        self.hand_over()
+    }
+
+    fn hand_over(&mut self) -> Closed {
+        let previous = self.closed.complete_before;
+        let mut closed = std::mem::take(&mut self.closed);
+        closed.complete_before = self.complete_before;
+        closed.previous_complete_before = previous;
+        self.closed.complete_before = self.complete_before;
+        closed
     }
 
     #[inline]
@@ -293,58 +312,59 @@ impl Aggregator {
     /// Emits the records of one window; `first_close` adds NODATA records (a
     /// reopened late window already had its NODATA decided).
     fn close_window(&mut self, window: u64, first_close: bool) {
-        let table = self.windows.remove(&window).unwrap_or_default();
-        let start = self.released.len();
-        self.drain_flows(window, table.flows);
+        let mut table = self.windows.remove(&window).unwrap_or_default();
+        self.flows_in_last_window = table.flows.len();
+        self.drain_flows(window, &mut table);
         let last_second = self.config.interval.window_last_second(window);
+        let status = |interface, status| FlowRecord {
+            interface,
+            window_start: window,
+            start: window,
+            end: last_second,
+            traffic: None,
+            status,
+        };
         for &interface in &table.lost {
             self.stats.skipdata_records += 1;
-            self.released.push(FlowRecord {
-                interface,
-                window_start: window,
-                start: window,
-                end: last_second,
-                traffic: None,
-                status: LogStatus::SkipData,
-            });
+            self.closed
+                .status
+                .push(status(interface, LogStatus::SkipData));
         }
         if first_close && self.config.emit_nodata {
             for &interface in &self.known_interfaces {
                 if !table.active.contains(&interface) && !table.lost.contains(&interface) {
                     self.stats.nodata_records += 1;
-                    self.released.push(FlowRecord {
-                        interface,
-                        window_start: window,
-                        start: window,
-                        end: last_second,
-                        traffic: None,
-                        status: LogStatus::NoData,
-                    });
+                    self.closed
+                        .status
+                        .push(status(interface, LogStatus::NoData));
                 }
             }
         }
-        self.released[start..].sort_unstable_by(|a, b| a.sort_key().cmp(&b.sort_key()));
     }
 
-    fn drain_flows(&mut self, window: u64, flows: table::FlowMap) {
-        self.open_flows -= flows.len();
-        self.released.reserve(flows.len());
-        for (key, c) in flows {
-            self.stats.ok_records += 1;
-            self.released.push(FlowRecord {
-                interface: key.interface,
-                window_start: window,
-                start: c.first / NANOS_PER_SEC,
-                end: c.last / NANOS_PER_SEC,
-                traffic: Some(Traffic {
-                    key: key.key,
-                    packet_addrs: key.packet_addrs,
-                    packets: c.packets,
-                    bytes: c.bytes,
-                    tcp_flags: c.tcp_flags,
-                    action: key.action,
-                }),
-                status: LogStatus::Ok,
+    /// Moves the flows of a window table into the hand-over, compact.
+    fn drain_flows(&mut self, window: u64, table: &mut WindowTable) {
+        let flows = std::mem::take(&mut table.flows);
+        let tunnelled = std::mem::take(&mut table.tunnelled);
+        self.open_flows -= flows.len() + tunnelled.len();
+        self.stats.ok_records += (flows.len() + tunnelled.len()) as u64;
+        let closed = &mut self.closed;
+        closed.flows.reserve(flows.len() + tunnelled.len());
+        closed
+            .flows
+            .extend(flows.into_iter().map(|(key, counters)| ClosedFlow {
+                window,
+                key,
+                counters,
+                inner: 0,
+            }));
+        for (t, counters) in tunnelled {
+            closed.inner.push(t.inner);
+            closed.flows.push(ClosedFlow {
+                window,
+                key: t.base,
+                counters,
+                inner: closed.inner.len() as u32,
             });
         }
     }
@@ -353,13 +373,11 @@ impl Aggregator {
     fn flush_open_flows(&mut self) {
         let windows: Vec<u64> = self.windows.keys().copied().collect();
         for w in windows {
-            let flows = match self.windows.get_mut(&w) {
-                Some(t) => std::mem::take(&mut t.flows),
-                None => continue,
+            let Some(mut table) = self.windows.remove(&w) else {
+                continue;
             };
-            let start = self.released.len();
-            self.drain_flows(w, flows);
-            self.released[start..].sort_unstable_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+            self.drain_flows(w, &mut table);
+            self.windows.insert(w, table);
         }
     }
 }

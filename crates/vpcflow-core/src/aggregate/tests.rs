@@ -38,6 +38,11 @@ fn config(interval: Interval) -> AggregatorConfig {
     }
 }
 
+/// End of input, in file order.
+fn finish_sorted(a: &mut Aggregator) -> Vec<FlowRecord> {
+    a.finish().into_sorted_records()
+}
+
 fn ok(records: &[FlowRecord]) -> Vec<&FlowRecord> {
     records
         .iter()
@@ -50,7 +55,7 @@ fn sums_packets_of_one_flow_in_one_window() {
     let mut a = Aggregator::new(config(Interval::OneMinute));
     a.observe(&packet(0, 1000, 61 * S + 5, 100));
     a.observe(&packet(0, 1000, 70 * S, 200));
-    let r = a.finish().records;
+    let r = finish_sorted(&mut a);
     assert_eq!(r.len(), 1);
     let t = r[0].traffic.unwrap();
     assert_eq!((t.packets, t.bytes), (2, 300));
@@ -64,11 +69,15 @@ fn a_flow_across_windows_gets_one_record_per_window() {
     a.observe(&packet(0, 1000, 60 * S, 20));
     let first = a
         .take_released()
+        .map(|c| {
+            let cb = c.complete_before;
+            (c.into_sorted_records(), cb)
+        })
         .expect("window 0 closed when 60 s arrived");
-    assert_eq!(first.records.len(), 1);
-    assert_eq!(first.complete_before, 60);
-    assert_eq!(first.records[0].end, 59);
-    let rest = a.finish().records;
+    assert_eq!(first.0.len(), 1);
+    assert_eq!(first.1, 60);
+    assert_eq!(first.0[0].end, 59);
+    let rest = a.finish().into_sorted_records();
     assert_eq!(rest.len(), 1);
     assert_eq!((rest[0].start, rest[0].end), (60, 60));
 }
@@ -87,9 +96,9 @@ fn lateness_keeps_windows_open() {
     );
     a.observe(&packet(0, 1, 55 * S, 10)); // late but within lateness
     a.observe(&packet(0, 1, 95 * S, 10));
-    let r = a.take_released().unwrap();
-    assert_eq!(r.records.len(), 1);
-    assert_eq!(r.records[0].traffic.unwrap().packets, 2);
+    let r = a.take_released().unwrap().into_sorted_records();
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0].traffic.unwrap().packets, 2);
     assert_eq!(a.stats().late_updates, 0);
 }
 
@@ -100,8 +109,8 @@ fn late_packets_after_close_get_their_own_record() {
     a.observe(&packet(0, 1, 70 * S, 10));
     a.observe(&packet(0, 1, 20 * S, 10));
     assert_eq!(a.stats().late_updates, 1);
-    let mut all = a.take_released().unwrap().records;
-    all.extend(a.finish().records);
+    let mut all = a.take_released().unwrap().into_sorted_records();
+    all.extend(a.finish().into_sorted_records());
     let packets: u64 = all.iter().map(|r| r.traffic.unwrap().packets).sum();
     assert_eq!(packets, 3);
     assert_eq!(all.iter().filter(|r| r.window_start == 0).count(), 2);
@@ -114,7 +123,7 @@ fn nodata_for_known_idle_interface_and_gap_windows() {
     a.add_interface(InterfaceIndex(1));
     a.observe(&packet(0, 1, 5 * S, 10));
     a.observe(&packet(0, 1, 185 * S, 10));
-    let r = a.finish().records;
+    let r = finish_sorted(&mut a);
     let nodata: Vec<(u32, u64, u64)> = r
         .iter()
         .filter(|r| r.status == LogStatus::NoData)
@@ -145,7 +154,7 @@ fn loss_marks_window_skipdata_without_nodata() {
         at: 7 * S,
         count: 3,
     });
-    let r = a.finish().records;
+    let r = finish_sorted(&mut a);
     assert_eq!(r.len(), 2);
     assert_eq!(r[0].status, LogStatus::Ok);
     assert_eq!(r[1].status, LogStatus::SkipData);
@@ -164,8 +173,8 @@ fn full_table_flushes_partial_records_without_loss() {
         a.observe(&packet(0, 0, 2 * S, 10));
     }
     assert!(a.open_flows() <= 2);
-    let mut all = a.take_released().unwrap().records;
-    all.extend(a.finish().records);
+    let mut all = a.take_released().unwrap().into_sorted_records();
+    all.extend(a.finish().into_sorted_records());
     let packets: u64 = all.iter().map(|r| r.traffic.unwrap().packets).sum();
     assert_eq!(packets, 10);
     assert!(a.stats().overflow_flushes >= 1);
@@ -182,7 +191,7 @@ fn full_table_with_skip_policy_marks_skipdata() {
     a.observe(&packet(0, 1, S, 10));
     a.observe(&packet(0, 2, S, 10));
     a.observe(&packet(0, 1, S, 10));
-    let r = a.finish().records;
+    let r = finish_sorted(&mut a);
     assert_eq!(r.len(), 2);
     assert_eq!(r[0].traffic.unwrap().packets, 2);
     assert_eq!(r[1].status, LogStatus::SkipData);
@@ -205,7 +214,7 @@ fn packet_addresses_split_records_only_when_keyed() {
             p.packet_addrs = Some(inner(n));
             a.observe(&p);
         }
-        assert_eq!(a.finish().records.len(), expect);
+        assert_eq!(a.finish().into_sorted_records().len(), expect);
     }
 }
 
@@ -216,7 +225,7 @@ fn multi_packet_updates_are_clamped_to_the_window_of_their_last_packet() {
     u.first = 50 * S;
     u.packets = 5;
     a.observe(&u);
-    let r = a.finish().records;
+    let r = finish_sorted(&mut a);
     assert_eq!(r.len(), 1);
     assert_eq!((r[0].window_start, r[0].start, r[0].end), (120, 120, 130));
 }
@@ -227,7 +236,7 @@ fn records_are_sorted_by_end_then_interface() {
     a.observe(&packet(1, 1, 30 * S, 10));
     a.observe(&packet(0, 2, 30 * S, 10));
     a.observe(&packet(0, 3, 10 * S, 10));
-    let r = a.finish().records;
+    let r = a.finish().into_sorted_records();
     let order: Vec<(u64, u32)> = r.iter().map(|r| (r.end, r.interface.0)).collect();
     assert_eq!(order, vec![(10, 0), (30, 0), (30, 1)]);
 }
@@ -243,10 +252,36 @@ fn long_idle_gaps_get_no_nodata() {
     a.observe(&packet(0, 1, 5 * S, 10));
     a.observe(&packet(0, 1, 185 * S, 10)); // a 2-window gap: NODATA
     a.observe(&packet(0, 1, 100_000 * S, 10)); // a long gap: none
-    let r = a.finish().records;
+    let r = finish_sorted(&mut a);
     let nodata = r.iter().filter(|r| r.status == LogStatus::NoData).count();
     // Windows 0, 180 and 99960: interface 1 idle (3); windows 60, 120: both idle (4).
     assert_eq!(nodata, 7);
     assert_eq!(a.stats().nodata_gaps_skipped, 1);
     assert_eq!(r.iter().filter(|r| r.status == LogStatus::Ok).count(), 3);
+}
+
+#[test]
+fn hand_over_in_batches_keeps_order_and_holds_back_complete_before() {
+    let mut a = Aggregator::new(config(Interval::OneMinute));
+    a.add_interface(InterfaceIndex(0));
+    a.add_interface(InterfaceIndex(1));
+    for sport in 0..10u16 {
+        a.observe(&packet(0, sport, (5 + u64::from(sport)) * S, 10));
+    }
+    a.observe(&packet(0, 1, 130 * S, 10));
+    let closed = a.take_released().unwrap();
+    assert_eq!(closed.len(), 10 + 1 + 2); // flows, NODATA of 1 at 0, NODATA of 0 and 1 at 60
+    let batches: Vec<Released> = closed.into_released(4).collect();
+    assert_eq!(
+        batches.iter().map(|b| b.records.len()).collect::<Vec<_>>(),
+        vec![4, 4, 4, 1]
+    );
+    assert!(batches[..3].iter().all(|b| b.complete_before == 0));
+    assert_eq!(batches[3].complete_before, 120);
+    let all: Vec<FlowRecord> = batches.into_iter().flat_map(|b| b.records).collect();
+    assert!(all.windows(2).all(|w| w[0].sort_key() <= w[1].sort_key()));
+    let next = a.finish();
+    let batches: Vec<Released> = next.into_released(100).collect();
+    assert_eq!(batches.len(), 1);
+    assert_eq!(batches[0].complete_before, u64::MAX);
 }

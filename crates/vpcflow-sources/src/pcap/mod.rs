@@ -18,8 +18,9 @@
 //! magic number); the pcap `thiszone` field is ignored, as every tool does.
 //! pcapng timestamps follow the IDB's `if_tsresol` (powers of 10 and of 2) and
 //! `if_tsoffset` options. **Simple packet blocks** carry no timestamp: they get
-//! the timestamp of the previous packet of the file (0, the epoch, before any),
-//! and are counted in [`CaptureStats::pcapng_simple_packet_no_ts`].
+//! the timestamp of the previous packet of the file, or, before any, that of
+//! the first timestamped packet after them (0, the epoch, when the file has
+//! none), and are counted in [`CaptureStats::pcapng_simple_packet_no_ts`].
 //!
 //! Damage: a file that ends inside a record is read up to that record and
 //! reported with [`CaptureStats::truncated_file`] and a warning, not an error; a
@@ -142,7 +143,44 @@ pub fn read_capture<C: FlowConsumer + ?Sized>(
     progress: &mut dyn FnMut(u64),
 ) -> Result<CaptureStats, CaptureError> {
     let data = load(path)?;
-    read_capture_bytes(path, &data, options, consumer, progress)
+    let mut behind = ReleaseBehind::default();
+    let mut report = |offset: u64| {
+        if let Data::Mapped(map) = &data {
+            behind.release(map, offset);
+        }
+        progress(offset);
+    };
+    read_capture_bytes(path, &data, options, consumer, &mut report)
+}
+
+/// Drops the pages of a mapped capture that have been read from the process's
+/// memory as reading goes on (they stay in the page cache), so resident memory
+/// does not grow with the size of the file.
+#[derive(Default)]
+struct ReleaseBehind {
+    released: usize,
+}
+
+impl ReleaseBehind {
+    /// Release in steps of this many bytes.
+    const STEP: usize = 32 << 20;
+
+    fn release(&mut self, map: &memmap2::Mmap, offset: u64) {
+        let upto = (offset as usize).min(map.len()) / Self::STEP * Self::STEP;
+        if upto > self.released {
+            // SAFETY: the map is a read-only, file-backed mapping. MADV_DONTNEED
+            // only drops the pages from this process; touching them again (a
+            // held simple packet block) reads them back from the file.
+            let _ = unsafe {
+                map.unchecked_advise_range(
+                    memmap2::UncheckedAdvice::DontNeed,
+                    self.released,
+                    upto - self.released,
+                )
+            };
+            self.released = upto;
+        }
+    }
 }
 
 /// Like [`read_capture`], on a capture already in memory; `path` only names it
