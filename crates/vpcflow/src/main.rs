@@ -1,1 +1,82 @@
-fn main() {}
+//! `vpcflow`: turns network flows into AWS VPC Flow Logs files.
+
+mod cli;
+mod config;
+mod fields_cmd;
+mod pipeline;
+mod progress;
+mod summary;
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::Parser;
+
+use crate::cli::{Cli, Command, ConvertArgs};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli.log_level);
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("vpcflow: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn init_logging(level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Fields => {
+            fields_cmd::print_fields(&mut std::io::stdout().lock())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Convert(args) => convert(args),
+    }
+}
+
+fn convert(args: ConvertArgs) -> Result<ExitCode> {
+    let file = match &args.config {
+        Some(path) => config::read_file(path)?,
+        None => config::ConfigFile::default(),
+    };
+    let settings = config::settings(file, args.overrides())?;
+    for path in &args.files {
+        if !path.is_file() {
+            anyhow::bail!(
+                "capture file {} does not exist or is not a file",
+                path.display()
+            );
+        }
+    }
+    let show = !args.quiet && std::io::stderr().is_terminal();
+    let total: u64 = args
+        .files
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum();
+    let bar = progress::Progress::new(show, total);
+    let summary = pipeline::convert(&settings, &args.files, &mut |bytes| bar.set(bytes))?;
+    bar.finish();
+    if !args.quiet {
+        eprint!("{}", summary::render(&summary));
+    }
+    Ok(if summary.files_failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}

@@ -1,0 +1,645 @@
+//! The configuration file (TOML) and its validation into [`Settings`].
+//!
+//! Every key is optional; command-line flags override the file. Unknown keys
+//! and bad values are errors at start-up that name the key.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Context, Result};
+use serde::Deserialize;
+use vpcflow_core::aggregate::{AggregatorConfig, OverflowPolicy};
+use vpcflow_core::format::LogFormat;
+use vpcflow_core::interface::{derived_id, EcsTask, InterfaceDefaults, InterfaceOverrides};
+use vpcflow_core::layout::{Layout, Prefix};
+use vpcflow_core::name::{is_region_code, FlowLogId};
+use vpcflow_core::window::Interval;
+use vpcflow_sources::pcap::{FragmentPolicy, PcapOptions};
+
+/// The configuration file, as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    /// `[flow_log]`: the identity and format of the flow log.
+    #[serde(default)]
+    pub flow_log: FlowLogSection,
+    /// `[output]`: where files go and how they are laid out.
+    #[serde(default)]
+    pub output: OutputSection,
+    /// `[aggregation]`: windows and memory.
+    #[serde(default)]
+    pub aggregation: AggregationSection,
+    /// `[capture]`: how capture files are read.
+    #[serde(default)]
+    pub capture: CaptureSection,
+    /// `[[interface]]`: metadata per capture interface.
+    #[serde(default, rename = "interface")]
+    pub interfaces: Vec<InterfaceSection>,
+}
+
+/// `[flow_log]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlowLogSection {
+    /// 12-digit account that owns the flow log (and default interface owner).
+    pub account_id: Option<String>,
+    /// Region code of the flow log (and default interface Region).
+    pub region: Option<String>,
+    /// `fl-` + 8 or 17 hex digits.
+    pub flow_log_id: Option<String>,
+    /// AWS log format string, `${version} ${srcaddr} …`.
+    pub format: Option<String>,
+    /// Aggregation interval, 60 or 600 seconds.
+    pub interval: Option<u64>,
+    /// ACCEPT, REJECT or ALL.
+    pub traffic_type: Option<String>,
+}
+
+/// `[output]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputSection {
+    /// A directory, or `-` for stdout.
+    pub out: Option<String>,
+    /// default, hive, hourly or hive-hourly.
+    pub layout: Option<String>,
+    /// Folder below the destination, before `AWSLogs/`.
+    pub prefix: Option<String>,
+    /// Size cap of one file, in compressed bytes.
+    pub max_file_bytes: Option<u64>,
+    /// gzip level 0–9.
+    pub gzip_level: Option<u32>,
+}
+
+/// `[aggregation]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AggregationSection {
+    /// Cap on open flows before an early flush.
+    pub max_open_flows: Option<usize>,
+    /// flush or skip.
+    pub overflow: Option<String>,
+    /// Seconds a packet may arrive behind the newest one.
+    pub allowed_lateness: Option<u64>,
+    /// Emit NODATA records.
+    pub nodata: Option<bool>,
+    /// Idle runs longer than this many seconds get no NODATA records.
+    pub nodata_max_gap: Option<u64>,
+}
+
+/// `[capture]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaptureSection {
+    /// Name given to the interface of classic pcap files (and the first of pcapng).
+    pub interface_name: Option<String>,
+    /// zero or track-first.
+    pub fragments: Option<String>,
+}
+
+/// One `[[interface]]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)] // the members are the record fields of the same names
+pub struct InterfaceSection {
+    /// The capture interface's name (pcapng if_name, `capture0`, or the
+    /// configured `capture.interface_name`).
+    pub name: String,
+    pub account_id: Option<String>,
+    pub interface_id: Option<String>,
+    pub vpc_id: Option<String>,
+    pub subnet_id: Option<String>,
+    pub instance_id: Option<String>,
+    pub region: Option<String>,
+    pub az_id: Option<String>,
+    pub sublocation_type: Option<String>,
+    pub sublocation_id: Option<String>,
+    /// The interface's own addresses (they decide flow-direction).
+    #[serde(default)]
+    pub addresses: Vec<String>,
+    /// ECS task metadata (version-7 fields).
+    pub ecs: Option<EcsSection>,
+}
+
+/// `[interface.ecs]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)] // the `ecs-*` fields of the same names
+pub struct EcsSection {
+    pub cluster_arn: Option<String>,
+    pub cluster_name: Option<String>,
+    pub container_instance_arn: Option<String>,
+    pub container_instance_id: Option<String>,
+    pub container_id: Option<String>,
+    pub second_container_id: Option<String>,
+    pub service_name: Option<String>,
+    pub task_definition_arn: Option<String>,
+    pub task_arn: Option<String>,
+    pub task_id: Option<String>,
+}
+
+/// Which records are written, by action (NODATA and SKIPDATA always are).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TrafficType {
+    /// ACCEPT records only.
+    Accept,
+    /// REJECT records only.
+    Reject,
+    /// Both.
+    #[default]
+    All,
+}
+
+/// Where records go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    /// A local directory with the S3 key layout.
+    Directory(PathBuf),
+    /// Uncompressed records on standard output.
+    Stdout,
+}
+
+/// Everything a run needs, validated.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The flow log's identity.
+    pub flow_log: FlowLogId,
+    /// The record format.
+    pub format: LogFormat,
+    /// Which records are written.
+    pub traffic_type: TrafficType,
+    /// Aggregation settings.
+    pub aggregation: AggregatorConfig,
+    /// Where files go.
+    pub destination: Destination,
+    /// Key layout.
+    pub layout: Layout,
+    /// Key prefix.
+    pub prefix: Prefix,
+    /// Size cap of one file (compressed bytes).
+    pub max_file_bytes: u64,
+    /// gzip level.
+    pub gzip_level: u32,
+    /// How capture files are read.
+    pub capture: PcapOptions,
+    /// Interface defaults.
+    pub interface_defaults: InterfaceDefaults,
+    /// Configured interfaces by name.
+    pub interfaces: HashMap<String, InterfaceOverrides>,
+}
+
+/// Command-line values that override the file (`None`: not given).
+#[derive(Debug, Default, Clone)]
+#[allow(missing_docs)] // same meaning as the configuration keys
+pub struct Overrides {
+    pub account_id: Option<String>,
+    pub region: Option<String>,
+    pub flow_log_id: Option<String>,
+    pub format: Option<String>,
+    pub interval: Option<u64>,
+    pub traffic_type: Option<String>,
+    pub out: Option<String>,
+    pub layout: Option<String>,
+    pub prefix: Option<String>,
+    pub max_file_bytes: Option<u64>,
+    pub gzip_level: Option<u32>,
+    pub max_open_flows: Option<usize>,
+    pub interface_name: Option<String>,
+    pub fragments: Option<String>,
+    pub no_nodata: bool,
+}
+
+/// The default size cap of a file: 75 MB, as AWS documented it.
+pub const DEFAULT_MAX_FILE_BYTES: u64 = 75_000_000;
+
+/// Reads a configuration file.
+pub fn read_file(path: &Path) -> Result<ConfigFile> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read configuration file {}", path.display()))?;
+    toml::from_str(&text).map_err(|e| {
+        anyhow!(
+            "configuration file {}: {}",
+            path.display(),
+            e.to_string().trim_end()
+        )
+    })
+}
+
+/// A stable 12-digit account id derived from the host name, for runs that do
+/// not configure one.
+fn default_account_id() -> String {
+    let host = host_name();
+    let hex = derived_id("", &["account", &host]);
+    let n = u64::from_str_radix(&hex[..15], 16).unwrap_or(0) % 1_000_000_000_000;
+    format!("{n:012}")
+}
+
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "localhost".to_string())
+}
+
+fn check_id(key: &str, value: &Option<String>, prefix: &str) -> Result<()> {
+    if let Some(v) = value {
+        let hex = v.strip_prefix(prefix).unwrap_or("");
+        if hex.is_empty()
+            || !hex.bytes().all(|b| b.is_ascii_hexdigit())
+            || hex.bytes().any(|b| b.is_ascii_uppercase())
+        {
+            bail!("{key}: {v:?} must be {prefix} followed by lower-case hex digits");
+        }
+    }
+    Ok(())
+}
+
+fn check_token(key: &str, value: &Option<String>) -> Result<()> {
+    if let Some(v) = value {
+        if v.is_empty()
+            || v == "-"
+            || v.bytes()
+                .any(|b| b.is_ascii_whitespace() || !b.is_ascii_graphic() || b == b'"')
+        {
+            bail!("{key}: {v:?} must be a non-empty token without spaces, quotes or non-ASCII characters");
+        }
+    }
+    Ok(())
+}
+
+impl InterfaceSection {
+    fn overrides(&self, i: usize) -> Result<InterfaceOverrides> {
+        let key = |k: &str| format!("interface[{i}] ({}).{k}", self.name);
+        if let Some(a) = &self.account_id {
+            if a.len() != 12 || !a.bytes().all(|b| b.is_ascii_digit()) {
+                if a != "unknown" {
+                    bail!(
+                        "{}: {a:?} must be 12 digits or \"unknown\"",
+                        key("account_id")
+                    );
+                }
+            }
+        }
+        check_id(&key("interface_id"), &self.interface_id, "eni-")?;
+        check_id(&key("vpc_id"), &self.vpc_id, "vpc-")?;
+        check_id(&key("subnet_id"), &self.subnet_id, "subnet-")?;
+        check_id(&key("instance_id"), &self.instance_id, "i-")?;
+        if let Some(r) = &self.region {
+            if !is_region_code(r) {
+                bail!(
+                    "{}: {r:?} is not a Region code such as us-east-1",
+                    key("region")
+                );
+            }
+        }
+        check_token(&key("az_id"), &self.az_id)?;
+        if let Some(t) = &self.sublocation_type {
+            if !["wavelength", "outpost", "localzone"].contains(&t.as_str()) {
+                bail!(
+                    "{}: {t:?} must be wavelength, outpost or localzone",
+                    key("sublocation_type")
+                );
+            }
+        }
+        check_token(&key("sublocation_id"), &self.sublocation_id)?;
+        if self.sublocation_type.is_some() != self.sublocation_id.is_some() {
+            bail!(
+                "{}: sublocation_type and sublocation_id go together",
+                key("sublocation_type")
+            );
+        }
+        let addresses = self
+            .addresses
+            .iter()
+            .map(|a| {
+                a.parse::<IpAddr>()
+                    .map_err(|_| anyhow!("{}: {a:?} is not an IP address", key("addresses")))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let ecs = match &self.ecs {
+            None => None,
+            Some(e) => {
+                for (k, v) in [
+                    ("cluster_arn", &e.cluster_arn),
+                    ("cluster_name", &e.cluster_name),
+                    ("container_instance_arn", &e.container_instance_arn),
+                    ("container_instance_id", &e.container_instance_id),
+                    ("container_id", &e.container_id),
+                    ("second_container_id", &e.second_container_id),
+                    ("service_name", &e.service_name),
+                    ("task_definition_arn", &e.task_definition_arn),
+                    ("task_arn", &e.task_arn),
+                    ("task_id", &e.task_id),
+                ] {
+                    check_token(&key(&format!("ecs.{k}")), v)?;
+                }
+                Some(EcsTask {
+                    cluster_arn: e.cluster_arn.clone(),
+                    cluster_name: e.cluster_name.clone(),
+                    container_instance_arn: e.container_instance_arn.clone(),
+                    container_instance_id: e.container_instance_id.clone(),
+                    container_id: e.container_id.clone(),
+                    second_container_id: e.second_container_id.clone(),
+                    service_name: e.service_name.clone(),
+                    task_definition_arn: e.task_definition_arn.clone(),
+                    task_arn: e.task_arn.clone(),
+                    task_id: e.task_id.clone(),
+                })
+            }
+        };
+        Ok(InterfaceOverrides {
+            account_id: self.account_id.clone(),
+            interface_id: self.interface_id.clone(),
+            vpc_id: self.vpc_id.clone(),
+            subnet_id: self.subnet_id.clone(),
+            instance_id: self.instance_id.clone(),
+            region: self.region.clone(),
+            az_id: self.az_id.clone(),
+            sublocation_type: self.sublocation_type.clone(),
+            sublocation_id: self.sublocation_id.clone(),
+            addresses,
+            ecs,
+        })
+    }
+}
+
+/// Combines the file and the command line into validated [`Settings`].
+pub fn settings(file: ConfigFile, cli: Overrides) -> Result<Settings> {
+    let fl = &file.flow_log;
+    let region = cli
+        .region
+        .or_else(|| fl.region.clone())
+        .unwrap_or_else(|| "us-east-1".to_string());
+    let account_id = cli
+        .account_id
+        .or_else(|| fl.account_id.clone())
+        .unwrap_or_else(default_account_id);
+    let flow_log_id = cli
+        .flow_log_id
+        .or_else(|| fl.flow_log_id.clone())
+        .unwrap_or_else(|| derived_id("fl-", &[&account_id, &region, "flow-log", &host_name()]));
+    let flow_log =
+        FlowLogId::new(&account_id, &region, &flow_log_id).map_err(|e| anyhow!("flow_log: {e}"))?;
+
+    let format = match cli.format.or_else(|| fl.format.clone()) {
+        Some(f) => LogFormat::parse(&f).map_err(|e| anyhow!("flow_log.format: {e}"))?,
+        None => LogFormat::default_v2(),
+    };
+    let interval_secs = cli.interval.or(fl.interval).unwrap_or(600);
+    let interval =
+        Interval::from_secs(interval_secs).map_err(|e| anyhow!("flow_log.interval: {e}"))?;
+    let traffic_type = match cli
+        .traffic_type
+        .or_else(|| fl.traffic_type.clone())
+        .as_deref()
+    {
+        None | Some("ALL") => TrafficType::All,
+        Some("ACCEPT") => TrafficType::Accept,
+        Some("REJECT") => TrafficType::Reject,
+        Some(other) => bail!("flow_log.traffic_type: {other:?} must be ACCEPT, REJECT or ALL"),
+    };
+
+    let out = &file.output;
+    let destination = match cli.out.or_else(|| out.out.clone()).as_deref() {
+        Some("-") => Destination::Stdout,
+        Some(dir) if !dir.is_empty() => Destination::Directory(PathBuf::from(dir)),
+        Some(_) => bail!("output.out: must be a directory or -"),
+        None => Destination::Directory(PathBuf::from("flowlogs")),
+    };
+    let layout: Layout = cli
+        .layout
+        .or_else(|| out.layout.clone())
+        .unwrap_or_else(|| "default".into())
+        .parse()
+        .map_err(|e| anyhow!("output.layout: {e}"))?;
+    let prefix = Prefix::new(
+        &cli.prefix
+            .or_else(|| out.prefix.clone())
+            .unwrap_or_default(),
+    )
+    .map_err(|e| anyhow!("output.prefix: {e}"))?;
+    let max_file_bytes = cli
+        .max_file_bytes
+        .or(out.max_file_bytes)
+        .unwrap_or(DEFAULT_MAX_FILE_BYTES);
+    if max_file_bytes < 1024 {
+        bail!("output.max_file_bytes: {max_file_bytes} is below the minimum of 1024 bytes");
+    }
+    let gzip_level = cli.gzip_level.or(out.gzip_level).unwrap_or(6);
+    if gzip_level > 9 {
+        bail!("output.gzip_level: {gzip_level} must be between 0 and 9");
+    }
+
+    let ag = &file.aggregation;
+    let max_open_flows = cli
+        .max_open_flows
+        .or(ag.max_open_flows)
+        .unwrap_or(2_000_000);
+    if max_open_flows == 0 {
+        bail!("aggregation.max_open_flows: must be at least 1");
+    }
+    let overflow = match ag.overflow.as_deref() {
+        None | Some("flush") => OverflowPolicy::Flush,
+        Some("skip") => OverflowPolicy::Skip,
+        Some(other) => bail!("aggregation.overflow: {other:?} must be flush or skip"),
+    };
+    let allowed_lateness = ag.allowed_lateness.unwrap_or(60);
+    if allowed_lateness > 3600 {
+        bail!(
+            "aggregation.allowed_lateness: {allowed_lateness} s is more than the maximum of 3600 s"
+        );
+    }
+    let aggregation = AggregatorConfig {
+        interval,
+        allowed_lateness_secs: allowed_lateness,
+        max_open_flows,
+        key_by_packet_addrs: format.contains(vpcflow_core::fields::Field::PktSrcAddr)
+            || format.contains(vpcflow_core::fields::Field::PktDstAddr),
+        overflow,
+        emit_nodata: !cli.no_nodata && ag.nodata.unwrap_or(true),
+        nodata_max_gap_secs: ag.nodata_max_gap.unwrap_or(86_400),
+    };
+
+    let cap = &file.capture;
+    let interface_name = cli.interface_name.or_else(|| cap.interface_name.clone());
+    if let Some(n) = &interface_name {
+        if n.is_empty() {
+            bail!("capture.interface_name: must not be empty");
+        }
+    }
+    let fragments = match cli.fragments.or_else(|| cap.fragments.clone()).as_deref() {
+        None | Some("zero") => FragmentPolicy::Zero,
+        Some("track-first") => FragmentPolicy::TrackFirst,
+        Some(other) => bail!("capture.fragments: {other:?} must be zero or track-first"),
+    };
+    let capture = PcapOptions {
+        interface_name,
+        fragments,
+        ..PcapOptions::default()
+    };
+
+    let mut interfaces = HashMap::new();
+    for (i, section) in file.interfaces.iter().enumerate() {
+        if section.name.is_empty() {
+            bail!("interface[{i}].name: must not be empty");
+        }
+        let o = section.overrides(i)?;
+        if interfaces.insert(section.name.clone(), o).is_some() {
+            bail!(
+                "interface[{i}].name: {:?} is configured twice",
+                section.name
+            );
+        }
+    }
+
+    Ok(Settings {
+        interface_defaults: InterfaceDefaults {
+            account_id: flow_log.account_id.clone(),
+            region: flow_log.region.clone(),
+        },
+        flow_log,
+        format,
+        traffic_type,
+        aggregation,
+        destination,
+        layout,
+        prefix,
+        max_file_bytes,
+        gzip_level,
+        capture,
+        interfaces,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Settings> {
+        let file: ConfigFile = toml::from_str(text).map_err(|e| anyhow!("{e}"))?;
+        settings(file, Overrides::default())
+    }
+
+    #[test]
+    fn empty_config_gives_defaults() {
+        let s = parse("").unwrap();
+        assert_eq!(s.format, LogFormat::default_v2());
+        assert_eq!(s.aggregation.interval, Interval::TenMinutes);
+        assert_eq!(s.flow_log.region, "us-east-1");
+        assert_eq!(s.flow_log.account_id.len(), 12);
+        assert_eq!(s.destination, Destination::Directory("flowlogs".into()));
+        assert_eq!(s.max_file_bytes, DEFAULT_MAX_FILE_BYTES);
+        assert!(!s.aggregation.key_by_packet_addrs);
+    }
+
+    #[test]
+    fn full_config() {
+        let s = parse(
+            r#"
+            [flow_log]
+            account_id = "123456789012"
+            region = "eu-west-1"
+            flow_log_id = "fl-0630869f236e76872"
+            format = "${version} ${pkt-srcaddr} ${srcaddr}"
+            interval = 60
+            traffic_type = "ACCEPT"
+            [output]
+            out = "-"
+            layout = "hive-hourly"
+            prefix = "a/b"
+            max_file_bytes = 1000000
+            gzip_level = 1
+            [aggregation]
+            max_open_flows = 10
+            overflow = "skip"
+            allowed_lateness = 5
+            nodata = false
+            [capture]
+            interface_name = "eth0"
+            fragments = "track-first"
+            [[interface]]
+            name = "eth0"
+            interface_id = "eni-1235b8ca123456789"
+            addresses = ["10.0.0.1", "2001:db8::1"]
+            [interface.ecs]
+            cluster_name = "prod"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(s.format.version(), 3);
+        assert!(s.aggregation.key_by_packet_addrs);
+        assert_eq!(s.destination, Destination::Stdout);
+        assert!(s.layout.hive && s.layout.hourly);
+        assert_eq!(s.interfaces["eth0"].addresses.len(), 2);
+        assert_eq!(
+            s.interfaces["eth0"]
+                .ecs
+                .as_ref()
+                .unwrap()
+                .cluster_name
+                .as_deref(),
+            Some("prod")
+        );
+        assert_eq!(s.capture.interface_name.as_deref(), Some("eth0"));
+        assert!(!s.aggregation.emit_nodata);
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let cases = [
+            ("[flow_log]\ninterval = 300", "flow_log.interval"),
+            (
+                "[flow_log]\nformat = \"${version} ${nope}\"",
+                "flow_log.format: unknown field \"nope\"",
+            ),
+            ("[flow_log]\naccount_id = \"12\"", "flow_log: account id"),
+            (
+                "[flow_log]\nflow_log_id = \"fl-XYZ\"",
+                "flow_log: flow log id",
+            ),
+            ("[output]\nprefix = \"x/AWSLogs\"", "output.prefix"),
+            ("[output]\nlayout = \"daily\"", "output.layout"),
+            ("[output]\ngzip_level = 11", "output.gzip_level"),
+            ("[aggregation]\noverflow = \"grow\"", "aggregation.overflow"),
+            (
+                "[[interface]]\nname = \"a\"\naddresses = [\"10.0.0.300\"]",
+                "interface[0] (a).addresses",
+            ),
+            (
+                "[[interface]]\nname = \"a\"\ninterface_id = \"eth0\"",
+                "interface[0] (a).interface_id",
+            ),
+            (
+                "[[interface]]\nname = \"a\"\n[[interface]]\nname = \"a\"",
+                "configured twice",
+            ),
+            ("[capture]\nfragments = \"all\"", "capture.fragments"),
+        ];
+        for (text, expected) in cases {
+            let e = parse(text).unwrap_err().to_string();
+            assert!(e.contains(expected), "{text:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected_by_name() {
+        let e = toml::from_str::<ConfigFile>("[output]\nlayuot = \"hive\"")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("layuot"), "{e}");
+    }
+
+    #[test]
+    fn command_line_wins() {
+        let file: ConfigFile = toml::from_str("[flow_log]\ninterval = 60").unwrap();
+        let s = settings(
+            file,
+            Overrides {
+                interval: Some(600),
+                ..Overrides::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(s.aggregation.interval, Interval::TenMinutes);
+    }
+}

@@ -1,0 +1,227 @@
+//! The conversion pipeline, wired in one place:
+//!
+//! ```text
+//! capture files ─▶ decode ─FlowUpdate─▶ aggregate ─Released─▶ [channel] ─▶ enrich, batch, encode ─▶ sink
+//! └──────────────── ingest thread ─────────────────┘                  └──────── writer thread ────────┘
+//! ```
+//!
+//! Formatting and compression run on their own thread so that ingest keeps one
+//! core to itself; the bounded channel holds ingest back when the writer falls
+//! behind, so memory stays bounded.
+
+use std::path::PathBuf;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, Context, Result};
+use vpcflow_core::aggregate::{Aggregator, AggregatorStats, Closed, Released};
+use vpcflow_core::interface::InterfaceTable;
+use vpcflow_core::{FlowConsumer, FlowUpdate, InterfaceIndex, LossEvent};
+use vpcflow_sinks::{
+    DirSink, FileWriter, GzipLevel, RecordSink, RunSummary, StdoutSink, WriterOptions,
+};
+use vpcflow_sources::pcap::{read_capture, CaptureStats};
+
+use crate::config::{Destination, Settings, TrafficType};
+
+/// Hand-overs in flight between the threads.
+const CHANNEL_DEPTH: usize = 8;
+
+/// Records per batch given to the sink: closed windows are expanded from their
+/// compact form this many at a time.
+const BATCH_RECORDS: usize = 16_384;
+
+/// What crosses from the ingest thread to the writer thread.
+enum Message {
+    /// A new interface, in registration order (so both threads agree on indices).
+    Interface(String),
+    /// Records of closed windows.
+    Records(Closed),
+}
+
+/// The totals of one conversion.
+#[derive(Debug, Default)]
+pub struct ConvertSummary {
+    /// Capture files read completely or up to a truncation.
+    pub files_read: usize,
+    /// Capture files that could not be read, with the reason.
+    pub files_failed: Vec<(PathBuf, String)>,
+    /// What the capture reader saw.
+    pub capture: CaptureStats,
+    /// What aggregation did.
+    pub aggregation: AggregatorStats,
+    /// What the sink wrote.
+    pub output: RunSummary,
+    /// Wall time of the whole run.
+    pub elapsed: Duration,
+}
+
+/// The ingest side: interface registry and aggregator, feeding the channel.
+struct Ingest {
+    interfaces: InterfaceTable,
+    aggregator: Aggregator,
+    tx: SyncSender<Message>,
+    writer_gone: bool,
+}
+
+impl Ingest {
+    fn send(&mut self, message: Message) {
+        if !self.writer_gone && self.tx.send(message).is_err() {
+            // The writer thread stopped on an error; it is reported when joined.
+            self.writer_gone = true;
+        }
+    }
+
+    #[inline]
+    fn forward_released(&mut self) {
+        if let Some(released) = self.aggregator.take_released() {
+            self.send(Message::Records(released));
+        }
+    }
+}
+
+impl FlowConsumer for Ingest {
+    fn interface(&mut self, name: &str) -> InterfaceIndex {
+        let before = self.interfaces.len();
+        let index = self.interfaces.register(name);
+        if self.interfaces.len() > before {
+            self.aggregator.add_interface(index);
+            self.send(Message::Interface(name.to_string()));
+        }
+        index
+    }
+
+    #[inline]
+    fn update(&mut self, update: &FlowUpdate) {
+        self.aggregator.observe(update);
+        self.forward_released();
+    }
+
+    fn loss(&mut self, loss: &LossEvent) {
+        self.aggregator.lose(loss);
+        self.forward_released();
+    }
+}
+
+/// Builds the sink of the configured destination.
+fn open_sink(settings: &Settings) -> Result<Box<dyn RecordSink + Send>> {
+    Ok(match &settings.destination {
+        Destination::Stdout => Box::new(StdoutSink::new(
+            std::io::BufWriter::with_capacity(1 << 20, std::io::stdout()),
+            settings.format.clone(),
+        )),
+        Destination::Directory(dir) => {
+            let store = DirSink::open(dir.clone(), settings.layout, settings.prefix.clone())
+                .with_context(|| format!("cannot use output directory {}", dir.display()))?;
+            let options = WriterOptions {
+                level: GzipLevel::new(settings.gzip_level)?,
+                max_file_bytes: settings.max_file_bytes,
+                ..WriterOptions::default()
+            };
+            Box::new(FileWriter::new(
+                store,
+                settings.flow_log.clone(),
+                settings.format.clone(),
+                options,
+            ))
+        }
+    })
+}
+
+fn keep(traffic_type: TrafficType, released: &mut Released) {
+    use vpcflow_core::Action;
+    let wanted = match traffic_type {
+        TrafficType::All => return,
+        TrafficType::Accept => Action::Accept,
+        TrafficType::Reject => Action::Reject,
+    };
+    released
+        .records
+        .retain(|r| r.traffic.is_none_or(|t| t.action == wanted));
+}
+
+/// The writer thread: enrich, batch, encode and publish.
+fn write_loop(
+    settings: Settings,
+    mut sink: Box<dyn RecordSink + Send>,
+    rx: Receiver<Message>,
+) -> Result<RunSummary> {
+    let mut interfaces = InterfaceTable::new(
+        settings.interface_defaults.clone(),
+        settings.interfaces.clone(),
+    );
+    for message in rx {
+        match message {
+            Message::Interface(name) => {
+                interfaces.register(&name);
+            }
+            Message::Records(closed) => {
+                for mut released in closed.into_released(BATCH_RECORDS) {
+                    keep(settings.traffic_type, &mut released);
+                    sink.write(&released, &interfaces)?;
+                }
+            }
+        }
+    }
+    Ok(sink.finish()?)
+}
+
+/// Converts `files` into flow log files as `settings` say. `progress` is told
+/// how many capture bytes have been consumed so far.
+pub fn convert(
+    settings: &Settings,
+    files: &[PathBuf],
+    progress: &mut dyn FnMut(u64),
+) -> Result<ConvertSummary> {
+    let started = Instant::now();
+    let sink = open_sink(settings)?;
+    let (tx, rx) = sync_channel(CHANNEL_DEPTH);
+    let writer_settings = settings.clone();
+    let writer = thread::Builder::new()
+        .name("vpcflow-writer".into())
+        .spawn(move || write_loop(writer_settings, sink, rx))
+        .context("cannot start the writer thread")?;
+
+    let mut ingest = Ingest {
+        interfaces: InterfaceTable::new(
+            settings.interface_defaults.clone(),
+            settings.interfaces.clone(),
+        ),
+        aggregator: Aggregator::new(settings.aggregation),
+        tx,
+        writer_gone: false,
+    };
+    let mut summary = ConvertSummary::default();
+    let mut done_before = 0u64;
+    for path in files {
+        let mut file_progress = |bytes: u64| progress(done_before + bytes);
+        match read_capture(path, &settings.capture, &mut ingest, &mut file_progress) {
+            Ok(stats) => {
+                if stats.truncated_file {
+                    tracing::warn!(file = %path.display(), "capture file is truncated: read up to the last complete packet");
+                }
+                summary.files_read += 1;
+                summary.capture += stats;
+            }
+            Err(e) => {
+                tracing::error!(file = %path.display(), error = %e, "cannot read capture file");
+                summary.files_failed.push((path.clone(), e.to_string()));
+            }
+        }
+        done_before += std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        if ingest.writer_gone {
+            break;
+        }
+    }
+    let rest = ingest.aggregator.finish();
+    ingest.send(Message::Records(rest));
+    summary.aggregation = *ingest.aggregator.stats();
+    drop(ingest);
+    summary.output = writer
+        .join()
+        .map_err(|_| anyhow!("the writer thread panicked"))?
+        .context("writing flow log files failed")?;
+    summary.elapsed = started.elapsed();
+    Ok(summary)
+}

@@ -1,0 +1,124 @@
+//! The binary's handling of bad input: clear errors naming what and where, and
+//! good input still converted.
+
+mod common;
+
+use common::{files_below, vpcflow, vpcflow_ok};
+
+fn demo_capture(dir: &std::path::Path) -> std::path::PathBuf {
+    let path = dir.join("ok.pcap");
+    let config = pcapgen::Config {
+        flows: 50,
+        ..pcapgen::Config::default()
+    };
+    pcapgen::generate(config, std::fs::File::create(&path).unwrap()).unwrap();
+    path
+}
+
+#[test]
+fn bad_configuration_names_the_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let capture = demo_capture(tmp.path());
+    let config = tmp.path().join("bad.toml");
+    std::fs::write(&config, "[output]\nprefix = \"logs/AWSLogs\"\n").unwrap();
+    let run = vpcflow(&[
+        "convert",
+        capture.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    assert_eq!(run.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        err.contains("output.prefix") && err.contains("AWSLogs is reserved"),
+        "{err}"
+    );
+
+    std::fs::write(&config, "[output]\nlayuot = \"hive\"\n").unwrap();
+    let run = vpcflow(&[
+        "convert",
+        capture.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    assert_eq!(run.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(err.contains("layuot") && err.contains("bad.toml"), "{err}");
+
+    let run = vpcflow(&[
+        "convert",
+        capture.to_str().unwrap(),
+        "--format",
+        "${version} ${bogus}",
+    ]);
+    assert_eq!(run.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&run.stderr).contains("unknown field \"bogus\""));
+
+    let run = vpcflow(&["convert", capture.to_str().unwrap(), "--interval", "120"]);
+    assert_eq!(run.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&run.stderr).contains("60 or 600"));
+}
+
+#[test]
+fn a_file_that_is_not_a_capture_is_named_and_the_others_are_converted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let capture = demo_capture(tmp.path());
+    let junk = tmp.path().join("notes.txt");
+    std::fs::write(&junk, "this is not a capture file at all").unwrap();
+    let out = tmp.path().join("out");
+    let run = vpcflow(&[
+        "convert",
+        junk.to_str().unwrap(),
+        capture.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(run.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(err.contains("notes.txt"), "{err}");
+    assert!(err.contains("1 failed"), "{err}");
+    assert!(
+        !files_below(&out).is_empty(),
+        "the good capture was converted"
+    );
+}
+
+#[test]
+fn missing_file_is_an_error_naming_it() {
+    let run = vpcflow(&["convert", "/nonexistent/x.pcap", "--out", "-"]);
+    assert_eq!(run.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&run.stderr).contains("/nonexistent/x.pcap"));
+}
+
+#[test]
+fn truncated_capture_keeps_what_was_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let capture = demo_capture(tmp.path());
+    let bytes = std::fs::read(&capture).unwrap();
+    let cut = tmp.path().join("cut.pcap");
+    std::fs::write(&cut, &bytes[..bytes.len() - 37]).unwrap();
+    let full = vpcflow_ok(&["convert", capture.to_str().unwrap(), "--out", "-"]);
+    let partial = vpcflow_ok(&["convert", cut.to_str().unwrap(), "--out", "-"]);
+    let err = String::from_utf8_lossy(&partial.stderr);
+    assert!(err.contains("truncated"), "{err}");
+    let count = |o: &std::process::Output| -> u64 {
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split(' ').nth(8)?.parse::<u64>().ok())
+            .sum()
+    };
+    assert_eq!(
+        count(&partial),
+        count(&full) - 1,
+        "only the cut packet is lost"
+    );
+}
+
+#[test]
+fn fields_lists_all_forty() {
+    let run = vpcflow_ok(&["fields"]);
+    let text = String::from_utf8(run.stdout).unwrap();
+    assert_eq!(text.lines().count(), 41);
+    assert!(text.contains("pkt-dst-aws-service"));
+}
