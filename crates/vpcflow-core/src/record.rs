@@ -67,34 +67,64 @@ impl FlowRecord {
     /// action, counters), so output is deterministic. Packed into integers so
     /// that sorting a million records stays cheap.
     #[inline]
-    pub fn sort_key(&self) -> (u128, u128, u128, u128) {
-        let head = (u128::from(self.end) << 64)
-            | (u128::from(self.interface.0) << 32)
-            | u128::from(self.start.wrapping_sub(self.window_start) as u32);
+    pub fn sort_key(&self) -> SortKey {
+        let head = sort_head(self.end, self.interface, self.start, self.window_start);
         match &self.traffic {
             None => (head, 0, 0, self.status as u128),
             Some(t) => {
                 let k = &t.key;
-                let tail = (u128::from(k.src_port) << 112)
-                    | (u128::from(k.dst_port) << 96)
-                    | (u128::from(k.protocol) << 88)
-                    | (u128::from(k.src.is_ipv6()) << 87)
-                    | ((t.action as u128) << 86)
-                    | (self.status as u128) << 84
-                    | u128::from(t.packets & ((1 << 52) - 1)) << 32
-                    | u128::from(pkt_addrs_digest(t.packet_addrs));
-                (head, addr_bits(k.src), addr_bits(k.dst), tail)
+                sort_key_of_traffic(
+                    head,
+                    (addr_bits(k.src), addr_bits(k.dst)),
+                    (k.src_port, k.dst_port, k.protocol, k.src.is_ipv6()),
+                    t.action,
+                    self.status,
+                    t.packets,
+                    t.packet_addrs,
+                )
             }
         }
     }
 }
 
-/// An address as 128 bits (IPv4 in its IPv4-mapped IPv6 form; the family is
-/// kept apart in the sort key).
-#[inline]
-fn addr_bits(a: std::net::IpAddr) -> u128 {
+/// See [`FlowRecord::sort_key`].
+pub type SortKey = (u128, u128, u128, u128);
+
+/// The leading part of a sort key: `end`, interface, `start`.
+#[inline(always)]
+pub(crate) fn sort_head(end: u64, interface: InterfaceIndex, start: u64, window_start: u64) -> u128 {
+    (u128::from(end) << 64) | (u128::from(interface.0) << 32) | u128::from(start.wrapping_sub(window_start) as u32)
+}
+
+/// The sort key of a traffic record from its parts (shared with the compact
+/// form of aggregation, which must order records the same way).
+#[inline(always)]
+pub(crate) fn sort_key_of_traffic(
+    head: u128,
+    (src, dst): (u128, u128),
+    (src_port, dst_port, protocol, v6): (u16, u16, u8, bool),
+    action: Action,
+    status: LogStatus,
+    packets: u64,
+    packet_addrs: Option<PacketAddrs>,
+) -> SortKey {
+    let tail = (u128::from(src_port) << 112)
+        | (u128::from(dst_port) << 96)
+        | (u128::from(protocol) << 88)
+        | (u128::from(v6) << 87)
+        | ((action as u128) << 86)
+        | ((status as u128) << 84)
+        | (u128::from(packets & ((1 << 52) - 1)) << 32)
+        | u128::from(pkt_addrs_digest(packet_addrs));
+    (head, src, dst, tail)
+}
+
+/// An address as 128 bits: IPv4 in the top 32 (the family is kept apart in the
+/// sort key).
+#[inline(always)]
+pub(crate) fn addr_bits(a: std::net::IpAddr) -> u128 {
     match a {
-        std::net::IpAddr::V4(v4) => u128::from(v4.to_ipv6_mapped().to_bits()),
+        std::net::IpAddr::V4(v4) => u128::from(v4.to_bits()) << 96,
         std::net::IpAddr::V6(v6) => v6.to_bits(),
     }
 }

@@ -2,7 +2,7 @@
 //! records, turned into sorted [`Released`] batches off the ingest thread.
 
 use crate::flow::PacketAddrs;
-use crate::record::{FlowRecord, LogStatus, Traffic};
+use crate::record::{sort_head, sort_key_of_traffic, FlowRecord, LogStatus, SortKey, Traffic};
 
 use super::table::{Counters, TableKey};
 use super::Released;
@@ -45,6 +45,30 @@ impl Closed {
         self.flows.is_empty() && self.status.is_empty()
     }
 
+    fn packet_addrs(&self, f: &ClosedFlow) -> Option<PacketAddrs> {
+        (f.inner > 0).then(|| self.inner[f.inner as usize - 1])
+    }
+
+    /// [`FlowRecord::sort_key`] of the record `f` becomes, without building it.
+    #[inline]
+    fn sort_key(&self, f: &ClosedFlow) -> SortKey {
+        let head = sort_head(
+            f.window + u64::from(f.counters.last),
+            f.key.interface(),
+            f.window + u64::from(f.counters.first),
+            f.window,
+        );
+        sort_key_of_traffic(
+            head,
+            f.key.addr_bits(),
+            f.key.sort_parts(),
+            f.key.action(),
+            LogStatus::Ok,
+            f.counters.packets,
+            self.packet_addrs(f),
+        )
+    }
+
     fn record(&self, f: &ClosedFlow) -> FlowRecord {
         FlowRecord {
             interface: f.key.interface(),
@@ -53,7 +77,7 @@ impl Closed {
             end: f.window + u64::from(f.counters.last),
             traffic: Some(Traffic {
                 key: f.key.flow_key(),
-                packet_addrs: (f.inner > 0).then(|| self.inner[f.inner as usize - 1]),
+                packet_addrs: self.packet_addrs(f),
                 packets: f.counters.packets,
                 bytes: f.counters.bytes,
                 tcp_flags: f.counters.tcp_flags,
@@ -124,10 +148,9 @@ impl Iterator for Batches {
                 (Some(_), None) => self.closed.record(&self.flows.next().expect("peeked")),
                 (None, Some(_)) => self.status.next().expect("peeked"),
                 (Some(f), Some(s)) => {
-                    let f = self.closed.record(f);
-                    if f.sort_key() <= s.sort_key() {
-                        self.flows.next();
-                        f
+                    if self.closed.sort_key(f) <= s.sort_key() {
+                        let f = self.flows.next().expect("peeked");
+                        self.closed.record(&f)
                     } else {
                         self.status.next().expect("peeked")
                     }
@@ -145,5 +168,51 @@ impl Iterator for Batches {
                 self.closed.previous_complete_before
             },
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flow::{Action, FlowKey, InterfaceIndex};
+    use crate::tcp_flags::TcpFlags;
+
+    #[test]
+    fn compact_sort_key_is_the_records_sort_key() {
+        let mut closed = Closed::default();
+        closed.inner.push(PacketAddrs {
+            src: "10.9.9.9".parse().unwrap(),
+            dst: "2001:db8::9".parse().unwrap(),
+        });
+        let addrs = ["0.0.0.0", "10.0.0.1", "255.255.255.255", "::", "2001:db8::1", "::ffff:10.0.0.1"];
+        for (i, src) in addrs.iter().enumerate() {
+            for dst in addrs {
+                if src.contains(':') != dst.contains(':') {
+                    continue;
+                }
+                let key = FlowKey {
+                    src: src.parse().unwrap(),
+                    dst: dst.parse().unwrap(),
+                    src_port: 40000 + i as u16,
+                    dst_port: 443,
+                    protocol: 6,
+                };
+                for action in [Action::Accept, Action::Reject] {
+                    let f = ClosedFlow {
+                        window: 1_700_000_400,
+                        key: TableKey::new(InterfaceIndex(3), &key, action),
+                        counters: Counters {
+                            packets: 12,
+                            bytes: 3400,
+                            first: 7,
+                            last: 590,
+                            tcp_flags: TcpFlags(19),
+                        },
+                        inner: (i % 2) as u32,
+                    };
+                    assert_eq!(closed.sort_key(&f), closed.record(&f).sort_key(), "{src} {dst}");
+                }
+            }
+        }
     }
 }

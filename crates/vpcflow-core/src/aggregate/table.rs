@@ -81,6 +81,19 @@ impl TableKey {
         }
     }
 
+    /// Source and destination as [`addr_bits`](crate::record::addr_bits) gives
+    /// them: the byte layout is the same (IPv4 first), read big-endian.
+    #[inline(always)]
+    pub fn addr_bits(&self) -> (u128, u128) {
+        (u128::from_be_bytes(self.src), u128::from_be_bytes(self.dst))
+    }
+
+    /// Ports, protocol and family, for sorting.
+    #[inline(always)]
+    pub fn sort_parts(&self) -> (u16, u16, u8, bool) {
+        (self.src_port, self.dst_port, self.protocol, self.flags & FLAG_V6 != 0)
+    }
+
     pub fn action(&self) -> Action {
         if self.flags & FLAG_REJECT != 0 {
             Action::Reject
