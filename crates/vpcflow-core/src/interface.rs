@@ -148,12 +148,13 @@ impl InterfaceMeta {
                     .clone()
                     .unwrap_or_else(|| derived_id("subnet-", &[&account_id, &region, "subnet"])),
             ),
-            instance_id: Some(
-                overrides
-                    .instance_id
-                    .clone()
-                    .unwrap_or_else(|| derived_id("i-", &[&account_id, &region, "instance"])),
-            ),
+            // `-`: a requester-managed interface (NAT gateway, load balancer, …)
+            // that is attached to no instance of the account.
+            instance_id: match overrides.instance_id.as_deref() {
+                Some("-") => None,
+                Some(id) => Some(id.to_string()),
+                None => Some(derived_id("i-", &[&account_id, &region, "instance"])),
+            },
             az_id: match (&overrides.az_id, in_sublocation) {
                 (Some(az), _) => Some(az.clone()),
                 (None, true) => None,
@@ -280,6 +281,11 @@ mod tests {
         assert_eq!(m.interface_id, "eni-1235b8ca123456789");
         assert_eq!(m.region, "ap-southeast-2");
         assert_eq!(m.az_id, None, "traffic from a sublocation has no az-id");
+        let requester_managed = InterfaceOverrides {
+            instance_id: Some("-".into()),
+            ..Default::default()
+        };
+        assert_eq!(InterfaceMeta::resolve("nat", &requester_managed, &defaults()).instance_id, None);
     }
 
     #[test]

@@ -283,7 +283,9 @@ impl InterfaceSection {
         check_id(&key("interface_id"), &self.interface_id, "eni-")?;
         check_id(&key("vpc_id"), &self.vpc_id, "vpc-")?;
         check_id(&key("subnet_id"), &self.subnet_id, "subnet-")?;
-        check_id(&key("instance_id"), &self.instance_id, "i-")?;
+        if self.instance_id.as_deref() != Some("-") {
+            check_id(&key("instance_id"), &self.instance_id, "i-")?;
+        }
         if let Some(r) = &self.region {
             if !is_region_code(r) {
                 bail!(
