@@ -285,7 +285,10 @@ mod tests {
             instance_id: Some("-".into()),
             ..Default::default()
         };
-        assert_eq!(InterfaceMeta::resolve("nat", &requester_managed, &defaults()).instance_id, None);
+        assert_eq!(
+            InterfaceMeta::resolve("nat", &requester_managed, &defaults()).instance_id,
+            None
+        );
     }
 
     #[test]

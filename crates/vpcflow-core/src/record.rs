@@ -92,8 +92,15 @@ pub type SortKey = (u128, u128, u128, u128);
 
 /// The leading part of a sort key: `end`, interface, `start`.
 #[inline(always)]
-pub(crate) fn sort_head(end: u64, interface: InterfaceIndex, start: u64, window_start: u64) -> u128 {
-    (u128::from(end) << 64) | (u128::from(interface.0) << 32) | u128::from(start.wrapping_sub(window_start) as u32)
+pub(crate) fn sort_head(
+    end: u64,
+    interface: InterfaceIndex,
+    start: u64,
+    window_start: u64,
+) -> u128 {
+    (u128::from(end) << 64)
+        | (u128::from(interface.0) << 32)
+        | u128::from(start.wrapping_sub(window_start) as u32)
 }
 
 /// The sort key of a traffic record from its parts (shared with the compact

@@ -184,7 +184,14 @@ mod tests {
             src: "10.9.9.9".parse().unwrap(),
             dst: "2001:db8::9".parse().unwrap(),
         });
-        let addrs = ["0.0.0.0", "10.0.0.1", "255.255.255.255", "::", "2001:db8::1", "::ffff:10.0.0.1"];
+        let addrs = [
+            "0.0.0.0",
+            "10.0.0.1",
+            "255.255.255.255",
+            "::",
+            "2001:db8::1",
+            "::ffff:10.0.0.1",
+        ];
         for (i, src) in addrs.iter().enumerate() {
             for dst in addrs {
                 if src.contains(':') != dst.contains(':') {
@@ -210,7 +217,11 @@ mod tests {
                         },
                         inner: (i % 2) as u32,
                     };
-                    assert_eq!(closed.sort_key(&f), closed.record(&f).sort_key(), "{src} {dst}");
+                    assert_eq!(
+                        closed.sort_key(&f),
+                        closed.record(&f).sort_key(),
+                        "{src} {dst}"
+                    );
                 }
             }
         }

@@ -91,7 +91,12 @@ impl TableKey {
     /// Ports, protocol and family, for sorting.
     #[inline(always)]
     pub fn sort_parts(&self) -> (u16, u16, u8, bool) {
-        (self.src_port, self.dst_port, self.protocol, self.flags & FLAG_V6 != 0)
+        (
+            self.src_port,
+            self.dst_port,
+            self.protocol,
+            self.flags & FLAG_V6 != 0,
+        )
     }
 
     pub fn action(&self) -> Action {
