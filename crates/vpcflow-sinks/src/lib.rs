@@ -3,7 +3,8 @@
 //! layouts) in a local folder laid out like the S3 bucket, or plain lines on
 //! stdout.
 //!
-//! * [`encode`]: streaming encoders of one object ([`TextGzipEncoder`]).
+//! * [`encode`]: streaming encoders of one object ([`TextGzipEncoder`]), their
+//!   gzip compressed in blocks over several cores by a [`DeflatePool`].
 //! * [`FileWriter`]: enriches, routes and batches records into objects by slot
 //!   and size cap, and publishes them through an [`ObjectStore`].
 //! * [`DirSink`]: the [`ObjectStore`] of a local folder (atomic, never
@@ -52,7 +53,7 @@ pub mod writer;
 mod test_support;
 
 pub use dir::DirSink;
-pub use encode::{GzipLevel, TextGzipEncoder};
+pub use encode::{DeflatePool, GzipLevel, TextGzipEncoder};
 pub use error::SinkError;
 pub use sink::{RecordSink, RunSummary};
 pub use stdout::StdoutSink;

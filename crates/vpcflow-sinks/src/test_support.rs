@@ -134,3 +134,28 @@ pub fn nodata(
         status,
     }
 }
+
+/// Text shaped like flow log lines, exactly `len` bytes (the last line cut).
+pub fn flow_text(len: usize, seed: u64) -> Vec<u8> {
+    let mut rng = Rng::new(seed);
+    let mut out = Vec::with_capacity(len + 200);
+    while out.len() < len {
+        let line = format!(
+            "2 123456789012 eni-0a1b2c3d4e5f{:05x} 10.0.{}.{} 172.31.{}.{} {} {} 6 {} {} 1616729{:03} 1616729{:03} ACCEPT OK\n",
+            rng.below(8),
+            rng.below(4),
+            rng.below(256),
+            rng.below(16),
+            rng.below(256),
+            32768 + rng.below(28000),
+            [443, 80, 53, 22][rng.below(4) as usize],
+            rng.below(1000),
+            rng.below(1_000_000),
+            rng.below(300),
+            300 + rng.below(300),
+        );
+        out.extend_from_slice(line.as_bytes());
+    }
+    out.truncate(len);
+    out
+}

@@ -2,11 +2,20 @@
 //!
 //! An encoder streams into any [`Write`]: records are formatted and compressed as
 //! they arrive, so memory does not grow with the size of the object.
+//!
+//! gzip members are compressed in independent blocks ([`BLOCK_SIZE`]) that a
+//! [`DeflatePool`] can spread over several cores; the blocks still form one
+//! standard deflate stream, identical whatever the number of threads.
 
+mod block;
+mod gzip_stream;
+mod pool;
 mod text_gzip;
 
 use std::io::{self, Write};
 
+pub use block::BLOCK_SIZE;
+pub use pool::{available_threads, DeflatePool};
 pub use text_gzip::{GzipLevel, InvalidGzipLevel, TextGzipEncoder};
 
 use vpcflow_core::name::ContentHasher;

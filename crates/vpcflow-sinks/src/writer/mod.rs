@@ -3,6 +3,7 @@
 //! [`ObjectStore`] when complete.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use vpcflow_core::aggregate::Released;
 use vpcflow_core::batch::SlotRouter;
@@ -11,7 +12,9 @@ use vpcflow_core::format::LogFormat;
 use vpcflow_core::interface::InterfaceTable;
 use vpcflow_core::name::{slot_of, ContentHasher, FileKind, FileName, FlowLogId};
 
-use crate::encode::{Encoded, GzipLevel, ObjectStats, TextGzipEncoder};
+use crate::encode::{
+    available_threads, DeflatePool, Encoded, GzipLevel, ObjectStats, TextGzipEncoder,
+};
 use crate::error::SinkError;
 use crate::sink::{RecordSink, RunSummary};
 use crate::store::{ObjectStore, PublishedObject, StagedFile};
@@ -35,14 +38,28 @@ pub struct WriterOptions {
     /// gzip level of the objects.
     pub level: GzipLevel,
     /// A file is sealed, and a new one started for its slot, as soon as its
-    /// size reaches this many bytes. It may end up larger by the last record
-    /// (uncompressed) or by what the compressor still holds (compressed, at
-    /// most a few hundred kilobytes).
+    /// size reaches this many bytes. Uncompressed, it may end up larger by the
+    /// last record. Compressed, the size compared is
+    /// [`TextGzipEncoder::estimated_compressed_bytes`]: what is written plus
+    /// what is not compressed and written yet (the block being filled and up
+    /// to two blocks per compression thread, 128 KiB of text each) at the
+    /// ratio so far, so the file may end up larger or smaller by the error of
+    /// that ratio on those blocks — a few kilobytes for flow log text.
     pub max_file_bytes: u64,
     /// The size the cap applies to.
     pub cap_measure: CapMeasure,
     /// Seconds a slot stays open after `complete_before` has passed its end.
     pub grace_secs: u64,
+    /// Threads compressing the files of the writer, shared by all its open
+    /// files; 0 or 1 compresses on the caller's thread. Defaults to the number
+    /// of available cores.
+    ///
+    /// The bytes of a file do not depend on it. With a compressed size cap,
+    /// where a full slot is split may (by a few records: blocks in flight
+    /// are estimated, and there are two per thread); give it a fixed value
+    /// where reruns on machines with other core counts must give the same
+    /// files.
+    pub compression_threads: usize,
 }
 
 impl Default for WriterOptions {
@@ -52,6 +69,7 @@ impl Default for WriterOptions {
             max_file_bytes: DEFAULT_MAX_FILE_BYTES,
             cap_measure: CapMeasure::default(),
             grace_secs: 0,
+            compression_threads: available_threads(),
         }
     }
 }
@@ -74,6 +92,8 @@ pub struct FileWriter<S: ObjectStore> {
     version: u8,
     options: WriterOptions,
     router: SlotRouter<TextGzipEncoder<StagedFile>>,
+    /// Compression threads of all open files.
+    pool: Arc<DeflatePool>,
     /// (slot, hash) of every object published by this writer, so that two
     /// objects of one run with equal content get distinct names instead of
     /// being taken for a re-publish of each other.
@@ -90,6 +110,7 @@ impl<S: ObjectStore> FileWriter<S> {
             version: format.version(),
             format,
             router: SlotRouter::new(options.grace_secs),
+            pool: Arc::new(DeflatePool::new(options.compression_threads)),
             options,
             published: HashSet::new(),
             summary: RunSummary::default(),
@@ -105,15 +126,16 @@ impl<S: ObjectStore> FileWriter<S> {
         for record in &released.records {
             let values = record_values(record, interfaces.get(record.interface), self.version);
             let (store, format, level) = (&mut self.store, &self.format, self.options.level);
+            let pool = &self.pool;
             let file = self.router.file_for(record.end, |_slot| {
-                store
-                    .stage()
-                    .map(|staged| TextGzipEncoder::new(staged, format, level))
+                store.stage().map(|staged| {
+                    TextGzipEncoder::with_pool(staged, format, level, Arc::clone(pool))
+                })
             })?;
             file.write_record(&values)
                 .map_err(|e| SinkError::io("write", file.get_ref().path(), e))?;
             let size = match self.options.cap_measure {
-                CapMeasure::Compressed => file.compressed_bytes(),
+                CapMeasure::Compressed => file.estimated_compressed_bytes(),
                 CapMeasure::Uncompressed => file.uncompressed_bytes(),
             };
             if size >= self.options.max_file_bytes {

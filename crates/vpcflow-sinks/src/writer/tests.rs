@@ -307,6 +307,9 @@ fn compressed_cap_splits_a_slot_and_keeps_every_record() {
         format.clone(),
         WriterOptions {
             max_file_bytes: cap,
+            // Blocks in flight are not counted: pinned so that the overshoot
+            // does not grow with the cores of the machine running the test.
+            compression_threads: 2,
             ..options()
         },
     );
@@ -332,6 +335,70 @@ fn compressed_cap_splits_a_slot_and_keeps_every_record() {
             .map(|(_, b)| b.len() as u64)
             .sum::<u64>()
     );
+}
+
+/// Every object of `records` written with `options`, in publishing order.
+fn write_all(records: &[FlowRecord], options: WriterOptions) -> Vec<(FileName, Vec<u8>)> {
+    let fx = Fixture::new();
+    let mut w = FileWriter::new(MemStore::new(), id(), LogFormat::default(), options);
+    w.write(&released(records.to_vec(), 0), &fx.table).unwrap();
+    w.finish().unwrap();
+    w.into_store().objects
+}
+
+#[test]
+fn files_do_not_depend_on_the_compression_threads() {
+    let fx = Fixture::new();
+    // One slot, about 50 blocks of text.
+    let records = mixed_records(&fx.indices, 1_616_729_100, 60_000);
+    let uncapped = write_all(
+        &records,
+        WriterOptions {
+            compression_threads: 0,
+            ..options()
+        },
+    );
+    assert_eq!(uncapped.len(), 1);
+    for threads in [1, 2, 3] {
+        let objects = write_all(
+            &records,
+            WriterOptions {
+                compression_threads: threads,
+                ..options()
+            },
+        );
+        assert!(objects == uncapped, "{threads} threads");
+    }
+}
+
+#[test]
+fn a_compressed_cap_is_kept_and_splits_at_the_same_records_in_every_run() {
+    let fx = Fixture::new();
+    let records = mixed_records(&fx.indices, 1_616_729_100, 40_000);
+    let capped = |threads| WriterOptions {
+        max_file_bytes: 100_000,
+        compression_threads: threads,
+        ..options()
+    };
+    for threads in [0, 2, 4] {
+        let first = write_all(&records, capped(threads));
+        let sizes: Vec<usize> = first.iter().map(|(_, b)| b.len()).collect();
+        assert!(first.len() >= 5, "{threads} threads: {sizes:?}");
+        // In-flight blocks are estimated at the ratio so far: files are close
+        // to the cap whatever the number of threads.
+        assert!(
+            sizes[..sizes.len() - 1]
+                .iter()
+                .all(|&n| (95_000..105_000).contains(&n)),
+            "{threads} threads: {sizes:?}"
+        );
+        for _ in 0..2 {
+            assert!(
+                write_all(&records, capped(threads)) == first,
+                "{threads} threads"
+            );
+        }
+    }
 }
 
 #[test]
