@@ -23,7 +23,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Convert capture files (pcap, pcapng) into flow log files.
-    Convert(ConvertArgs),
+    Convert(Box<ConvertArgs>),
     /// List every record field with its version and meaning.
     Fields,
 }

@@ -271,13 +271,12 @@ impl InterfaceSection {
     fn overrides(&self, i: usize) -> Result<InterfaceOverrides> {
         let key = |k: &str| format!("interface[{i}] ({}).{k}", self.name);
         if let Some(a) = &self.account_id {
-            if a.len() != 12 || !a.bytes().all(|b| b.is_ascii_digit()) {
-                if a != "unknown" {
-                    bail!(
-                        "{}: {a:?} must be 12 digits or \"unknown\"",
-                        key("account_id")
-                    );
-                }
+            let twelve_digits = a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit());
+            if !twelve_digits && a != "unknown" {
+                bail!(
+                    "{}: {a:?} must be 12 digits or \"unknown\"",
+                    key("account_id")
+                );
             }
         }
         check_id(&key("interface_id"), &self.interface_id, "eni-")?;
@@ -477,7 +476,6 @@ pub fn settings(file: ConfigFile, cli: Overrides) -> Result<Settings> {
     let capture = PcapOptions {
         interface_name,
         fragments,
-        ..PcapOptions::default()
     };
 
     let mut interfaces = HashMap::new();

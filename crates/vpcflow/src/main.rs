@@ -43,7 +43,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             fields_cmd::print_fields(&mut std::io::stdout().lock())?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Convert(args) => convert(args),
+        Command::Convert(args) => convert(*args),
     }
 }
 
