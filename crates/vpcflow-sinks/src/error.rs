@@ -3,11 +3,12 @@
 use std::io;
 use std::path::PathBuf;
 
-/// Why a sink could not encode, stage or publish an object.
+/// Why a sink could not encode, stage or publish an object. The cause is the
+/// error's `source()`: print the chain (`{:#}` with anyhow) to see it.
 #[derive(Debug, thiserror::Error)]
 pub enum SinkError {
     /// A file system operation on `path` failed.
-    #[error("cannot {op} {}: {source}", path.display())]
+    #[error("cannot {op} {}", path.display())]
     Io {
         /// What was being done, e.g. `create folder`, `fsync`, `write`.
         op: &'static str,
@@ -18,7 +19,7 @@ pub enum SinkError {
         source: io::Error,
     },
     /// Writing to a stream without a path (stdout) failed.
-    #[error("cannot write to {target}: {source}")]
+    #[error("cannot write to {target}")]
     Stream {
         /// What the stream is, e.g. `stdout`.
         target: &'static str,

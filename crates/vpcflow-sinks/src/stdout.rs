@@ -195,6 +195,11 @@ mod tests {
         let fx = Fixture::new();
         let mut sink = StdoutSink::new(Broken, LogFormat::default());
         let e = sink.write(&Released::default(), &fx.table).unwrap_err();
-        assert!(e.to_string().starts_with("cannot write to stdout: "), "{e}");
+        assert_eq!(e.to_string(), "cannot write to stdout");
+        let cause = std::error::Error::source(&e).expect("the cause is the source");
+        assert_eq!(
+            cause.to_string(),
+            std::io::Error::from(std::io::ErrorKind::BrokenPipe).to_string()
+        );
     }
 }

@@ -20,11 +20,20 @@ fn main() -> ExitCode {
     init_logging(&cli.log_level);
     match run(cli) {
         Ok(code) => code,
+        // A reader that went away (`vpcflow convert … --out - | head`) is not an
+        // error of ours.
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("vpcflow: error: {e:#}");
             ExitCode::from(2)
         }
     }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain()
+        .filter_map(|c| c.downcast_ref::<std::io::Error>())
+        .any(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
 }
 
 fn init_logging(level: &str) {

@@ -122,3 +122,52 @@ fn fields_lists_all_forty() {
     assert_eq!(text.lines().count(), 41);
     assert!(text.contains("pkt-dst-aws-service"));
 }
+
+#[test]
+fn a_closed_pipe_ends_the_run_quietly() {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("many.pcap");
+    let config = pcapgen::Config {
+        flows: 20_000,
+        ..pcapgen::Config::default()
+    };
+    pcapgen::generate(config, std::fs::File::create(&path).unwrap()).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vpcflow"))
+        .args(["convert", path.to_str().unwrap(), "--out", "-", "-q"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 100];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap(); // then drop the pipe
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn errors_name_the_output_path() {
+    let tmp = tempfile::tempdir().unwrap();
+    let capture = demo_capture(tmp.path());
+    let blocker = tmp.path().join("file-not-dir");
+    std::fs::write(&blocker, "x").unwrap();
+    let run = vpcflow(&[
+        "convert",
+        capture.to_str().unwrap(),
+        "--out",
+        blocker.to_str().unwrap(),
+    ]);
+    assert_eq!(run.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(err.contains("file-not-dir"), "{err}");
+}
