@@ -108,6 +108,13 @@ pub trait FlowConsumer {
     fn interface(&mut self, name: &str) -> InterfaceIndex;
     /// One observation.
     fn update(&mut self, update: &FlowUpdate);
+    /// Several observations, in order. Sources hand packets over in small
+    /// batches so that the consumer can overlap its table lookups.
+    fn update_batch(&mut self, updates: &[FlowUpdate]) {
+        for u in updates {
+            self.update(u);
+        }
+    }
     /// Input that was lost.
     fn loss(&mut self, loss: &LossEvent);
 }

@@ -70,7 +70,7 @@ impl FlowRecord {
     pub fn sort_key(&self) -> SortKey {
         let head = sort_head(self.end, self.interface, self.start, self.window_start);
         match &self.traffic {
-            None => (head, 0, 0, self.status as u128),
+            None => (head, 0, 0, self.status as u128, 0),
             Some(t) => {
                 let k = &t.key;
                 sort_key_of_traffic(
@@ -79,7 +79,7 @@ impl FlowRecord {
                     (k.src_port, k.dst_port, k.protocol, k.src.is_ipv6()),
                     t.action,
                     self.status,
-                    t.packets,
+                    (t.packets, t.bytes, t.tcp_flags.value()),
                     t.packet_addrs,
                 )
             }
@@ -88,7 +88,7 @@ impl FlowRecord {
 }
 
 /// See [`FlowRecord::sort_key`].
-pub type SortKey = (u128, u128, u128, u128);
+pub type SortKey = (u128, u128, u128, u128, u128);
 
 /// The leading part of a sort key: `end`, interface, `start`.
 #[inline(always)]
@@ -112,7 +112,7 @@ pub(crate) fn sort_key_of_traffic(
     (src_port, dst_port, protocol, v6): (u16, u16, u8, bool),
     action: Action,
     status: LogStatus,
-    packets: u64,
+    (packets, bytes, tcp_flags): (u64, u64, u8),
     packet_addrs: Option<PacketAddrs>,
 ) -> SortKey {
     let tail = (u128::from(src_port) << 112)
@@ -121,9 +121,9 @@ pub(crate) fn sort_key_of_traffic(
         | (u128::from(v6) << 87)
         | ((action as u128) << 86)
         | ((status as u128) << 84)
-        | (u128::from(packets & ((1 << 52) - 1)) << 32)
         | u128::from(pkt_addrs_digest(packet_addrs));
-    (head, src, dst, tail)
+    let counts = (u128::from(packets) << 72) | (u128::from(bytes) << 8) | u128::from(tcp_flags);
+    (head, src, dst, tail, counts)
 }
 
 /// An address as 128 bits: IPv4 in the top 32 (the family is kept apart in the

@@ -98,6 +98,12 @@ impl FlowConsumer for Ingest {
         self.forward_released();
     }
 
+    #[inline]
+    fn update_batch(&mut self, updates: &[FlowUpdate]) {
+        self.aggregator.observe_batch(updates);
+        self.forward_released();
+    }
+
     fn loss(&mut self, loss: &LossEvent) {
         self.aggregator.lose(loss);
         self.forward_released();

@@ -64,7 +64,11 @@ impl Closed {
             f.key.sort_parts(),
             f.key.action(),
             LogStatus::Ok,
-            f.counters.packets,
+            (
+                f.counters.packets,
+                f.counters.bytes,
+                f.counters.tcp_flags.value(),
+            ),
             self.packet_addrs(f),
         )
     }

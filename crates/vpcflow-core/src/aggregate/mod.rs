@@ -13,10 +13,12 @@
 //! or drops the new flow and marks its window SKIPDATA.
 
 mod closed;
+mod flow_table;
 mod stats;
 mod table;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::hash::BuildHasher;
 
 pub use closed::Closed;
 use closed::ClosedFlow;
@@ -100,6 +102,8 @@ pub struct Aggregator {
     /// Flows of the window closed last: new windows are sized for as many, so
     /// the table does not grow (and rehash) step by step.
     flows_in_last_window: usize,
+    /// One hasher for the flow tables of all windows.
+    hasher: foldhash::fast::RandomState,
     stats: AggregatorStats,
 }
 
@@ -117,6 +121,7 @@ impl Aggregator {
             closed: Closed::default(),
             complete_before: 0,
             flows_in_last_window: 0,
+            hasher: foldhash::fast::RandomState::default(),
             stats: AggregatorStats::default(),
         }
     }
@@ -146,13 +151,45 @@ impl Aggregator {
     /// time is clamped to that window.
     #[inline]
     pub fn observe(&mut self, update: &FlowUpdate) {
+        let key = TableKey::new(update.interface, &update.key, update.action);
+        let hash = self.hasher.hash_one(key);
+        self.observe_keyed(update, key, hash);
+    }
+
+    /// Adds observations in order, loading the table slot of each a few
+    /// observations ahead so that the cache misses of a large table overlap.
+    pub fn observe_batch(&mut self, updates: &[FlowUpdate]) {
+        const AHEAD: usize = 6;
+        const CHUNK: usize = 64;
+        let mut keys = [(TableKey::ZERO, 0u64); CHUNK];
+        for chunk in updates.chunks(CHUNK) {
+            for (slot, u) in keys.iter_mut().zip(chunk) {
+                let key = TableKey::new(u.interface, &u.key, u.action);
+                *slot = (key, self.hasher.hash_one(key));
+            }
+            for (i, u) in chunk.iter().enumerate() {
+                if let Some(ahead) = chunk.get(i + AHEAD) {
+                    let window = self
+                        .config
+                        .interval
+                        .window_start(ahead.last / NANOS_PER_SEC);
+                    if let Some(table) = self.windows.get(&window) {
+                        table.flows.prefetch(keys[i + AHEAD].1);
+                    }
+                }
+                self.observe_keyed(u, keys[i].0, keys[i].1);
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn observe_keyed(&mut self, update: &FlowUpdate, key: TableKey, hash: u64) {
         let last_secs = update.last / NANOS_PER_SEC;
         let window = self.config.interval.window_start(last_secs);
         self.advance(last_secs, window);
         if self.next_unclosed.is_some_and(|n| window < n) {
             self.stats.late_updates += 1;
         }
-        let key = TableKey::new(update.interface, &update.key, update.action);
         let first = ((update.first / NANOS_PER_SEC).clamp(window, last_secs) - window) as u16;
         let last = (last_secs - window) as u16;
         let tunnel = match update.packet_addrs {
@@ -165,7 +202,7 @@ impl Aggregator {
             .entry(window)
             .or_insert_with(|| WindowTable::with_capacity(expected));
         let existing = match &tunnel {
-            None => table.flows.get_mut(&key),
+            None => table.flows.get_mut(hash, &key),
             Some(t) => table.tunnelled.get_mut(t),
         };
         if let Some(counters) = existing {
@@ -189,12 +226,17 @@ impl Aggregator {
                 }
             }
         }
+        let hasher = &self.hasher;
         let table = self.windows.entry(window).or_default();
         table.active.insert(update.interface);
         let counters = Counters::new(update, first, last);
         match tunnel {
-            None => table.flows.insert(key, counters),
-            Some(t) => table.tunnelled.insert(t, counters),
+            None => table
+                .flows
+                .insert_new(hash, key, counters, |k| hasher.hash_one(k)),
+            Some(t) => {
+                table.tunnelled.insert(t, counters);
+            }
         };
         self.open_flows += 1;
     }
@@ -344,20 +386,20 @@ impl Aggregator {
 
     /// Moves the flows of a window table into the hand-over, compact.
     fn drain_flows(&mut self, window: u64, table: &mut WindowTable) {
-        let flows = std::mem::take(&mut table.flows);
         let tunnelled = std::mem::take(&mut table.tunnelled);
-        self.open_flows -= flows.len() + tunnelled.len();
-        self.stats.ok_records += (flows.len() + tunnelled.len()) as u64;
+        let flows = table.flows.len() + tunnelled.len();
+        self.open_flows -= flows;
+        self.stats.ok_records += flows as u64;
         let closed = &mut self.closed;
-        closed.flows.reserve(flows.len() + tunnelled.len());
-        closed
-            .flows
-            .extend(flows.into_iter().map(|(key, counters)| ClosedFlow {
+        closed.flows.reserve(flows);
+        table.flows.drain(|key, counters| {
+            closed.flows.push(ClosedFlow {
                 window,
                 key,
                 counters,
                 inner: 0,
-            }));
+            })
+        });
         for (t, counters) in tunnelled {
             closed.inner.push(t.inner);
             closed.flows.push(ClosedFlow {

@@ -5,6 +5,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::hash::{Hash, Hasher};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use super::flow_table::FlowTable;
 use crate::flow::{Action, FlowKey, FlowUpdate, InterfaceIndex, PacketAddrs};
 use crate::tcp_flags::TcpFlags;
 
@@ -48,6 +49,17 @@ pub(super) struct TableKey {
 }
 
 impl TableKey {
+    /// An all-zero key, the content of empty table slots.
+    pub const ZERO: TableKey = TableKey {
+        src: [0; 16],
+        dst: [0; 16],
+        src_port: 0,
+        dst_port: 0,
+        interface: 0,
+        protocol: 0,
+        flags: 0,
+    };
+
     #[inline(always)]
     pub fn new(interface: InterfaceIndex, key: &FlowKey, action: Action) -> TableKey {
         TableKey {
@@ -145,6 +157,15 @@ pub(super) struct Counters {
 }
 
 impl Counters {
+    /// No packet yet.
+    pub const ZERO: Counters = Counters {
+        packets: 0,
+        bytes: 0,
+        first: 0,
+        last: 0,
+        tcp_flags: TcpFlags::NONE,
+    };
+
     #[inline(always)]
     pub fn new(u: &FlowUpdate, first: u16, last: u16) -> Counters {
         Counters {
@@ -171,7 +192,7 @@ pub(super) type FlowMap<K> = HashMap<K, Counters, foldhash::fast::RandomState>;
 /// Flows and interface state of one open window.
 #[derive(Default)]
 pub(super) struct WindowTable {
-    pub flows: FlowMap<TableKey>,
+    pub flows: FlowTable,
     /// Tunnelled flows, when records are keyed by packet addresses.
     pub tunnelled: FlowMap<TunnelKey>,
     /// Interfaces with at least one flow in the window.
@@ -184,7 +205,7 @@ impl WindowTable {
     /// An empty table with room for `flows` flows.
     pub fn with_capacity(flows: usize) -> WindowTable {
         WindowTable {
-            flows: FlowMap::with_capacity_and_hasher(flows, Default::default()),
+            flows: FlowTable::with_capacity(flows),
             ..WindowTable::default()
         }
     }

@@ -327,6 +327,7 @@ impl<C: FlowConsumer + ?Sized> Reader<'_, C> {
                 default_name.as_str()
             }
         };
+        self.emitter.flush();
         let index = self.emitter.consumer.interface(name);
         if !decode::linktype::is_supported(linktype) {
             self.warn(offset, WarningKind::UnsupportedLinktype { linktype });
@@ -381,6 +382,7 @@ impl<C: FlowConsumer + ?Sized> Reader<'_, C> {
     }
 
     fn finish(mut self, consumed: usize) -> CaptureStats {
+        self.emitter.flush();
         let mut s = std::mem::take(&mut self.stats);
         s.files = 1;
         s.file_bytes = consumed as u64;
@@ -478,13 +480,18 @@ impl Counters {
     }
 }
 
-/// Decodes packets and hands them to the consumer.
+/// Updates handed to the consumer at a time.
+const BATCH: usize = 64;
+
+/// Decodes packets and hands them to the consumer, in batches of [`BATCH`].
 struct Emitter<'a, C: FlowConsumer + ?Sized> {
     consumer: &'a mut C,
     decoder: PacketDecoder,
     counters: Counters,
     /// Timestamp of the previous packet of the file (0 before any).
     last_ts: Timestamp,
+    /// Updates not yet handed over (capacity [`BATCH`], allocated once).
+    pending: Vec<FlowUpdate>,
 }
 
 impl<'a, C: FlowConsumer + ?Sized> Emitter<'a, C> {
@@ -494,7 +501,24 @@ impl<'a, C: FlowConsumer + ?Sized> Emitter<'a, C> {
             decoder: PacketDecoder::new(policy),
             counters: Counters::new(),
             last_ts: 0,
+            pending: Vec::with_capacity(BATCH),
         }
+    }
+
+    /// Hands the pending updates over; called when the batch is full and before
+    /// anything else reaches the consumer, so it sees everything in file order.
+    #[inline]
+    fn flush(&mut self) {
+        if !self.pending.is_empty() {
+            self.consumer.update_batch(&self.pending);
+            self.pending.clear();
+        }
+    }
+
+    /// Reports lost input, after the packets before it.
+    fn loss(&mut self, loss: &LossEvent) {
+        self.flush();
+        self.consumer.loss(loss);
     }
 
     #[inline(always)]
@@ -536,7 +560,7 @@ impl<'a, C: FlowConsumer + ?Sized> Emitter<'a, C> {
                 if let Some(k) = p.tunnel {
                     c.tunnels[k.index()] += 1;
                 }
-                self.consumer.update(&FlowUpdate {
+                self.pending.push(FlowUpdate {
                     interface,
                     key: FlowKey {
                         src: p.src,
@@ -553,12 +577,15 @@ impl<'a, C: FlowConsumer + ?Sized> Emitter<'a, C> {
                     tcp_flags: p.tcp_flags,
                     action: Action::Accept,
                 });
+                if self.pending.len() == BATCH {
+                    self.flush();
+                }
             }
             Outcome::NonIp => c.non_ip += 1,
             Outcome::Undecodable(why) => {
                 c.undecodable += 1;
                 c.unsupported_linktype += u64::from(why == Undecodable::UnsupportedLinktype);
-                self.consumer.loss(&LossEvent {
+                self.loss(&LossEvent {
                     interface,
                     at: ts,
                     count: 1,

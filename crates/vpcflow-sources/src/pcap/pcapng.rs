@@ -460,7 +460,7 @@ fn interface_statistics<C: FlowConsumer + ?Sized>(
     let at = time.timestamp(e.u32(block, 12), e.u32(block, 16));
     r.emitter.counters.capture_drops += dropped;
     let interface = r.ifaces[iface].index;
-    r.emitter.consumer.loss(&LossEvent {
+    r.emitter.loss(&LossEvent {
         interface,
         at,
         count: dropped,
