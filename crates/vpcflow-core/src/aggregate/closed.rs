@@ -102,18 +102,21 @@ impl Closed {
     /// them into batches of at most `batch` records. Only the last batch carries
     /// the new `complete_before`.
     pub fn into_released(mut self, batch: usize) -> impl Iterator<Item = Released> {
+        // The head (end, interface, start) decides most comparisons; the full
+        // key, computed from the compact form, only breaks its ties.
         let head = |f: &ClosedFlow| {
-            (
+            sort_head(
                 f.window + u64::from(f.counters.last),
                 f.key.interface(),
-                u64::from(f.counters.first) + f.window,
+                f.window + u64::from(f.counters.first),
+                f.window,
             )
         };
         let mut flows = std::mem::take(&mut self.flows);
         flows.sort_unstable_by(|a, b| {
             head(a)
                 .cmp(&head(b))
-                .then_with(|| self.record(a).sort_key().cmp(&self.record(b).sort_key()))
+                .then_with(|| self.sort_key(a).cmp(&self.sort_key(b)))
         });
         crate::record::sort_records(&mut self.status);
         let status = std::mem::take(&mut self.status);
