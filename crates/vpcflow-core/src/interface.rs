@@ -9,6 +9,11 @@ use crate::flow::InterfaceIndex;
 
 /// ECS task metadata written in the version-7 fields.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Deserialize),
+    serde(deny_unknown_fields)
+)]
 #[allow(missing_docs)] // one member per `ecs-*` field of the same name
 pub struct EcsTask {
     pub cluster_arn: Option<String>,
@@ -21,6 +26,31 @@ pub struct EcsTask {
     pub task_definition_arn: Option<String>,
     pub task_arn: Option<String>,
     pub task_id: Option<String>,
+}
+
+impl EcsTask {
+    /// Every value with the name of its field (without the `ecs-` prefix, `-`
+    /// as `_`), in field order.
+    pub fn values(&self) -> [(&'static str, Option<&str>); 10] {
+        [
+            ("cluster_arn", self.cluster_arn.as_deref()),
+            ("cluster_name", self.cluster_name.as_deref()),
+            (
+                "container_instance_arn",
+                self.container_instance_arn.as_deref(),
+            ),
+            (
+                "container_instance_id",
+                self.container_instance_id.as_deref(),
+            ),
+            ("container_id", self.container_id.as_deref()),
+            ("second_container_id", self.second_container_id.as_deref()),
+            ("service_name", self.service_name.as_deref()),
+            ("task_definition_arn", self.task_definition_arn.as_deref()),
+            ("task_arn", self.task_arn.as_deref()),
+            ("task_id", self.task_id.as_deref()),
+        ]
+    }
 }
 
 /// The identity of one interface as VPC Flow Logs reports it.

@@ -118,25 +118,9 @@ pub struct InterfaceSection {
     /// The interface's own addresses (they decide flow-direction).
     #[serde(default)]
     pub addresses: Vec<String>,
-    /// ECS task metadata (version-7 fields).
-    pub ecs: Option<EcsSection>,
-}
-
-/// `[interface.ecs]`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-#[allow(missing_docs)] // the `ecs-*` fields of the same names
-pub struct EcsSection {
-    pub cluster_arn: Option<String>,
-    pub cluster_name: Option<String>,
-    pub container_instance_arn: Option<String>,
-    pub container_instance_id: Option<String>,
-    pub container_id: Option<String>,
-    pub second_container_id: Option<String>,
-    pub service_name: Option<String>,
-    pub task_definition_arn: Option<String>,
-    pub task_arn: Option<String>,
-    pub task_id: Option<String>,
+    /// `[interface.ecs]`: ECS task metadata (version-7 fields), keys named
+    /// like the fields without `ecs-` (`cluster_arn`, `task_id`, …).
+    pub ecs: Option<EcsTask>,
 }
 
 /// Which records are written, by action (NODATA and SKIPDATA always are).
@@ -254,7 +238,7 @@ fn check_id(key: &str, value: &Option<String>, prefix: &str) -> Result<()> {
     Ok(())
 }
 
-fn check_token(key: &str, value: &Option<String>) -> Result<()> {
+fn check_token(key: &str, value: Option<&str>) -> Result<()> {
     if let Some(v) = value {
         if v.is_empty()
             || v == "-"
@@ -293,7 +277,7 @@ impl InterfaceSection {
                 );
             }
         }
-        check_token(&key("az_id"), &self.az_id)?;
+        check_token(&key("az_id"), self.az_id.as_deref())?;
         if let Some(t) = &self.sublocation_type {
             if !["wavelength", "outpost", "localzone"].contains(&t.as_str()) {
                 bail!(
@@ -302,7 +286,7 @@ impl InterfaceSection {
                 );
             }
         }
-        check_token(&key("sublocation_id"), &self.sublocation_id)?;
+        check_token(&key("sublocation_id"), self.sublocation_id.as_deref())?;
         if self.sublocation_type.is_some() != self.sublocation_id.is_some() {
             bail!(
                 "{}: sublocation_type and sublocation_id go together",
@@ -317,37 +301,11 @@ impl InterfaceSection {
                     .map_err(|_| anyhow!("{}: {a:?} is not an IP address", key("addresses")))
             })
             .collect::<Result<Vec<_>>>()?;
-        let ecs = match &self.ecs {
-            None => None,
-            Some(e) => {
-                for (k, v) in [
-                    ("cluster_arn", &e.cluster_arn),
-                    ("cluster_name", &e.cluster_name),
-                    ("container_instance_arn", &e.container_instance_arn),
-                    ("container_instance_id", &e.container_instance_id),
-                    ("container_id", &e.container_id),
-                    ("second_container_id", &e.second_container_id),
-                    ("service_name", &e.service_name),
-                    ("task_definition_arn", &e.task_definition_arn),
-                    ("task_arn", &e.task_arn),
-                    ("task_id", &e.task_id),
-                ] {
-                    check_token(&key(&format!("ecs.{k}")), v)?;
-                }
-                Some(EcsTask {
-                    cluster_arn: e.cluster_arn.clone(),
-                    cluster_name: e.cluster_name.clone(),
-                    container_instance_arn: e.container_instance_arn.clone(),
-                    container_instance_id: e.container_instance_id.clone(),
-                    container_id: e.container_id.clone(),
-                    second_container_id: e.second_container_id.clone(),
-                    service_name: e.service_name.clone(),
-                    task_definition_arn: e.task_definition_arn.clone(),
-                    task_arn: e.task_arn.clone(),
-                    task_id: e.task_id.clone(),
-                })
+        if let Some(ecs) = &self.ecs {
+            for (k, v) in ecs.values() {
+                check_token(&key(&format!("ecs.{k}")), v)?;
             }
-        };
+        }
         Ok(InterfaceOverrides {
             account_id: self.account_id.clone(),
             interface_id: self.interface_id.clone(),
@@ -359,7 +317,7 @@ impl InterfaceSection {
             sublocation_type: self.sublocation_type.clone(),
             sublocation_id: self.sublocation_id.clone(),
             addresses,
-            ecs,
+            ecs: self.ecs.clone(),
         })
     }
 }
@@ -614,11 +572,25 @@ mod tests {
                 "configured twice",
             ),
             ("[capture]\nfragments = \"all\"", "capture.fragments"),
+            (
+                "[[interface]]\nname = \"a\"\n[interface.ecs]\ntask_id = \"a b\"",
+                "interface[0] (a).ecs.task_id",
+            ),
         ];
         for (text, expected) in cases {
             let e = parse(text).unwrap_err().to_string();
             assert!(e.contains(expected), "{text:?}: {e}");
         }
+    }
+
+    #[test]
+    fn unknown_ecs_keys_are_rejected_by_name() {
+        let e = toml::from_str::<ConfigFile>(
+            "[[interface]]\nname = \"a\"\n[interface.ecs]\ntask = \"x\"",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("task"), "{e}");
     }
 
     #[test]
