@@ -1,10 +1,11 @@
 //! Encoders and sinks of vpcflow: records released by aggregation become AWS VPC
-//! Flow Logs objects (gzip text, one or more per 5-minute slot, AWS names and key
+//! Flow Logs objects (gzip text or Parquet, one or more per 5-minute slot, AWS names and key
 //! layouts) in a local folder laid out like the S3 bucket, or plain lines on
 //! stdout.
 //!
-//! * [`encode`]: streaming encoders of one object ([`TextGzipEncoder`]), their
-//!   gzip compressed in blocks over several cores by a [`DeflatePool`].
+//! * [`encode`]: streaming encoders of one object ([`TextGzipEncoder`], its
+//!   gzip compressed in blocks over several cores by a [`DeflatePool`];
+//!   [`ParquetEncoder`]), chosen by [`FileFormat`].
 //! * [`FileWriter`]: enriches, routes and batches records into objects by slot
 //!   and size cap, and publishes them through an [`ObjectStore`].
 //! * [`DirSink`]: the [`ObjectStore`] of a local folder (atomic, never
@@ -53,7 +54,7 @@ pub mod writer;
 mod test_support;
 
 pub use dir::DirSink;
-pub use encode::{DeflatePool, GzipLevel, TextGzipEncoder};
+pub use encode::{DeflatePool, FileFormat, GzipLevel, ParquetEncoder, TextGzipEncoder};
 pub use error::SinkError;
 pub use sink::{RecordSink, RunSummary};
 pub use stdout::StdoutSink;

@@ -1,5 +1,5 @@
-//! The file-batching stage: released records become gzip text objects, one or
-//! more per 5-minute slot of `end` time (spec §3.3, §3.4), handed to an
+//! The file-batching stage: released records become gzip text or Parquet
+//! objects, one or more per 5-minute slot of `end` time (spec §3.3, §3.4), handed to an
 //! [`ObjectStore`] when complete.
 
 use std::collections::HashSet;
@@ -10,10 +10,10 @@ use vpcflow_core::batch::SlotRouter;
 use vpcflow_core::enrich::record_values;
 use vpcflow_core::format::LogFormat;
 use vpcflow_core::interface::InterfaceTable;
-use vpcflow_core::name::{slot_of, ContentHasher, FileKind, FileName, FlowLogId};
+use vpcflow_core::name::{slot_of, ContentHasher, FileName, FlowLogId};
 
 use crate::encode::{
-    available_threads, DeflatePool, Encoded, GzipLevel, ObjectStats, TextGzipEncoder,
+    available_threads, DeflatePool, Encoded, FileFormat, GzipLevel, ObjectEncoder, ObjectStats,
 };
 use crate::error::SinkError;
 use crate::sink::{RecordSink, RunSummary};
@@ -35,16 +35,21 @@ pub enum CapMeasure {
 /// Settings of a [`FileWriter`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WriterOptions {
-    /// gzip level of the objects.
+    /// Text or Parquet objects.
+    pub file_format: FileFormat,
+    /// gzip level of the objects (of the column chunks, for Parquet).
     pub level: GzipLevel,
     /// A file is sealed, and a new one started for its slot, as soon as its
     /// size reaches this many bytes. Uncompressed, it may end up larger by the
-    /// last record. Compressed, the size compared is
-    /// [`TextGzipEncoder::estimated_compressed_bytes`]: what is written plus
+    /// last record. Compressed, the size compared for text is
+    /// [`TextGzipEncoder::estimated_compressed_bytes`](crate::TextGzipEncoder::estimated_compressed_bytes): what is written plus
     /// what is not compressed and written yet (the block being filled and up
     /// to two blocks per compression thread, 128 KiB of text each) at the
     /// ratio so far, so the file may end up larger or smaller by the error of
-    /// that ratio on those blocks — a few kilobytes for flow log text.
+    /// that ratio on those blocks — a few kilobytes for flow log text. For
+    /// Parquet it is [`ParquetEncoder::estimated_compressed_bytes`](crate::ParquetEncoder::estimated_compressed_bytes):
+    /// the row groups written plus the buffered rows at their ratio;
+    /// uncompressed, the PLAIN size of the values.
     pub max_file_bytes: u64,
     /// The size the cap applies to.
     pub cap_measure: CapMeasure,
@@ -65,6 +70,7 @@ pub struct WriterOptions {
 impl Default for WriterOptions {
     fn default() -> Self {
         WriterOptions {
+            file_format: FileFormat::default(),
             level: GzipLevel::default(),
             max_file_bytes: DEFAULT_MAX_FILE_BYTES,
             cap_measure: CapMeasure::default(),
@@ -74,10 +80,11 @@ impl Default for WriterOptions {
     }
 }
 
-/// Batches records of one flow log into gzip text objects and publishes them.
+/// Batches records of one flow log into gzip text or Parquet objects and
+/// publishes them.
 ///
-/// Each record is enriched with its interface's metadata, formatted and
-/// compressed into the open file of its slot (`floor(end / 300) * 300`). A file
+/// Each record is enriched with its interface's metadata and encoded into the
+/// open file of its slot (`floor(end / 300) * 300`). A file
 /// is published when it reaches the size cap or when `complete_before` of a
 /// released batch says no more records can end in its slot;
 /// [`FileWriter::finish`] publishes the rest. Records arriving for a slot whose
@@ -91,7 +98,7 @@ pub struct FileWriter<S: ObjectStore> {
     format: LogFormat,
     version: u8,
     options: WriterOptions,
-    router: SlotRouter<TextGzipEncoder<StagedFile>>,
+    router: SlotRouter<ObjectEncoder<StagedFile>>,
     /// Compression threads of all open files.
     pool: Arc<DeflatePool>,
     /// (slot, hash) of every object published by this writer, so that two
@@ -126,11 +133,12 @@ impl<S: ObjectStore> FileWriter<S> {
         for record in &released.records {
             let values = record_values(record, interfaces.get(record.interface), self.version);
             let (store, format, level) = (&mut self.store, &self.format, self.options.level);
-            let pool = &self.pool;
+            let (pool, file_format) = (&self.pool, self.options.file_format);
             let file = self.router.file_for(record.end, |_slot| {
-                store.stage().map(|staged| {
-                    TextGzipEncoder::with_pool(staged, format, level, Arc::clone(pool))
-                })
+                let staged = store.stage()?;
+                let path = staged.path().to_path_buf();
+                ObjectEncoder::new(file_format, staged, format, level, pool)
+                    .map_err(|e| SinkError::io("write", path, e))
             })?;
             file.write_record(&values)
                 .map_err(|e| SinkError::io("write", file.get_ref().path(), e))?;
@@ -179,7 +187,7 @@ impl<S: ObjectStore> FileWriter<S> {
     }
 
     /// Completes the file of `slot` and publishes it.
-    fn seal(&mut self, slot: u64, file: TextGzipEncoder<StagedFile>) -> Result<(), SinkError> {
+    fn seal(&mut self, slot: u64, file: ObjectEncoder<StagedFile>) -> Result<(), SinkError> {
         let path = file.get_ref().path().to_path_buf();
         let Encoded {
             inner: staged,
@@ -187,12 +195,12 @@ impl<S: ObjectStore> FileWriter<S> {
             hasher,
         } = file.finish().map_err(|e| SinkError::io("write", path, e))?;
         let first_free = self.first_unused_attempt(slot, &hasher);
-        let id = &self.id;
+        let (id, kind) = (&self.id, self.options.file_format.kind());
         let name_for_attempt = |attempt: u32| FileName {
             id: id.clone(),
             slot,
             hash: hasher.name_hash(id, slot, first_free + attempt),
-            kind: FileKind::TextGzip,
+            kind,
         };
         let published = self.store.publish(staged, &name_for_attempt)?;
         self.record_published(slot, &published, stats);
@@ -240,3 +248,6 @@ impl<S: ObjectStore> RecordSink for FileWriter<S> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod parquet_tests;
