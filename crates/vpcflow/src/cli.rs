@@ -51,6 +51,10 @@ pub struct ConvertArgs {
     /// Key layout: default, hive, hourly, hive-hourly.
     #[arg(long)]
     pub layout: Option<String>,
+    /// File format: text (gzip text, `.log.gz`, the default) or parquet
+    /// (`.log.parquet`, GZIP-compressed columns).
+    #[arg(long)]
+    pub file_format: Option<String>,
     /// Folder before `AWSLogs/` in keys.
     #[arg(long)]
     pub prefix: Option<String>,
@@ -102,6 +106,7 @@ impl ConvertArgs {
             traffic_type: self.traffic_type.clone(),
             out: self.out.clone(),
             layout: self.layout.clone(),
+            file_format: self.file_format.clone(),
             prefix: self.prefix.clone(),
             max_file_bytes: self.max_file_bytes,
             gzip_level: self.gzip_level,

@@ -15,6 +15,7 @@ use vpcflow_core::interface::{derived_id, EcsTask, InterfaceDefaults, InterfaceO
 use vpcflow_core::layout::{Layout, Prefix};
 use vpcflow_core::name::{is_region_code, FlowLogId};
 use vpcflow_core::window::Interval;
+use vpcflow_sinks::FileFormat;
 use vpcflow_sources::pcap::{FragmentPolicy, PcapOptions};
 
 /// The configuration file, as written.
@@ -64,6 +65,8 @@ pub struct OutputSection {
     pub out: Option<String>,
     /// default, hive, hourly or hive-hourly.
     pub layout: Option<String>,
+    /// text or parquet.
+    pub file_format: Option<String>,
     /// Folder below the destination, before `AWSLogs/`.
     pub prefix: Option<String>,
     /// Size cap of one file, in compressed bytes.
@@ -159,6 +162,8 @@ pub struct Settings {
     pub destination: Destination,
     /// Key layout.
     pub layout: Layout,
+    /// Text or Parquet files.
+    pub file_format: FileFormat,
     /// Key prefix.
     pub prefix: Prefix,
     /// Size cap of one file (compressed bytes).
@@ -185,6 +190,7 @@ pub struct Overrides {
     pub traffic_type: Option<String>,
     pub out: Option<String>,
     pub layout: Option<String>,
+    pub file_format: Option<String>,
     pub prefix: Option<String>,
     pub max_file_bytes: Option<u64>,
     pub gzip_level: Option<u32>,
@@ -371,6 +377,15 @@ pub fn settings(file: ConfigFile, cli: Overrides) -> Result<Settings> {
         .unwrap_or_else(|| "default".into())
         .parse()
         .map_err(|e| anyhow!("output.layout: {e}"))?;
+    let file_format: FileFormat = cli
+        .file_format
+        .or_else(|| out.file_format.clone())
+        .unwrap_or_else(|| "text".into())
+        .parse()
+        .map_err(|e| anyhow!("output.file_format: {e}"))?;
+    if file_format == FileFormat::Parquet && destination == Destination::Stdout {
+        bail!("output.file_format: parquet files need an output directory, not stdout (-)");
+    }
     let prefix = Prefix::new(
         &cli.prefix
             .or_else(|| out.prefix.clone())
@@ -461,6 +476,7 @@ pub fn settings(file: ConfigFile, cli: Overrides) -> Result<Settings> {
         aggregation,
         destination,
         layout,
+        file_format,
         prefix,
         max_file_bytes,
         gzip_level,
@@ -476,6 +492,26 @@ mod tests {
     fn parse(text: &str) -> Result<Settings> {
         let file: ConfigFile = toml::from_str(text).map_err(|e| anyhow!("{e}"))?;
         settings(file, Overrides::default())
+    }
+
+    #[test]
+    fn file_format_from_file_and_flag() {
+        assert_eq!(parse("").unwrap().file_format, FileFormat::Text);
+        let s = parse("[output]\nfile_format = \"parquet\"").unwrap();
+        assert_eq!(s.file_format, FileFormat::Parquet);
+        let file: ConfigFile = toml::from_str("[output]\nfile_format = \"parquet\"").unwrap();
+        let flag = Overrides {
+            file_format: Some("text".into()),
+            ..Overrides::default()
+        };
+        assert_eq!(settings(file, flag).unwrap().file_format, FileFormat::Text);
+        let e = parse("[output]\nfile_format = \"csv\"").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "output.file_format: file format \"csv\" is not one of text, parquet"
+        );
+        let e = parse("[output]\nfile_format = \"parquet\"\nout = \"-\"").unwrap_err();
+        assert!(e.to_string().contains("need an output directory"), "{e}");
     }
 
     #[test]

@@ -19,7 +19,7 @@ use vpcflow_core::aggregate::{Aggregator, AggregatorStats, Closed, Released};
 use vpcflow_core::interface::InterfaceTable;
 use vpcflow_core::{FlowConsumer, FlowUpdate, InterfaceIndex, LossEvent};
 use vpcflow_sinks::{
-    DirSink, FileWriter, GzipLevel, RecordSink, RunSummary, StdoutSink, WriterOptions,
+    DirSink, FileFormat, FileWriter, GzipLevel, RecordSink, RunSummary, StdoutSink, WriterOptions,
 };
 use vpcflow_sources::pcap::{read_capture, CaptureStats};
 
@@ -55,6 +55,8 @@ pub struct ConvertSummary {
     pub output: RunSummary,
     /// Wall time of the whole run.
     pub elapsed: Duration,
+    /// Text or Parquet files.
+    pub file_format: FileFormat,
 }
 
 /// The ingest side: interface registry and aggregator, feeding the channel.
@@ -121,6 +123,7 @@ fn open_sink(settings: &Settings) -> Result<Box<dyn RecordSink + Send>> {
             let store = DirSink::open(dir.clone(), settings.layout, settings.prefix.clone())
                 .with_context(|| format!("cannot use output directory {}", dir.display()))?;
             let options = WriterOptions {
+                file_format: settings.file_format,
                 level: GzipLevel::new(settings.gzip_level)?,
                 max_file_bytes: settings.max_file_bytes,
                 ..WriterOptions::default()
@@ -198,7 +201,10 @@ pub fn convert(
         tx,
         writer_gone: false,
     };
-    let mut summary = ConvertSummary::default();
+    let mut summary = ConvertSummary {
+        file_format: settings.file_format,
+        ..ConvertSummary::default()
+    };
     let mut done_before = 0u64;
     for path in files {
         let mut file_progress = |bytes: u64| progress(done_before + bytes);

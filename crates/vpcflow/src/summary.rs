@@ -51,8 +51,15 @@ pub fn render(s: &ConvertSummary) -> String {
     );
     let _ = writeln!(
         out,
-        "files     {} ({} already present), {} bytes of text, {} bytes compressed",
-        o.files, o.files_already_present, o.uncompressed_bytes, o.compressed_bytes
+        "files     {} ({} already present), {} bytes of {}, {} bytes compressed",
+        o.files,
+        o.files_already_present,
+        o.uncompressed_bytes,
+        match s.file_format {
+            vpcflow_sinks::FileFormat::Text => "text",
+            vpcflow_sinks::FileFormat::Parquet => "values (Parquet PLAIN size)",
+        },
+        o.compressed_bytes
     );
     let _ = writeln!(out, "time      {:.2} s", secs);
     for (path, reason) in &s.files_failed {
