@@ -26,6 +26,81 @@ pub enum Command {
     Convert(Box<ConvertArgs>),
     /// List every record field with its version and meaning.
     Fields,
+    /// Print the Athena table (DDL) over the files `convert` writes with the
+    /// same settings, and named queries over it.
+    #[command(long_about = ATHENA_ABOUT)]
+    Athena(Box<AthenaArgs>),
+}
+
+const ATHENA_ABOUT: &str = "\
+Print the Athena table (DDL) over the files `vpcflow convert` writes with the same
+settings, then named queries over it (top talkers, rejected traffic, SSH/RDP...),
+those the format has the fields for.
+
+Give the options given to convert (or the same --config): the columns follow
+--format, the SerDe --file-format, the partitions --layout (partition projection
+over the date, and hour, folders; MSCK REPAIR TABLE for the Hive-compatible
+layouts), LOCATION the --prefix, account and Region. Upload the output directory
+to S3 (e.g. `aws s3 sync flowlogs/ s3://my-bucket/logs/`) and pass that URL as
+--location; without it LOCATION holds s3://YOUR-BUCKET, to be replaced.
+
+Example:
+  vpcflow athena --file-format parquet --layout hive --location s3://my-bucket/logs";
+
+/// `vpcflow athena`.
+#[derive(Debug, Args)]
+pub struct AthenaArgs {
+    /// Where the output directory was uploaded: s3://bucket or
+    /// s3://bucket/folder (the keys, `[prefix/]AWSLogs/…`, follow it).
+    /// Default: s3://YOUR-BUCKET, a placeholder to replace.
+    #[arg(long)]
+    pub location: Option<String>,
+    /// Table name.
+    #[arg(long, default_value = "vpc_flow_logs")]
+    pub table: String,
+    /// First day of the date partition projection (YYYY-MM-DD).
+    #[arg(long, default_value = "2020-01-01")]
+    pub since: String,
+    /// Configuration file of the conversion (TOML); flags override it.
+    #[arg(long, short)]
+    pub config: Option<PathBuf>,
+    /// Record format of the files, as given to convert.
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Key layout of the files: default, hive, hourly, hive-hourly.
+    #[arg(long)]
+    pub layout: Option<String>,
+    /// Folder before `AWSLogs/` in keys.
+    #[arg(long)]
+    pub prefix: Option<String>,
+    /// File format of the files: text or parquet.
+    #[arg(long)]
+    pub file_format: Option<String>,
+    /// 12-digit account id of the flow log.
+    #[arg(long)]
+    pub account_id: Option<String>,
+    /// Region code of the flow log.
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Flow log id (`fl-` + 8 or 17 hex digits).
+    #[arg(long)]
+    pub flow_log_id: Option<String>,
+}
+
+impl AthenaArgs {
+    /// The flags that override the configuration file.
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            account_id: self.account_id.clone(),
+            region: self.region.clone(),
+            flow_log_id: self.flow_log_id.clone(),
+            format: self.format.clone(),
+            layout: self.layout.clone(),
+            file_format: self.file_format.clone(),
+            prefix: self.prefix.clone(),
+            ..Overrides::default()
+        }
+    }
 }
 
 /// `vpcflow convert`.

@@ -1,5 +1,6 @@
 //! `vpcflow`: turns network flows into AWS VPC Flow Logs files.
 
+mod athena;
 mod cli;
 mod config;
 mod fields_cmd;
@@ -13,7 +14,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::Parser;
 
-use crate::cli::{Cli, Command, ConvertArgs};
+use crate::cli::{AthenaArgs, Cli, Command, ConvertArgs};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -53,7 +54,38 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Convert(args) => convert(*args),
+        Command::Athena(args) => {
+            use std::io::Write as _;
+            let text = athena_sql(&args)?;
+            std::io::stdout().lock().write_all(text.as_bytes())?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
+}
+
+/// The text `vpcflow athena` prints.
+fn athena_sql(args: &AthenaArgs) -> Result<String> {
+    let file = match &args.config {
+        Some(path) => config::read_file(path)?,
+        None => config::ConfigFile::default(),
+    };
+    let settings = config::settings(file, args.overrides())?;
+    let target = athena::Target {
+        table: athena::parse_table(&args.table).map_err(anyhow::Error::msg)?,
+        format: settings.format,
+        file_format: settings.file_format,
+        layout: settings.layout,
+        prefix: settings.prefix,
+        flow_log: settings.flow_log,
+        location: args
+            .location
+            .as_deref()
+            .map(athena::parse_location)
+            .transpose()
+            .map_err(anyhow::Error::msg)?,
+        since: athena::parse_since(&args.since).map_err(anyhow::Error::msg)?,
+    };
+    Ok(athena::render(&target))
 }
 
 fn convert(args: ConvertArgs) -> Result<ExitCode> {
