@@ -44,8 +44,12 @@ layouts), LOCATION the --prefix, account and Region. Upload the output directory
 to S3 (e.g. `aws s3 sync flowlogs/ s3://my-bucket/logs/`) and pass that URL as
 --location; without it LOCATION holds s3://YOUR-BUCKET, to be replaced.
 
-Example:
-  vpcflow athena --file-format parquet --layout hive --location s3://my-bucket/logs";
+With --duckdb DIR it prints a DuckDB view over the local output directory DIR
+instead, typed like the table, and the same queries: SQL over the files without AWS.
+
+Examples:
+  vpcflow athena --file-format parquet --layout hive --location s3://my-bucket/logs
+  vpcflow athena --file-format parquet --duckdb flowlogs | duckdb";
 
 /// `vpcflow athena`.
 #[derive(Debug, Args)]
@@ -55,6 +59,11 @@ pub struct AthenaArgs {
     /// Default: s3://YOUR-BUCKET, a placeholder to replace.
     #[arg(long)]
     pub location: Option<String>,
+    /// Print, instead of the Athena DDL, a DuckDB view over the local
+    /// output directory DIR (same name and columns as the table) before the
+    /// named queries: `vpcflow athena --duckdb flowlogs | duckdb`.
+    #[arg(long, value_name = "DIR")]
+    pub duckdb: Option<String>,
     /// Table name.
     #[arg(long, default_value = "vpc_flow_logs")]
     pub table: String,

@@ -85,7 +85,10 @@ fn athena_sql(args: &AthenaArgs) -> Result<String> {
             .map_err(anyhow::Error::msg)?,
         since: athena::parse_since(&args.since).map_err(anyhow::Error::msg)?,
     };
-    Ok(athena::render(&target))
+    Ok(match &args.duckdb {
+        Some(dir) => athena::render_duckdb(&target, dir),
+        None => athena::render(&target),
+    })
 }
 
 fn convert(args: ConvertArgs) -> Result<ExitCode> {

@@ -3,6 +3,7 @@
 //! file format, layout, prefix and flow log.
 
 mod ddl;
+mod duckdb;
 mod queries;
 
 use vpcflow_core::format::LogFormat;
@@ -106,6 +107,19 @@ pub fn parse_since(text: &str) -> Result<String, String> {
     } else {
         Err(format!("since {text:?} must be a date YYYY-MM-DD"))
     }
+}
+
+/// What `vpcflow athena --duckdb DIR` prints: a DuckDB view named like the
+/// table over the output directory `dir`, then the same named queries.
+pub fn render_duckdb(target: &Target, dir: &str) -> String {
+    let mut out = duckdb::create_view(target, dir);
+    out.push('\n');
+    out.push_str(&queries::render(
+        &target.table,
+        &target.format,
+        target.layout,
+    ));
+    out
 }
 
 /// Everything `vpcflow athena` prints: the table DDL (and `MSCK REPAIR
