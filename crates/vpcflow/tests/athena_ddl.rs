@@ -282,3 +282,27 @@ fn ddl_matches_the_files_for_every_layout_and_format() {
         }
     }
 }
+
+#[test]
+fn bad_athena_options_are_errors_naming_them() {
+    for (args, message) in [
+        (vec!["--location", "/tmp/x"], "must be an s3:// URL"),
+        (vec!["--table", "my-table"], "table name \"my-table\""),
+        (vec!["--since", "2020-13-01"], "since \"2020-13-01\""),
+        (vec!["--file-format", "csv"], "output.file_format"),
+        (vec!["--layout", "weekly"], "output.layout"),
+    ] {
+        let mut all = vec!["athena"];
+        all.extend(&args);
+        let out = common::vpcflow(&all);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
+    }
+    // Without --location, the placeholder and the comment asking to replace it.
+    let sql = String::from_utf8(vpcflow_ok(&["athena"]).stdout).unwrap();
+    assert!(sql.contains("-- REPLACE s3://YOUR-BUCKET"));
+    assert!(sql.contains("LOCATION 's3://YOUR-BUCKET/AWSLogs/"));
+    let sql = String::from_utf8(vpcflow_ok(&["athena", "--location", "s3://b/f/"]).stdout).unwrap();
+    assert!(!sql.contains("YOUR-BUCKET") && sql.contains("LOCATION 's3://b/f/AWSLogs/"));
+}
