@@ -55,9 +55,10 @@ pub struct WriterOptions {
     pub cap_measure: CapMeasure,
     /// Seconds a slot stays open after `complete_before` has passed its end.
     pub grace_secs: u64,
-    /// Threads compressing the files of the writer, shared by all its open
-    /// files; 0 or 1 compresses on the caller's thread. Defaults to the number
-    /// of available cores.
+    /// Threads compressing the text files of the writer, shared by all its
+    /// open files; 0 or 1 compresses on the caller's thread. Defaults to the
+    /// number of available cores. Parquet files are compressed on the
+    /// caller's thread whatever this says.
     ///
     /// The bytes of a file do not depend on it. With a compressed size cap,
     /// where a full slot is split may (by a few records: blocks in flight
