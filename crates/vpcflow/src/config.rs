@@ -16,6 +16,7 @@ use vpcflow_core::layout::{Layout, Prefix};
 use vpcflow_core::name::{is_region_code, FlowLogId};
 use vpcflow_core::window::Interval;
 use vpcflow_sources::pcap::{FragmentPolicy, PcapOptions};
+use vpcflow_sources::skydive::ConverterOptions;
 
 /// The configuration file, as written.
 #[derive(Debug, Default, Deserialize)]
@@ -36,6 +37,24 @@ pub struct ConfigFile {
     /// `[[interface]]`: metadata per capture interface.
     #[serde(default, rename = "interface")]
     pub interfaces: Vec<InterfaceSection>,
+    /// `[skydive]`: Skydive flows (recordings and analyzers).
+    #[serde(default)]
+    pub skydive: SkydiveSection,
+}
+
+/// `[skydive]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SkydiveSection {
+    /// Count only flows of these capture ids (default: all).
+    #[serde(default)]
+    pub capture_ids: Vec<String>,
+    /// Seconds of event time after which a silent flow UUID's state is forgotten.
+    pub state_ttl: Option<u64>,
+    /// Cap on flow UUIDs tracked at once.
+    pub max_tracked_flows: Option<usize>,
+    /// Seconds an inner flow waits for its parent.
+    pub orphan_wait: Option<u64>,
 }
 
 /// `[flow_log]`.
@@ -171,6 +190,8 @@ pub struct Settings {
     pub interface_defaults: InterfaceDefaults,
     /// Configured interfaces by name.
     pub interfaces: HashMap<String, InterfaceOverrides>,
+    /// How Skydive flows are converted.
+    pub skydive: ConverterOptions,
 }
 
 /// Command-line values that override the file (`None`: not given).
@@ -450,7 +471,26 @@ pub fn settings(file: ConfigFile, cli: Overrides) -> Result<Settings> {
         }
     }
 
+    let sd = &file.skydive;
+    let defaults = ConverterOptions::default();
+    let skydive = ConverterOptions {
+        state_ttl_secs: sd.state_ttl.unwrap_or(defaults.state_ttl_secs),
+        max_tracked_flows: sd.max_tracked_flows.unwrap_or(defaults.max_tracked_flows),
+        capture_ids: sd.capture_ids.clone(),
+        orphan_wait_secs: sd.orphan_wait.unwrap_or(defaults.orphan_wait_secs),
+    };
+    if skydive.state_ttl_secs < 60 {
+        bail!(
+            "skydive.state_ttl: {} s is less than the minimum of 60 s",
+            skydive.state_ttl_secs
+        );
+    }
+    if skydive.max_tracked_flows == 0 {
+        bail!("skydive.max_tracked_flows: must be at least 1");
+    }
+
     Ok(Settings {
+        skydive,
         interface_defaults: InterfaceDefaults {
             account_id: flow_log.account_id.clone(),
             region: flow_log.region.clone(),

@@ -62,12 +62,18 @@ fn convert(args: ConvertArgs) -> Result<ExitCode> {
         None => config::ConfigFile::default(),
     };
     let settings = config::settings(file, args.overrides())?;
+    let input = if args.skydive {
+        pipeline::InputKind::Skydive
+    } else {
+        pipeline::InputKind::Captures
+    };
+    let what = match input {
+        pipeline::InputKind::Captures => "capture file",
+        pipeline::InputKind::Skydive => "Skydive recording",
+    };
     for path in &args.files {
         if !path.is_file() {
-            anyhow::bail!(
-                "capture file {} does not exist or is not a file",
-                path.display()
-            );
+            anyhow::bail!("{what} {} does not exist or is not a file", path.display());
         }
     }
     let show = !args.quiet && std::io::stderr().is_terminal();
@@ -78,14 +84,16 @@ fn convert(args: ConvertArgs) -> Result<ExitCode> {
         .map(|m| m.len())
         .sum();
     let bar = progress::Progress::new(show, total);
-    let summary = pipeline::convert(&settings, &args.files, &mut |bytes| bar.set(bytes))?;
+    let summary = pipeline::convert(&settings, input, &args.files, &mut |bytes| bar.set(bytes))?;
     bar.finish();
     if !args.quiet {
         eprint!("{}", summary::render(&summary));
     }
-    Ok(if summary.files_failed.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(
+        if summary.files_failed.is_empty() && summary.bad_lines == 0 {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        },
+    )
 }

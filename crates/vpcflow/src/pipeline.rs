@@ -22,6 +22,8 @@ use vpcflow_sinks::{
     DirSink, FileWriter, GzipLevel, RecordSink, RunSummary, StdoutSink, WriterOptions,
 };
 use vpcflow_sources::pcap::{read_capture, CaptureStats};
+use vpcflow_sources::skydive::replay::{self, BadLine};
+use vpcflow_sources::skydive::{Converter, ConverterStats};
 
 use crate::config::{Destination, Settings, TrafficType};
 
@@ -40,9 +42,29 @@ enum Message {
     Records(Closed),
 }
 
+/// What the input files are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum InputKind {
+    /// Capture files (pcap, pcapng).
+    #[default]
+    Captures,
+    /// Recorded Skydive messages, one JSON message or flow array per line.
+    Skydive,
+}
+
 /// The totals of one conversion.
 #[derive(Debug, Default)]
 pub struct ConvertSummary {
+    /// What the input files were.
+    pub input: InputKind,
+    /// What the Skydive converter did (Skydive recordings).
+    pub skydive: ConverterStats,
+    /// Skydive messages read (Skydive recordings).
+    pub skydive_messages: u64,
+    /// Malformed lines of Skydive recordings.
+    pub bad_lines: u64,
+    /// The first malformed lines, with their file, line number and reason.
+    pub bad: Vec<BadLine>,
     /// Capture files read completely or up to a truncation.
     pub files_read: usize,
     /// Capture files that could not be read, with the reason.
@@ -177,6 +199,7 @@ fn write_loop(
 /// how many capture bytes have been consumed so far.
 pub fn convert(
     settings: &Settings,
+    input: InputKind,
     files: &[PathBuf],
     progress: &mut dyn FnMut(u64),
 ) -> Result<ConvertSummary> {
@@ -198,9 +221,34 @@ pub fn convert(
         tx,
         writer_gone: false,
     };
-    let mut summary = ConvertSummary::default();
+    let mut summary = ConvertSummary {
+        input,
+        ..ConvertSummary::default()
+    };
+    let mut converter = Converter::new(settings.skydive.clone());
     let mut done_before = 0u64;
     for path in files {
+        if input == InputKind::Skydive {
+            match replay::read_file(path, &mut converter, &mut ingest) {
+                Ok(stats) => {
+                    summary.files_read += 1;
+                    summary.skydive_messages += stats.messages;
+                    summary.bad_lines += stats.bad_lines;
+                    let room = replay::ReplayStats::MAX_BAD_LINES.saturating_sub(summary.bad.len());
+                    summary.bad.extend(stats.bad.into_iter().take(room));
+                }
+                Err(e) => {
+                    tracing::error!(file = %path.display(), error = %e, "cannot read Skydive recording");
+                    summary.files_failed.push((path.clone(), e.to_string()));
+                }
+            }
+            done_before += std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+            progress(done_before);
+            if ingest.writer_gone {
+                break;
+            }
+            continue;
+        }
         let mut file_progress = |bytes: u64| progress(done_before + bytes);
         match read_capture(path, &settings.capture, &mut ingest, &mut file_progress) {
             Ok(stats) => {
@@ -220,6 +268,8 @@ pub fn convert(
             break;
         }
     }
+    converter.finish(&mut ingest);
+    summary.skydive = *converter.stats();
     let rest = ingest.aggregator.finish();
     ingest.send(Message::Records(rest));
     summary.aggregation = *ingest.aggregator.stats();

@@ -21,8 +21,9 @@
 //!   `max_tracked_flows` is reached (least recently seen first).
 //! * **Two directions.** AB counters give an A→B update, BA counters a B→A
 //!   update (ports swapped); a direction without packets gives none.
-//! * **Times.** `first` is the delta's Start (the previous update, or the
-//!   flow's Start for its first update), never before the flow's Start; `last`
+//! * **Times.** `first` is the delta's Start (the agent's previous update
+//!   tick, or the flow's Start for its first update), never before the flow's
+//!   Start; `last`
 //!   is the flow's Last (its last packet, of either direction). Both are Unix
 //!   milliseconds. Skydive has no per-direction times, so a record's `start` can
 //!   be up to one update interval early and the `end` of a direction is the

@@ -822,10 +822,12 @@ fn skydive_messages(
                 ab_bytes: m.ab_bytes - sent[1],
                 ba_packets: m.ba_packets - sent[2],
                 ba_bytes: m.ba_bytes - sent[3],
+                // Skydive: the table's previous update for a flow already
+                // sent, the flow's start for a new one.
                 start: if t.last_update == 0 {
                     m.start
                 } else {
-                    t.last_update
+                    now - tick
                 },
                 last: now,
                 rtt: 0,
