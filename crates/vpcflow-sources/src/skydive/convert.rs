@@ -525,6 +525,16 @@ impl Converter {
         }
     }
 
+    /// The interface of a NodeTID, once flows of it have been counted.
+    pub fn interface_of(&self, node_tid: &str) -> Option<InterfaceIndex> {
+        let name = if node_tid.is_empty() {
+            "skydive-unknown-node"
+        } else {
+            node_tid
+        };
+        self.interfaces.get(name).copied()
+    }
+
     /// Interfaces seen so far with their names (NodeTIDs).
     pub fn interfaces(&self) -> impl Iterator<Item = (&str, InterfaceIndex)> {
         self.interfaces.iter().map(|(k, &v)| (k.as_str(), v))

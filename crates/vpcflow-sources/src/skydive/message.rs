@@ -245,6 +245,9 @@ pub enum MessageError {
     /// Valid JSON that is neither a struct message nor a flow array.
     #[error("not a Skydive message: expected a JSON object or array")]
     Shape,
+    /// A protobuf message that cannot be decoded.
+    #[error("not a Skydive protobuf message: {0}")]
+    Protobuf(String),
     /// A struct message without its `Obj`.
     #[error("{0} message without Obj")]
     NoObj(String),

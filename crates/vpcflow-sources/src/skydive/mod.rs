@@ -64,7 +64,10 @@
 pub mod message;
 
 mod convert;
+pub mod live;
+pub mod protobuf;
 pub mod replay;
+pub mod subscriber;
 #[cfg(test)]
 mod tests;
 
