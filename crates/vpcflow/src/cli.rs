@@ -27,6 +27,21 @@ pub enum Command {
     Convert(Box<ConvertArgs>),
     /// List every record field with its version and meaning.
     Fields,
+    /// Run as a daemon: subscribe to the Skydive analyzers of the
+    /// configuration and write flow log files until SIGINT or SIGTERM, which
+    /// flush every open window and file.
+    Run(RunArgs),
+}
+
+/// `vpcflow run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Configuration file (TOML) with `[[skydive.analyzer]]` blocks.
+    #[arg(long, short)]
+    pub config: std::path::PathBuf,
+    /// No summary at exit.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 /// `vpcflow convert`.

@@ -53,7 +53,24 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Convert(args) => convert(*args),
+        Command::Run(args) => run_daemon(args),
     }
+}
+
+fn run_daemon(args: cli::RunArgs) -> Result<ExitCode> {
+    let file = config::read_file(&args.config)?;
+    let settings = config::settings(file, config::Overrides::default())?;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, stop.clone())
+            .map_err(|e| anyhow::anyhow!("cannot handle signal {signal}: {e}"))?;
+    }
+    tracing::info!(analyzers = settings.analyzers.len(), "vpcflow run: started");
+    let totals = pipeline::run_live(&settings, &stop)?;
+    if !args.quiet {
+        eprint!("{}", summary::render_run(&totals));
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn convert(args: ConvertArgs) -> Result<ExitCode> {

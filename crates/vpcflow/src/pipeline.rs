@@ -10,7 +10,8 @@
 //! behind, so memory stays bounded.
 
 use std::path::PathBuf;
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{channel, sync_channel, Receiver, RecvTimeoutError, SyncSender};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -22,7 +23,9 @@ use vpcflow_sinks::{
     DirSink, FileWriter, GzipLevel, RecordSink, RunSummary, StdoutSink, WriterOptions,
 };
 use vpcflow_sources::pcap::{read_capture, CaptureStats};
+use vpcflow_sources::skydive::live::{Live, LiveStats};
 use vpcflow_sources::skydive::replay::{self, BadLine};
+use vpcflow_sources::skydive::subscriber::Subscription;
 use vpcflow_sources::skydive::{Converter, ConverterStats};
 
 use crate::config::{Destination, Settings, TrafficType};
@@ -195,6 +198,111 @@ fn write_loop(
     Ok(sink.finish()?)
 }
 
+type Writer = thread::JoinHandle<Result<RunSummary>>;
+
+/// Opens the sink, starts the writer thread, and returns the ingest side.
+fn start(settings: &Settings) -> Result<(Ingest, Writer)> {
+    let sink = open_sink(settings)?;
+    let (tx, rx) = sync_channel(CHANNEL_DEPTH);
+    let writer_settings = settings.clone();
+    let writer = thread::Builder::new()
+        .name("vpcflow-writer".into())
+        .spawn(move || write_loop(writer_settings, sink, rx))
+        .context("cannot start the writer thread")?;
+    let ingest = Ingest {
+        interfaces: InterfaceTable::new(
+            settings.interface_defaults.clone(),
+            settings.interfaces.clone(),
+        ),
+        aggregator: Aggregator::new(settings.aggregation),
+        tx,
+        writer_gone: false,
+    };
+    Ok((ingest, writer))
+}
+
+/// The totals of a `vpcflow run`.
+#[derive(Debug, Default)]
+pub struct RunTotals {
+    /// What the live source saw.
+    pub live: LiveStats,
+    /// What the Skydive converter did.
+    pub skydive: ConverterStats,
+    /// What aggregation did.
+    pub aggregation: AggregatorStats,
+    /// What the sink wrote.
+    pub output: RunSummary,
+}
+
+fn wall_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Runs the live Skydive source until `stop` is set (by a signal), then
+/// flushes every open window and file.
+///
+/// ```text
+/// analyzer threads ─Event─▶ [unbounded channel] ─▶ convert, aggregate ─▶ [channel] ─▶ writer thread
+/// ```
+///
+/// While traffic is quiet, event time follows the wall clock minus
+/// `skydive.idle_delay`, so windows close and files are published.
+pub fn run_live(settings: &Settings, stop: &AtomicBool) -> Result<RunTotals> {
+    if settings.analyzers.is_empty() {
+        anyhow::bail!(
+            "skydive.analyzer: no analyzer configured (add a [[skydive.analyzer]] block)"
+        );
+    }
+    let (mut ingest, writer) = start(settings)?;
+    let (tx, rx) = channel();
+    let subscription = Subscription::start(&settings.analyzers, tx)
+        .map_err(|e| anyhow!("skydive.analyzer: {e}"))?;
+    let mut live = Live::new(
+        Converter::new(settings.skydive.clone()),
+        settings.analyzers.len(),
+        settings.aggregation.interval.secs(),
+    );
+    let mut last_advance = Instant::now();
+    while !stop.load(Ordering::SeqCst) && !ingest.writer_gone {
+        match rx.recv_timeout(Duration::from_millis(200)) {
+            Ok(event) => live.handle(event, wall_ms(), &mut ingest),
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+        if last_advance.elapsed() >= Duration::from_millis(500) {
+            last_advance = Instant::now();
+            let now = (wall_ms() / 1000) as u64;
+            ingest
+                .aggregator
+                .advance_time(now.saturating_sub(settings.idle_delay_secs));
+            ingest.forward_released();
+        }
+    }
+    subscription.stop();
+    // Events already received are counted.
+    while let Ok(event) = rx.try_recv() {
+        live.handle(event, wall_ms(), &mut ingest);
+    }
+    live.finish(wall_ms(), &mut ingest);
+    let rest = ingest.aggregator.finish();
+    ingest.send(Message::Records(rest));
+    let mut totals = RunTotals {
+        live: *live.stats(),
+        skydive: *live.converter().stats(),
+        aggregation: *ingest.aggregator.stats(),
+        ..RunTotals::default()
+    };
+    drop(ingest);
+    totals.output = writer
+        .join()
+        .map_err(|_| anyhow!("the writer thread panicked"))?
+        .context("writing flow log files failed")?;
+    Ok(totals)
+}
+
 /// Converts `files` into flow log files as `settings` say. `progress` is told
 /// how many capture bytes have been consumed so far.
 pub fn convert(
@@ -204,23 +312,7 @@ pub fn convert(
     progress: &mut dyn FnMut(u64),
 ) -> Result<ConvertSummary> {
     let started = Instant::now();
-    let sink = open_sink(settings)?;
-    let (tx, rx) = sync_channel(CHANNEL_DEPTH);
-    let writer_settings = settings.clone();
-    let writer = thread::Builder::new()
-        .name("vpcflow-writer".into())
-        .spawn(move || write_loop(writer_settings, sink, rx))
-        .context("cannot start the writer thread")?;
-
-    let mut ingest = Ingest {
-        interfaces: InterfaceTable::new(
-            settings.interface_defaults.clone(),
-            settings.interfaces.clone(),
-        ),
-        aggregator: Aggregator::new(settings.aggregation),
-        tx,
-        writer_gone: false,
-    };
+    let (mut ingest, writer) = start(settings)?;
     let mut summary = ConvertSummary {
         input,
         ..ConvertSummary::default()

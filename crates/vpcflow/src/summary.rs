@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use crate::pipeline::{ConvertSummary, InputKind};
+use crate::pipeline::{ConvertSummary, InputKind, RunTotals};
 
 /// The human-readable summary of a run.
 pub fn render(s: &ConvertSummary) -> String {
@@ -111,4 +111,39 @@ fn render_output(s: &ConvertSummary, secs: f64, out: &mut String) {
     for (path, reason) in &s.files_failed {
         let _ = writeln!(out, "failed    {}: {}", path.display(), reason);
     }
+}
+
+/// The summary of a `vpcflow run`, printed when it stops.
+pub fn render_run(t: &RunTotals) -> String {
+    let l = &t.live;
+    let k = &t.skydive;
+    let a = &t.aggregation;
+    let o = &t.output;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "analyzers {} connections, {} dropped, {} failed attempts, {} disconnection gaps not attributable",
+        l.connects, l.disconnects, l.failed_attempts, l.unattributed_gaps
+    );
+    let _ = writeln!(
+        out,
+        "read      {} messages ({} malformed, {} of other namespaces): {} flows, {} flow updates, {} packets, {} IP bytes",
+        l.messages, l.malformed, l.ignored, k.flows, k.updates, k.packets, k.bytes
+    );
+    let _ = writeln!(
+        out,
+        "skipped   {} repeated deltas, {} non-IP flows, {} tunnel inner flows, {} orphan inner flows",
+        k.duplicate_deltas, k.non_ip_flows, k.tunnel_inner_flows, k.orphan_flows
+    );
+    let _ = writeln!(
+        out,
+        "records   {} written: {} OK, {} NODATA, {} SKIPDATA",
+        o.records, a.ok_records, a.nodata_records, a.skipdata_records
+    );
+    let _ = writeln!(
+        out,
+        "files     {} ({} already present), {} bytes compressed",
+        o.files, o.files_already_present, o.compressed_bytes
+    );
+    out
 }
