@@ -17,7 +17,7 @@ use vpcflow_core::name::{is_region_code, FlowLogId};
 use vpcflow_core::window::Interval;
 use vpcflow_sources::pcap::{FragmentPolicy, PcapOptions};
 use vpcflow_sources::skydive::subscriber::{AnalyzerConfig, WireProtocol};
-use vpcflow_sources::skydive::ConverterOptions;
+use vpcflow_sources::skydive::{ConverterOptions, TwoPoint};
 
 /// The configuration file, as written.
 #[derive(Debug, Default, Deserialize)]
@@ -62,6 +62,20 @@ pub struct SkydiveSection {
     /// `[[skydive.analyzer]]`: analyzers subscribed to by `vpcflow run`.
     #[serde(default)]
     pub analyzer: Vec<AnalyzerSection>,
+    /// `[skydive.reject]`: REJECT from two capture points around a firewall.
+    pub reject: Option<RejectSection>,
+}
+
+/// `[skydive.reject]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RejectSection {
+    /// NodeTID of the capture point before the firewall.
+    pub outside: String,
+    /// NodeTID of the capture point after it.
+    pub inside: String,
+    /// Seconds (event time) after which traffic seen only outside is REJECT.
+    pub timeout: Option<u64>,
 }
 
 /// One `[[skydive.analyzer]]`.
@@ -569,6 +583,19 @@ pub fn settings(file: ConfigFile, cli: Overrides) -> Result<Settings> {
         max_tracked_flows: sd.max_tracked_flows.unwrap_or(defaults.max_tracked_flows),
         capture_ids: sd.capture_ids.clone(),
         orphan_wait_secs: sd.orphan_wait.unwrap_or(defaults.orphan_wait_secs),
+        two_point: match &sd.reject {
+            None => None,
+            Some(r) => {
+                if r.outside.is_empty() || r.inside.is_empty() || r.outside == r.inside {
+                    bail!("skydive.reject: outside and inside must be two different NodeTIDs");
+                }
+                Some(TwoPoint {
+                    outside: r.outside.clone(),
+                    inside: r.inside.clone(),
+                    timeout_secs: r.timeout.unwrap_or(120),
+                })
+            }
+        },
     };
     if skydive.state_ttl_secs < 60 {
         bail!(
@@ -788,6 +815,10 @@ mod tests {
                 "skydive.analyzer[0].password",
             ),
             ("[skydive]\nstate_ttl = 5", "skydive.state_ttl"),
+            (
+                "[skydive.reject]\noutside = \"a\"\ninside = \"a\"",
+                "skydive.reject",
+            ),
         ] {
             let e = parse(text).unwrap_err().to_string();
             assert!(e.contains(expected), "{text:?}: {e}");

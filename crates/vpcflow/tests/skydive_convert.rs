@@ -484,3 +484,64 @@ fn skydive_shaped_captures_give_the_records_of_the_pcap_path() {
     }
     assert_eq!(compared, 10);
 }
+
+#[test]
+fn reject_from_two_capture_points_through_the_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    let t0 = 1_800_000_000_000i64;
+    let point = |uuid: &str, node: &str, tracking: &str, packets: i64, at: i64| {
+        let mut f = flow(
+            uuid,
+            "10.0.0.1",
+            "10.0.0.2",
+            (40000, 443),
+            [packets, packets * 114, 0, 0, at, at],
+            [packets, packets * 114, 0, 0, at, at],
+        );
+        f["NodeTID"] = json!(node);
+        f["L3TrackingID"] = json!(tracking);
+        f
+    };
+    let lines = [
+        // Passed the firewall.
+        Value::Array(vec![
+            point("o1", "fw-out", "ok", 2, t0 + 1_000),
+            point("i1", "fw-in", "ok", 2, t0 + 1_000),
+        ]),
+        // Blocked: only seen outside.
+        Value::Array(vec![point("o2", "fw-out", "blocked", 3, t0 + 2_000)]),
+        // Later traffic moves event time past the timeout.
+        Value::Array(vec![point("o3", "elsewhere", "", 1, t0 + 300_000)]),
+    ];
+    let rec = dir.path().join("rec.jsonl");
+    std::fs::write(&rec, lines.map(|l| l.to_string()).join("\n")).unwrap();
+    let config = dir.path().join("c.toml");
+    std::fs::write(
+        &config,
+        "[skydive.reject]\noutside = \"fw-out\"\ninside = \"fw-in\"\ntimeout = 60\n[[interface]]\nname = \"fw-out\"\ninterface_id = \"eni-0000000000000000a\"\n",
+    )
+    .unwrap();
+    let text = records(&[
+        "convert",
+        "--skydive",
+        rec.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+        "--out",
+        "-",
+        "--no-nodata",
+        "--format",
+        "${interface-id} ${packets} ${action}",
+    ]);
+    let mut lines: Vec<&str> = text.lines().skip(1).collect();
+    lines.sort();
+    assert!(
+        lines.contains(&"eni-0000000000000000a 2 ACCEPT"),
+        "{lines:?}"
+    );
+    assert!(
+        lines.contains(&"eni-0000000000000000a 3 REJECT"),
+        "{lines:?}"
+    );
+    assert_eq!(lines.len(), 4, "{lines:?}"); // + fw-in ACCEPT, elsewhere ACCEPT
+}

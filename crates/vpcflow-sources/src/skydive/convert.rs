@@ -13,6 +13,7 @@ use vpcflow_core::{
 };
 
 use super::message::{Flow, FlowMetric, Payload, Stats, TcpMetric};
+use super::reject::{Decider, RejectStats, TwoPoint};
 
 const NANOS_PER_MS: u64 = 1_000_000;
 
@@ -31,6 +32,8 @@ pub struct ConverterOptions {
     /// How long (seconds of event time) a tunnel's inner flow whose parent has
     /// not been seen yet waits for it before being dropped as an orphan.
     pub orphan_wait_secs: u64,
+    /// REJECT from two capture points around a firewall (see [`TwoPoint`]).
+    pub two_point: Option<TwoPoint>,
 }
 
 impl Default for ConverterOptions {
@@ -40,6 +43,7 @@ impl Default for ConverterOptions {
             max_tracked_flows: 4_000_000,
             capture_ids: Vec::new(),
             orphan_wait_secs: 180,
+            two_point: None,
         }
     }
 }
@@ -169,13 +173,14 @@ pub struct Converter {
     last_sweep_ms: i64,
     out: Vec<FlowUpdate>,
     stats: ConverterStats,
+    decider: Option<Decider>,
 }
 
 impl Converter {
     /// A converter with no state.
     pub fn new(options: ConverterOptions) -> Converter {
         Converter {
-            options,
+            options: options.clone(),
             states: IdMap::default(),
             pending: IdMap::default(),
             interfaces: HashMap::new(),
@@ -185,12 +190,18 @@ impl Converter {
             last_sweep_ms: 0,
             out: Vec::new(),
             stats: ConverterStats::default(),
+            decider: options.two_point.clone().map(Decider::new),
         }
     }
 
     /// What was seen and done so far.
     pub fn stats(&self) -> &ConverterStats {
         &self.stats
+    }
+
+    /// What the two-point REJECT decision did (when configured).
+    pub fn reject_stats(&self) -> Option<RejectStats> {
+        self.decider.as_ref().map(|d| d.stats)
     }
 
     /// Number of flow UUIDs currently tracked.
@@ -262,6 +273,9 @@ impl Converter {
                     }
                 }
             }
+        }
+        if let Some(d) = &mut self.decider {
+            d.decide(self.now_ms, false, &mut self.out);
         }
         self.emit(consumer);
         self.maybe_sweep();
@@ -402,7 +416,26 @@ impl Converter {
                 action: Action::Accept,
             });
         }
+        let point = match &self.decider {
+            Some(d) if f.node_tid == d.config.outside => Some(true),
+            Some(d) if f.node_tid == d.config.inside => Some(false),
+            _ => None,
+        };
+        if point == Some(true) && f.l3_tracking_id.is_empty() {
+            if let Some(d) = &mut self.decider {
+                d.stats.untracked_flows += 1;
+            }
+        }
         for (n, u) in updates.into_iter().flatten().enumerate() {
+            if let (Some(d), Some(outside)) = (&mut self.decider, point) {
+                if !f.l3_tracking_id.is_empty() {
+                    if outside {
+                        d.outside(&f.l3_tracking_id, &u, self.now_ms);
+                        continue;
+                    }
+                    d.inside(&f.l3_tracking_id, &u, self.now_ms);
+                }
+            }
             match wait_for_parent {
                 None => self.out.push(u),
                 Some(pid) => self
@@ -545,6 +578,9 @@ impl Converter {
         for (_, children) in self.pending.drain() {
             self.stats.orphan_flows += children.iter().filter(|c| c.1).count() as u64;
         }
+        if let Some(d) = &mut self.decider {
+            d.decide(self.now_ms, true, &mut self.out);
+        }
         self.emit(consumer);
     }
 
@@ -556,6 +592,9 @@ impl Converter {
             let horizon = self.now_ms - ttl_ms;
             let before = self.states.len();
             self.states.retain(|_, s| s.last_seen >= horizon);
+            if let Some(d) = &mut self.decider {
+                d.expire(horizon);
+            }
             self.stats.expired_states += (before - self.states.len()) as u64;
             let wait = (self.options.orphan_wait_secs * 1000) as i64;
             let now = self.now_ms;

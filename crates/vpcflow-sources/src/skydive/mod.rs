@@ -66,6 +66,7 @@ pub mod message;
 mod convert;
 pub mod live;
 pub mod protobuf;
+mod reject;
 pub mod replay;
 pub mod subscriber;
 #[cfg(test)]
@@ -75,3 +76,4 @@ pub use convert::{
     link_overhead, protocol_number, tcp_flags, Converter, ConverterOptions, ConverterStats,
 };
 pub use message::{parse_json, Flow, FlowMetric, Payload, Stats, StructMessage, TcpMetric};
+pub use reject::{RejectStats, TwoPoint};
