@@ -545,3 +545,119 @@ fn reject_from_two_capture_points_through_the_binary() {
     );
     assert_eq!(lines.len(), 4, "{lines:?}"); // + fw-in ACCEPT, elsewhere ACCEPT
 }
+
+/// A one-connection analyzer on loopback that sends `lines` (as text
+/// messages, answering pings) and keeps the connection until the client goes.
+fn analyzer(lines: Vec<String>) -> (u16, std::thread::JoinHandle<()>) {
+    use tungstenite::Message;
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let t = std::thread::spawn(move || {
+        let (tcp, _) = l.accept().unwrap();
+        let mut ws = tungstenite::accept(tcp).unwrap();
+        for line in lines {
+            ws.send(Message::text(line)).unwrap();
+        }
+        while ws.read().is_ok() {}
+    });
+    (port, t)
+}
+
+#[test]
+fn skydive_shaped_captures_through_a_live_analyzer_give_the_pcap_records() {
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+    let Some(shared) = shared_dir() else { return };
+    for name in ["skydive-simple-tcpv4", "skydive-dns", "skydive-geneve"] {
+        let dir = tempfile::tempdir().unwrap();
+        let pcap = shared.join("pcaps").join(format!("{name}.pcap"));
+        let mut c = Collect::default();
+        read_capture(&pcap, &PcapOptions::default(), &mut c, &mut |_| {}).unwrap();
+        let recording = skydive_recording(&c);
+        let lines: Vec<String> = recording.lines().map(String::from).collect();
+        let messages = lines.len();
+        let (port, server) = analyzer(lines);
+        let identity = "[flow_log]\naccount_id = \"123456789012\"\nregion = \"eu-west-1\"\nflow_log_id = \"fl-0630869f236e76872\"\ninterval = 60\n[aggregation]\nnodata = false\n";
+        let config = dir.path().join("run.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "{identity}[output]\nout = \"{}\"\n[[skydive.analyzer]]\nurl = \"ws://127.0.0.1:{port}\"\n",
+                dir.path().join("out").display()
+            ),
+        )
+        .unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_vpcflow"))
+            .args(["run", "--config", config.to_str().unwrap()])
+            .env_remove("VPCFLOW_LOG")
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The same configuration, reading the capture.
+        let config2 = dir.path().join("pcap.toml");
+        std::fs::write(
+            &config2,
+            format!(
+                "{identity}[output]\nout = \"{}\"\n",
+                dir.path().join("out-pcap").display()
+            ),
+        )
+        .unwrap();
+        let run = vpcflow(&[
+            "convert",
+            pcap.to_str().unwrap(),
+            "--config",
+            config2.to_str().unwrap(),
+        ]);
+        assert!(run.status.success());
+        let read_all = |root: &std::path::Path| {
+            let mut lines: Vec<String> = Vec::new();
+            if !root.is_dir() {
+                return lines;
+            }
+            for f in common::files_below(root) {
+                if f.starts_with(".vpcflow-staging") {
+                    continue;
+                }
+                lines.extend(
+                    common::gunzip(&root.join(f))
+                        .lines()
+                        .skip(1)
+                        .map(String::from),
+                );
+            }
+            lines.sort();
+            lines
+        };
+        let from_pcap = read_all(&dir.path().join("out-pcap"));
+        assert!(!from_pcap.is_empty());
+        // The capture's windows are long past: they close on the wall clock
+        // while the daemon runs. Then SIGTERM.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while read_all(&dir.path().join("out")) != from_pcap && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let status = child.wait().unwrap();
+        let mut stderr = String::new();
+        use std::io::Read;
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .unwrap();
+        assert!(status.success(), "{name}: {stderr}");
+        assert!(
+            stderr.contains(&format!("read      {messages} messages")),
+            "{name}: all {messages} messages read: {stderr}"
+        );
+        server.join().unwrap();
+        let live = read_all(&dir.path().join("out"));
+        let from_pcap = read_all(&dir.path().join("out-pcap"));
+        assert!(!from_pcap.is_empty());
+        assert_eq!(live, from_pcap, "{name}");
+    }
+}
