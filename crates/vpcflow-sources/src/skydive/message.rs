@@ -11,27 +11,10 @@ use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-/// The envelope of every message on the subscriber WebSocket.
-#[derive(Debug, Deserialize)]
-pub struct StructMessage<'a> {
-    /// `flow`, `flow/CAPTURE_ID` or `stats`.
-    #[serde(rename = "Namespace", default)]
-    pub namespace: String,
-    /// `store` (flows) or `stats`.
-    #[serde(rename = "Type", default)]
-    pub kind: String,
-    /// The message's own id (unused).
-    #[serde(rename = "UUID", default)]
-    pub uuid: Option<String>,
-    /// HTTP-like status (unused).
-    #[serde(rename = "Status", default)]
-    pub status: Option<i64>,
-    /// The payload, decoded according to `Type`.
-    #[serde(rename = "Obj", borrow, default)]
-    pub obj: Option<&'a RawValue>,
-}
-
 /// One Skydive flow (a bidirectional A↔B conversation seen at one capture point).
+///
+/// Only the fields vpcflow uses are decoded (`Application`, `Link`,
+/// `TrackingID` and unknown fields are skipped without being stored).
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct Flow {
@@ -42,9 +25,6 @@ pub struct Flow {
     /// with `/` for captures without a link layer.
     #[serde(rename = "LayersPath")]
     pub layers_path: String,
-    /// Application (the last decoded layer).
-    #[serde(rename = "Application")]
-    pub application: String,
     /// The outer flow of a tunnel's inner flow.
     #[serde(rename = "ParentUUID")]
     pub parent_uuid: String,
@@ -54,9 +34,6 @@ pub struct Flow {
     /// The capture that saw it.
     #[serde(rename = "CaptureID")]
     pub capture_id: String,
-    /// Link layer.
-    #[serde(rename = "Link")]
-    pub link: Option<Layer>,
     /// Network layer (absent for ARP and other non-IP flows).
     #[serde(rename = "Network")]
     pub network: Option<Layer>,
@@ -81,9 +58,6 @@ pub struct Flow {
     /// Last packet (Unix ms).
     #[serde(rename = "Last")]
     pub last: i64,
-    /// Same for both capture points of one conversation.
-    #[serde(rename = "TrackingID")]
-    pub tracking_id: String,
     /// Same for both capture points, from the IP layer up (survives L2 changes).
     #[serde(rename = "L3TrackingID")]
     pub l3_tracking_id: String,
@@ -245,6 +219,9 @@ pub enum MessageError {
     /// Valid JSON that is neither a struct message nor a flow array.
     #[error("not a Skydive message: expected a JSON object or array")]
     Shape,
+    /// Not UTF-8.
+    #[error("not a Skydive message: {0}")]
+    Utf8(String),
     /// A protobuf message that cannot be decoded.
     #[error("not a Skydive protobuf message: {0}")]
     Protobuf(String),
@@ -254,22 +231,101 @@ pub enum MessageError {
 }
 
 /// Decodes one JSON message: a struct message, or a bare array of flows.
+///
+/// A struct message is decoded in one pass: its `Obj` is decoded as flows or
+/// statistics right away when `Type` comes before it (as Skydive writes it),
+/// and kept raw and decoded afterwards otherwise.
 pub fn parse_json(text: &[u8]) -> Result<Payload, MessageError> {
     let first = text.iter().find(|b| !b.is_ascii_whitespace());
     match first {
         Some(b'[') => Ok(Payload::Flows {
             namespace: None,
-            flows: serde_json::from_slice(text)?,
+            flows: serde_json::from_str(utf8(text)?)?,
         }),
         Some(b'{') => {
-            let msg: StructMessage = serde_json::from_slice(text)?;
-            payload_of(
-                &msg.namespace,
-                &msg.kind,
-                msg.obj.map(|r| r.get().as_bytes()),
-            )
+            let env: Envelope = serde_json::from_str(utf8(text)?)?;
+            match env.obj {
+                EnvObj::Flows(flows) => Ok(Payload::Flows {
+                    namespace: Some(env.namespace),
+                    flows: flows.unwrap_or_default(),
+                }),
+                EnvObj::Stats(stats) => Ok(Payload::Stats(stats)),
+                EnvObj::Raw(raw) => {
+                    payload_of(&env.namespace, &env.kind, Some(raw.get().as_bytes()))
+                }
+                EnvObj::Missing => payload_of(&env.namespace, &env.kind, None),
+            }
         }
         _ => Err(MessageError::Shape),
+    }
+}
+
+/// The text of a message: validated once as a whole, which is cheaper than
+/// validating every string inside it.
+fn utf8(text: &[u8]) -> Result<&str, MessageError> {
+    std::str::from_utf8(text).map_err(|e| MessageError::Utf8(e.to_string()))
+}
+
+/// A struct message with its Obj decoded by type.
+struct Envelope {
+    namespace: String,
+    kind: String,
+    obj: EnvObj,
+}
+
+enum EnvObj {
+    Missing,
+    Flows(Option<Vec<Flow>>),
+    Stats(Stats),
+    Raw(Box<RawValue>),
+}
+
+#[derive(Deserialize)]
+enum EnvField {
+    Namespace,
+    Type,
+    Obj,
+    #[serde(other)]
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Envelope {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Envelope, D::Error> {
+        struct EnvVisitor;
+        impl<'de> Visitor<'de> for EnvVisitor {
+            type Value = Envelope;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a Skydive struct message")
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Envelope, A::Error> {
+                let mut env = Envelope {
+                    namespace: String::new(),
+                    kind: String::new(),
+                    obj: EnvObj::Missing,
+                };
+                while let Some(field) = map.next_key::<EnvField>()? {
+                    match field {
+                        EnvField::Namespace => env.namespace = map.next_value()?,
+                        EnvField::Type => env.kind = map.next_value()?,
+                        EnvField::Obj => {
+                            env.obj = match env.kind.as_str() {
+                                "store" => EnvObj::Flows(map.next_value()?),
+                                "stats" => match map.next_value::<Option<Stats>>()? {
+                                    Some(s) => EnvObj::Stats(s),
+                                    None => EnvObj::Missing,
+                                },
+                                _ => EnvObj::Raw(map.next_value()?),
+                            }
+                        }
+                        EnvField::Other => {
+                            map.next_value::<de::IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(env)
+            }
+        }
+        d.deserialize_map(EnvVisitor)
     }
 }
 

@@ -75,5 +75,5 @@ mod tests;
 pub use convert::{
     link_overhead, protocol_number, tcp_flags, Converter, ConverterOptions, ConverterStats,
 };
-pub use message::{parse_json, Flow, FlowMetric, Payload, Stats, StructMessage, TcpMetric};
+pub use message::{parse_json, Flow, FlowMetric, Payload, Stats, TcpMetric};
 pub use reject::{RejectStats, TwoPoint};
