@@ -163,7 +163,8 @@ pub struct Converter {
     states: IdMap<FlowState>,
     /// Updates of inner flows waiting for their parent, by parent id.
     pending: IdMap<Vec<(i64, bool, FlowUpdate)>>,
-    interfaces: HashMap<String, InterfaceIndex>,
+    /// Interfaces by NodeTID, with the capture id they were last seen under.
+    interfaces: HashMap<String, (InterfaceIndex, String)>,
     /// Interfaces seen per capture id (for drop statistics).
     capture_interfaces: HashMap<String, Vec<InterfaceIndex>>,
     /// Last cumulative drop count per capture id.
@@ -300,11 +301,20 @@ impl Converter {
         } else {
             f.node_tid.as_str()
         };
-        if let Some(&i) = self.interfaces.get(name) {
-            return i;
-        }
-        let i = consumer.interface(name);
-        self.interfaces.insert(name.to_string(), i);
+        let i = match self.interfaces.get_mut(name) {
+            // The usual case: a known interface, seen under the same capture.
+            Some((i, capture)) if *capture == f.capture_id => return *i,
+            Some((i, capture)) => {
+                capture.clone_from(&f.capture_id);
+                *i
+            }
+            None => {
+                let i = consumer.interface(name);
+                self.interfaces
+                    .insert(name.to_string(), (i, f.capture_id.clone()));
+                i
+            }
+        };
         let list = self
             .capture_interfaces
             .entry(f.capture_id.clone())
@@ -565,12 +575,12 @@ impl Converter {
         } else {
             node_tid
         };
-        self.interfaces.get(name).copied()
+        self.interfaces.get(name).map(|v| v.0)
     }
 
     /// Interfaces seen so far with their names (NodeTIDs).
     pub fn interfaces(&self) -> impl Iterator<Item = (&str, InterfaceIndex)> {
-        self.interfaces.iter().map(|(k, &v)| (k.as_str(), v))
+        self.interfaces.iter().map(|(k, v)| (k.as_str(), v.0))
     }
 
     /// End of input: inner flows still waiting for a parent are dropped.

@@ -688,6 +688,25 @@ fn drop_statistics_become_losses() {
             count: 3
         }]
     );
+    // The same interface seen under a second capture: that capture's drops
+    // are attributed to it too.
+    let mut g = tcp_flow("s2");
+    g.capture_id = "cap-2".into();
+    let g = with_delta(
+        g,
+        metric(1, 60, 0, 0, 1_000, 90_000),
+        metric(1, 60, 0, 0, 1_000, 90_000),
+    );
+    c.flows(&[g], &mut sink);
+    let cap2 = |dropped: i64| Stats {
+        capture_id: "cap-2".into(),
+        ..stats(dropped)
+    };
+    c.capture_stats(&cap2(0), None, &mut sink);
+    c.capture_stats(&cap2(2), None, &mut sink);
+    assert_eq!(sink.losses.len(), 2);
+    assert_eq!(sink.losses[1].interface, InterfaceIndex(0));
+    sink.losses.pop();
     // Unknown capture: counted, not attributed.
     c.capture_stats(
         &Stats {
