@@ -633,13 +633,17 @@ fn non_ip_flows_and_other_captures_are_skipped() {
         metric(1, 60, 0, 0, 1_000, 1_000),
         metric(1, 60, 0, 0, 1_000, 1_000),
     );
+    let mut bad = mine.clone();
+    bad.uuid = "bad".into();
+    bad.network.as_mut().unwrap().b = "not-an-address".into();
     let mut c = Converter::new(ConverterOptions {
         capture_ids: vec!["cap-1".into()],
         ..ConverterOptions::default()
     });
     let mut sink = Sink::default();
-    c.flows(&[arp, other, mine], &mut sink);
+    c.flows(&[arp, other, mine, bad], &mut sink);
     assert_eq!(sink.updates.len(), 1);
+    assert_eq!(c.stats().bad_addresses, 1);
     assert_eq!(c.stats().non_ip_flows, 1);
     assert_eq!(c.stats().filtered_flows, 1);
 }
