@@ -22,7 +22,8 @@ pub struct Cli {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Convert capture files (pcap, pcapng) into flow log files.
+    /// Convert capture files (pcap, pcapng), or recorded Skydive messages
+    /// (`--skydive`), into flow log files.
     Convert(Box<ConvertArgs>),
     /// List every record field with its version and meaning.
     Fields,
@@ -30,6 +31,21 @@ pub enum Command {
     /// same settings, and named queries over it.
     #[command(long_about = ATHENA_ABOUT)]
     Athena(Box<AthenaArgs>),
+    /// Run as a daemon: subscribe to the Skydive analyzers of the
+    /// configuration and write flow log files until SIGINT or SIGTERM, which
+    /// flush every open window and file.
+    Run(RunArgs),
+}
+
+/// `vpcflow run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Configuration file (TOML) with `[[skydive.analyzer]]` blocks.
+    #[arg(long, short)]
+    pub config: std::path::PathBuf,
+    /// No summary at exit.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 const ATHENA_ABOUT: &str = "\
@@ -115,9 +131,14 @@ impl AthenaArgs {
 /// `vpcflow convert`.
 #[derive(Debug, Args)]
 pub struct ConvertArgs {
-    /// Capture files, read in the order given (pcap or pcapng).
+    /// Capture files, read in the order given (pcap or pcapng); with
+    /// `--skydive`, files of recorded Skydive messages.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
+    /// The files are recorded Skydive analyzer messages: one JSON struct
+    /// message, or one JSON array of flows, per line.
+    #[arg(long)]
+    pub skydive: bool,
     /// Output directory (files laid out like the S3 bucket), or `-` for plain
     /// records on stdout. Default: ./flowlogs.
     #[arg(long, short)]

@@ -17,6 +17,8 @@ use vpcflow_core::name::{is_region_code, FlowLogId};
 use vpcflow_core::window::Interval;
 use vpcflow_sinks::FileFormat;
 use vpcflow_sources::pcap::{FragmentPolicy, PcapOptions};
+use vpcflow_sources::skydive::subscriber::{AnalyzerConfig, WireProtocol};
+use vpcflow_sources::skydive::{ConverterOptions, TwoPoint};
 
 /// The configuration file, as written.
 #[derive(Debug, Default, Deserialize)]
@@ -37,6 +39,124 @@ pub struct ConfigFile {
     /// `[[interface]]`: metadata per capture interface.
     #[serde(default, rename = "interface")]
     pub interfaces: Vec<InterfaceSection>,
+    /// `[skydive]`: Skydive flows (recordings and analyzers).
+    #[serde(default)]
+    pub skydive: SkydiveSection,
+}
+
+/// `[skydive]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SkydiveSection {
+    /// Count only flows of these capture ids (default: all).
+    #[serde(default)]
+    pub capture_ids: Vec<String>,
+    /// Seconds of event time after which a silent flow UUID's state is forgotten.
+    pub state_ttl: Option<u64>,
+    /// Cap on flow UUIDs tracked at once.
+    pub max_tracked_flows: Option<usize>,
+    /// Seconds an inner flow waits for its parent.
+    pub orphan_wait: Option<u64>,
+    /// `vpcflow run`: event time follows the wall clock minus this many
+    /// seconds while traffic is quiet, so windows close.
+    pub idle_delay: Option<u64>,
+    /// `[[skydive.analyzer]]`: analyzers subscribed to by `vpcflow run`.
+    #[serde(default)]
+    pub analyzer: Vec<AnalyzerSection>,
+    /// `[skydive.reject]`: REJECT from two capture points around a firewall.
+    pub reject: Option<RejectSection>,
+}
+
+/// `[skydive.reject]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RejectSection {
+    /// NodeTID of the capture point before the firewall.
+    pub outside: String,
+    /// NodeTID of the capture point after it.
+    pub inside: String,
+    /// Seconds (event time) after which traffic seen only outside is REJECT.
+    pub timeout: Option<u64>,
+}
+
+/// One `[[skydive.analyzer]]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnalyzerSection {
+    /// `ws://HOST[:PORT][/path]` or `wss://…`.
+    pub url: String,
+    /// json (default) or protobuf.
+    pub protocol: Option<String>,
+    /// Basic authentication user.
+    pub username: Option<String>,
+    /// Basic authentication password.
+    pub password: Option<String>,
+    /// Authentication token (cookie `authtoken`).
+    pub token: Option<String>,
+    /// Extra cookies, name = value.
+    #[serde(default)]
+    pub cookies: std::collections::BTreeMap<String, String>,
+    /// PEM CA certificates of the analyzer (wss).
+    pub ca_file: Option<PathBuf>,
+    /// PEM client certificate (mutual TLS).
+    pub client_cert: Option<PathBuf>,
+    /// PEM key of the client certificate.
+    pub client_key: Option<PathBuf>,
+    /// Subscribe to `flow/CAPTURE_ID` only.
+    pub capture_id: Option<String>,
+    /// Subscribe to capture statistics (default true).
+    pub stats: Option<bool>,
+    /// `X-Host-ID` (default `vpcflow-HOSTNAME`).
+    pub host_id: Option<String>,
+    /// `X-Client-Type` (default `vpcflow`).
+    pub client_type: Option<String>,
+}
+
+impl AnalyzerSection {
+    fn config(&self, i: usize) -> Result<AnalyzerConfig> {
+        let key = |k: &str| format!("skydive.analyzer[{i}].{k}");
+        let mut c = AnalyzerConfig::new(&self.url);
+        c.endpoint().map_err(|e| anyhow!("{}: {e}", key("url")))?;
+        c.protocol = match self.protocol.as_deref() {
+            None | Some("json") => WireProtocol::Json,
+            Some("protobuf") => WireProtocol::Protobuf,
+            Some(other) => bail!("{}: {other:?} must be json or protobuf", key("protocol")),
+        };
+        if self.password.is_some() && self.username.is_none() {
+            bail!("{}: a password needs a username", key("password"));
+        }
+        c.username = self.username.clone();
+        c.password = self.password.clone();
+        c.token = self.token.clone();
+        c.cookies = self
+            .cookies
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        if c.url.starts_with("wss:") && self.ca_file.is_none() {
+            bail!("{}: wss needs a CA file", key("ca_file"));
+        }
+        if self.client_cert.is_some() != self.client_key.is_some() {
+            bail!(
+                "{}: client_cert and client_key go together",
+                key("client_cert")
+            );
+        }
+        c.ca_file = self.ca_file.clone();
+        c.client_cert = self.client_cert.clone();
+        c.client_key = self.client_key.clone();
+        c.capture_id = self.capture_id.clone();
+        c.stats = self.stats.unwrap_or(true);
+        if let Some(h) = &self.host_id {
+            check_token(&key("host_id"), Some(h))?;
+            c.host_id = h.clone();
+        }
+        if let Some(t) = &self.client_type {
+            check_token(&key("client_type"), Some(t))?;
+            c.client_type = t.clone();
+        }
+        Ok(c)
+    }
 }
 
 /// `[flow_log]`.
@@ -176,6 +296,12 @@ pub struct Settings {
     pub interface_defaults: InterfaceDefaults,
     /// Configured interfaces by name.
     pub interfaces: HashMap<String, InterfaceOverrides>,
+    /// How Skydive flows are converted.
+    pub skydive: ConverterOptions,
+    /// Skydive analyzers (`vpcflow run`).
+    pub analyzers: Vec<AnalyzerConfig>,
+    /// Event time trails the wall clock by this many seconds (`vpcflow run`).
+    pub idle_delay_secs: u64,
 }
 
 /// Command-line values that override the file (`None`: not given).
@@ -465,7 +591,48 @@ pub fn settings(file: ConfigFile, cli: Overrides) -> Result<Settings> {
         }
     }
 
+    let sd = &file.skydive;
+    let defaults = ConverterOptions::default();
+    let skydive = ConverterOptions {
+        state_ttl_secs: sd.state_ttl.unwrap_or(defaults.state_ttl_secs),
+        max_tracked_flows: sd.max_tracked_flows.unwrap_or(defaults.max_tracked_flows),
+        capture_ids: sd.capture_ids.clone(),
+        orphan_wait_secs: sd.orphan_wait.unwrap_or(defaults.orphan_wait_secs),
+        two_point: match &sd.reject {
+            None => None,
+            Some(r) => {
+                if r.outside.is_empty() || r.inside.is_empty() || r.outside == r.inside {
+                    bail!("skydive.reject: outside and inside must be two different NodeTIDs");
+                }
+                Some(TwoPoint {
+                    outside: r.outside.clone(),
+                    inside: r.inside.clone(),
+                    timeout_secs: r.timeout.unwrap_or(120),
+                })
+            }
+        },
+    };
+    if skydive.state_ttl_secs < 60 {
+        bail!(
+            "skydive.state_ttl: {} s is less than the minimum of 60 s",
+            skydive.state_ttl_secs
+        );
+    }
+    if skydive.max_tracked_flows == 0 {
+        bail!("skydive.max_tracked_flows: must be at least 1");
+    }
+    let analyzers = sd
+        .analyzer
+        .iter()
+        .enumerate()
+        .map(|(i, a)| a.config(i))
+        .collect::<Result<Vec<_>>>()?;
+    let idle_delay_secs = sd.idle_delay.unwrap_or(90);
+
     Ok(Settings {
+        skydive,
+        analyzers,
+        idle_delay_secs,
         interface_defaults: InterfaceDefaults {
             account_id: flow_log.account_id.clone(),
             region: flow_log.region.clone(),
@@ -635,6 +802,63 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("layuot"), "{e}");
+    }
+
+    #[test]
+    fn skydive_analyzers() {
+        let s = parse(
+            r#"
+            [skydive]
+            capture_ids = ["c1"]
+            idle_delay = 30
+            [[skydive.analyzer]]
+            url = "ws://a1:8082"
+            username = "admin"
+            password = "pw"
+            [[skydive.analyzer]]
+            url = "wss://a2"
+            protocol = "protobuf"
+            token = "tok"
+            ca_file = "/etc/ca.pem"
+            capture_id = "c1"
+            stats = false
+            cookies = { lb = "x" }
+            "#,
+        )
+        .unwrap();
+        assert_eq!(s.analyzers.len(), 2);
+        assert_eq!(s.analyzers[0].username.as_deref(), Some("admin"));
+        assert_eq!(s.analyzers[1].protocol, WireProtocol::Protobuf);
+        assert_eq!(s.analyzers[1].namespaces(), vec!["flow/c1"]);
+        assert_eq!(s.analyzers[1].cookies, vec![("lb".into(), "x".into())]);
+        assert_eq!(s.skydive.capture_ids, vec!["c1"]);
+        assert_eq!(s.idle_delay_secs, 30);
+        for (text, expected) in [
+            (
+                "[[skydive.analyzer]]\nurl = \"http://a\"",
+                "skydive.analyzer[0].url",
+            ),
+            (
+                "[[skydive.analyzer]]\nurl = \"ws://a\"\nprotocol = \"xml\"",
+                "skydive.analyzer[0].protocol",
+            ),
+            (
+                "[[skydive.analyzer]]\nurl = \"wss://a\"",
+                "skydive.analyzer[0].ca_file",
+            ),
+            (
+                "[[skydive.analyzer]]\nurl = \"ws://a\"\npassword = \"x\"",
+                "skydive.analyzer[0].password",
+            ),
+            ("[skydive]\nstate_ttl = 5", "skydive.state_ttl"),
+            (
+                "[skydive.reject]\noutside = \"a\"\ninside = \"a\"",
+                "skydive.reject",
+            ),
+        ] {
+            let e = parse(text).unwrap_err().to_string();
+            assert!(e.contains(expected), "{text:?}: {e}");
+        }
     }
 
     #[test]

@@ -60,7 +60,24 @@ fn run(cli: Cli) -> Result<ExitCode> {
             std::io::stdout().lock().write_all(text.as_bytes())?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Run(args) => run_daemon(args),
     }
+}
+
+fn run_daemon(args: cli::RunArgs) -> Result<ExitCode> {
+    let file = config::read_file(&args.config)?;
+    let settings = config::settings(file, config::Overrides::default())?;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, stop.clone())
+            .map_err(|e| anyhow::anyhow!("cannot handle signal {signal}: {e}"))?;
+    }
+    tracing::info!(analyzers = settings.analyzers.len(), "vpcflow run: started");
+    let totals = pipeline::run_live(&settings, &stop)?;
+    if !args.quiet {
+        eprint!("{}", summary::render_run(&totals));
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The text `vpcflow athena` prints.
@@ -97,12 +114,18 @@ fn convert(args: ConvertArgs) -> Result<ExitCode> {
         None => config::ConfigFile::default(),
     };
     let settings = config::settings(file, args.overrides())?;
+    let input = if args.skydive {
+        pipeline::InputKind::Skydive
+    } else {
+        pipeline::InputKind::Captures
+    };
+    let what = match input {
+        pipeline::InputKind::Captures => "capture file",
+        pipeline::InputKind::Skydive => "Skydive recording",
+    };
     for path in &args.files {
         if !path.is_file() {
-            anyhow::bail!(
-                "capture file {} does not exist or is not a file",
-                path.display()
-            );
+            anyhow::bail!("{what} {} does not exist or is not a file", path.display());
         }
     }
     let show = !args.quiet && std::io::stderr().is_terminal();
@@ -113,14 +136,16 @@ fn convert(args: ConvertArgs) -> Result<ExitCode> {
         .map(|m| m.len())
         .sum();
     let bar = progress::Progress::new(show, total);
-    let summary = pipeline::convert(&settings, &args.files, &mut |bytes| bar.set(bytes))?;
+    let summary = pipeline::convert(&settings, input, &args.files, &mut |bytes| bar.set(bytes))?;
     bar.finish();
     if !args.quiet {
         eprint!("{}", summary::render(&summary));
     }
-    Ok(if summary.files_failed.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(
+        if summary.files_failed.is_empty() && summary.bad_lines == 0 {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        },
+    )
 }

@@ -10,7 +10,8 @@
 //! behind, so memory stays bounded.
 
 use std::path::PathBuf;
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{channel, sync_channel, Receiver, RecvTimeoutError, SyncSender};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -22,6 +23,10 @@ use vpcflow_sinks::{
     DirSink, FileFormat, FileWriter, GzipLevel, RecordSink, RunSummary, StdoutSink, WriterOptions,
 };
 use vpcflow_sources::pcap::{read_capture, CaptureStats};
+use vpcflow_sources::skydive::live::{Live, LiveStats};
+use vpcflow_sources::skydive::replay::{self, BadLine};
+use vpcflow_sources::skydive::subscriber::Subscription;
+use vpcflow_sources::skydive::{Converter, ConverterStats};
 
 use crate::config::{Destination, Settings, TrafficType};
 
@@ -40,9 +45,29 @@ enum Message {
     Records(Closed),
 }
 
+/// What the input files are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum InputKind {
+    /// Capture files (pcap, pcapng).
+    #[default]
+    Captures,
+    /// Recorded Skydive messages, one JSON message or flow array per line.
+    Skydive,
+}
+
 /// The totals of one conversion.
 #[derive(Debug, Default)]
 pub struct ConvertSummary {
+    /// What the input files were.
+    pub input: InputKind,
+    /// What the Skydive converter did (Skydive recordings).
+    pub skydive: ConverterStats,
+    /// Skydive messages read (Skydive recordings).
+    pub skydive_messages: u64,
+    /// Malformed lines of Skydive recordings.
+    pub bad_lines: u64,
+    /// The first malformed lines, with their file, line number and reason.
+    pub bad: Vec<BadLine>,
     /// Capture files read completely or up to a truncation.
     pub files_read: usize,
     /// Capture files that could not be read, with the reason.
@@ -176,14 +201,10 @@ fn write_loop(
     Ok(sink.finish()?)
 }
 
-/// Converts `files` into flow log files as `settings` say. `progress` is told
-/// how many capture bytes have been consumed so far.
-pub fn convert(
-    settings: &Settings,
-    files: &[PathBuf],
-    progress: &mut dyn FnMut(u64),
-) -> Result<ConvertSummary> {
-    let started = Instant::now();
+type Writer = thread::JoinHandle<Result<RunSummary>>;
+
+/// Opens the sink, starts the writer thread, and returns the ingest side.
+fn start(settings: &Settings) -> Result<(Ingest, Writer)> {
     let sink = open_sink(settings)?;
     let (tx, rx) = sync_channel(CHANNEL_DEPTH);
     let writer_settings = settings.clone();
@@ -191,8 +212,7 @@ pub fn convert(
         .name("vpcflow-writer".into())
         .spawn(move || write_loop(writer_settings, sink, rx))
         .context("cannot start the writer thread")?;
-
-    let mut ingest = Ingest {
+    let ingest = Ingest {
         interfaces: InterfaceTable::new(
             settings.interface_defaults.clone(),
             settings.interfaces.clone(),
@@ -201,12 +221,130 @@ pub fn convert(
         tx,
         writer_gone: false,
     };
+    Ok((ingest, writer))
+}
+
+/// The totals of a `vpcflow run`.
+#[derive(Debug, Default)]
+pub struct RunTotals {
+    /// What the live source saw.
+    pub live: LiveStats,
+    /// What the Skydive converter did.
+    pub skydive: ConverterStats,
+    /// What aggregation did.
+    pub aggregation: AggregatorStats,
+    /// What the sink wrote.
+    pub output: RunSummary,
+}
+
+fn wall_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Runs the live Skydive source until `stop` is set (by a signal), then
+/// flushes every open window and file.
+///
+/// ```text
+/// analyzer threads ─Event─▶ [unbounded channel] ─▶ convert, aggregate ─▶ [channel] ─▶ writer thread
+/// ```
+///
+/// While traffic is quiet, event time follows the wall clock minus
+/// `skydive.idle_delay`, so windows close and files are published.
+pub fn run_live(settings: &Settings, stop: &AtomicBool) -> Result<RunTotals> {
+    if settings.analyzers.is_empty() {
+        anyhow::bail!(
+            "skydive.analyzer: no analyzer configured (add a [[skydive.analyzer]] block)"
+        );
+    }
+    let (mut ingest, writer) = start(settings)?;
+    let (tx, rx) = channel();
+    let subscription = Subscription::start(&settings.analyzers, tx)
+        .map_err(|e| anyhow!("skydive.analyzer: {e}"))?;
+    let mut live = Live::new(
+        Converter::new(settings.skydive.clone()),
+        settings.analyzers.len(),
+        settings.aggregation.interval.secs(),
+    );
+    let mut last_advance = Instant::now();
+    while !stop.load(Ordering::SeqCst) && !ingest.writer_gone {
+        match rx.recv_timeout(Duration::from_millis(200)) {
+            Ok(event) => live.handle(event, wall_ms(), &mut ingest),
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+        if last_advance.elapsed() >= Duration::from_millis(500) {
+            last_advance = Instant::now();
+            let now = (wall_ms() / 1000) as u64;
+            ingest
+                .aggregator
+                .advance_time(now.saturating_sub(settings.idle_delay_secs));
+            ingest.forward_released();
+        }
+    }
+    subscription.stop();
+    // Events already received are counted.
+    while let Ok(event) = rx.try_recv() {
+        live.handle(event, wall_ms(), &mut ingest);
+    }
+    live.finish(wall_ms(), &mut ingest);
+    let rest = ingest.aggregator.finish();
+    ingest.send(Message::Records(rest));
+    let mut totals = RunTotals {
+        live: *live.stats(),
+        skydive: *live.converter().stats(),
+        aggregation: *ingest.aggregator.stats(),
+        ..RunTotals::default()
+    };
+    drop(ingest);
+    totals.output = writer
+        .join()
+        .map_err(|_| anyhow!("the writer thread panicked"))?
+        .context("writing flow log files failed")?;
+    Ok(totals)
+}
+
+/// Converts `files` into flow log files as `settings` say. `progress` is told
+/// how many capture bytes have been consumed so far.
+pub fn convert(
+    settings: &Settings,
+    input: InputKind,
+    files: &[PathBuf],
+    progress: &mut dyn FnMut(u64),
+) -> Result<ConvertSummary> {
+    let started = Instant::now();
+    let (mut ingest, writer) = start(settings)?;
     let mut summary = ConvertSummary {
+        input,
         file_format: settings.file_format,
         ..ConvertSummary::default()
     };
+    let mut converter = Converter::new(settings.skydive.clone());
     let mut done_before = 0u64;
     for path in files {
+        if input == InputKind::Skydive {
+            match replay::read_file(path, &mut converter, &mut ingest) {
+                Ok(stats) => {
+                    summary.files_read += 1;
+                    summary.skydive_messages += stats.messages;
+                    summary.bad_lines += stats.bad_lines;
+                    let room = replay::ReplayStats::MAX_BAD_LINES.saturating_sub(summary.bad.len());
+                    summary.bad.extend(stats.bad.into_iter().take(room));
+                }
+                Err(e) => {
+                    tracing::error!(file = %path.display(), error = %e, "cannot read Skydive recording");
+                    summary.files_failed.push((path.clone(), e.to_string()));
+                }
+            }
+            done_before += std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+            progress(done_before);
+            if ingest.writer_gone {
+                break;
+            }
+            continue;
+        }
         let mut file_progress = |bytes: u64| progress(done_before + bytes);
         match read_capture(path, &settings.capture, &mut ingest, &mut file_progress) {
             Ok(stats) => {
@@ -226,6 +364,8 @@ pub fn convert(
             break;
         }
     }
+    converter.finish(&mut ingest);
+    summary.skydive = *converter.stats();
     let rest = ingest.aggregator.finish();
     ingest.send(Message::Records(rest));
     summary.aggregation = *ingest.aggregator.stats();

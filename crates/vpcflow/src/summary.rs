@@ -2,15 +2,63 @@
 
 use std::fmt::Write as _;
 
-use crate::pipeline::ConvertSummary;
+use crate::pipeline::{ConvertSummary, InputKind, RunTotals};
 
 /// The human-readable summary of a run.
 pub fn render(s: &ConvertSummary) -> String {
-    let c = &s.capture;
-    let a = &s.aggregation;
-    let o = &s.output;
     let secs = s.elapsed.as_secs_f64().max(1e-9);
     let mut out = String::new();
+    if s.input == InputKind::Skydive {
+        render_skydive(s, secs, &mut out);
+    } else {
+        render_capture(s, secs, &mut out);
+    }
+    render_output(s, secs, &mut out);
+    out
+}
+
+fn render_skydive(s: &ConvertSummary, secs: f64, out: &mut String) {
+    let k = &s.skydive;
+    let _ = writeln!(
+        out,
+        "read      {} file(s){}: {} messages, {} flows, {} flow updates, {} packets, {} IP bytes ({:.0} flows/s)",
+        s.files_read,
+        if s.files_failed.is_empty() {
+            String::new()
+        } else {
+            format!(", {} failed", s.files_failed.len())
+        },
+        s.skydive_messages,
+        k.flows,
+        k.updates,
+        k.packets,
+        k.bytes,
+        k.flows as f64 / secs
+    );
+    let _ = writeln!(
+        out,
+        "skipped   {} malformed lines, {} repeated deltas, {} non-IP flows, {} tunnel inner flows, {} orphan inner flows, {} flows of other captures",
+        s.bad_lines,
+        k.duplicate_deltas,
+        k.non_ip_flows,
+        k.tunnel_inner_flows,
+        k.orphan_flows,
+        k.filtered_flows,
+    );
+    if k.stats_messages > 0 {
+        let _ = writeln!(
+            out,
+            "drops     {} reported by captures ({} not attributable to an interface)",
+            k.dropped_units, k.unattributed_drops
+        );
+    }
+    for bad in &s.bad {
+        let _ = writeln!(out, "malformed {bad}");
+    }
+}
+
+fn render_capture(s: &ConvertSummary, secs: f64, out: &mut String) {
+    let c = &s.capture;
     let _ = writeln!(
         out,
         "read      {} file(s){}: {} frames, {} IP packets, {} IP bytes ({:.0} packets/s)",
@@ -36,6 +84,11 @@ pub fn render(s: &ConvertSummary) -> String {
             String::new()
         }
     );
+}
+
+fn render_output(s: &ConvertSummary, secs: f64, out: &mut String) {
+    let a = &s.aggregation;
+    let o = &s.output;
     let _ = writeln!(
         out,
         "records   {} written: {} OK, {} NODATA, {} SKIPDATA{}",
@@ -65,5 +118,39 @@ pub fn render(s: &ConvertSummary) -> String {
     for (path, reason) in &s.files_failed {
         let _ = writeln!(out, "failed    {}: {}", path.display(), reason);
     }
+}
+
+/// The summary of a `vpcflow run`, printed when it stops.
+pub fn render_run(t: &RunTotals) -> String {
+    let l = &t.live;
+    let k = &t.skydive;
+    let a = &t.aggregation;
+    let o = &t.output;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "analyzers {} connections, {} dropped, {} failed attempts, {} disconnection gaps not attributable",
+        l.connects, l.disconnects, l.failed_attempts, l.unattributed_gaps
+    );
+    let _ = writeln!(
+        out,
+        "read      {} messages ({} malformed, {} of other namespaces): {} flows, {} flow updates, {} packets, {} IP bytes",
+        l.messages, l.malformed, l.ignored, k.flows, k.updates, k.packets, k.bytes
+    );
+    let _ = writeln!(
+        out,
+        "skipped   {} repeated deltas, {} non-IP flows, {} tunnel inner flows, {} orphan inner flows",
+        k.duplicate_deltas, k.non_ip_flows, k.tunnel_inner_flows, k.orphan_flows
+    );
+    let _ = writeln!(
+        out,
+        "records   {} written: {} OK, {} NODATA, {} SKIPDATA",
+        o.records, a.ok_records, a.nodata_records, a.skipdata_records
+    );
+    let _ = writeln!(
+        out,
+        "files     {} ({} already present), {} bytes compressed",
+        o.files, o.files_already_present, o.compressed_bytes
+    );
     out
 }

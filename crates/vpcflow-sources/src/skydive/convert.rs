@@ -1,0 +1,749 @@
+//! Skydive flows to [`FlowUpdate`]s, exactly: deltas only, IP-layer bytes,
+//! one update per direction.
+//!
+//! See the [module documentation](super) for the rules.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
+use std::net::IpAddr;
+
+use vpcflow_core::tcp_flags::TcpFlags;
+use vpcflow_core::{
+    Action, FlowConsumer, FlowKey, FlowUpdate, InterfaceIndex, LossEvent, PacketAddrs, Timestamp,
+};
+
+use super::message::{Flow, FlowMetric, Payload, Stats, TcpMetric};
+use super::reject::{Decider, RejectStats, TwoPoint};
+
+const NANOS_PER_MS: u64 = 1_000_000;
+
+/// Settings of the [`Converter`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConverterOptions {
+    /// A flow UUID not seen for this many seconds of event time is forgotten.
+    /// Must exceed Skydive's flow expiry (default 600 s) so that a flow's final
+    /// update still finds its state.
+    pub state_ttl_secs: u64,
+    /// Cap on the number of flow UUIDs tracked; the least recently seen are
+    /// forgotten first when it is reached (bounded memory).
+    pub max_tracked_flows: usize,
+    /// Count only flows of these capture ids (empty: every capture).
+    pub capture_ids: Vec<String>,
+    /// How long (seconds of event time) a tunnel's inner flow whose parent has
+    /// not been seen yet waits for it before being dropped as an orphan.
+    pub orphan_wait_secs: u64,
+    /// REJECT from two capture points around a firewall (see [`TwoPoint`]).
+    pub two_point: Option<TwoPoint>,
+}
+
+impl Default for ConverterOptions {
+    fn default() -> Self {
+        ConverterOptions {
+            state_ttl_secs: 1800,
+            max_tracked_flows: 4_000_000,
+            capture_ids: Vec::new(),
+            orphan_wait_secs: 180,
+            two_point: None,
+        }
+    }
+}
+
+/// What the converter saw and did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ConverterStats {
+    /// Flow messages (or bare arrays) handled.
+    pub flow_messages: u64,
+    /// Flows handled.
+    pub flows: u64,
+    /// Flow updates emitted.
+    pub updates: u64,
+    /// Packets in the emitted updates.
+    pub packets: u64,
+    /// IP-layer bytes in the emitted updates.
+    pub bytes: u64,
+    /// Deltas dropped because the same (UUID, Start, Last) delta was already counted.
+    pub duplicate_deltas: u64,
+    /// Flows without a Network layer (ARP, …): not flow-log traffic.
+    pub non_ip_flows: u64,
+    /// Inner flows of tunnels (counted as their outer flow).
+    pub tunnel_inner_flows: u64,
+    /// Inner flows whose parent never arrived (dropped).
+    pub orphan_flows: u64,
+    /// Flows of captures not selected by `capture_ids`.
+    pub filtered_flows: u64,
+    /// Flows whose addresses are not IP addresses.
+    pub bad_addresses: u64,
+    /// Flows whose IP protocol could not be derived (written as 0).
+    pub unknown_protocol: u64,
+    /// Cumulative counters that went backwards (taken as restarted).
+    pub counter_resets: u64,
+    /// Statistics messages handled.
+    pub stats_messages: u64,
+    /// Packets and flows reported dropped by captures.
+    pub dropped_units: u64,
+    /// Drops that could not be attributed to an interface (capture not seen yet).
+    pub unattributed_drops: u64,
+    /// Flow states forgotten after `state_ttl_secs` of silence.
+    pub expired_states: u64,
+    /// Flow states forgotten early because `max_tracked_flows` was reached.
+    pub evicted_states: u64,
+    /// Messages of other types.
+    pub other_messages: u64,
+}
+
+/// Identity of a flow: 128 bits of hash of its UUID string.
+type FlowId = u128;
+
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes.iter().take(8) {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+    }
+    fn write_u128(&mut self, n: u128) {
+        self.0 = n as u64;
+    }
+}
+
+type IdMap<V> = HashMap<FlowId, V, BuildHasherDefault<IdHasher>>;
+
+fn flow_id(uuid: &str) -> FlowId {
+    let a = foldhash::fast::FixedState::with_seed(0x5c1d_17e0).hash_one(uuid);
+    let b = foldhash::fast::FixedState::with_seed(0x00dd_ba11).hash_one(uuid);
+    (u128::from(a) << 64) | u128::from(b)
+}
+
+const HAVE_DELTA: u8 = 1;
+const HAVE_METRIC: u8 = 2;
+const SEEN: u8 = 4;
+const NETWORK: u8 = 8;
+
+/// What is kept per flow UUID between its updates.
+#[derive(Default)]
+struct FlowState {
+    /// Start and Last of the last counted LastUpdateMetric.
+    delta_span: (i64, i64),
+    /// The last cumulative Metric: AB packets, AB bytes, BA packets, BA bytes.
+    metric: [i64; 4],
+    /// The Last of that Metric.
+    metric_last: i64,
+    /// Newest time of the flow seen (ms), for expiry.
+    last_seen: i64,
+    /// HAVE_DELTA, HAVE_METRIC, SEEN (the flow itself arrived), NETWORK (it has
+    /// a Network layer).
+    bits: u8,
+    /// AWS tcp-flags already reported, per direction (AB, BA).
+    flags_done: [u8; 2],
+    /// Innermost addresses (A side, B side) of a tunnel's inner flow.
+    inner: Option<Box<PacketAddrs>>,
+}
+
+/// A counted delta of one flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Delta {
+    ab_packets: u64,
+    ab_bytes: u64,
+    ba_packets: u64,
+    ba_bytes: u64,
+    first_ms: i64,
+    last_ms: i64,
+}
+
+/// Turns Skydive messages into [`FlowUpdate`]s and [`LossEvent`]s. One converter
+/// holds the per-UUID state of every analyzer subscribed to, so that deltas are
+/// counted once across reconnects and analyzers.
+pub struct Converter {
+    options: ConverterOptions,
+    states: IdMap<FlowState>,
+    /// Updates of inner flows waiting for their parent, by parent id.
+    pending: IdMap<Vec<(i64, bool, FlowUpdate)>>,
+    /// Interfaces by NodeTID, with the capture id they were last seen under.
+    interfaces: HashMap<String, (InterfaceIndex, String)>,
+    /// Interfaces seen per capture id (for drop statistics).
+    capture_interfaces: HashMap<String, Vec<InterfaceIndex>>,
+    /// Last cumulative drop count per capture id.
+    capture_drops: HashMap<String, i64>,
+    /// Newest event time (ms).
+    now_ms: i64,
+    last_sweep_ms: i64,
+    out: Vec<FlowUpdate>,
+    stats: ConverterStats,
+    decider: Option<Decider>,
+}
+
+impl Converter {
+    /// A converter with no state.
+    pub fn new(options: ConverterOptions) -> Converter {
+        Converter {
+            options: options.clone(),
+            states: IdMap::default(),
+            pending: IdMap::default(),
+            interfaces: HashMap::new(),
+            capture_interfaces: HashMap::new(),
+            capture_drops: HashMap::new(),
+            now_ms: 0,
+            last_sweep_ms: 0,
+            out: Vec::new(),
+            stats: ConverterStats::default(),
+            decider: options.two_point.clone().map(Decider::new),
+        }
+    }
+
+    /// What was seen and done so far.
+    pub fn stats(&self) -> &ConverterStats {
+        &self.stats
+    }
+
+    /// What the two-point REJECT decision did (when configured).
+    pub fn reject_stats(&self) -> Option<RejectStats> {
+        self.decider.as_ref().map(|d| d.stats)
+    }
+
+    /// Number of flow UUIDs currently tracked.
+    pub fn tracked_flows(&self) -> usize {
+        self.states.len()
+    }
+
+    /// Newest event time seen (Unix ms, 0 before any flow).
+    pub fn now_ms(&self) -> i64 {
+        self.now_ms
+    }
+
+    /// Handles one decoded message.
+    pub fn payload(&mut self, payload: &Payload, consumer: &mut dyn FlowConsumer) {
+        match payload {
+            Payload::Flows { flows, .. } => self.flows(flows, consumer),
+            Payload::Stats(s) => self.capture_stats(s, None, consumer),
+            Payload::Other(_) => self.stats.other_messages += 1,
+        }
+    }
+
+    /// Handles the flows of one message (an analyzer sends at most 100 at once).
+    pub fn flows(&mut self, flows: &[Flow], consumer: &mut dyn FlowConsumer) {
+        self.stats.flow_messages += 1;
+        self.stats.flows += flows.len() as u64;
+        // Pass 1: what every flow of the message is (so a child knows its parent
+        // even when the parent comes later in the same message) and the inner
+        // addresses of tunnels.
+        for f in flows {
+            let id = flow_id(&f.uuid);
+            let seen = [
+                f.last,
+                f.metric.map_or(0, |m| m.last),
+                f.last_update_metric.map_or(0, |m| m.last),
+            ]
+            .into_iter()
+            .max()
+            .unwrap_or(0);
+            self.now_ms = self.now_ms.max(seen);
+            let st = self.states.entry(id).or_default();
+            st.last_seen = st.last_seen.max(seen);
+            st.bits |= SEEN;
+            if f.network.is_some() {
+                st.bits |= NETWORK;
+            }
+            if f.parent_uuid.is_empty() {
+                continue;
+            }
+            let Some(addrs) = addresses(f) else { continue };
+            let inner = st.inner.as_deref().copied().unwrap_or(addrs);
+            let parent = self.states.entry(flow_id(&f.parent_uuid)).or_default();
+            parent.inner = Some(Box::new(inner));
+            parent.last_seen = parent.last_seen.max(seen);
+        }
+        // Pass 2: count.
+        for f in flows {
+            self.flow(f, consumer);
+        }
+        if !self.pending.is_empty() {
+            for f in flows {
+                let id = flow_id(&f.uuid);
+                if let Some(children) = self.pending.remove(&id) {
+                    let network = self.states.get(&id).is_some_and(|s| s.bits & NETWORK != 0);
+                    if network {
+                        self.stats.tunnel_inner_flows +=
+                            children.iter().filter(|c| c.1).count() as u64;
+                    } else {
+                        self.out.extend(children.into_iter().map(|(_, _, u)| u));
+                    }
+                }
+            }
+        }
+        if let Some(d) = &mut self.decider {
+            d.decide(self.now_ms, false, &mut self.out);
+        }
+        self.emit(consumer);
+        self.maybe_sweep();
+    }
+
+    fn emit(&mut self, consumer: &mut dyn FlowConsumer) {
+        if self.out.is_empty() {
+            return;
+        }
+        for u in &self.out {
+            self.stats.updates += 1;
+            self.stats.packets += u.packets;
+            self.stats.bytes += u.bytes;
+        }
+        consumer.update_batch(&self.out);
+        self.out.clear();
+    }
+
+    fn interface(&mut self, f: &Flow, consumer: &mut dyn FlowConsumer) -> InterfaceIndex {
+        let name = if f.node_tid.is_empty() {
+            "skydive-unknown-node"
+        } else {
+            f.node_tid.as_str()
+        };
+        let i = match self.interfaces.get_mut(name) {
+            // The usual case: a known interface, seen under the same capture.
+            Some((i, capture)) if *capture == f.capture_id => return *i,
+            Some((i, capture)) => {
+                capture.clone_from(&f.capture_id);
+                *i
+            }
+            None => {
+                let i = consumer.interface(name);
+                self.interfaces
+                    .insert(name.to_string(), (i, f.capture_id.clone()));
+                i
+            }
+        };
+        let list = self
+            .capture_interfaces
+            .entry(f.capture_id.clone())
+            .or_default();
+        if !list.contains(&i) {
+            list.push(i);
+        }
+        i
+    }
+
+    fn flow(&mut self, f: &Flow, consumer: &mut dyn FlowConsumer) {
+        if !self.options.capture_ids.is_empty() && !self.options.capture_ids.contains(&f.capture_id)
+        {
+            self.stats.filtered_flows += 1;
+            return;
+        }
+        if f.network.is_none() {
+            self.stats.non_ip_flows += 1;
+            return;
+        }
+        let Some(addrs) = addresses(f) else {
+            self.stats.bad_addresses += 1;
+            return;
+        };
+        let id = flow_id(&f.uuid);
+        let Some(delta) = self.delta(id, f) else {
+            return;
+        };
+        // A tunnel's inner flow counts only when its parent has no Network layer
+        // (IP over MPLS: the parent is `Ethernet/MPLS`).
+        let mut wait_for_parent = None;
+        if !f.parent_uuid.is_empty() {
+            let pid = flow_id(&f.parent_uuid);
+            match self.states.get(&pid).map(|s| s.bits) {
+                Some(bits) if bits & SEEN != 0 && bits & NETWORK != 0 => {
+                    self.stats.tunnel_inner_flows += 1;
+                    return;
+                }
+                Some(bits) if bits & SEEN != 0 => {}
+                _ => wait_for_parent = Some(pid),
+            }
+        }
+        let protocol = protocol_number(f, addrs.src);
+        if protocol.is_none() {
+            self.stats.unknown_protocol += 1;
+        }
+        let protocol = protocol.unwrap_or(0);
+        let (a_port, b_port) = match (protocol, &f.transport) {
+            (6 | 17 | 132, Some(t)) => (t.a, t.b),
+            _ => (0, 0),
+        };
+        let (overhead, ipv6_fix) = link_overhead(&f.layers_path, addrs.src.is_ipv6());
+        let interface = self.interface(f, consumer);
+        let st = self.states.get_mut(&id).expect("state made in pass 1");
+        let inner = st.inner.as_deref().copied();
+        let flags = if protocol == 6 {
+            f.tcp_metric.map(|t| tcp_flags(&t)).unwrap_or([0, 0])
+        } else {
+            [0, 0]
+        };
+        let first = ms_to_ns(delta.first_ms);
+        let last = ms_to_ns(delta.last_ms);
+        let ip_bytes = |packets: u64, bytes: u64| {
+            let per_packet = ipv6_fix as i128 - overhead as i128;
+            (bytes as i128 + per_packet * packets as i128).max(0) as u64
+        };
+        let mut updates = [None, None];
+        for (dir, (packets, bytes)) in [
+            (delta.ab_packets, delta.ab_bytes),
+            (delta.ba_packets, delta.ba_bytes),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            if packets == 0 {
+                continue;
+            }
+            let new_flags = flags[dir] & !st.flags_done[dir];
+            st.flags_done[dir] |= new_flags;
+            let (src, dst, sp, dp) = if dir == 0 {
+                (addrs.src, addrs.dst, a_port, b_port)
+            } else {
+                (addrs.dst, addrs.src, b_port, a_port)
+            };
+            updates[dir] = Some(FlowUpdate {
+                interface,
+                key: FlowKey {
+                    src,
+                    dst,
+                    src_port: sp,
+                    dst_port: dp,
+                    protocol,
+                },
+                packet_addrs: inner.map(|i| {
+                    if dir == 0 {
+                        i
+                    } else {
+                        PacketAddrs {
+                            src: i.dst,
+                            dst: i.src,
+                        }
+                    }
+                }),
+                packets,
+                bytes: ip_bytes(packets, bytes),
+                first,
+                last,
+                tcp_flags: TcpFlags(new_flags),
+                action: Action::Accept,
+            });
+        }
+        let point = match &self.decider {
+            Some(d) if f.node_tid == d.config.outside => Some(true),
+            Some(d) if f.node_tid == d.config.inside => Some(false),
+            _ => None,
+        };
+        if point == Some(true) && f.l3_tracking_id.is_empty() {
+            if let Some(d) = &mut self.decider {
+                d.stats.untracked_flows += 1;
+            }
+        }
+        for (n, u) in updates.into_iter().flatten().enumerate() {
+            if let (Some(d), Some(outside)) = (&mut self.decider, point) {
+                if !f.l3_tracking_id.is_empty() {
+                    if outside {
+                        d.outside(&f.l3_tracking_id, &u, self.now_ms);
+                        continue;
+                    }
+                    d.inside(&f.l3_tracking_id, &u, self.now_ms);
+                }
+            }
+            match wait_for_parent {
+                None => self.out.push(u),
+                Some(pid) => self
+                    .pending
+                    .entry(pid)
+                    .or_default()
+                    .push((delta.last_ms, n == 0, u)),
+            }
+        }
+    }
+
+    /// The packets and bytes of `f` not counted before, if any.
+    fn delta(&mut self, id: FlowId, f: &Flow) -> Option<Delta> {
+        let st = self.states.get_mut(&id).expect("state made in pass 1");
+        let flow_start = if f.start > 0 {
+            f.start
+        } else {
+            f.metric.map_or(0, |m| m.start)
+        };
+        let flow_last = if f.last > 0 {
+            f.last
+        } else {
+            f.metric.map_or(0, |m| m.last)
+        };
+        let delta = if let Some(l) = f.last_update_metric {
+            if st.bits & HAVE_DELTA != 0 && st.delta_span == (l.start, l.last) {
+                self.stats.duplicate_deltas += 1;
+                return None;
+            }
+            st.bits |= HAVE_DELTA;
+            st.delta_span = (l.start, l.last);
+            if let Some(m) = f.metric {
+                st.bits |= HAVE_METRIC;
+                st.metric = counters(&m);
+                st.metric_last = m.last;
+            }
+            let c = counters(&l);
+            if c.iter().any(|&v| v < 0) {
+                self.stats.counter_resets += 1;
+                return None;
+            }
+            let first = l.start.max(flow_start);
+            let last = if flow_last > 0 { flow_last } else { l.last };
+            (c, first.min(last), last)
+        } else if let Some(m) = f.metric {
+            let now = counters(&m);
+            let mut c = now;
+            let mut first = m.start.max(flow_start);
+            if st.bits & HAVE_METRIC != 0 {
+                let prev = st.metric;
+                c = [0, 1, 2, 3].map(|i| now[i] - prev[i]);
+                if c.iter().any(|&v| v < 0) {
+                    self.stats.counter_resets += 1;
+                    c = now;
+                } else {
+                    first = first.max(st.metric_last);
+                }
+            }
+            st.bits |= HAVE_METRIC;
+            st.metric = now;
+            st.metric_last = m.last;
+            let last = if m.last > 0 { m.last } else { flow_last };
+            (c, first.min(last), last)
+        } else {
+            return None;
+        };
+        let (c, first_ms, last_ms) = delta;
+        if c[0] <= 0 && c[2] <= 0 {
+            return None;
+        }
+        Some(Delta {
+            ab_packets: c[0].max(0) as u64,
+            ab_bytes: c[1].max(0) as u64,
+            ba_packets: c[2].max(0) as u64,
+            ba_bytes: c[3].max(0) as u64,
+            first_ms,
+            last_ms,
+        })
+    }
+
+    /// Handles capture statistics: new drops (the increase of the capture's
+    /// cumulative drop counters since its previous statistics) become a
+    /// [`LossEvent`] for every interface the capture's flows were seen on, at
+    /// `at_ms` (default: the newest event time). The first statistics of a
+    /// capture only set its baseline: drops before the subscription cannot be
+    /// placed in a window.
+    pub fn capture_stats(
+        &mut self,
+        s: &Stats,
+        at_ms: Option<i64>,
+        consumer: &mut dyn FlowConsumer,
+    ) {
+        self.stats.stats_messages += 1;
+        let total = s.packets_dropped.max(0) + s.flow_dropped.max(0) + s.kernel_flow_dropped.max(0);
+        let previous = self.capture_drops.insert(s.capture_id.clone(), total);
+        let new = match previous {
+            None => return,
+            Some(p) if total < p => {
+                self.stats.counter_resets += 1;
+                total
+            }
+            Some(p) => total - p,
+        };
+        if new == 0 {
+            return;
+        }
+        self.stats.dropped_units += new as u64;
+        let at = at_ms.unwrap_or(self.now_ms);
+        match self.capture_interfaces.get(&s.capture_id) {
+            Some(list) if at > 0 => {
+                for &interface in list {
+                    consumer.loss(&LossEvent {
+                        interface,
+                        at: ms_to_ns(at),
+                        count: new as u64,
+                    });
+                }
+            }
+            _ => self.stats.unattributed_drops += new as u64,
+        }
+    }
+
+    /// The interface of a NodeTID, once flows of it have been counted.
+    pub fn interface_of(&self, node_tid: &str) -> Option<InterfaceIndex> {
+        let name = if node_tid.is_empty() {
+            "skydive-unknown-node"
+        } else {
+            node_tid
+        };
+        self.interfaces.get(name).map(|v| v.0)
+    }
+
+    /// Interfaces seen so far with their names (NodeTIDs).
+    pub fn interfaces(&self) -> impl Iterator<Item = (&str, InterfaceIndex)> {
+        self.interfaces.iter().map(|(k, v)| (k.as_str(), v.0))
+    }
+
+    /// End of input: inner flows still waiting for a parent are dropped.
+    pub fn finish(&mut self, consumer: &mut dyn FlowConsumer) {
+        for (_, children) in self.pending.drain() {
+            self.stats.orphan_flows += children.iter().filter(|c| c.1).count() as u64;
+        }
+        if let Some(d) = &mut self.decider {
+            d.decide(self.now_ms, true, &mut self.out);
+        }
+        self.emit(consumer);
+    }
+
+    fn maybe_sweep(&mut self) {
+        let ttl_ms = (self.options.state_ttl_secs * 1000) as i64;
+        let due = self.now_ms - self.last_sweep_ms >= (ttl_ms / 8).max(1000);
+        if due {
+            self.last_sweep_ms = self.now_ms;
+            let horizon = self.now_ms - ttl_ms;
+            let before = self.states.len();
+            self.states.retain(|_, s| s.last_seen >= horizon);
+            if let Some(d) = &mut self.decider {
+                d.expire(horizon);
+            }
+            self.stats.expired_states += (before - self.states.len()) as u64;
+            let wait = (self.options.orphan_wait_secs * 1000) as i64;
+            let now = self.now_ms;
+            let mut orphans = 0;
+            self.pending.retain(|_, children| {
+                let keep = children.iter().any(|c| c.0 >= now - wait);
+                if !keep {
+                    orphans += children.iter().filter(|c| c.1).count() as u64;
+                }
+                keep
+            });
+            self.stats.orphan_flows += orphans;
+        }
+        if self.states.len() > self.options.max_tracked_flows {
+            // Forget the least recently seen quarter of the cap.
+            let mut seen: Vec<i64> = self.states.values().map(|s| s.last_seen).collect();
+            let excess = self.states.len() - self.options.max_tracked_flows * 3 / 4;
+            let nth = excess.min(seen.len() - 1);
+            let (_, &mut cut, _) = seen.select_nth_unstable(nth);
+            let before = self.states.len();
+            self.states.retain(|_, s| s.last_seen > cut);
+            self.stats.evicted_states += (before - self.states.len()) as u64;
+        }
+    }
+}
+
+fn counters(m: &FlowMetric) -> [i64; 4] {
+    [m.ab_packets, m.ab_bytes, m.ba_packets, m.ba_bytes]
+}
+
+fn ms_to_ns(ms: i64) -> Timestamp {
+    (ms.max(0) as u64).saturating_mul(NANOS_PER_MS)
+}
+
+/// The flow's network addresses, A as `src`, B as `dst`.
+fn addresses(f: &Flow) -> Option<PacketAddrs> {
+    let n = f.network.as_ref()?;
+    let src: IpAddr = n.a.parse().ok()?;
+    let dst: IpAddr = n.b.parse().ok()?;
+    Some(PacketAddrs { src, dst })
+}
+
+/// The IANA protocol number: from the transport layer for TCP, UDP and SCTP, 1
+/// or 58 when an ICMP layer is present, else the layer after the first IP
+/// layer in the LayersPath.
+pub fn protocol_number(f: &Flow, src: IpAddr) -> Option<u8> {
+    if let Some(t) = &f.transport {
+        match t.protocol.to_ascii_uppercase().as_str() {
+            "TCP" => return Some(6),
+            "UDP" => return Some(17),
+            "SCTP" => return Some(132),
+            _ => {}
+        }
+    }
+    if f.icmp.is_some() {
+        return Some(if src.is_ipv4() { 1 } else { 58 });
+    }
+    let mut layers = f.layers_path.split('/').filter(|l| !l.is_empty());
+    layers.find(|l| *l == "IPv4" || *l == "IPv6")?;
+    for l in layers {
+        let n = match l {
+            "TCP" => 6,
+            "UDP" => 17,
+            "SCTP" => 132,
+            "ICMPv4" => 1,
+            "ICMPv6" => 58,
+            "GRE" => 47,
+            "IPv4" => 4,
+            "IPv6" => 41,
+            "IGMP" => 2,
+            "IPSecESP" => 50,
+            "IPSecAH" => 51,
+            "OSPF" => 89,
+            "VRRPv2" => 112,
+            "EtherIP" => 97,
+            // IPv6 extension headers: the protocol is the next layer.
+            "IPv6HopByHop" | "IPv6Routing" | "IPv6Destination" | "IPv6Fragment" => continue,
+            _ => return None,
+        };
+        return Some(n);
+    }
+    None
+}
+
+/// Bytes per packet to remove (link headers before the first IP layer) and to
+/// add (40 for an IPv6 flow captured without a link layer, whose bytes are the
+/// payload length) to turn Skydive's bytes into IP-layer bytes.
+pub fn link_overhead(layers_path: &str, ipv6: bool) -> (u64, u64) {
+    let mut overhead = 0;
+    for l in layers_path.split('/').filter(|l| !l.is_empty()) {
+        overhead += match l {
+            "IPv4" | "IPv6" => break,
+            "Ethernet" => 14,
+            "Dot1Q" => 4,
+            "MPLS" => 4,
+            "LinuxSLL" => 16,
+            "Loopback" => 4,
+            "PPPoE" => 6,
+            "PPP" => 2,
+            _ => 0,
+        };
+    }
+    let first_is_ip = layers_path
+        .split('/')
+        .find(|l| !l.is_empty())
+        .is_some_and(|l| l == "IPv4" || l == "IPv6");
+    (overhead, if first_is_ip && ipv6 { 40 } else { 0 })
+}
+
+/// AWS tcp-flags per direction (AB, BA) derived from the extra TCP metrics: SYN
+/// (2) for a side that sent a SYN, SYN-ACK (18) for the side whose SYN came
+/// second (the answer), FIN (1), RST (4).
+pub fn tcp_flags(t: &TcpMetric) -> [u8; 2] {
+    let mut ab = 0;
+    let mut ba = 0;
+    match (t.ab_syn_start > 0, t.ba_syn_start > 0) {
+        (true, true) if t.ba_syn_start >= t.ab_syn_start => {
+            ab |= 2;
+            ba |= 18;
+        }
+        (true, true) => {
+            ab |= 18;
+            ba |= 2;
+        }
+        (true, false) => ab |= 2,
+        (false, true) => ba |= 2,
+        (false, false) => {}
+    }
+    if t.ab_fin_start > 0 {
+        ab |= 1;
+    }
+    if t.ba_fin_start > 0 {
+        ba |= 1;
+    }
+    if t.ab_rst_start > 0 {
+        ab |= 4;
+    }
+    if t.ba_rst_start > 0 {
+        ba |= 4;
+    }
+    [ab, ba]
+}

@@ -1,0 +1,409 @@
+//! Skydive's messages and flows, as the analyzer sends them in JSON.
+//!
+//! Written from the protocol's documented facts: a *struct message*
+//! `{"Namespace","Type","UUID","Status","Obj"}` whose `Obj` is a list of flows
+//! (`Type: "store"`) or capture statistics (`Type: "stats"`). Field names are
+//! Skydive's (PascalCase); every field may be absent (Skydive omits zero values).
+//! Ports are accepted as numbers or strings, enums by name, times are Unix
+//! milliseconds.
+
+use serde::de::{self, Deserializer, Visitor};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+/// One Skydive flow (a bidirectional A↔B conversation seen at one capture point).
+///
+/// Only the fields vpcflow uses are decoded (`Application`, `Link`,
+/// `TrackingID` and unknown fields are skipped without being stored).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Flow {
+    /// The flow's id (stable over its updates).
+    #[serde(rename = "UUID")]
+    pub uuid: String,
+    /// Layers from the first captured one, e.g. `Ethernet/IPv4/TCP`; may start
+    /// with `/` for captures without a link layer.
+    #[serde(rename = "LayersPath")]
+    pub layers_path: String,
+    /// The outer flow of a tunnel's inner flow.
+    #[serde(rename = "ParentUUID")]
+    pub parent_uuid: String,
+    /// The capture point (graph node) the flow was seen on.
+    #[serde(rename = "NodeTID")]
+    pub node_tid: String,
+    /// The capture that saw it.
+    #[serde(rename = "CaptureID")]
+    pub capture_id: String,
+    /// Network layer (absent for ARP and other non-IP flows).
+    #[serde(rename = "Network")]
+    pub network: Option<Layer>,
+    /// Transport layer.
+    #[serde(rename = "Transport")]
+    pub transport: Option<TransportLayer>,
+    /// ICMP layer.
+    #[serde(rename = "ICMP")]
+    pub icmp: Option<IcmpLayer>,
+    /// Cumulative counters since the flow started.
+    #[serde(rename = "Metric")]
+    pub metric: Option<FlowMetric>,
+    /// Counters since the previous update.
+    #[serde(rename = "LastUpdateMetric")]
+    pub last_update_metric: Option<FlowMetric>,
+    /// TCP details (only with the capture's extra TCP metrics).
+    #[serde(rename = "TCPMetric")]
+    pub tcp_metric: Option<TcpMetric>,
+    /// First packet (Unix ms).
+    #[serde(rename = "Start")]
+    pub start: i64,
+    /// Last packet (Unix ms).
+    #[serde(rename = "Last")]
+    pub last: i64,
+    /// Same for both capture points, from the IP layer up (survives L2 changes).
+    #[serde(rename = "L3TrackingID")]
+    pub l3_tracking_id: String,
+    /// Why the flow ended (a number; 0 while it lives).
+    #[serde(rename = "FinishType")]
+    pub finish_type: i64,
+}
+
+/// A link or network layer: protocol name and the two endpoints.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Layer {
+    /// `ETHERNET`, `IPV4`, `IPV6`, …
+    #[serde(rename = "Protocol", deserialize_with = "name_or_number")]
+    pub protocol: String,
+    /// Endpoint A (the sender of the first packet).
+    #[serde(rename = "A")]
+    pub a: String,
+    /// Endpoint B.
+    #[serde(rename = "B")]
+    pub b: String,
+    /// VLAN or similar id.
+    #[serde(rename = "ID")]
+    pub id: i64,
+}
+
+/// The transport layer: protocol name and ports.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct TransportLayer {
+    /// `TCP`, `UDP`, `SCTP`.
+    #[serde(rename = "Protocol", deserialize_with = "name_or_number")]
+    pub protocol: String,
+    /// Port of A (a number or a string).
+    #[serde(rename = "A", deserialize_with = "port")]
+    pub a: u16,
+    /// Port of B.
+    #[serde(rename = "B", deserialize_with = "port")]
+    pub b: u16,
+    /// Id (unused).
+    #[serde(rename = "ID")]
+    pub id: i64,
+}
+
+/// The ICMP layer (its presence makes the flow ICMP or ICMPv6).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct IcmpLayer {
+    /// Type, by name (`ECHO`, …) or number.
+    #[serde(rename = "Type", deserialize_with = "name_or_number")]
+    pub kind: String,
+    /// Code.
+    #[serde(rename = "Code")]
+    pub code: u32,
+    /// Echo identifier.
+    #[serde(rename = "ID")]
+    pub id: u32,
+}
+
+/// Packet and byte counters per direction, with their time span.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct FlowMetric {
+    /// Packets from A to B.
+    #[serde(rename = "ABPackets")]
+    pub ab_packets: i64,
+    /// Bytes from A to B, counted from the first captured layer.
+    #[serde(rename = "ABBytes")]
+    pub ab_bytes: i64,
+    /// Packets from B to A.
+    #[serde(rename = "BAPackets")]
+    pub ba_packets: i64,
+    /// Bytes from B to A.
+    #[serde(rename = "BABytes")]
+    pub ba_bytes: i64,
+    /// Start of the span (Unix ms).
+    #[serde(rename = "Start")]
+    pub start: i64,
+    /// End of the span (Unix ms).
+    #[serde(rename = "Last")]
+    pub last: i64,
+    /// Round-trip time in nanoseconds (unused).
+    #[serde(rename = "RTT")]
+    pub rtt: i64,
+}
+
+/// Extra TCP metrics: the times (Unix ms, 0 when not seen) of SYN, FIN and RST
+/// per direction.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct TcpMetric {
+    /// First SYN from A.
+    #[serde(rename = "ABSynStart")]
+    pub ab_syn_start: i64,
+    /// First SYN from B.
+    #[serde(rename = "BASynStart")]
+    pub ba_syn_start: i64,
+    /// First FIN from A.
+    #[serde(rename = "ABFinStart")]
+    pub ab_fin_start: i64,
+    /// First FIN from B.
+    #[serde(rename = "BAFinStart")]
+    pub ba_fin_start: i64,
+    /// First RST from A.
+    #[serde(rename = "ABRstStart")]
+    pub ab_rst_start: i64,
+    /// First RST from B.
+    #[serde(rename = "BARstStart")]
+    pub ba_rst_start: i64,
+}
+
+/// Capture statistics (`Type: "stats"`). Counters are cumulative per capture.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct Stats {
+    /// The capture they are about.
+    #[serde(rename = "CaptureID")]
+    pub capture_id: String,
+    /// Flows in the capture's table.
+    #[serde(rename = "FlowCount")]
+    pub flow_count: i64,
+    /// Flows dropped by the agent (table full).
+    #[serde(rename = "FlowDropped")]
+    pub flow_dropped: i64,
+    /// Flows dropped in the kernel (eBPF).
+    #[serde(rename = "KernelFlowDropped")]
+    pub kernel_flow_dropped: i64,
+    /// Packets dropped by the capture.
+    #[serde(rename = "PacketsDropped")]
+    pub packets_dropped: i64,
+    /// Packets received by the capture.
+    #[serde(rename = "PacketsReceived")]
+    pub packets_received: i64,
+}
+
+/// What one recorded or received message carries.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Payload {
+    /// Flows (`store` messages, or a bare flow array), with the namespace
+    /// they came under (`None` for a bare array).
+    Flows {
+        /// `flow` or `flow/CAPTURE_ID`.
+        namespace: Option<String>,
+        /// The flows.
+        flows: Vec<Flow>,
+    },
+    /// Capture statistics.
+    Stats(Stats),
+    /// Any other message type (ignored).
+    Other(String),
+}
+
+/// Why a message could not be decoded.
+#[derive(Debug, thiserror::Error)]
+pub enum MessageError {
+    /// Not JSON, or not the expected shape.
+    #[error("not a Skydive message: {0}")]
+    Json(#[from] serde_json::Error),
+    /// Valid JSON that is neither a struct message nor a flow array.
+    #[error("not a Skydive message: expected a JSON object or array")]
+    Shape,
+    /// Not UTF-8.
+    #[error("not a Skydive message: {0}")]
+    Utf8(String),
+    /// A protobuf message that cannot be decoded.
+    #[error("not a Skydive protobuf message: {0}")]
+    Protobuf(String),
+    /// A struct message without its `Obj`.
+    #[error("{0} message without Obj")]
+    NoObj(String),
+}
+
+/// Decodes one JSON message: a struct message, or a bare array of flows.
+///
+/// A struct message is decoded in one pass: its `Obj` is decoded as flows or
+/// statistics right away when `Type` comes before it (as Skydive writes it),
+/// and kept raw and decoded afterwards otherwise.
+pub fn parse_json(text: &[u8]) -> Result<Payload, MessageError> {
+    let first = text.iter().find(|b| !b.is_ascii_whitespace());
+    match first {
+        Some(b'[') => Ok(Payload::Flows {
+            namespace: None,
+            flows: serde_json::from_str(utf8(text)?)?,
+        }),
+        Some(b'{') => {
+            let env: Envelope = serde_json::from_str(utf8(text)?)?;
+            match env.obj {
+                EnvObj::Flows(flows) => Ok(Payload::Flows {
+                    namespace: Some(env.namespace),
+                    flows: flows.unwrap_or_default(),
+                }),
+                EnvObj::Stats(stats) => Ok(Payload::Stats(stats)),
+                EnvObj::Raw(raw) => {
+                    payload_of(&env.namespace, &env.kind, Some(raw.get().as_bytes()))
+                }
+                EnvObj::Missing => payload_of(&env.namespace, &env.kind, None),
+            }
+        }
+        _ => Err(MessageError::Shape),
+    }
+}
+
+/// The text of a message: validated once as a whole, which is cheaper than
+/// validating every string inside it.
+fn utf8(text: &[u8]) -> Result<&str, MessageError> {
+    std::str::from_utf8(text).map_err(|e| MessageError::Utf8(e.to_string()))
+}
+
+/// A struct message with its Obj decoded by type.
+struct Envelope {
+    namespace: String,
+    kind: String,
+    obj: EnvObj,
+}
+
+enum EnvObj {
+    Missing,
+    Flows(Option<Vec<Flow>>),
+    Stats(Stats),
+    Raw(Box<RawValue>),
+}
+
+#[derive(Deserialize)]
+enum EnvField {
+    Namespace,
+    Type,
+    Obj,
+    #[serde(other)]
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Envelope {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Envelope, D::Error> {
+        struct EnvVisitor;
+        impl<'de> Visitor<'de> for EnvVisitor {
+            type Value = Envelope;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a Skydive struct message")
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Envelope, A::Error> {
+                let mut env = Envelope {
+                    namespace: String::new(),
+                    kind: String::new(),
+                    obj: EnvObj::Missing,
+                };
+                while let Some(field) = map.next_key::<EnvField>()? {
+                    match field {
+                        EnvField::Namespace => env.namespace = map.next_value()?,
+                        EnvField::Type => env.kind = map.next_value()?,
+                        EnvField::Obj => {
+                            env.obj = match env.kind.as_str() {
+                                "store" => EnvObj::Flows(map.next_value()?),
+                                "stats" => match map.next_value::<Option<Stats>>()? {
+                                    Some(s) => EnvObj::Stats(s),
+                                    None => EnvObj::Missing,
+                                },
+                                _ => EnvObj::Raw(map.next_value()?),
+                            }
+                        }
+                        EnvField::Other => {
+                            map.next_value::<de::IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(env)
+            }
+        }
+        d.deserialize_map(EnvVisitor)
+    }
+}
+
+/// Decodes the JSON `Obj` of a struct message of namespace `namespace` and
+/// type `kind`.
+pub fn payload_of(
+    namespace: &str,
+    kind: &str,
+    obj: Option<&[u8]>,
+) -> Result<Payload, MessageError> {
+    match kind {
+        "store" => {
+            // A missing or `null` Obj is an empty list.
+            let flows: Option<Vec<Flow>> = match obj {
+                Some(obj) => serde_json::from_slice(obj)?,
+                None => None,
+            };
+            Ok(Payload::Flows {
+                namespace: Some(namespace.to_string()),
+                flows: flows.unwrap_or_default(),
+            })
+        }
+        "stats" => {
+            let obj = obj.ok_or_else(|| MessageError::NoObj(kind.to_string()))?;
+            Ok(Payload::Stats(serde_json::from_slice(obj)?))
+        }
+        other => Ok(Payload::Other(other.to_string())),
+    }
+}
+
+/// A port given as a number or a numeric string.
+fn port<'de, D: Deserializer<'de>>(d: D) -> Result<u16, D::Error> {
+    struct PortVisitor;
+    impl Visitor<'_> for PortVisitor {
+        type Value = u16;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a port number (0-65535) as a number or a string")
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<u16, E> {
+            u16::try_from(v).map_err(|_| E::custom(format!("port {v} out of range")))
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<u16, E> {
+            u16::try_from(v).map_err(|_| E::custom(format!("port {v} out of range")))
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<u16, E> {
+            if v.is_empty() {
+                return Ok(0);
+            }
+            v.parse()
+                .map_err(|_| E::custom(format!("port {v:?} is not a number 0-65535")))
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<u16, E> {
+            Ok(0)
+        }
+    }
+    d.deserialize_any(PortVisitor)
+}
+
+/// An enum given by name (kept as is) or by number (kept as its decimal text).
+fn name_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    struct NameVisitor;
+    impl Visitor<'_> for NameVisitor {
+        type Value = String;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an enum name or number")
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<String, E> {
+            Ok(String::new())
+        }
+    }
+    d.deserialize_any(NameVisitor)
+}

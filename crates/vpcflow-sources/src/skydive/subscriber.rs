@@ -1,0 +1,549 @@
+//! The live subscriber: one WebSocket connection per analyzer, all at once.
+//!
+//! Each configured analyzer gets a thread that connects to
+//! `ws[s]://ANALYZER/ws/subscriber/flow`, reads messages and sends them as
+//! [`Event`]s into an unbounded channel: the read loop never waits on whoever
+//! consumes the events, so it always answers the analyzer's pings in time (an
+//! analyzer drops a client that has not answered within 5 s). A connection
+//! that fails or drops is retried on its own with exponential backoff and
+//! jitter; an HTTP 409 (the analyzer still holds a previous connection of the
+//! same host id) is retried the same way. Messages are accepted only under the
+//! namespaces subscribed to (`flow` or `flow/CAPTURE_ID`, and `stats`).
+
+use std::io::{self, Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::Sender;
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use tungstenite::client::IntoClientRequest;
+use tungstenite::http::{HeaderValue, Uri};
+use tungstenite::stream::MaybeTlsStream;
+use tungstenite::{Message, WebSocket};
+
+use super::message::{parse_json, Payload};
+use super::protobuf::parse_protobuf;
+
+/// The wire protocol asked for with `X-Client-Protocol`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WireProtocol {
+    /// JSON text messages.
+    #[default]
+    Json,
+    /// Protobuf envelopes (flows still JSON inside).
+    Protobuf,
+}
+
+impl WireProtocol {
+    fn header(self) -> &'static str {
+        match self {
+            WireProtocol::Json => "json",
+            WireProtocol::Protobuf => "protobuf",
+        }
+    }
+}
+
+/// One analyzer to subscribe to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnalyzerConfig {
+    /// `ws://HOST:PORT`, `wss://HOST:PORT`, or a full URL with a path (default
+    /// path `/ws/subscriber/flow`, default port 8082).
+    pub url: String,
+    /// JSON or protobuf.
+    pub protocol: WireProtocol,
+    /// Basic authentication.
+    pub username: Option<String>,
+    /// Basic authentication.
+    pub password: Option<String>,
+    /// Sent as the cookie `authtoken=TOKEN`.
+    pub token: Option<String>,
+    /// Extra cookies (for proxies), as (name, value).
+    pub cookies: Vec<(String, String)>,
+    /// PEM file of the CA certificates that sign the analyzer's certificate
+    /// (default: the built-in web roots are not used; a CA file is required for `wss`).
+    pub ca_file: Option<PathBuf>,
+    /// PEM client certificate (chain) for mutual TLS.
+    pub client_cert: Option<PathBuf>,
+    /// PEM private key of the client certificate.
+    pub client_key: Option<PathBuf>,
+    /// Subscribe to `flow/CAPTURE_ID` instead of `flow`.
+    pub capture_id: Option<String>,
+    /// Subscribe to capture statistics (`stats`) too.
+    pub stats: bool,
+    /// `X-Host-ID` (unique per subscriber).
+    pub host_id: String,
+    /// `X-Client-Type`.
+    pub client_type: String,
+    /// First reconnection delay.
+    pub reconnect_min: Duration,
+    /// Longest reconnection delay.
+    pub reconnect_max: Duration,
+}
+
+impl AnalyzerConfig {
+    /// A configuration for `url` with every other setting at its default.
+    pub fn new(url: &str) -> AnalyzerConfig {
+        AnalyzerConfig {
+            url: url.to_string(),
+            protocol: WireProtocol::Json,
+            username: None,
+            password: None,
+            token: None,
+            cookies: Vec::new(),
+            ca_file: None,
+            client_cert: None,
+            client_key: None,
+            capture_id: None,
+            stats: true,
+            host_id: default_host_id(),
+            client_type: "vpcflow".into(),
+            reconnect_min: Duration::from_millis(500),
+            reconnect_max: Duration::from_secs(30),
+        }
+    }
+
+    /// The namespaces subscribed to.
+    pub fn namespaces(&self) -> Vec<String> {
+        let mut n = vec![match &self.capture_id {
+            Some(id) => format!("flow/{id}"),
+            None => "flow".to_string(),
+        }];
+        if self.stats {
+            n.push("stats".into());
+        }
+        n
+    }
+
+    /// The WebSocket URL.
+    pub fn endpoint(&self) -> Result<Uri, String> {
+        let uri: Uri = self
+            .url
+            .parse()
+            .map_err(|e| format!("{:?} is not a URL: {e}", self.url))?;
+        let scheme = uri.scheme_str().unwrap_or("");
+        if scheme != "ws" && scheme != "wss" {
+            return Err(format!("{:?}: the scheme must be ws or wss", self.url));
+        }
+        let host = uri
+            .host()
+            .ok_or_else(|| format!("{:?} has no host", self.url))?;
+        let port = uri.port_u16().unwrap_or(8082);
+        let path = match uri.path() {
+            "" | "/" => "/ws/subscriber/flow",
+            p => p,
+        };
+        let host = if host.contains(':') && !host.starts_with('[') {
+            format!("[{host}]")
+        } else {
+            host.to_string()
+        };
+        format!("{scheme}://{host}:{port}{path}")
+            .parse()
+            .map_err(|e| format!("{:?}: {e}", self.url))
+    }
+}
+
+/// `vpcflow-` + the host name: stable per machine.
+pub fn default_host_id() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "localhost".into());
+    format!("vpcflow-{host}")
+}
+
+/// What a subscription reports.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// A connection was established.
+    Connected {
+        /// Index of the analyzer in the configuration.
+        analyzer: usize,
+    },
+    /// A message under a subscribed namespace.
+    Message {
+        /// Index of the analyzer.
+        analyzer: usize,
+        /// What it carries.
+        payload: Payload,
+    },
+    /// A message that could not be decoded (the stream continues).
+    Malformed {
+        /// Index of the analyzer.
+        analyzer: usize,
+        /// Why.
+        reason: String,
+    },
+    /// A message under a namespace not subscribed to (ignored).
+    Ignored {
+        /// Index of the analyzer.
+        analyzer: usize,
+        /// Its namespace.
+        namespace: String,
+    },
+    /// A connection attempt failed or a connection ended; messages sent
+    /// until the next `Connected` are lost.
+    Disconnected {
+        /// Index of the analyzer.
+        analyzer: usize,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Running connections; dropping it (or [`Subscription::stop`]) ends them.
+pub struct Subscription {
+    stop: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Subscription {
+    /// Connects to every analyzer at once, each on its own thread, sending
+    /// events to `tx`. Fails at once on a configuration error (bad URL,
+    /// unreadable TLS files).
+    pub fn start(analyzers: &[AnalyzerConfig], tx: Sender<Event>) -> Result<Subscription, String> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut prepared = Vec::new();
+        for a in analyzers {
+            let endpoint = a.endpoint()?;
+            let tls = if endpoint.scheme_str() == Some("wss") {
+                Some(tls_config(a)?)
+            } else {
+                None
+            };
+            prepared.push((a.clone(), endpoint, tls));
+        }
+        let mut threads = Vec::new();
+        for (i, (config, endpoint, tls)) in prepared.into_iter().enumerate() {
+            let conn = Connection {
+                index: i,
+                config,
+                endpoint,
+                tls,
+                tx: tx.clone(),
+                stop: stop.clone(),
+            };
+            threads.push(
+                thread::Builder::new()
+                    .name(format!("skydive-{i}"))
+                    .spawn(move || conn.run())
+                    .map_err(|e| format!("cannot start a subscriber thread: {e}"))?,
+            );
+        }
+        Ok(Subscription { stop, threads })
+    }
+
+    /// Closes every connection and waits for the threads.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+fn read_pem(path: &PathBuf, what: &str) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| format!("{what} {}: {e}", path.display()))
+}
+
+/// The rustls configuration of an analyzer: its CA file, and a client
+/// certificate when configured.
+fn tls_config(a: &AnalyzerConfig) -> Result<Arc<rustls::ClientConfig>, String> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let ca_file = a
+        .ca_file
+        .as_ref()
+        .ok_or_else(|| format!("{}: wss needs a CA file (ca_file)", a.url))?;
+    let pem = read_pem(ca_file, "CA file")?;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(&pem) {
+        let cert = cert.map_err(|e| format!("CA file {}: {e}", ca_file.display()))?;
+        roots
+            .add(cert)
+            .map_err(|e| format!("CA file {}: {e}", ca_file.display()))?;
+    }
+    if roots.is_empty() {
+        return Err(format!(
+            "CA file {}: no certificate in it",
+            ca_file.display()
+        ));
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots);
+    let config = match (&a.client_cert, &a.client_key) {
+        (Some(cert), Some(key)) => {
+            let pem = read_pem(cert, "client certificate")?;
+            let chain = CertificateDer::pem_slice_iter(&pem)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| format!("client certificate {}: {e}", cert.display()))?;
+            let key_pem = read_pem(key, "client key")?;
+            let key_der = PrivateKeyDer::from_pem_slice(&key_pem)
+                .map_err(|e| format!("client key {}: {e}", key.display()))?;
+            builder
+                .with_client_auth_cert(chain, key_der)
+                .map_err(|e| format!("client certificate {}: {e}", cert.display()))?
+        }
+        (None, None) => builder.with_no_client_auth(),
+        _ => return Err(format!("{}: client_cert and client_key go together", a.url)),
+    };
+    Ok(Arc::new(config))
+}
+
+struct Connection {
+    index: usize,
+    config: AnalyzerConfig,
+    endpoint: Uri,
+    tls: Option<Arc<rustls::ClientConfig>>,
+    tx: Sender<Event>,
+    stop: Arc<AtomicBool>,
+}
+
+/// How long a blocking read waits before the stop flag is looked at again.
+const READ_TICK: Duration = Duration::from_millis(200);
+
+impl Connection {
+    fn send(&self, event: Event) -> bool {
+        self.tx.send(event).is_ok()
+    }
+
+    fn stopped(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
+
+    fn run(self) {
+        let mut delay = self.config.reconnect_min;
+        let mut rng = Jitter::new(self.index as u64);
+        while !self.stopped() {
+            let result = self.connect();
+            let reason = match result {
+                Ok(socket) => {
+                    if !self.send(Event::Connected {
+                        analyzer: self.index,
+                    }) {
+                        return;
+                    }
+                    let started = Instant::now();
+                    let reason = self.read_loop(socket);
+                    if started.elapsed() > self.config.reconnect_max {
+                        delay = self.config.reconnect_min;
+                    }
+                    match reason {
+                        None => return,
+                        Some(r) => r,
+                    }
+                }
+                Err(r) => r,
+            };
+            tracing::warn!(analyzer = %self.config.url, "Skydive analyzer: {reason}; reconnecting in about {delay:?}");
+            if !self.send(Event::Disconnected {
+                analyzer: self.index,
+                reason,
+            }) {
+                return;
+            }
+            let wait = rng.spread(delay);
+            let until = Instant::now() + wait;
+            while !self.stopped() && Instant::now() < until {
+                thread::sleep(READ_TICK.min(until.saturating_duration_since(Instant::now())));
+            }
+            delay = (delay * 2).min(self.config.reconnect_max);
+        }
+    }
+
+    fn request(&self) -> Result<tungstenite::handshake::client::Request, String> {
+        let mut req = self
+            .endpoint
+            .clone()
+            .into_client_request()
+            .map_err(|e| e.to_string())?;
+        let c = &self.config;
+        let h = req.headers_mut();
+        let value =
+            |s: &str| HeaderValue::from_str(s).map_err(|e| format!("header value {s:?}: {e}"));
+        h.insert("X-Client-Protocol", value(c.protocol.header())?);
+        h.insert("X-Client-Type", value(&c.client_type)?);
+        h.insert("X-Host-ID", value(&c.host_id)?);
+        for ns in c.namespaces() {
+            h.append("X-Websocket-Namespace", value(&ns)?);
+        }
+        if let Some(user) = &c.username {
+            let raw = format!("{user}:{}", c.password.as_deref().unwrap_or(""));
+            let b64 = base64::engine::general_purpose::STANDARD.encode(raw);
+            h.insert("Authorization", value(&format!("Basic {b64}"))?);
+        }
+        let mut cookies: Vec<String> = Vec::new();
+        if let Some(t) = &c.token {
+            cookies.push(format!("authtoken={t}"));
+        }
+        for (k, v) in &c.cookies {
+            cookies.push(format!("{k}={v}"));
+        }
+        if !cookies.is_empty() {
+            h.insert("Cookie", value(&cookies.join("; "))?);
+        }
+        Ok(req)
+    }
+
+    fn connect(&self) -> Result<WebSocket<MaybeTlsStream<TcpStream>>, String> {
+        let host = self.endpoint.host().unwrap_or("").trim_matches(['[', ']']);
+        let port = self.endpoint.port_u16().unwrap_or(8082);
+        let addrs: Vec<_> = (host, port)
+            .to_socket_addrs()
+            .map_err(|e| format!("cannot resolve {host}: {e}"))?
+            .collect();
+        let mut last = format!("no address for {host}");
+        let mut stream = None;
+        for addr in addrs {
+            match TcpStream::connect_timeout(&addr, Duration::from_secs(10)) {
+                Ok(s) => {
+                    stream = Some(s);
+                    break;
+                }
+                Err(e) => last = format!("cannot connect to {addr}: {e}"),
+            }
+        }
+        let stream = stream.ok_or(last)?;
+        let _ = stream.set_nodelay(true);
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .map_err(|e| e.to_string())?;
+        let connector = match &self.tls {
+            Some(cfg) => tungstenite::Connector::Rustls(cfg.clone()),
+            None => tungstenite::Connector::Plain,
+        };
+        let (socket, _response) =
+            tungstenite::client_tls_with_config(self.request()?, stream, None, Some(connector))
+                .map_err(|e| match e {
+                    tungstenite::HandshakeError::Failure(tungstenite::Error::Http(r)) => {
+                        let status = r.status();
+                        if status.as_u16() == 409 {
+                            "HTTP 409: the analyzer still holds a connection of this host id"
+                                .to_string()
+                        } else {
+                            format!("HTTP {status} on the WebSocket request")
+                        }
+                    }
+                    other => format!("WebSocket handshake failed: {other}"),
+                })?;
+        let tcp = match socket.get_ref() {
+            MaybeTlsStream::Plain(s) => s,
+            MaybeTlsStream::Rustls(s) => s.get_ref(),
+            _ => return Err("unsupported stream".into()),
+        };
+        tcp.set_read_timeout(Some(READ_TICK))
+            .map_err(|e| e.to_string())?;
+        Ok(socket)
+    }
+
+    /// Reads until the connection ends (`Some(reason)`) or the subscription
+    /// stops (`None`).
+    fn read_loop<S: Read + Write>(&self, mut socket: WebSocket<S>) -> Option<String> {
+        let namespaces = self.config.namespaces();
+        loop {
+            if self.stopped() {
+                let _ = socket.close(None);
+                let _ = socket.flush();
+                return None;
+            }
+            let message = match socket.read() {
+                Ok(m) => m,
+                Err(tungstenite::Error::Io(e))
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    // Idle: send any pending pong.
+                    let _ = socket.flush();
+                    continue;
+                }
+                Err(tungstenite::Error::ConnectionClosed) => {
+                    return Some("connection closed".into())
+                }
+                Err(e) => return Some(format!("connection lost: {e}")),
+            };
+            let decoded = match &message {
+                Message::Text(t) => parse_json(t.as_bytes()).map(|p| (namespace_of(&p), p)),
+                Message::Binary(b) => match self.config.protocol {
+                    WireProtocol::Protobuf => parse_protobuf(b).map(|(ns, p)| (Some(ns), p)),
+                    WireProtocol::Json => parse_json(b).map(|p| (namespace_of(&p), p)),
+                },
+                Message::Close(_) => return Some("closed by the analyzer".into()),
+                _ => continue,
+            };
+            let event = match decoded {
+                Ok((ns, payload)) => {
+                    let ns = ns.unwrap_or_default();
+                    if namespaces.contains(&ns) {
+                        Event::Message {
+                            analyzer: self.index,
+                            payload,
+                        }
+                    } else {
+                        Event::Ignored {
+                            analyzer: self.index,
+                            namespace: ns,
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(analyzer = %self.config.url, "malformed Skydive message: {e}");
+                    Event::Malformed {
+                        analyzer: self.index,
+                        reason: e.to_string(),
+                    }
+                }
+            };
+            if !self.send(event) {
+                return None;
+            }
+        }
+    }
+}
+
+fn namespace_of(p: &Payload) -> Option<String> {
+    match p {
+        Payload::Flows { namespace, .. } => namespace.clone(),
+        Payload::Stats(_) => Some("stats".into()),
+        Payload::Other(_) => None,
+    }
+}
+
+/// Spreads reconnection delays so that subscribers do not reconnect in step.
+struct Jitter(u64);
+
+impl Jitter {
+    fn new(seed: u64) -> Jitter {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0);
+        Jitter((t ^ seed.wrapping_mul(0x9E37_79B9_7F4A_7C15)) | 1)
+    }
+
+    /// A duration uniformly between half of `d` and `d`.
+    fn spread(&mut self, d: Duration) -> Duration {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        let frac = (self.0 % 1000) as f64 / 1000.0;
+        d.mul_f64(0.5 + 0.5 * frac)
+    }
+}

@@ -1,0 +1,207 @@
+//! `vpcflow run`: the daemon against a Skydive-protocol test server on
+//! loopback, stopped by a real signal.
+
+mod common;
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{channel, Sender};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use common::{files_below, gunzip};
+use tungstenite::Message;
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+fn flow(uuid: &str, a: &str, packets: i64, at_ms: i64) -> String {
+    format!(
+        r#"{{"UUID":"{uuid}","LayersPath":"Ethernet/IPv4/UDP","NodeTID":"node-1","CaptureID":"cap","Network":{{"Protocol":"IPV4","A":"{a}","B":"10.9.9.9"}},"Transport":{{"Protocol":"UDP","A":1000,"B":53}},"Metric":{{"ABPackets":{packets},"ABBytes":{},"Start":{at_ms},"Last":{at_ms}}},"LastUpdateMetric":{{"ABPackets":{packets},"ABBytes":{},"Start":{at_ms},"Last":{at_ms}}},"Start":{at_ms},"Last":{at_ms}}}"#,
+        packets * 114,
+        packets * 114
+    )
+}
+
+fn store(flows: &[String]) -> String {
+    format!(
+        r#"{{"Namespace":"flow","Type":"store","UUID":"m","Status":200,"Obj":[{}]}}"#,
+        flows.join(",")
+    )
+}
+
+/// A one-connection analyzer: sends the messages it is given over `rx`,
+/// answering pings, until the client goes away.
+fn analyzer() -> (u16, Sender<String>, thread::JoinHandle<()>) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let (tx, rx) = channel::<String>();
+    let t = thread::spawn(move || {
+        let (tcp, _) = l.accept().unwrap();
+        tcp.set_read_timeout(Some(Duration::from_millis(50)))
+            .unwrap();
+        let mut ws = tungstenite::accept(tcp).unwrap();
+        loop {
+            while let Ok(m) = rx.try_recv() {
+                ws.send(Message::text(m)).unwrap();
+            }
+            match ws.read() {
+                Ok(_) => {}
+                Err(tungstenite::Error::Io(e))
+                    if e.kind() == std::io::ErrorKind::WouldBlock
+                        || e.kind() == std::io::ErrorKind::TimedOut => {}
+                Err(_) => return,
+            }
+        }
+    });
+    (port, tx, t)
+}
+
+fn start(dir: &Path, port: u16) -> Child {
+    let config = dir.join("vpcflow.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[flow_log]
+account_id = "123456789012"
+region = "eu-west-1"
+flow_log_id = "fl-0630869f236e76872"
+interval = 60
+[output]
+out = "{}"
+[aggregation]
+nodata = false
+[skydive]
+idle_delay = 120
+[[skydive.analyzer]]
+url = "ws://127.0.0.1:{port}"
+host_id = "vpcflow-test"
+"#,
+            dir.join("out").display()
+        ),
+    )
+    .unwrap();
+    Command::new(env!("CARGO_BIN_EXE_vpcflow"))
+        .args(["run", "--config", config.to_str().unwrap()])
+        .env_remove("VPCFLOW_LOG")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn records(dir: &Path) -> Vec<String> {
+    let out = dir.join("out");
+    if !out.is_dir() {
+        return Vec::new();
+    }
+    let mut lines = Vec::new();
+    for f in files_below(&out) {
+        if f.starts_with(".vpcflow-staging") {
+            continue;
+        }
+        let text = gunzip(&out.join(f));
+        lines.extend(text.lines().skip(1).map(String::from));
+    }
+    lines.sort();
+    lines
+}
+
+fn signal(child: &Child, name: &str) {
+    let status = Command::new("kill")
+        .args([&format!("-{name}"), &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+fn wait(mut child: Child) -> (std::process::ExitStatus, String) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut err = String::new();
+            use std::io::Read;
+            child
+                .stderr
+                .take()
+                .unwrap()
+                .read_to_string(&mut err)
+                .unwrap();
+            return (status, err);
+        }
+        assert!(Instant::now() < deadline, "vpcflow run did not stop");
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn quiet_windows_close_on_the_clock_and_sigterm_flushes_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let (port, tx, server) = analyzer();
+    let child = start(dir.path(), port);
+    // Traffic of an hour ago: its windows close on the wall clock while the
+    // daemon runs.
+    let old = now_ms() - 3_600_000;
+    tx.send(store(&[flow("old", "10.0.0.1", 3, old)])).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while records(dir.path()).is_empty() {
+        assert!(Instant::now() < deadline, "no file published while running");
+        thread::sleep(Duration::from_millis(100));
+    }
+    let running = records(dir.path());
+    assert_eq!(running.len(), 1);
+    assert!(
+        running[0].contains(" 10.0.0.1 10.9.9.9 1000 53 17 3 300 "),
+        "{running:?}"
+    );
+    // Recent traffic: its window is still open when SIGTERM comes.
+    tx.send(store(&[flow("new", "10.0.0.2", 2, now_ms() - 1_000)]))
+        .unwrap();
+    thread::sleep(Duration::from_millis(700));
+    signal(&child, "TERM");
+    let (status, stderr) = wait(child);
+    assert!(status.success(), "{status}: {stderr}");
+    assert!(stderr.contains("1 connections"), "{stderr}");
+    let all = records(dir.path());
+    assert_eq!(all.len(), 2, "{all:?}");
+    assert!(
+        all.iter()
+            .any(|r| r.contains(" 10.0.0.2 10.9.9.9 1000 53 17 2 200 ")),
+        "{all:?}"
+    );
+    drop(tx);
+    server.join().unwrap();
+}
+
+#[test]
+fn sigint_flushes_open_windows() {
+    let dir = tempfile::tempdir().unwrap();
+    let (port, tx, server) = analyzer();
+    let child = start(dir.path(), port);
+    tx.send(store(&[flow("a", "10.0.0.3", 1, now_ms())]))
+        .unwrap();
+    thread::sleep(Duration::from_millis(1000));
+    assert!(records(dir.path()).is_empty());
+    signal(&child, "INT");
+    let (status, stderr) = wait(child);
+    assert!(status.success(), "{status}: {stderr}");
+    let all = records(dir.path());
+    assert_eq!(all.len(), 1, "{all:?}\n{stderr}");
+    drop(tx);
+    server.join().unwrap();
+}
+
+#[test]
+fn run_without_analyzers_is_a_configuration_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("c.toml");
+    std::fs::write(&config, "[output]\nout = \"x\"\n").unwrap();
+    let out = common::vpcflow(&["run", "--config", config.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("skydive.analyzer"));
+}
