@@ -1,7 +1,7 @@
 #![warn(missing_docs)]
 //! Flow sources of vpcflow: capture files (classic pcap and pcapng), the
-//! packet decoder that turns frames into flow observations, and Skydive
-//! analyzer flows ([`skydive`]).
+//! packet decoder that turns frames into flow observations, Skydive
+//! analyzer flows ([`skydive`]), and live capture on interfaces ([`live`]).
 //!
 //! * [`read_capture`] reads one capture file and hands every IP packet to a
 //!   [`FlowConsumer`](vpcflow_core::FlowConsumer) as one
@@ -14,6 +14,7 @@
 
 pub mod decode;
 pub mod fragments;
+pub mod live;
 pub mod pcap;
 pub mod skydive;
 pub mod stats;

@@ -16,6 +16,7 @@ use vpcflow_core::layout::{Layout, Prefix};
 use vpcflow_core::name::{is_region_code, FlowLogId};
 use vpcflow_core::window::Interval;
 use vpcflow_sinks::FileFormat;
+use vpcflow_sources::live::CaptureSpec;
 use vpcflow_sources::pcap::{FragmentPolicy, PcapOptions};
 use vpcflow_sources::skydive::subscriber::{AnalyzerConfig, WireProtocol};
 use vpcflow_sources::skydive::{ConverterOptions, TwoPoint};
@@ -219,6 +220,57 @@ pub struct CaptureSection {
     pub interface_name: Option<String>,
     /// zero or track-first.
     pub fragments: Option<String>,
+    /// `[[capture.interface]]`: live captures of `vpcflow run`.
+    #[serde(default)]
+    pub interface: Vec<LiveInterfaceSection>,
+    /// Live capture: event time trails the wall clock by this many seconds
+    /// (default 5).
+    pub idle_delay: Option<u64>,
+}
+
+/// One `[[capture.interface]]`: a live capture.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LiveInterfaceSection {
+    /// Interface name, or a pattern with `*` and `?` for interfaces that
+    /// appear later.
+    pub name: String,
+    /// BPF filter (tcpdump syntax).
+    pub filter: Option<String>,
+    /// Promiscuous mode (default false).
+    pub promisc: Option<bool>,
+    /// Snap length in bytes (default 256, at least 64).
+    pub snaplen: Option<u32>,
+    /// Kernel buffer (ring) size in bytes (default 8 MiB).
+    pub buffer: Option<u32>,
+}
+
+impl LiveInterfaceSection {
+    fn spec(&self, i: usize) -> Result<CaptureSpec> {
+        let key = |k: &str| format!("capture.interface[{i}].{k}");
+        if self.name.is_empty() {
+            bail!("{}: must not be empty", key("name"));
+        }
+        let mut spec = CaptureSpec::new(self.name.clone());
+        spec.filter = self.filter.clone().filter(|f| !f.trim().is_empty());
+        spec.promisc = self.promisc.unwrap_or(false);
+        if let Some(n) = self.snaplen {
+            if !(64..=262_144).contains(&n) {
+                bail!("{}: {n} must be between 64 and 262144", key("snaplen"));
+            }
+            spec.snaplen = n;
+        }
+        if let Some(n) = self.buffer {
+            if n < 65_536 {
+                bail!(
+                    "{}: {n} bytes is less than the minimum of 65536",
+                    key("buffer")
+                );
+            }
+            spec.buffer_bytes = n;
+        }
+        Ok(spec)
+    }
 }
 
 /// One `[[interface]]`.
@@ -302,6 +354,10 @@ pub struct Settings {
     pub analyzers: Vec<AnalyzerConfig>,
     /// Event time trails the wall clock by this many seconds (`vpcflow run`).
     pub idle_delay_secs: u64,
+    /// Live captures (`vpcflow run`).
+    pub captures: Vec<CaptureSpec>,
+    /// Live capture: event time trails the wall clock by this many seconds.
+    pub capture_idle_delay_secs: u64,
 }
 
 /// Command-line values that override the file (`None`: not given).
@@ -576,6 +632,13 @@ pub fn settings(file: ConfigFile, cli: Overrides) -> Result<Settings> {
         interface_name,
         fragments,
     };
+    let captures = cap
+        .interface
+        .iter()
+        .enumerate()
+        .map(|(i, c)| c.spec(i))
+        .collect::<Result<Vec<_>>>()?;
+    let capture_idle_delay_secs = cap.idle_delay.unwrap_or(5);
 
     let mut interfaces = HashMap::new();
     for (i, section) in file.interfaces.iter().enumerate() {
@@ -633,6 +696,8 @@ pub fn settings(file: ConfigFile, cli: Overrides) -> Result<Settings> {
         skydive,
         analyzers,
         idle_delay_secs,
+        captures,
+        capture_idle_delay_secs,
         interface_defaults: InterfaceDefaults {
             account_id: flow_log.account_id.clone(),
             region: flow_log.region.clone(),
@@ -802,6 +867,50 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("layuot"), "{e}");
+    }
+
+    #[test]
+    fn live_captures() {
+        let s = parse(
+            r#"
+            [capture]
+            idle_delay = 2
+            [[capture.interface]]
+            name = "eth0"
+            filter = "ip or ip6"
+            promisc = true
+            snaplen = 128
+            buffer = 1048576
+            [[capture.interface]]
+            name = "veth*"
+        "#,
+        )
+        .unwrap();
+        assert_eq!(s.capture_idle_delay_secs, 2);
+        assert_eq!(s.captures.len(), 2);
+        assert_eq!(s.captures[0].filter.as_deref(), Some("ip or ip6"));
+        assert!(s.captures[0].promisc);
+        assert_eq!(s.captures[0].snaplen, 128);
+        assert_eq!(s.captures[0].buffer_bytes, 1 << 20);
+        assert!(s.captures[1].is_pattern());
+        assert!(!s.captures[1].promisc);
+        for (text, key) in [
+            (
+                "[[capture.interface]]\nname = \"\"",
+                "capture.interface[0].name",
+            ),
+            (
+                "[[capture.interface]]\nname = \"a\"\nsnaplen = 10",
+                "capture.interface[0].snaplen",
+            ),
+            (
+                "[[capture.interface]]\nname = \"a\"\nbuffer = 10",
+                "capture.interface[0].buffer",
+            ),
+        ] {
+            let e = parse(text).unwrap_err().to_string();
+            assert!(e.contains(key), "{e}");
+        }
     }
 
     #[test]

@@ -72,7 +72,11 @@ fn run_daemon(args: cli::RunArgs) -> Result<ExitCode> {
         signal_hook::flag::register(signal, stop.clone())
             .map_err(|e| anyhow::anyhow!("cannot handle signal {signal}: {e}"))?;
     }
-    tracing::info!(analyzers = settings.analyzers.len(), "vpcflow run: started");
+    tracing::info!(
+        analyzers = settings.analyzers.len(),
+        captures = settings.captures.len(),
+        "vpcflow run: started"
+    );
     let totals = pipeline::run_live(&settings, &stop)?;
     if !args.quiet {
         eprint!("{}", summary::render_run(&totals));

@@ -11,7 +11,7 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{channel, sync_channel, Receiver, RecvTimeoutError, SyncSender};
+use std::sync::mpsc::{channel, sync_channel, Receiver, SyncSender, TryRecvError};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -22,6 +22,7 @@ use vpcflow_core::{FlowConsumer, FlowUpdate, InterfaceIndex, LossEvent};
 use vpcflow_sinks::{
     DirSink, FileFormat, FileWriter, GzipLevel, RecordSink, RunSummary, StdoutSink, WriterOptions,
 };
+use vpcflow_sources::live::{LiveCaptureStats, LiveSource};
 use vpcflow_sources::pcap::{read_capture, CaptureStats};
 use vpcflow_sources::skydive::live::{Live, LiveStats};
 use vpcflow_sources::skydive::replay::{self, BadLine};
@@ -227,6 +228,8 @@ fn start(settings: &Settings) -> Result<(Ingest, Writer)> {
 /// The totals of a `vpcflow run`.
 #[derive(Debug, Default)]
 pub struct RunTotals {
+    /// What the live captures saw.
+    pub capture: LiveCaptureStats,
     /// What the live source saw.
     pub live: LiveStats,
     /// What the Skydive converter did.
@@ -244,47 +247,78 @@ fn wall_ms() -> i64 {
         .unwrap_or(0)
 }
 
-/// Runs the live Skydive source until `stop` is set (by a signal), then
-/// flushes every open window and file.
+/// Runs the live sources (the captures of `[[capture.interface]]`, the
+/// Skydive analyzers of `[[skydive.analyzer]]`) until `stop` is set (by a
+/// signal), then flushes every open window and file.
 ///
 /// ```text
-/// analyzer threads ─Event─▶ [unbounded channel] ─▶ convert, aggregate ─▶ [channel] ─▶ writer thread
+/// capture threads ─batches─▶ [bounded channel] ─┐
+/// analyzer threads ─Event─▶ [unbounded channel] ─┴▶ convert, aggregate ─▶ [channel] ─▶ writer thread
 /// ```
 ///
-/// While traffic is quiet, event time follows the wall clock minus
-/// `skydive.idle_delay`, so windows close and files are published.
+/// While traffic is quiet, event time follows the wall clock minus the idle
+/// delay (`capture.idle_delay` when captures are configured, else
+/// `skydive.idle_delay`), so windows close (NODATA for idle interfaces) and
+/// files are published.
 pub fn run_live(settings: &Settings, stop: &AtomicBool) -> Result<RunTotals> {
-    if settings.analyzers.is_empty() {
+    if settings.analyzers.is_empty() && settings.captures.is_empty() {
         anyhow::bail!(
-            "skydive.analyzer: no analyzer configured (add a [[skydive.analyzer]] block)"
+            "nothing to run: configure [[capture.interface]] or [[skydive.analyzer]] blocks"
         );
     }
     let (mut ingest, writer) = start(settings)?;
+    let mut capture = LiveSource::new(settings.captures.clone(), settings.capture.fragments);
+    capture.start(&mut ingest).map_err(|e| anyhow!("{e}"))?;
     let (tx, rx) = channel();
-    let subscription = Subscription::start(&settings.analyzers, tx)
-        .map_err(|e| anyhow!("skydive.analyzer: {e}"))?;
+    let subscription = if settings.analyzers.is_empty() {
+        None
+    } else {
+        Some(
+            Subscription::start(&settings.analyzers, tx)
+                .map_err(|e| anyhow!("skydive.analyzer: {e}"))?,
+        )
+    };
     let mut live = Live::new(
         Converter::new(settings.skydive.clone()),
         settings.analyzers.len(),
         settings.aggregation.interval.secs(),
     );
+    let idle_delay = if settings.captures.is_empty() {
+        settings.idle_delay_secs
+    } else {
+        settings.capture_idle_delay_secs
+    };
     let mut last_advance = Instant::now();
+    let mut last_poll = Instant::now();
+    let has_patterns = settings.captures.iter().any(|c| c.is_pattern());
     while !stop.load(Ordering::SeqCst) && !ingest.writer_gone {
-        match rx.recv_timeout(Duration::from_millis(200)) {
-            Ok(event) => live.handle(event, wall_ms(), &mut ingest),
-            Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => break,
+        capture.pump(Duration::from_millis(100), &mut ingest);
+        if subscription.is_some() {
+            loop {
+                match rx.try_recv() {
+                    Ok(event) => live.handle(event, wall_ms(), &mut ingest),
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => break,
+                }
+            }
+        }
+        if has_patterns && last_poll.elapsed() >= Duration::from_secs(1) {
+            last_poll = Instant::now();
+            capture.poll_interfaces(&mut ingest);
         }
         if last_advance.elapsed() >= Duration::from_millis(500) {
             last_advance = Instant::now();
             let now = (wall_ms() / 1000) as u64;
             ingest
                 .aggregator
-                .advance_time(now.saturating_sub(settings.idle_delay_secs));
+                .advance_time(now.saturating_sub(idle_delay));
             ingest.forward_released();
         }
     }
-    subscription.stop();
+    capture.stop(&mut ingest);
+    if let Some(subscription) = subscription {
+        subscription.stop();
+    }
     // Events already received are counted.
     while let Ok(event) = rx.try_recv() {
         live.handle(event, wall_ms(), &mut ingest);
@@ -293,6 +327,7 @@ pub fn run_live(settings: &Settings, stop: &AtomicBool) -> Result<RunTotals> {
     let rest = ingest.aggregator.finish();
     ingest.send(Message::Records(rest));
     let mut totals = RunTotals {
+        capture: *capture.stats(),
         live: *live.stats(),
         skydive: *live.converter().stats(),
         aggregation: *ingest.aggregator.stats(),

@@ -126,7 +126,13 @@ pub fn render_run(t: &RunTotals) -> String {
     let k = &t.skydive;
     let a = &t.aggregation;
     let o = &t.output;
+    let c = &t.capture;
     let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "captured  {} interfaces opened, {} frames, {} IP packets, {} IP bytes; lost {} in the kernel, {} behind the pipeline, {} undecodable",
+        c.opened, c.frames, c.ip_packets, c.ip_bytes, c.kernel_drops, c.queue_drops, c.undecodable
+    );
     let _ = writeln!(
         out,
         "analyzers {} connections, {} dropped, {} failed attempts, {} disconnection gaps not attributable",
