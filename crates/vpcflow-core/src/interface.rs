@@ -238,6 +238,21 @@ impl InterfaceTable {
         index
     }
 
+    /// Adds `addresses` to the own addresses of a registered interface (those
+    /// it already has are kept, duplicates ignored): the addresses a live
+    /// capture reads from the operating system.
+    ///
+    /// # Panics
+    /// If `index` was not returned by [`InterfaceTable::register`].
+    pub fn add_addresses(&mut self, index: InterfaceIndex, addresses: &[IpAddr]) {
+        let own = &mut self.interfaces[index.0 as usize].addresses;
+        for a in addresses {
+            if !own.contains(a) {
+                own.push(*a);
+            }
+        }
+    }
+
     /// The metadata of a registered interface.
     ///
     /// # Panics
@@ -339,5 +354,25 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(t.len(), 2);
         assert_eq!(t.get(b).name, "eth1");
+    }
+
+    #[test]
+    fn os_addresses_are_added_to_configured_ones() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let mut configured = HashMap::new();
+        configured.insert(
+            "eth0".to_string(),
+            InterfaceOverrides {
+                addresses: vec![ip("10.0.0.5")],
+                ..InterfaceOverrides::default()
+            },
+        );
+        let mut t = InterfaceTable::new(defaults(), configured);
+        let a = t.register("eth0");
+        t.add_addresses(a, &[ip("10.0.0.6"), ip("10.0.0.5"), ip("fd00::6")]);
+        assert_eq!(
+            t.get(a).addresses,
+            vec![ip("10.0.0.5"), ip("10.0.0.6"), ip("fd00::6")]
+        );
     }
 }

@@ -9,6 +9,7 @@
 //! core to itself; the bounded channel holds ingest back when the writer falls
 //! behind, so memory stays bounded.
 
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{channel, sync_channel, Receiver, SyncSender, TryRecvError};
@@ -22,7 +23,9 @@ use vpcflow_core::{FlowConsumer, FlowUpdate, InterfaceIndex, LossEvent};
 use vpcflow_sinks::{
     DirSink, FileFormat, FileWriter, GzipLevel, RecordSink, RunSummary, StdoutSink, WriterOptions,
 };
-use vpcflow_sources::live::{LiveCaptureStats, LiveSource};
+use vpcflow_sources::live::{
+    interface_addresses, matches, CaptureSpec, LiveCaptureStats, LiveSource,
+};
 use vpcflow_sources::pcap::{read_capture, CaptureStats};
 use vpcflow_sources::skydive::live::{Live, LiveStats};
 use vpcflow_sources::skydive::replay::{self, BadLine};
@@ -40,8 +43,10 @@ const BATCH_RECORDS: usize = 16_384;
 
 /// What crosses from the ingest thread to the writer thread.
 enum Message {
-    /// A new interface, in registration order (so both threads agree on indices).
-    Interface(String),
+    /// A new interface, in registration order (so both threads agree on
+    /// indices), with the addresses the operating system gives it when it is
+    /// a live capture.
+    Interface(String, Vec<IpAddr>),
     /// Records of closed windows.
     Records(Closed),
 }
@@ -91,6 +96,8 @@ struct Ingest {
     aggregator: Aggregator,
     tx: SyncSender<Message>,
     writer_gone: bool,
+    /// Live captures: interfaces they name get their addresses from the OS.
+    captures: Vec<CaptureSpec>,
 }
 
 impl Ingest {
@@ -115,7 +122,12 @@ impl FlowConsumer for Ingest {
         let index = self.interfaces.register(name);
         if self.interfaces.len() > before {
             self.aggregator.add_interface(index);
-            self.send(Message::Interface(name.to_string()));
+            let own = if self.captures.iter().any(|c| matches(&c.name, name)) {
+                interface_addresses(name)
+            } else {
+                Vec::new()
+            };
+            self.send(Message::Interface(name.to_string(), own));
         }
         index
     }
@@ -188,8 +200,9 @@ fn write_loop(
     );
     for message in rx {
         match message {
-            Message::Interface(name) => {
-                interfaces.register(&name);
+            Message::Interface(name, own) => {
+                let index = interfaces.register(&name);
+                interfaces.add_addresses(index, &own);
             }
             Message::Records(closed) => {
                 for mut released in closed.into_released(BATCH_RECORDS) {
@@ -221,6 +234,7 @@ fn start(settings: &Settings) -> Result<(Ingest, Writer)> {
         aggregator: Aggregator::new(settings.aggregation),
         tx,
         writer_gone: false,
+        captures: Vec::new(),
     };
     Ok((ingest, writer))
 }
@@ -267,6 +281,7 @@ pub fn run_live(settings: &Settings, stop: &AtomicBool) -> Result<RunTotals> {
         );
     }
     let (mut ingest, writer) = start(settings)?;
+    ingest.captures = settings.captures.clone();
     let mut capture = LiveSource::new(settings.captures.clone(), settings.capture.fragments);
     capture.start(&mut ingest).map_err(|e| anyhow!("{e}"))?;
     let (tx, rx) = channel();

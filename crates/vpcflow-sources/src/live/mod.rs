@@ -19,6 +19,7 @@
 //!
 //! Timestamps are the kernel's, in nanoseconds.
 
+mod addresses;
 mod capture;
 mod pattern;
 mod source;
@@ -27,6 +28,7 @@ mod tests;
 
 use std::time::Duration;
 
+pub use addresses::interface_addresses;
 pub use pattern::matches;
 pub use source::{LiveCaptureStats, LiveSource};
 
