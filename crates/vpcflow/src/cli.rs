@@ -14,6 +14,9 @@ pub struct Cli {
     /// Log verbosity for diagnostics on stderr (error, warn, info, debug, trace).
     #[arg(long, global = true, default_value = "warn", env = "VPCFLOW_LOG")]
     pub log_level: String,
+    /// Log lines as text or as JSON objects (one per line), for log collectors.
+    #[arg(long, global = true, default_value = "text", value_parser = ["text", "json"], env = "VPCFLOW_LOG_FORMAT")]
+    pub log_format: String,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,

@@ -18,7 +18,7 @@ use crate::cli::{AthenaArgs, Cli, Command, ConvertArgs};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(&cli.log_level);
+    init_logging(&cli.log_level, &cli.log_format);
     match run(cli) {
         Ok(code) => code,
         // A reader that went away (`vpcflow convert … --out - | head`) is not an
@@ -37,14 +37,18 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
         .any(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
 }
 
-fn init_logging(level: &str) {
+fn init_logging(level: &str, format: &str) {
     let filter = tracing_subscriber::EnvFilter::try_new(level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt()
+    let fmt = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_target(false)
-        .init();
+        .with_target(false);
+    if format == "json" {
+        fmt.json().init();
+    } else {
+        fmt.init();
+    }
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {

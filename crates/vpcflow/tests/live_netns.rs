@@ -145,8 +145,14 @@ idle_delay = 5
 
 /// Starts `vpcflow run` in namespace `ns` and waits until it captures.
 fn start(n: &Netns, ns: &str, config: &Path) -> Child {
+    start_with(n, ns, config, &[])
+}
+
+/// [`start`] with extra global options.
+fn start_with(n: &Netns, ns: &str, config: &Path, options: &[&str]) -> Child {
     let child = Command::new("ip")
         .args(["netns", "exec", ns, env!("CARGO_BIN_EXE_vpcflow")])
+        .args(options)
         .args(["run", "--config", config.to_str().unwrap()])
         .env("VPCFLOW_LOG", "warn")
         .stderr(Stdio::piped())
@@ -491,7 +497,12 @@ fn an_interface_appearing_later_that_matches_a_pattern_is_captured() {
     let n = Netns::new();
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path(), "[[capture.interface]]\nname = \"late*\"\n");
-    let daemon = start(&n, &n.a, &cfg);
+    let daemon = start_with(
+        &n,
+        &n.a,
+        &cfg,
+        &["--log-format", "json", "--log-level", "info"],
+    );
     // The pair appears after the start: late0 in a, late1 in b.
     sh(&format!(
         "ip link add late0 netns {a} type veth peer name late1 netns {b} && \
@@ -517,4 +528,12 @@ fn an_interface_appearing_later_that_matches_a_pattern_is_captured() {
     flow(&rows, "10.78.0.1", "10.78.0.2", "1", "*", Some((2, 168, 0)));
     flow(&rows, "10.78.0.2", "10.78.0.1", "1", "*", Some((2, 168, 0)));
     assert!(stderr.contains("1 interfaces opened"), "{stderr}");
+    // JSON logs: the capture of late0 is one JSON object on its own line.
+    let opened = stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["fields"]["message"] == "capturing")
+        .unwrap_or_else(|| panic!("no JSON log line for the capture: {stderr}"));
+    assert_eq!(opened["fields"]["interface"], "late0", "{opened}");
+    assert_eq!(opened["level"], "INFO", "{opened}");
 }
