@@ -40,7 +40,7 @@ mod tunnel;
 use std::net::IpAddr;
 
 use vpcflow_core::tcp_flags::TcpFlags;
-use vpcflow_core::PacketAddrs;
+use vpcflow_core::{Action, FlowKey, FlowUpdate, InterfaceIndex, PacketAddrs, Timestamp};
 
 /// The result of decoding one frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,6 +122,30 @@ pub struct IpPacket {
     pub l2_len: u32,
     /// The ports were copied from the first fragment (fragment tracking).
     pub ports_from_first_fragment: bool,
+}
+
+impl IpPacket {
+    /// The observation of this one packet, seen on `interface` at `ts`.
+    #[inline]
+    pub fn flow_update(&self, interface: InterfaceIndex, ts: Timestamp) -> FlowUpdate {
+        FlowUpdate {
+            interface,
+            key: FlowKey {
+                src: self.src,
+                dst: self.dst,
+                src_port: self.src_port,
+                dst_port: self.dst_port,
+                protocol: self.protocol,
+            },
+            packet_addrs: self.inner,
+            packets: 1,
+            bytes: u64::from(self.bytes),
+            first: ts,
+            last: ts,
+            tcp_flags: self.tcp_flags,
+            action: Action::Accept,
+        }
+    }
 }
 
 /// Fragment information of an IP header.

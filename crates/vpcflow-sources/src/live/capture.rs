@@ -7,7 +7,7 @@ use std::sync::mpsc::{SyncSender, TrySendError};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use vpcflow_core::{Action, FlowKey, FlowUpdate, InterfaceIndex, Timestamp};
+use vpcflow_core::{FlowUpdate, InterfaceIndex, Timestamp};
 
 use super::{CaptureSpec, STATS_PERIOD};
 use crate::decode::Outcome;
@@ -178,23 +178,7 @@ pub(crate) fn run(
                 let ts = (h.ts.tv_sec as u64) * 1_000_000_000 + h.ts.tv_usec as u64;
                 w.frames += 1;
                 match decoder.decode(linktype, packet.data, h.len, ts).outcome {
-                    Outcome::Ip(p) => w.batch.push(FlowUpdate {
-                        interface: InterfaceIndex(0),
-                        key: FlowKey {
-                            src: p.src,
-                            dst: p.dst,
-                            src_port: p.src_port,
-                            dst_port: p.dst_port,
-                            protocol: p.protocol,
-                        },
-                        packet_addrs: p.inner,
-                        packets: 1,
-                        bytes: u64::from(p.bytes),
-                        first: ts,
-                        last: ts,
-                        tcp_flags: p.tcp_flags,
-                        action: Action::Accept,
-                    }),
+                    Outcome::Ip(p) => w.batch.push(p.flow_update(InterfaceIndex(0), ts)),
                     Outcome::NonIp => {}
                     Outcome::Undecodable(_) => w.undecodable += 1,
                 }

@@ -36,9 +36,7 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
-use vpcflow_core::{
-    Action, FlowConsumer, FlowKey, FlowUpdate, InterfaceIndex, LossEvent, Timestamp,
-};
+use vpcflow_core::{FlowConsumer, FlowUpdate, InterfaceIndex, LossEvent, Timestamp};
 
 use crate::decode::{self, Fragment, Layers, Outcome, TunnelKind, Undecodable};
 pub use crate::fragments::FragmentPolicy;
@@ -560,23 +558,7 @@ impl<'a, C: FlowConsumer + ?Sized> Emitter<'a, C> {
                 if let Some(k) = p.tunnel {
                     c.tunnels[k.index()] += 1;
                 }
-                self.pending.push(FlowUpdate {
-                    interface,
-                    key: FlowKey {
-                        src: p.src,
-                        dst: p.dst,
-                        src_port: p.src_port,
-                        dst_port: p.dst_port,
-                        protocol: p.protocol,
-                    },
-                    packet_addrs: p.inner,
-                    packets: 1,
-                    bytes: u64::from(p.bytes),
-                    first: ts,
-                    last: ts,
-                    tcp_flags: p.tcp_flags,
-                    action: Action::Accept,
-                });
+                self.pending.push(p.flow_update(interface, ts));
                 if self.pending.len() == BATCH {
                     self.flush();
                 }
