@@ -284,22 +284,8 @@ fn enhanced_packet<C: FlowConsumer + ?Sized>(
     block: &[u8],
     offset: usize,
 ) {
-    if block.len() < 32 {
-        r.warn(offset, bad("enhanced packet block shorter than 32 bytes"));
-        return;
-    }
-    let e = sec.endian;
-    let id = e.u32(block, 8);
-    let caplen = e.u32(block, 20) as usize;
-    if caplen > block.len() - 32 {
-        r.warn(offset, bad("captured length larger than the block"));
-        return;
-    }
-    let Some((iface, time)) = iface_of(r, sec, id, offset) else {
-        return;
-    };
-    let ts = time.timestamp(e.u32(block, 12), e.u32(block, 16));
-    r.packet(iface, &block[28..28 + caplen], e.u32(block, 24), ts);
+    let id = (block.len() >= 12).then(|| sec.endian.u32(block, 8));
+    timed_packet(r, sec, block, offset, id);
 }
 
 /// OPB (obsolete): interface id (16 bits), drops count (16 bits), then as EPB.
@@ -309,12 +295,26 @@ fn obsolete_packet<C: FlowConsumer + ?Sized>(
     block: &[u8],
     offset: usize,
 ) {
-    if block.len() < 32 {
+    let id = (block.len() >= 10).then(|| u32::from(sec.endian.u16(block, 8)));
+    timed_packet(r, sec, block, offset, id);
+}
+
+/// The part EPB and OPB share: from byte 12 on, timestamp (high, low),
+/// captured length, original length, data. `id` is the interface id the
+/// caller read from bytes 8–11.
+#[inline(always)]
+fn timed_packet<C: FlowConsumer + ?Sized>(
+    r: &mut Reader<'_, C>,
+    sec: &mut Section,
+    block: &[u8],
+    offset: usize,
+    id: Option<u32>,
+) {
+    let Some(id) = id.filter(|_| block.len() >= 32) else {
         r.warn(offset, bad("packet block shorter than 32 bytes"));
         return;
-    }
+    };
     let e = sec.endian;
-    let id = u32::from(e.u16(block, 8));
     let caplen = e.u32(block, 20) as usize;
     if caplen > block.len() - 32 {
         r.warn(offset, bad("captured length larger than the block"));
