@@ -70,6 +70,7 @@ pub fn record_values<'a>(
         v.packets = Some(t.packets);
         v.bytes = Some(t.bytes);
         v.action = Some(t.action);
+        v.reject_reason = t.action.reject_reason();
         v.tcp_flags = Some(t.tcp_flags.value());
         v.traffic_type = Some(match k.src {
             IpAddr::V4(_) => TrafficType::IPv4,
@@ -174,6 +175,21 @@ mod tests {
                 || matches!(f, Field::SublocationType | Field::SublocationId)
                 || f.version() == 7;
             assert_eq!(dash, expected_dash, "{f}");
+        }
+    }
+
+    #[test]
+    fn reject_reason_follows_the_action() {
+        let m = meta();
+        let f = LogFormat::parse("${action} ${reject-reason}").unwrap();
+        let mut r = icmp_record([203, 0, 113, 12], [172, 31, 16, 139]);
+        for (action, text) in [
+            (Action::Accept, "ACCEPT -\n"),
+            (Action::Reject, "REJECT -\n"),
+            (Action::RejectBpa, "REJECT BPA\n"),
+        ] {
+            r.traffic.as_mut().unwrap().action = action;
+            assert_eq!(line(&f, &r, &m), text);
         }
     }
 

@@ -49,16 +49,36 @@ pub enum Action {
     /// The traffic was accepted.
     #[default]
     Accept,
-    /// The traffic was rejected.
+    /// The traffic was rejected (security group, network ACL, or a source's
+    /// own decision); `reject-reason` is `-`.
     Reject,
+    /// The traffic was rejected by VPC Block Public Access: `action` is
+    /// `REJECT` and `reject-reason` is `BPA`. A record's action includes its
+    /// reason, so records differing only in the reason are separate records.
+    RejectBpa,
 }
 
 impl Action {
-    /// The text written in a record.
+    /// The text written in a record's `action` field.
     pub fn as_str(self) -> &'static str {
         match self {
             Action::Accept => "ACCEPT",
-            Action::Reject => "REJECT",
+            Action::Reject | Action::RejectBpa => "REJECT",
+        }
+    }
+
+    /// Whether the traffic was rejected, whatever the reason.
+    #[inline]
+    pub fn is_reject(self) -> bool {
+        self != Action::Accept
+    }
+
+    /// The `reject-reason` field: `BPA`, or `None` (`-`) for any other reason
+    /// and for accepted traffic (spec §1.6: BPA is the only defined value).
+    pub fn reject_reason(self) -> Option<&'static str> {
+        match self {
+            Action::RejectBpa => Some("BPA"),
+            Action::Accept | Action::Reject => None,
         }
     }
 }

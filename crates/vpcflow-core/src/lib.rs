@@ -13,6 +13,7 @@ pub mod format;
 pub mod interface;
 pub mod layout;
 pub mod name;
+pub mod policy;
 pub mod record;
 pub mod tcp_flags;
 pub mod time;

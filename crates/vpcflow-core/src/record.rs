@@ -119,8 +119,8 @@ pub(crate) fn sort_key_of_traffic(
         | (u128::from(dst_port) << 96)
         | (u128::from(protocol) << 88)
         | (u128::from(v6) << 87)
-        | ((action as u128) << 86)
-        | ((status as u128) << 84)
+        | ((action as u128) << 84)
+        | ((status as u128) << 82)
         | u128::from(pkt_addrs_digest(packet_addrs));
     let counts = (u128::from(packets) << 72) | (u128::from(bytes) << 8) | u128::from(tcp_flags);
     (head, src, dst, tail, counts)

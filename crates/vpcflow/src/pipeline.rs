@@ -177,15 +177,15 @@ fn open_sink(settings: &Settings) -> Result<Box<dyn RecordSink + Send>> {
 }
 
 fn keep(traffic_type: TrafficType, released: &mut Released) {
-    use vpcflow_core::Action;
-    let wanted = match traffic_type {
+    let want_reject = match traffic_type {
         TrafficType::All => return,
-        TrafficType::Accept => Action::Accept,
-        TrafficType::Reject => Action::Reject,
+        TrafficType::Accept => false,
+        TrafficType::Reject => true,
     };
-    released
-        .records
-        .retain(|r| r.traffic.is_none_or(|t| t.action == wanted));
+    released.records.retain(|r| {
+        r.traffic
+            .is_none_or(|t| t.action.is_reject() == want_reject)
+    });
 }
 
 /// The writer thread: enrich, batch, encode and publish.

@@ -211,7 +211,7 @@ mod tests {
                     dst_port: 443,
                     protocol: 6,
                 };
-                for action in [Action::Accept, Action::Reject] {
+                for action in [Action::Accept, Action::Reject, Action::RejectBpa] {
                     let f = ClosedFlow {
                         window: 1_700_000_400,
                         key: TableKey::new(InterfaceIndex(3), &key, action),

@@ -35,6 +35,7 @@ fn from_bytes(b: AddrBytes, v6: bool) -> IpAddr {
 
 const FLAG_V6: u8 = 1;
 const FLAG_REJECT: u8 = 2;
+const FLAG_BPA: u8 = 4;
 
 /// What one record is keyed by within a window: interface, 5-tuple, action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,11 +71,11 @@ impl TableKey {
             interface: interface.0,
             protocol: key.protocol,
             flags: (if key.src.is_ipv6() { FLAG_V6 } else { 0 })
-                | (if action == Action::Reject {
-                    FLAG_REJECT
-                } else {
-                    0
-                }),
+                | match action {
+                    Action::Accept => 0,
+                    Action::Reject => FLAG_REJECT,
+                    Action::RejectBpa => FLAG_REJECT | FLAG_BPA,
+                },
         }
     }
 
@@ -112,7 +113,9 @@ impl TableKey {
     }
 
     pub fn action(&self) -> Action {
-        if self.flags & FLAG_REJECT != 0 {
+        if self.flags & FLAG_BPA != 0 {
+            Action::RejectBpa
+        } else if self.flags & FLAG_REJECT != 0 {
             Action::Reject
         } else {
             Action::Accept
@@ -231,7 +234,7 @@ mod tests {
                 dst_port: 65535,
                 protocol: 6,
             };
-            for action in [Action::Accept, Action::Reject] {
+            for action in [Action::Accept, Action::Reject, Action::RejectBpa] {
                 let k = TableKey::new(InterfaceIndex(7), &key, action);
                 assert_eq!(k.flow_key(), key);
                 assert_eq!(k.action(), action);
