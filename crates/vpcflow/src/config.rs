@@ -21,6 +21,9 @@ use vpcflow_sources::pcap::{FragmentPolicy, PcapOptions};
 use vpcflow_sources::skydive::subscriber::{AnalyzerConfig, WireProtocol};
 use vpcflow_sources::skydive::{ConverterOptions, TwoPoint};
 
+mod policy;
+pub use policy::PolicySection;
+
 /// The configuration file, as written.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -43,6 +46,9 @@ pub struct ConfigFile {
     /// `[skydive]`: Skydive flows (recordings and analyzers).
     #[serde(default)]
     pub skydive: SkydiveSection,
+    /// `[policy]`: security groups, network ACLs, Block Public Access.
+    #[serde(default)]
+    pub policy: PolicySection,
 }
 
 /// `[skydive]`.
@@ -358,6 +364,8 @@ pub struct Settings {
     pub captures: Vec<CaptureSpec>,
     /// Live capture: event time trails the wall clock by this many seconds.
     pub capture_idle_delay_secs: u64,
+    /// The REJECT policy (`None`: every flow is ACCEPT).
+    pub policy: Option<vpcflow_core::policy::Policy>,
 }
 
 /// Command-line values that override the file (`None`: not given).
@@ -512,6 +520,7 @@ impl InterfaceSection {
 
 /// Combines the file and the command line into validated [`Settings`].
 pub fn settings(file: ConfigFile, cli: Overrides) -> Result<Settings> {
+    let policy = file.policy.policy()?;
     let fl = &file.flow_log;
     let region = cli
         .region
@@ -693,6 +702,7 @@ pub fn settings(file: ConfigFile, cli: Overrides) -> Result<Settings> {
     let idle_delay_secs = sd.idle_delay.unwrap_or(90);
 
     Ok(Settings {
+        policy,
         skydive,
         analyzers,
         idle_delay_secs,

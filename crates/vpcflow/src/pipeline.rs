@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, Context, Result};
 use vpcflow_core::aggregate::{Aggregator, AggregatorStats, Closed, Released};
 use vpcflow_core::interface::InterfaceTable;
+use vpcflow_core::policy::{Policy, PolicyEngine};
 use vpcflow_core::{FlowConsumer, FlowUpdate, InterfaceIndex, LossEvent};
 use vpcflow_sinks::{
     DirSink, FileFormat, FileWriter, GzipLevel, RecordSink, RunSummary, StdoutSink, WriterOptions,
@@ -90,7 +91,8 @@ pub struct ConvertSummary {
     pub file_format: FileFormat,
 }
 
-/// The ingest side: interface registry and aggregator, feeding the channel.
+/// The ingest side: interface registry, REJECT policy and aggregator,
+/// feeding the channel.
 struct Ingest {
     interfaces: InterfaceTable,
     aggregator: Aggregator,
@@ -98,9 +100,32 @@ struct Ingest {
     writer_gone: bool,
     /// Live captures: interfaces they name get their addresses from the OS.
     captures: Vec<CaptureSpec>,
+    /// The REJECT policy; `None` leaves every source's action as it is.
+    policy: Option<PolicyEngine>,
+    /// Observations of a batch with the policy's actions (reused, so that a
+    /// policy costs no allocation per batch).
+    decided: Vec<FlowUpdate>,
 }
 
 impl Ingest {
+    /// Puts `policy` in force from the next observation on (`None`: no
+    /// policy). Interfaces already registered are attached to it by name;
+    /// connections tracked under the previous policy are kept for the
+    /// interfaces that still have security groups.
+    fn set_policy(&mut self, policy: Option<Policy>) {
+        match (policy, &mut self.policy) {
+            (None, _) => self.policy = None,
+            (Some(p), Some(engine)) => engine.replace(p),
+            (Some(p), None) => {
+                let mut engine = PolicyEngine::new(p, matches);
+                for (index, meta) in self.interfaces.iter() {
+                    engine.attach(index, &meta.name, &meta.addresses);
+                }
+                self.policy = Some(engine);
+            }
+        }
+    }
+
     fn send(&mut self, message: Message) {
         if !self.writer_gone && self.tx.send(message).is_err() {
             // The writer thread stopped on an error; it is reported when joined.
@@ -127,6 +152,12 @@ impl FlowConsumer for Ingest {
             } else {
                 Vec::new()
             };
+            // The policy needs the direction of packets: configured and OS
+            // addresses, as the writer will have them.
+            self.interfaces.add_addresses(index, &own);
+            if let Some(policy) = &mut self.policy {
+                policy.attach(index, name, &self.interfaces.get(index).addresses);
+            }
             self.send(Message::Interface(name.to_string(), own));
         }
         index
@@ -134,13 +165,28 @@ impl FlowConsumer for Ingest {
 
     #[inline]
     fn update(&mut self, update: &FlowUpdate) {
-        self.aggregator.observe(update);
+        match &mut self.policy {
+            None => self.aggregator.observe(update),
+            Some(policy) => {
+                let mut u = *update;
+                u.action = policy.decide(&u);
+                self.aggregator.observe(&u);
+            }
+        }
         self.forward_released();
     }
 
     #[inline]
     fn update_batch(&mut self, updates: &[FlowUpdate]) {
-        self.aggregator.observe_batch(updates);
+        match &mut self.policy {
+            None => self.aggregator.observe_batch(updates),
+            Some(policy) => {
+                self.decided.clear();
+                self.decided.extend_from_slice(updates);
+                policy.apply(&mut self.decided);
+                self.aggregator.observe_batch(&self.decided);
+            }
+        }
         self.forward_released();
     }
 
@@ -226,7 +272,7 @@ fn start(settings: &Settings) -> Result<(Ingest, Writer)> {
         .name("vpcflow-writer".into())
         .spawn(move || write_loop(writer_settings, sink, rx))
         .context("cannot start the writer thread")?;
-    let ingest = Ingest {
+    let mut ingest = Ingest {
         interfaces: InterfaceTable::new(
             settings.interface_defaults.clone(),
             settings.interfaces.clone(),
@@ -235,7 +281,10 @@ fn start(settings: &Settings) -> Result<(Ingest, Writer)> {
         tx,
         writer_gone: false,
         captures: Vec::new(),
+        policy: None,
+        decided: Vec::new(),
     };
+    ingest.set_policy(settings.policy.clone());
     Ok((ingest, writer))
 }
 
