@@ -19,6 +19,7 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -64,8 +65,8 @@ fn sh(cmd: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// Namespaces `a` (veth `va`: 10.77.0.1, fd77::1) and `b` (veth `vb`:
-/// 10.77.0.2, fd77::2) with permanent neighbour entries; removed on drop.
+/// Namespaces `a` (veth `va`: `{v4}.1`, `{v6}1`) and `b` (veth `vb`:
+/// `{v4}.2`, `{v6}2`) with permanent neighbour entries; removed on drop.
 struct Netns {
     a: String,
     b: String,
@@ -73,8 +74,13 @@ struct Netns {
 }
 
 impl Netns {
-    fn new() -> Netns {
-        let id = std::process::id();
+    fn new(v4: &str, v6: &str) -> Netns {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let id = format!(
+            "{}x{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        );
         let n = Netns {
             a: format!("vpa{id}"),
             b: format!("vpb{id}"),
@@ -91,12 +97,12 @@ impl Netns {
         ] {
             sh(&format!(
                 "ip -n {ns} link set lo up && \
-                 ip -n {ns} addr add 10.77.0.{me}/24 dev {dev} && \
-                 ip -n {ns} addr add fd77::{me}/64 dev {dev} nodad && \
+                 ip -n {ns} addr add {v4}.{me}/24 dev {dev} && \
+                 ip -n {ns} addr add {v6}{me}/64 dev {dev} nodad && \
                  ip netns exec {ns} sysctl -qw net.ipv6.conf.{dev}.router_solicitations=0 && \
                  ip -n {ns} link set {dev} up && \
-                 ip -n {ns} neigh add 10.77.0.{peer} lladdr {mac} dev {dev} nud permanent && \
-                 ip -n {ns} -6 neigh add fd77::{peer} lladdr {mac} dev {dev} nud permanent"
+                 ip -n {ns} neigh add {v4}.{peer} lladdr {mac} dev {dev} nud permanent && \
+                 ip -n {ns} -6 neigh add {v6}{peer} lladdr {mac} dev {dev} nud permanent"
             ));
         }
         n
@@ -281,7 +287,8 @@ except socket.timeout:
     pass
 "#;
 
-fn config(dir: &Path, va: &str) -> PathBuf {
+/// A configuration capturing on `va`, with `extra` sections.
+fn config(dir: &Path, va: &str, extra: &str) -> PathBuf {
     let path = dir.join("vpcflow.toml");
     std::fs::write(
         &path,
@@ -299,16 +306,25 @@ out = "{}"
 idle_delay = 5
 [[capture.interface]]
 name = "{va}"
-[[interface]]
-name = "{va}"
-addresses = ["10.77.0.1", "fd77::1"]
-{}"#,
+{extra}"#,
             dir.join("out").display(),
-            policy(va)
         ),
     )
     .unwrap();
     path
+}
+
+/// Starts `vpcflow run` in `a` and waits until it captures.
+fn start(n: &Netns, config: &Path) -> Child {
+    let child = Command::new("ip")
+        .args(["netns", "exec", &n.a, env!("CARGO_BIN_EXE_vpcflow")])
+        .args(["run", "--config", config.to_str().unwrap()])
+        .env("VPCFLOW_LOG", "warn")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    thread::sleep(Duration::from_millis(1500));
+    child
 }
 
 fn stop(mut child: Child) -> String {
@@ -372,7 +388,11 @@ fn total(rows: &[Vec<String>], pick: impl Fn(&[String]) -> bool) -> (u64, u64) {
 
 /// Traffic of the test (not the kernel's IPv6 chatter: link-local, multicast).
 fn ours(r: &[String]) -> bool {
-    let test_addr = |a: &str| a.starts_with("10.77.0.") || a.starts_with("fd77::");
+    let test_addr = |a: &str| {
+        ["10.77.0.", "fd77::", "198.51.100.", "2001:db8:77::"]
+            .iter()
+            .any(|p| a.starts_with(p))
+    };
     test_addr(&r[1]) && test_addr(&r[2])
 }
 
@@ -381,9 +401,15 @@ fn policy_rejects_match_an_nftables_mirror() {
     if !can_run("policy_rejects_match_an_nftables_mirror") {
         return;
     }
-    let n = Netns::new();
+    let n = Netns::new("10.77.0", "fd77::");
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path(), &n.va);
+    // Capture files have no OS addresses: `a`'s are configured too.
+    let extra = format!(
+        "[[interface]]\nname = \"{}\"\naddresses = [\"10.77.0.1\", \"fd77::1\"]\n{}",
+        n.va,
+        policy(&n.va)
+    );
+    let cfg = config(dir.path(), &n.va, &extra);
     std::fs::write(dir.path().join("a.nft"), NFT_A).unwrap();
     std::fs::write(dir.path().join("b.nft"), NFT_B).unwrap();
     n.run(
@@ -421,14 +447,7 @@ fn policy_rejects_match_an_nftables_mirror() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let daemon = Command::new("ip")
-        .args(["netns", "exec", &n.a, env!("CARGO_BIN_EXE_vpcflow")])
-        .args(["run", "--config", cfg.to_str().unwrap()])
-        .env("VPCFLOW_LOG", "warn")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    thread::sleep(Duration::from_millis(1500));
+    let daemon = start(&n, &cfg);
 
     // Replies of the IPv4 ping are dropped (ACL), the IPv6 echo requests too
     // (no security group rule): ping fails, on purpose.
@@ -561,4 +580,132 @@ fn policy_rejects_match_an_nftables_mirror() {
     let converted: Vec<_> = records(&conv).into_iter().filter(|r| ours(r)).collect();
     let live_rejects: Vec<_> = rows.iter().filter(|r| reject(r)).cloned().collect();
     assert_eq!(converted, live_rejects, "{ctx}");
+}
+
+/// `a`'s input hook for Block Public Access in `ingress` mode: responses of
+/// `a`'s own connections pass, everything else from `b` is dropped.
+const NFT_BPA: &str = r#"
+table inet mirror {
+  chain input {
+    type filter hook input priority 0; policy accept;
+    ct state established,related accept
+    ip saddr 198.51.100.2 counter drop comment "bpa-v4"
+    ip6 saddr 2001:db8:77::2 counter drop comment "bpa-v6"
+  }
+}
+"#;
+
+const SERVER_B: &str = r#"
+import socket
+t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); t.bind(("198.51.100.2", 8080)); t.listen(4)
+print("ready", flush=True)
+c, _ = t.accept()
+c.sendall(b"y" * 3000); c.shutdown(socket.SHUT_WR)
+while c.recv(65536): pass
+c.close()
+"#;
+
+const BPA_CLIENTS: &str = r#"
+import socket, sys
+if sys.argv[1] == "a":
+    c = socket.create_connection(("198.51.100.2", 8080), source_address=("198.51.100.1", 42001))
+    c.shutdown(socket.SHUT_WR)
+    got = 0
+    while True:
+        d = c.recv(65536)
+        if not d: break
+        got += len(d)
+    assert got == 3000, got
+    c.close()
+else:
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("198.51.100.2", 42002))
+    for _ in range(4):
+        u.sendto(b"x" * 50, ("198.51.100.1", 7))
+"#;
+
+/// Block Public Access (ingress-only) between public addresses (the
+/// documentation blocks count as public): the REJECT records carry
+/// `reject-reason` `BPA` and count what the mirror dropped; `a`'s own
+/// connection out, and its responses, are ACCEPT. The interface's addresses
+/// come from the operating system only.
+#[test]
+fn block_public_access_rejects_match_an_nftables_mirror() {
+    if !can_run("block_public_access_rejects_match_an_nftables_mirror") {
+        return;
+    }
+    let n = Netns::new("198.51.100", "2001:db8:77::");
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(
+        dir.path(),
+        &n.va,
+        "[policy]\nblock_public_access = \"ingress\"\n",
+    );
+    std::fs::write(dir.path().join("a.nft"), NFT_BPA).unwrap();
+    n.run(
+        &n.a,
+        &format!("nft -f {}", dir.path().join("a.nft").display()),
+    );
+    let mut server = n
+        .exec(&n.b, &format!("python3 -c '{SERVER_B}'"))
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::BufRead;
+        let mut line = String::new();
+        std::io::BufReader::new(server.stdout.as_mut().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line.trim(), "ready");
+    }
+    let daemon = start(&n, &cfg);
+    n.run(&n.a, &format!("python3 -c '{BPA_CLIENTS}' a"));
+    n.run(&n.b, &format!("python3 -c '{BPA_CLIENTS}' b"));
+    let _ = n
+        .exec(&n.b, "ping -n -q -c 2 -i 0.2 -W 1 198.51.100.1")
+        .output()
+        .unwrap();
+    let _ = n
+        .exec(&n.b, "ping -6 -n -q -c 2 -i 0.2 -W 1 2001:db8:77::1")
+        .output()
+        .unwrap();
+    assert!(server.wait().unwrap().success());
+    thread::sleep(Duration::from_millis(500));
+    let stderr = stop(daemon);
+
+    let dropped = counters(&n, &n.a);
+    let rows: Vec<_> = records(&dir.path().join("out"))
+        .into_iter()
+        .filter(|r| ours(r))
+        .collect();
+    let ctx = format!("{}\nnft a: {dropped:?}\n{stderr}", show(&rows));
+    let bpa = |r: &[String]| r[8] == "REJECT" && r[12] == "BPA";
+    assert!(
+        rows.iter()
+            .all(|r| bpa(r) || (r[8] == "ACCEPT" && r[12] == "-")),
+        "{ctx}"
+    );
+    assert_eq!(
+        total(&rows, |r| bpa(r) && r[1] == "198.51.100.2"),
+        dropped["bpa-v4"],
+        "{ctx}"
+    );
+    // 4 UDP datagrams (20 + 8 + 50) and 2 echo requests (84).
+    assert_eq!(dropped["bpa-v4"], (6, 4 * 78 + 2 * 84), "{ctx}");
+    assert_eq!(
+        total(&rows, |r| bpa(r) && r[1] == "2001:db8:77::2"),
+        dropped["bpa-v6"],
+        "{ctx}"
+    );
+    assert_eq!(dropped["bpa-v6"], (2, 2 * 104), "{ctx}");
+    // `a`'s own connection: both directions ACCEPT, nothing of it rejected.
+    let conn = |r: &[String]| r[5] == "6" && (r[3] == "42001" || r[4] == "42001");
+    assert!(
+        rows.iter().filter(|r| conn(r)).all(|r| r[8] == "ACCEPT"),
+        "{ctx}"
+    );
+    let (_, back) = total(&rows, |r| conn(r) && r[1] == "198.51.100.2");
+    assert!(back > 3000, "{ctx}");
+    assert!(rows.iter().any(|r| conn(r) && r[11] == "egress"), "{ctx}");
 }
