@@ -370,6 +370,19 @@ max_tracked_connections = 1000
         assert_eq!(p.max_connections, 1000);
     }
 
+    /// The README's example stays a valid configuration.
+    #[test]
+    fn readme_example_parses() {
+        let readme = include_str!("../../../../README.md");
+        let section = &readme[readme.find("### REJECT policy").unwrap()..];
+        let start = section.find("```toml\n").unwrap() + "```toml\n".len();
+        let end = start + section[start..].find("```").unwrap();
+        let p = parse(&section[start..end]).unwrap().unwrap();
+        assert_eq!(p.security_groups[0].inbound.len(), 3);
+        assert_eq!(p.network_acls[0].rules(FlowDirection::Egress)[0].number, 90);
+        assert_eq!(p.max_connections, DEFAULT_MAX_CONNECTIONS);
+    }
+
     #[test]
     fn nothing_that_rejects_is_no_policy() {
         assert!(parse("").unwrap().is_none());
