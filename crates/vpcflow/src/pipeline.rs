@@ -476,3 +476,63 @@ pub fn convert(
     summary.elapsed = started.elapsed();
     Ok(summary)
 }
+
+#[cfg(test)]
+mod tests {
+    use vpcflow_core::record::Traffic;
+    use vpcflow_core::tcp_flags::TcpFlags;
+    use vpcflow_core::{Action, FlowKey, FlowRecord, LogStatus};
+
+    use super::*;
+
+    fn record(action: Option<Action>) -> FlowRecord {
+        FlowRecord {
+            interface: InterfaceIndex(0),
+            window_start: 60,
+            start: 61,
+            end: 62,
+            status: if action.is_some() {
+                LogStatus::Ok
+            } else {
+                LogStatus::NoData
+            },
+            traffic: action.map(|action| Traffic {
+                key: FlowKey {
+                    src: "10.0.0.1".parse().unwrap(),
+                    dst: "10.0.0.2".parse().unwrap(),
+                    src_port: 1,
+                    dst_port: 2,
+                    protocol: 6,
+                },
+                packet_addrs: None,
+                packets: 1,
+                bytes: 40,
+                tcp_flags: TcpFlags::NONE,
+                action,
+            }),
+        }
+    }
+
+    #[test]
+    fn traffic_type_filter_counts_bpa_as_reject() {
+        let all = [
+            None,
+            Some(Action::Accept),
+            Some(Action::Reject),
+            Some(Action::RejectBpa),
+        ];
+        for (traffic_type, want) in [
+            (TrafficType::All, vec![0, 1, 2, 3]),
+            (TrafficType::Accept, vec![0, 1]),
+            (TrafficType::Reject, vec![0, 2, 3]),
+        ] {
+            let mut released = Released {
+                records: all.iter().map(|a| record(*a)).collect(),
+                complete_before: 0,
+            };
+            keep(traffic_type, &mut released);
+            let expected: Vec<FlowRecord> = want.iter().map(|&i| record(all[i])).collect();
+            assert_eq!(released.records, expected, "{traffic_type:?}");
+        }
+    }
+}

@@ -285,3 +285,35 @@ fn hand_over_in_batches_keeps_order_and_holds_back_complete_before() {
     assert_eq!(batches.len(), 1);
     assert_eq!(batches[0].complete_before, u64::MAX);
 }
+
+#[test]
+fn records_differing_in_action_or_reject_reason_are_separate() {
+    let mut a = Aggregator::new(config(Interval::OneMinute));
+    for (action, bytes) in [
+        (Action::Accept, 100),
+        (Action::Reject, 20),
+        (Action::RejectBpa, 3),
+        (Action::Reject, 40),
+    ] {
+        let mut p = packet(0, 1000, 61 * S, bytes);
+        p.action = action;
+        a.observe(&p);
+    }
+    let r = finish_sorted(&mut a);
+    let mut got: Vec<(Action, u64, u64)> = ok(&r)
+        .iter()
+        .map(|r| {
+            let t = r.traffic.unwrap();
+            (t.action, t.packets, t.bytes)
+        })
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            (Action::Accept, 1, 100),
+            (Action::Reject, 2, 60),
+            (Action::RejectBpa, 1, 3)
+        ]
+    );
+}
