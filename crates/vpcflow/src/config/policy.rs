@@ -101,7 +101,7 @@ pub struct AclRuleSection {
 
 /// A value written as a string or an integer (`protocol = 6`, `ports = 80`).
 #[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
+#[serde(untagged, expecting = "a string or an integer")]
 pub enum TextOrNumber {
     /// `"tcp"`, `"1024-65535"`.
     Text(String),
@@ -487,8 +487,12 @@ max_tracked_connections = 1000
     }
 
     #[test]
-    fn unknown_keys_are_rejected_by_name() {
+    fn unknown_keys_and_wrong_types_are_rejected() {
         for (text, word) in [
+            (
+                "[[policy.security_group]]\nname = \"g\"\ninterfaces = [\"e\"]\ninbound = [{ protocol = \"tcp\", ports = true, cidr = \"0.0.0.0/0\" }]",
+                "a string or an integer",
+            ),
             ("[policy]\nblock_public = \"off\"", "block_public"),
             (
                 "[[policy.security_group]]\nname = \"g\"\ninterfaces = [\"e\"]\ninbound = [{ protocol = \"tcp\", cidr = \"0.0.0.0/0\", port = \"80\" }]",
