@@ -4,6 +4,7 @@ mod athena;
 mod cli;
 mod config;
 mod fields_cmd;
+mod ip_ranges;
 mod pipeline;
 mod progress;
 mod summary;
