@@ -20,10 +20,21 @@ pub fn flow_direction(own: &[IpAddr], src: IpAddr, dst: IpAddr) -> Option<FlowDi
     }
 }
 
-/// The values of `record` on interface `meta`, for a format of `version`.
+/// The values of `record` on interface `meta`, for a format of `version`
+/// (`pkt-*-aws-service` are left `-`: [`InterfaceTable::values`] fills them).
+///
+/// `pkt-srcaddr` / `pkt-dstaddr` are the addresses as carried (the innermost
+/// header of a tunnel). `srcaddr` / `dstaddr` are the flow as the interface
+/// sees it (spec §2.3): the outermost header's addresses, except that the
+/// interface's side is its primary address of the packet's family
+/// ([`InterfaceMeta::primary`]): `dstaddr` of ingress, `srcaddr` of egress
+/// traffic ([`InterfaceMeta::direction`]). Traffic of unknown direction, and
+/// interfaces without an address of the family, keep the header's addresses.
 ///
 /// NODATA and SKIPDATA records keep the interface metadata, `start`, `end` and
 /// `log-status`; every traffic field is `-` (spec §2.6).
+///
+/// [`InterfaceTable::values`]: crate::interface::InterfaceTable::values
 pub fn record_values<'a>(
     record: &FlowRecord,
     meta: &'a InterfaceMeta,
@@ -62,8 +73,14 @@ pub fn record_values<'a>(
             Some(p) => (p.src, p.dst),
             None => (k.src, k.dst),
         };
-        v.srcaddr = Some(k.src);
-        v.dstaddr = Some(k.dst);
+        let direction = meta.direction(k.src, k.dst);
+        let (src, dst) = match direction.and_then(|d| Some((d, meta.primary(k.src)?))) {
+            Some((FlowDirection::Ingress, primary)) => (k.src, primary),
+            Some((FlowDirection::Egress, primary)) => (primary, k.dst),
+            None => (k.src, k.dst),
+        };
+        v.srcaddr = Some(src);
+        v.dstaddr = Some(dst);
         v.srcport = Some(k.src_port);
         v.dstport = Some(k.dst_port);
         v.protocol = Some(k.protocol);
@@ -78,7 +95,7 @@ pub fn record_values<'a>(
         });
         v.pkt_srcaddr = Some(pkt_src);
         v.pkt_dstaddr = Some(pkt_dst);
-        v.flow_direction = flow_direction(&meta.addresses, k.src, k.dst);
+        v.flow_direction = direction;
     }
     v
 }
@@ -212,5 +229,180 @@ mod tests {
         assert_eq!(line(&f, &r, &m), "egress 10.1.1.1 10.2.2.2 IPv4 0\n");
         let unrelated = icmp_record([1, 1, 1, 1], [2, 2, 2, 2]);
         assert_eq!(line(&f, &unrelated, &m), "- 1.1.1.1 2.2.2.2 IPv4 0\n");
+    }
+
+    fn resolve(o: InterfaceOverrides) -> InterfaceMeta {
+        InterfaceMeta::resolve(
+            "eth0",
+            &o,
+            &InterfaceDefaults {
+                account_id: "123456789010".into(),
+                region: "us-east-1".into(),
+            },
+        )
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn udp(src: &str, dst: &str, packet_addrs: Option<(&str, &str)>) -> FlowRecord {
+        let mut r = icmp_record([0; 4], [0; 4]);
+        let t = r.traffic.as_mut().unwrap();
+        t.key.src = ip(src);
+        t.key.dst = ip(dst);
+        t.key.protocol = 17;
+        t.packet_addrs = packet_addrs.map(|(s, d)| PacketAddrs {
+            src: ip(s),
+            dst: ip(d),
+        });
+        r
+    }
+
+    const ADDRS: &str = "${srcaddr} ${dstaddr} ${pkt-srcaddr} ${pkt-dstaddr} ${flow-direction}";
+
+    #[test]
+    fn secondary_addresses_are_reported_as_the_primary() {
+        let m = resolve(InterfaceOverrides {
+            addresses: vec![
+                ip("fe80::1"),
+                ip("10.0.0.5"),
+                ip("10.0.0.6"),
+                ip("2001:db8::5"),
+                ip("2001:db8::6"),
+            ],
+            ..Default::default()
+        });
+        assert_eq!(m.primary(ip("0.0.0.0")), Some(ip("10.0.0.5")));
+        assert_eq!(
+            m.primary(ip("::")),
+            Some(ip("2001:db8::5")),
+            "link-local only when nothing else"
+        );
+        let f = LogFormat::parse(ADDRS).unwrap();
+        let cases = [
+            // Ingress to the secondary address: dstaddr is the primary.
+            (
+                ("198.51.100.7", "10.0.0.6"),
+                "198.51.100.7 10.0.0.5 198.51.100.7 10.0.0.6 ingress\n",
+            ),
+            // Egress from the secondary address: srcaddr is the primary.
+            (
+                ("10.0.0.6", "198.51.100.7"),
+                "10.0.0.5 198.51.100.7 10.0.0.6 198.51.100.7 egress\n",
+            ),
+            // The primary itself: unchanged.
+            (
+                ("198.51.100.7", "10.0.0.5"),
+                "198.51.100.7 10.0.0.5 198.51.100.7 10.0.0.5 ingress\n",
+            ),
+            // IPv6, from the link-local address: the primary IPv6 address.
+            (
+                ("fe80::1", "2001:db8::99"),
+                "2001:db8::5 2001:db8::99 fe80::1 2001:db8::99 egress\n",
+            ),
+            (
+                ("2001:db8::99", "2001:db8::6"),
+                "2001:db8::99 2001:db8::5 2001:db8::99 2001:db8::6 ingress\n",
+            ),
+            // Unknown direction: as carried.
+            (
+                ("198.51.100.7", "198.51.100.8"),
+                "198.51.100.7 198.51.100.8 198.51.100.7 198.51.100.8 -\n",
+            ),
+        ];
+        for ((src, dst), want) in cases {
+            assert_eq!(line(&f, &udp(src, dst, None), &m), want, "{src} > {dst}");
+        }
+    }
+
+    #[test]
+    fn configured_primary_wins_and_is_an_own_address() {
+        let m = resolve(InterfaceOverrides {
+            addresses: vec![ip("10.0.0.5")],
+            primary_ipv4: Some("10.0.0.9".parse().unwrap()),
+            ..Default::default()
+        });
+        assert_eq!(m.addresses, vec![ip("10.0.0.9"), ip("10.0.0.5")]);
+        let f = LogFormat::parse(ADDRS).unwrap();
+        assert_eq!(
+            line(&f, &udp("10.0.0.5", "192.0.2.1", None), &m),
+            "10.0.0.9 192.0.2.1 10.0.0.5 192.0.2.1 egress\n"
+        );
+        // No IPv6 address at all: IPv6 traffic keeps its addresses.
+        assert_eq!(
+            line(&f, &udp("2001:db8::1", "2001:db8::2", None), &m),
+            "2001:db8::1 2001:db8::2 2001:db8::1 2001:db8::2 -\n"
+        );
+    }
+
+    /// AWS's NAT gateway example (spec §2.3, `nat-gateway-eni`): the NAT
+    /// interface 10.0.0.220 in a VPC 10.0.0.0/16 forwards an instance's
+    /// (10.0.1.5) traffic to 203.0.113.5 and the replies back.
+    #[test]
+    fn nat_gateway_example() {
+        let m = resolve(InterfaceOverrides {
+            interface_id: Some("eni-1235b8ca123456789".into()),
+            instance_id: Some("-".into()),
+            addresses: vec![ip("10.0.0.220")],
+            networks: vec!["10.0.0.0/16".parse().unwrap()],
+            ..Default::default()
+        });
+        let f = LogFormat::parse(
+            "${instance-id} ${interface-id} ${srcaddr} ${dstaddr} ${pkt-srcaddr} ${pkt-dstaddr}",
+        )
+        .unwrap();
+        let packets = [
+            ("10.0.1.5", "203.0.113.5"),
+            ("10.0.0.220", "203.0.113.5"),
+            ("203.0.113.5", "10.0.0.220"),
+            ("203.0.113.5", "10.0.1.5"),
+        ];
+        let lines: String = packets
+            .iter()
+            .map(|(s, d)| line(&f, &udp(s, d, None), &m))
+            .collect();
+        assert_eq!(
+            lines,
+            "- eni-1235b8ca123456789 10.0.1.5 10.0.0.220 10.0.1.5 203.0.113.5\n\
+             - eni-1235b8ca123456789 10.0.0.220 203.0.113.5 10.0.0.220 203.0.113.5\n\
+             - eni-1235b8ca123456789 203.0.113.5 10.0.0.220 203.0.113.5 10.0.0.220\n\
+             - eni-1235b8ca123456789 10.0.0.220 10.0.1.5 203.0.113.5 10.0.1.5\n"
+        );
+        // The instance's own interface: pkt-* equal srcaddr/dstaddr.
+        let instance = resolve(InterfaceOverrides {
+            addresses: vec![ip("10.0.1.5")],
+            ..Default::default()
+        });
+        assert_eq!(
+            line(&f, &udp("10.0.1.5", "203.0.113.5", None), &instance)
+                .split_once(' ')
+                .unwrap()
+                .1
+                .split_once(' ')
+                .unwrap()
+                .1,
+            "10.0.1.5 203.0.113.5 10.0.1.5 203.0.113.5\n"
+        );
+        // Inside to inside, outside to outside: unknown, unchanged.
+        assert_eq!(m.direction(ip("10.0.1.5"), ip("10.0.2.5")), None);
+        assert_eq!(m.direction(ip("192.0.2.1"), ip("203.0.113.5")), None);
+    }
+
+    #[test]
+    fn tunnels_keep_the_inner_addresses_as_pkt_addresses() {
+        let m = resolve(InterfaceOverrides {
+            addresses: vec![ip("10.0.0.5"), ip("10.0.0.6")],
+            ..Default::default()
+        });
+        let f = LogFormat::parse(ADDRS).unwrap();
+        assert_eq!(
+            line(
+                &f,
+                &udp("10.0.0.6", "192.0.2.1", Some(("172.16.0.1", "172.16.0.2"))),
+                &m
+            ),
+            "10.0.0.5 192.0.2.1 172.16.0.1 172.16.0.2 egress\n"
+        );
     }
 }

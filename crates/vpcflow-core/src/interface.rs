@@ -1,11 +1,17 @@
 //! Interface metadata: the ENI identity each capture point is reported as.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
 
+use ipnet::IpNet;
 use sha2::{Digest, Sha256};
 
+use crate::aws_service::AwsServices;
+use crate::enrich::record_values;
 use crate::flow::InterfaceIndex;
+use crate::record::FlowRecord;
+use crate::values::{FlowDirection, RecordValues};
 
 /// ECS task metadata written in the version-7 fields.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -76,8 +82,19 @@ pub struct InterfaceMeta {
     pub sublocation_type: Option<String>,
     /// `sublocation-id`.
     pub sublocation_id: Option<String>,
-    /// The interface's own addresses; they decide `flow-direction`.
+    /// The interface's own addresses; they decide `flow-direction`, and the
+    /// primary one of each family is the interface's side of `srcaddr` /
+    /// `dstaddr` (see [`InterfaceMeta::primary`]).
     pub addresses: Vec<IpAddr>,
+    /// The configured primary IPv4 address (also one of `addresses`).
+    pub primary_ipv4: Option<Ipv4Addr>,
+    /// The configured primary IPv6 address (also one of `addresses`).
+    pub primary_ipv6: Option<Ipv6Addr>,
+    /// Networks reached through the interface (a router's or NAT's inside
+    /// networks): traffic between them and elsewhere that is not addressed to
+    /// one of `addresses` gets its direction from them (see
+    /// [`InterfaceMeta::direction`]).
+    pub networks: Vec<IpNet>,
     /// ECS task metadata, when the interface belongs to one.
     pub ecs: Option<EcsTask>,
 }
@@ -96,6 +113,9 @@ pub struct InterfaceOverrides {
     pub sublocation_type: Option<String>,
     pub sublocation_id: Option<String>,
     pub addresses: Vec<IpAddr>,
+    pub primary_ipv4: Option<Ipv4Addr>,
+    pub primary_ipv6: Option<Ipv6Addr>,
+    pub networks: Vec<IpNet>,
     pub ecs: Option<EcsTask>,
 }
 
@@ -192,22 +212,97 @@ impl InterfaceMeta {
             },
             sublocation_type: overrides.sublocation_type.clone(),
             sublocation_id: overrides.sublocation_id.clone(),
-            addresses: overrides.addresses.clone(),
+            addresses: own_addresses(overrides),
+            primary_ipv4: overrides.primary_ipv4,
+            primary_ipv6: overrides.primary_ipv6,
+            networks: overrides.networks.clone(),
             ecs: overrides.ecs.clone(),
             account_id,
             region,
         }
     }
+
+    /// The interface's primary address of the family of `like` (IPv4 or
+    /// IPv6): the configured `primary_ipv4` / `primary_ipv6`, else the first
+    /// address of that family in `addresses` that is not link-local
+    /// (configured addresses come before those read from the operating
+    /// system, which keep the system's order), else the first link-local one.
+    /// `None` when the interface has no address of that family.
+    pub fn primary(&self, like: IpAddr) -> Option<IpAddr> {
+        match like {
+            IpAddr::V4(_) => self.primary_ipv4.map(IpAddr::V4).or_else(|| {
+                self.first_address(|a| match a {
+                    IpAddr::V4(v4) => Some(!v4.is_link_local()),
+                    IpAddr::V6(_) => None,
+                })
+            }),
+            IpAddr::V6(_) => self.primary_ipv6.map(IpAddr::V6).or_else(|| {
+                self.first_address(|a| match a {
+                    IpAddr::V6(v6) => Some(!v6.is_unicast_link_local()),
+                    IpAddr::V4(_) => None,
+                })
+            }),
+        }
+    }
+
+    /// The first address for which `preferred` says `Some(true)`, else the
+    /// first for which it says `Some(false)`.
+    fn first_address(&self, preferred: impl Fn(&IpAddr) -> Option<bool>) -> Option<IpAddr> {
+        let mut fallback = None;
+        for a in &self.addresses {
+            match preferred(a) {
+                Some(true) => return Some(*a),
+                Some(false) if fallback.is_none() => fallback = Some(*a),
+                _ => {}
+            }
+        }
+        fallback
+    }
+
+    /// `flow-direction` of a packet from `src` to `dst` on this interface:
+    /// ingress when addressed to one of its own addresses, egress when sent
+    /// from one; otherwise, with `networks` configured, ingress from them to
+    /// elsewhere and egress from elsewhere to them (what a NAT or router
+    /// interface forwards); unknown in every other case.
+    pub fn direction(&self, src: IpAddr, dst: IpAddr) -> Option<FlowDirection> {
+        if let Some(d) = crate::enrich::flow_direction(&self.addresses, src, dst) {
+            return Some(d);
+        }
+        let inside = |a: IpAddr| self.networks.iter().any(|n| n.contains(&a));
+        match (inside(src), inside(dst)) {
+            (true, false) => Some(FlowDirection::Ingress),
+            (false, true) => Some(FlowDirection::Egress),
+            _ => None,
+        }
+    }
+}
+
+/// The configured addresses, with configured primaries that are missing
+/// from them in front.
+fn own_addresses(o: &InterfaceOverrides) -> Vec<IpAddr> {
+    let primaries = [
+        o.primary_ipv4.map(IpAddr::V4),
+        o.primary_ipv6.map(IpAddr::V6),
+    ];
+    let mut out: Vec<IpAddr> = primaries
+        .into_iter()
+        .flatten()
+        .filter(|p| !o.addresses.contains(p))
+        .collect();
+    out.extend_from_slice(&o.addresses);
+    out
 }
 
 /// All interfaces of a run, by index, with the configuration they are
-/// resolved from.
+/// resolved from, and the AWS service ranges records are enriched with: what
+/// a sink needs to turn records into field values ([`InterfaceTable::values`]).
 #[derive(Debug, Clone)]
 pub struct InterfaceTable {
     defaults: InterfaceDefaults,
     configured: HashMap<String, InterfaceOverrides>,
     interfaces: Vec<InterfaceMeta>,
     by_name: HashMap<String, InterfaceIndex>,
+    aws_services: Option<Arc<AwsServices>>,
 }
 
 impl InterfaceTable {
@@ -221,7 +316,35 @@ impl InterfaceTable {
             configured,
             interfaces: Vec::new(),
             by_name: HashMap::new(),
+            aws_services: None,
         }
+    }
+
+    /// Uses `services` for `pkt-src-aws-service` / `pkt-dst-aws-service` from
+    /// now on (`None`: both `-`); a reload swaps in a fresh table this way.
+    pub fn set_aws_services(&mut self, services: Option<Arc<AwsServices>>) {
+        self.aws_services = services;
+    }
+
+    /// The AWS service ranges in use.
+    pub fn aws_services(&self) -> Option<&Arc<AwsServices>> {
+        self.aws_services.as_ref()
+    }
+
+    /// The field values of `record` (of a registered interface) for a format
+    /// of `version`: its interface's metadata, and the AWS services of its
+    /// packet addresses when a table is set.
+    ///
+    /// # Panics
+    /// If `record.interface` was not returned by [`InterfaceTable::register`].
+    #[inline]
+    pub fn values(&self, record: &FlowRecord, version: u8) -> RecordValues<'_> {
+        let mut v = record_values(record, self.get(record.interface), version);
+        if let Some(services) = &self.aws_services {
+            v.pkt_src_aws_service = v.pkt_srcaddr.and_then(|a| services.lookup(a));
+            v.pkt_dst_aws_service = v.pkt_dstaddr.and_then(|a| services.lookup(a));
+        }
+        v
     }
 
     /// The index of interface `name`, registering it on first use.
@@ -374,5 +497,59 @@ mod tests {
             t.get(a).addresses,
             vec![ip("10.0.0.5"), ip("10.0.0.6"), ip("fd00::6")]
         );
+    }
+
+    #[test]
+    fn values_look_up_aws_services_of_the_packet_addresses() {
+        use crate::aws_service::AwsServices;
+        use crate::flow::{Action, FlowKey};
+        use crate::record::{FlowRecord, LogStatus, Traffic};
+        use crate::tcp_flags::TcpFlags;
+
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let mut t = InterfaceTable::new(defaults(), HashMap::new());
+        let eth0 = t.register("eth0");
+        let record = FlowRecord {
+            interface: eth0,
+            window_start: 0,
+            start: 1,
+            end: 2,
+            status: LogStatus::Ok,
+            traffic: Some(Traffic {
+                key: FlowKey {
+                    src: ip("52.95.128.179"),
+                    dst: ip("10.0.0.71"),
+                    src_port: 80,
+                    dst_port: 34210,
+                    protocol: 6,
+                },
+                packet_addrs: None,
+                packets: 1,
+                bytes: 40,
+                tcp_flags: TcpFlags::NONE,
+                action: Action::Accept,
+            }),
+        };
+        let v = t.values(&record, 5);
+        assert_eq!((v.pkt_src_aws_service, v.pkt_dst_aws_service), (None, None));
+        let mut services = AwsServices::new();
+        services
+            .insert("52.95.128.0/21".parse().unwrap(), "AMAZON")
+            .unwrap();
+        services
+            .insert("52.95.128.0/21".parse().unwrap(), "S3")
+            .unwrap();
+        t.set_aws_services(Some(Arc::new(services)));
+        let v = t.values(&record, 5);
+        assert_eq!(
+            (v.pkt_src_aws_service, v.pkt_dst_aws_service),
+            (Some("S3"), None)
+        );
+        let nodata = FlowRecord {
+            traffic: None,
+            status: LogStatus::NoData,
+            ..record
+        };
+        assert_eq!(t.values(&nodata, 5).pkt_src_aws_service, None);
     }
 }

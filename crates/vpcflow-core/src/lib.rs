@@ -5,6 +5,7 @@
 //! formatted bytes out.
 
 pub mod aggregate;
+pub mod aws_service;
 pub mod batch;
 pub mod enrich;
 pub mod fields;

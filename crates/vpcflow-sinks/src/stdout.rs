@@ -4,7 +4,6 @@
 use std::io::Write;
 
 use vpcflow_core::aggregate::Released;
-use vpcflow_core::enrich::record_values;
 use vpcflow_core::format::LogFormat;
 use vpcflow_core::interface::InterfaceTable;
 
@@ -68,7 +67,7 @@ impl<W: Write> StdoutSink<W> {
     ) -> Result<(), SinkError> {
         self.header();
         for record in &released.records {
-            let values = record_values(record, interfaces.get(record.interface), self.version);
+            let values = interfaces.values(record, self.version);
             self.format.write_line(&values, &mut self.buf);
             self.summary.records += 1;
             if self.buf.len() >= CHUNK {

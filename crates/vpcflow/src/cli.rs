@@ -38,6 +38,21 @@ pub enum Command {
     /// configuration and write flow log files until SIGINT or SIGTERM, which
     /// flush every open window and file.
     Run(RunArgs),
+    /// Validate a configuration and print what it would produce: the flow
+    /// log, format and version, an example key, sources, interfaces with
+    /// their IDs and addresses. Exit status 2 on an error.
+    Check(CheckArgs),
+}
+
+/// `vpcflow check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Configuration file (TOML).
+    #[arg(long, short)]
+    pub config: std::path::PathBuf,
+    /// Print the report as one JSON object.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `vpcflow run`.

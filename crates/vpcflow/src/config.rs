@@ -4,12 +4,14 @@
 //! and bad values are errors at start-up that name the key.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context, Result};
 use serde::Deserialize;
 use vpcflow_core::aggregate::{AggregatorConfig, OverflowPolicy};
+use vpcflow_core::aws_service::AwsServices;
 use vpcflow_core::format::LogFormat;
 use vpcflow_core::interface::{derived_id, EcsTask, InterfaceDefaults, InterfaceOverrides};
 use vpcflow_core::layout::{Layout, Prefix};
@@ -182,6 +184,8 @@ pub struct FlowLogSection {
     pub interval: Option<u64>,
     /// ACCEPT, REJECT or ALL.
     pub traffic_type: Option<String>,
+    /// AWS's `ip-ranges.json`, for `pkt-src-aws-service` / `pkt-dst-aws-service`.
+    pub aws_ip_ranges: Option<PathBuf>,
 }
 
 /// `[output]`.
@@ -299,6 +303,15 @@ pub struct InterfaceSection {
     /// The interface's own addresses (they decide flow-direction).
     #[serde(default)]
     pub addresses: Vec<String>,
+    /// The primary IPv4 address (default: the first IPv4 one of `addresses`).
+    pub primary_ipv4: Option<String>,
+    /// The primary IPv6 address (default: the first IPv6 one of `addresses`
+    /// that is not link-local).
+    pub primary_ipv6: Option<String>,
+    /// Networks reached through the interface (NAT or router inside
+    /// networks), in CIDR notation.
+    #[serde(default)]
+    pub networks: Vec<String>,
     /// `[interface.ecs]`: ECS task metadata (version-7 fields), keys named
     /// like the fields without `ecs-` (`cluster_arn`, `task_id`, …).
     pub ecs: Option<EcsTask>,
@@ -323,6 +336,29 @@ pub enum Destination {
     Directory(PathBuf),
     /// Uncompressed records on standard output.
     Stdout,
+}
+
+/// A loaded AWS `ip-ranges.json` file.
+#[derive(Debug, Clone)]
+pub struct AwsIpRanges {
+    /// Where it was read from.
+    pub path: PathBuf,
+    /// Its ranges.
+    pub services: Arc<AwsServices>,
+}
+
+impl AwsIpRanges {
+    /// Reads the file at `path` (`flow_log.aws_ip_ranges`); errors name the
+    /// key, the file and the bad entry. A reload calls this again to get a
+    /// fresh table.
+    pub fn load(path: &Path) -> Result<AwsIpRanges> {
+        let services =
+            crate::ip_ranges::load(path).map_err(|e| anyhow!("flow_log.aws_ip_ranges: {e:#}"))?;
+        Ok(AwsIpRanges {
+            path: path.to_path_buf(),
+            services: Arc::new(services),
+        })
+    }
 }
 
 /// Everything a run needs, validated.
@@ -366,6 +402,8 @@ pub struct Settings {
     pub capture_idle_delay_secs: u64,
     /// The REJECT policy (`None`: every flow is ACCEPT).
     pub policy: Option<vpcflow_core::policy::Policy>,
+    /// AWS service ranges (`flow_log.aws_ip_ranges`).
+    pub aws_ip_ranges: Option<AwsIpRanges>,
 }
 
 /// Command-line values that override the file (`None`: not given).
@@ -497,6 +535,42 @@ impl InterfaceSection {
                     .map_err(|_| anyhow!("{}: {a:?} is not an IP address", key("addresses")))
             })
             .collect::<Result<Vec<_>>>()?;
+        let primary_ipv4 = self
+            .primary_ipv4
+            .as_deref()
+            .map(|a| {
+                a.parse::<Ipv4Addr>()
+                    .map_err(|_| anyhow!("{}: {a:?} is not an IPv4 address", key("primary_ipv4")))
+            })
+            .transpose()?;
+        let primary_ipv6 = self
+            .primary_ipv6
+            .as_deref()
+            .map(|a| {
+                a.parse::<Ipv6Addr>()
+                    .map_err(|_| anyhow!("{}: {a:?} is not an IPv6 address", key("primary_ipv6")))
+            })
+            .transpose()?;
+        let networks = self
+            .networks
+            .iter()
+            .map(|n| {
+                let net = n.parse::<ipnet::IpNet>().map_err(|_| {
+                    anyhow!(
+                        "{}: {n:?} is not a network such as 10.0.0.0/16",
+                        key("networks")
+                    )
+                })?;
+                if net.trunc() != net {
+                    bail!(
+                        "{}: {n:?} has host bits set (the network is {})",
+                        key("networks"),
+                        net.trunc()
+                    );
+                }
+                Ok(net)
+            })
+            .collect::<Result<Vec<_>>>()?;
         if let Some(ecs) = &self.ecs {
             for (k, v) in ecs.values() {
                 check_token(&key(&format!("ecs.{k}")), v)?;
@@ -513,6 +587,9 @@ impl InterfaceSection {
             sublocation_type: self.sublocation_type.clone(),
             sublocation_id: self.sublocation_id.clone(),
             addresses,
+            primary_ipv4,
+            primary_ipv6,
+            networks,
             ecs: self.ecs.clone(),
         })
     }
@@ -700,9 +777,14 @@ pub fn settings(file: ConfigFile, cli: Overrides) -> Result<Settings> {
         .map(|(i, a)| a.config(i))
         .collect::<Result<Vec<_>>>()?;
     let idle_delay_secs = sd.idle_delay.unwrap_or(90);
+    let aws_ip_ranges = match &fl.aws_ip_ranges {
+        Some(path) => Some(AwsIpRanges::load(path)?),
+        None => None,
+    };
 
     Ok(Settings {
         policy,
+        aws_ip_ranges,
         skydive,
         analyzers,
         idle_delay_secs,
@@ -797,6 +879,8 @@ mod tests {
             name = "eth0"
             interface_id = "eni-1235b8ca123456789"
             addresses = ["10.0.0.1", "2001:db8::1"]
+            primary_ipv4 = "10.0.0.2"
+            networks = ["10.0.0.0/16", "fd00::/8"]
             [interface.ecs]
             cluster_name = "prod"
             "#,
@@ -807,6 +891,11 @@ mod tests {
         assert_eq!(s.destination, Destination::Stdout);
         assert!(s.layout.hive && s.layout.hourly);
         assert_eq!(s.interfaces["eth0"].addresses.len(), 2);
+        assert_eq!(
+            s.interfaces["eth0"].primary_ipv4,
+            Some("10.0.0.2".parse().unwrap())
+        );
+        assert_eq!(s.interfaces["eth0"].networks.len(), 2);
         assert_eq!(
             s.interfaces["eth0"]
                 .ecs
@@ -850,6 +939,26 @@ mod tests {
                 "configured twice",
             ),
             ("[capture]\nfragments = \"all\"", "capture.fragments"),
+            (
+                "[[interface]]\nname = \"a\"\nprimary_ipv4 = \"fd00::1\"",
+                "interface[0] (a).primary_ipv4: \"fd00::1\" is not an IPv4 address",
+            ),
+            (
+                "[[interface]]\nname = \"a\"\nprimary_ipv6 = \"10.0.0.1\"",
+                "interface[0] (a).primary_ipv6",
+            ),
+            (
+                "[[interface]]\nname = \"a\"\nnetworks = [\"10.0.0.0\"]",
+                "interface[0] (a).networks: \"10.0.0.0\" is not a network",
+            ),
+            (
+                "[[interface]]\nname = \"a\"\nnetworks = [\"10.0.0.5/16\"]",
+                "host bits set (the network is 10.0.0.0/16)",
+            ),
+            (
+                "[flow_log]\naws_ip_ranges = \"/nonexistent/ip-ranges.json\"",
+                "flow_log.aws_ip_ranges: cannot read AWS ip-ranges file /nonexistent/ip-ranges.json",
+            ),
             (
                 "[[interface]]\nname = \"a\"\n[interface.ecs]\ntask_id = \"a b\"",
                 "interface[0] (a).ecs.task_id",

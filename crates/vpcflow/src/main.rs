@@ -1,14 +1,16 @@
 //! `vpcflow`: turns network flows into AWS VPC Flow Logs files.
 
 mod athena;
+mod check;
 mod cli;
 mod config;
 mod fields_cmd;
+mod ip_ranges;
 mod pipeline;
 mod progress;
 mod summary;
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write as _};
 use std::process::ExitCode;
 
 use anyhow::Result;
@@ -59,13 +61,31 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Convert(args) => convert(*args),
         Command::Athena(args) => {
-            use std::io::Write as _;
             let text = athena_sql(&args)?;
             std::io::stdout().lock().write_all(text.as_bytes())?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Run(args) => run_daemon(args),
+        Command::Check(args) => check(&args),
     }
+}
+
+fn check(args: &cli::CheckArgs) -> Result<ExitCode> {
+    let file = config::read_file(&args.config)?;
+    let settings = config::settings(file, config::Overrides::default())?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let report = check::report(&args.config, &settings, now);
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &report).map_err(std::io::Error::from)?;
+        writeln!(out)?;
+    } else {
+        check::write_text(&report, &mut out)?;
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn run_daemon(args: cli::RunArgs) -> Result<ExitCode> {

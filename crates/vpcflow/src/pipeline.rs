@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context, Result};
 use vpcflow_core::aggregate::{Aggregator, AggregatorStats, Closed, Released};
+use vpcflow_core::aws_service::AwsServices;
 use vpcflow_core::interface::InterfaceTable;
 use vpcflow_core::policy::{Policy, PolicyEngine};
 use vpcflow_core::{FlowConsumer, FlowUpdate, InterfaceIndex, LossEvent};
@@ -244,6 +245,7 @@ fn write_loop(
         settings.interface_defaults.clone(),
         settings.interfaces.clone(),
     );
+    interfaces.set_aws_services(aws_services(&settings));
     for message in rx {
         match message {
             Message::Interface(name, own) => {
@@ -259,6 +261,17 @@ fn write_loop(
         }
     }
     Ok(sink.finish()?)
+}
+
+/// The AWS service ranges records are enriched with: those of
+/// `flow_log.aws_ip_ranges` when the format has a field that shows them (so
+/// other formats never pay for the lookups).
+pub fn aws_services(settings: &Settings) -> Option<std::sync::Arc<AwsServices>> {
+    use vpcflow_core::fields::Field;
+    let shown = settings.format.contains(Field::PktSrcAwsService)
+        || settings.format.contains(Field::PktDstAwsService);
+    let ranges = settings.aws_ip_ranges.as_ref()?;
+    shown.then(|| ranges.services.clone())
 }
 
 type Writer = thread::JoinHandle<Result<RunSummary>>;

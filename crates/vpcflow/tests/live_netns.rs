@@ -544,3 +544,66 @@ fn an_interface_appearing_later_that_matches_a_pattern_is_captured() {
     assert_eq!(opened["fields"]["interface"], "late0", "{opened}");
     assert_eq!(opened["level"], "INFO", "{opened}");
 }
+
+#[test]
+fn a_secondary_address_is_reported_as_the_interfaces_primary() {
+    if !can_run("a_secondary_address_is_reported_as_the_interfaces_primary") {
+        return;
+    }
+    let n = Netns::new();
+    // A secondary address on va, after its primary 10.77.0.1.
+    sh(&format!(
+        "ip -n {a} addr add 10.77.0.11/24 dev {va} && \
+         ip -n {b} neigh add 10.77.0.11 lladdr 02:77:00:00:00:01 dev {vb} nud permanent",
+        a = n.a,
+        b = n.b,
+        va = n.va,
+        vb = n.vb
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("vpcflow.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            r#"
+[flow_log]
+account_id = "123456789012"
+interval = 60
+format = "${{srcaddr}} ${{dstaddr}} ${{pkt-srcaddr}} ${{pkt-dstaddr}} ${{protocol}} ${{flow-direction}} ${{log-status}} ${{packets}}"
+[output]
+out = "{}"
+[capture]
+idle_delay = 5
+[[capture.interface]]
+name = "{}"
+filter = "icmp"
+"#,
+            dir.path().join("out").display(),
+            n.va
+        ),
+    )
+    .unwrap();
+    let child = start(&n, &n.a, &cfg);
+    let ping = n
+        .exec(&n.b, "ping -c 2 -i 0.2 -W 1 10.77.0.11")
+        .output()
+        .unwrap();
+    assert!(ping.status.success(), "{ping:?}");
+    thread::sleep(Duration::from_millis(300));
+    stop(child);
+    let rows: Vec<String> = records(&dir.path().join("out"))
+        .into_iter()
+        .filter(|r| r[6] == "OK")
+        .map(|r| r.join(" "))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            // The reply, sent from the secondary address: srcaddr is the primary.
+            "10.77.0.1 10.77.0.2 10.77.0.11 10.77.0.2 1 egress OK 2",
+            // The request, to the secondary address: dstaddr is the primary.
+            "10.77.0.2 10.77.0.1 10.77.0.2 10.77.0.11 1 ingress OK 2",
+        ],
+        "{rows:?}"
+    );
+}

@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use vpcflow_core::aggregate::Released;
 use vpcflow_core::batch::SlotRouter;
-use vpcflow_core::enrich::record_values;
 use vpcflow_core::format::LogFormat;
 use vpcflow_core::interface::InterfaceTable;
 use vpcflow_core::name::{slot_of, ContentHasher, FileName, FlowLogId};
@@ -132,7 +131,7 @@ impl<S: ObjectStore> FileWriter<S> {
         interfaces: &InterfaceTable,
     ) -> Result<(), SinkError> {
         for record in &released.records {
-            let values = record_values(record, interfaces.get(record.interface), self.version);
+            let values = interfaces.values(record, self.version);
             let (store, format, level) = (&mut self.store, &self.format, self.options.level);
             let (pool, file_format) = (&self.pool, self.options.file_format);
             let file = self.router.file_for(record.end, |_slot| {

@@ -90,7 +90,7 @@ fn record_lines(bytes: &[u8], format: &LogFormat) -> Vec<String> {
 
 fn line_of(fx: &Fixture, format: &LogFormat, r: &FlowRecord) -> String {
     let mut out = Vec::new();
-    let values = record_values(r, fx.table.get(r.interface), format.version());
+    let values = fx.table.values(r, format.version());
     format.write_line(&values, &mut out);
     String::from_utf8(out).unwrap().trim_end().to_string()
 }

@@ -30,7 +30,7 @@ use std::time::Duration;
 
 pub use addresses::interface_addresses;
 pub use pattern::matches;
-pub use source::{LiveCaptureStats, LiveSource};
+pub use source::{present_interfaces, LiveCaptureStats, LiveSource};
 
 /// How often the kernel's drop counters are read.
 pub const STATS_PERIOD: Duration = Duration::from_secs(1);

@@ -259,8 +259,8 @@ impl LiveSource {
     }
 }
 
-/// Names of the network interfaces present now (`/sys/class/net`).
-fn present_interfaces() -> Vec<String> {
+/// The names of the network interfaces present now (`/sys/class/net`), sorted.
+pub fn present_interfaces() -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir("/sys/class/net")
         .map(|d| {
             d.filter_map(|e| e.ok())

@@ -1,0 +1,519 @@
+//! `vpcflow check`: validates a configuration and shows what a run with it
+//! would produce, without capturing or writing anything.
+
+use std::io::Write;
+use std::net::IpAddr;
+use std::path::Path;
+
+use serde::Serialize;
+use vpcflow_core::fields::Field;
+use vpcflow_core::interface::{InterfaceMeta, InterfaceOverrides};
+use vpcflow_core::name::{slot_of, ContentHasher, FileName};
+use vpcflow_sources::live::{interface_addresses, matches, present_interfaces};
+
+use crate::config::{Destination, Settings, TrafficType};
+
+/// What `vpcflow check` reports (also its `--json` form).
+#[derive(Debug, Serialize)]
+pub struct Report {
+    /// The configuration file.
+    pub config: String,
+    /// The flow log's identity and record format.
+    pub flow_log: FlowLogReport,
+    /// Files and where they go.
+    pub output: OutputReport,
+    /// Live captures and Skydive analyzers (`vpcflow run`).
+    pub sources: SourcesReport,
+    /// Interfaces known now, with the metadata their records carry.
+    pub interfaces: Vec<InterfaceReport>,
+    /// The AWS ip-ranges file, when configured.
+    pub aws_ip_ranges: Option<IpRangesReport>,
+    /// Things that are valid but probably not meant.
+    pub warnings: Vec<String>,
+}
+
+/// The flow log.
+#[derive(Debug, Serialize)]
+#[allow(missing_docs)] // named like the configuration keys
+pub struct FlowLogReport {
+    pub flow_log_id: String,
+    pub account_id: String,
+    pub region: String,
+    pub format: String,
+    /// The format's version: the highest version among its fields.
+    pub version: u8,
+    pub fields: Vec<FieldReport>,
+    pub traffic_type: &'static str,
+    pub interval_secs: u64,
+}
+
+/// One field of the format.
+#[derive(Debug, Serialize)]
+pub struct FieldReport {
+    /// Its name.
+    pub name: &'static str,
+    /// The version it was introduced in.
+    pub version: u8,
+}
+
+/// Files and their destination.
+#[derive(Debug, Serialize)]
+pub struct OutputReport {
+    /// `directory` or `stdout`.
+    pub destination: &'static str,
+    /// The output directory.
+    pub directory: Option<String>,
+    /// `text` or `parquet`.
+    pub file_format: String,
+    /// The key layout.
+    pub layout: String,
+    /// The folder before `AWSLogs/`.
+    pub prefix: String,
+    /// The key of a file of the current 5-minute slot (its 8 hex digits
+    /// depend on the file's content).
+    pub example_key: Option<String>,
+    /// That file's name.
+    pub example_file: Option<String>,
+    /// Size cap of one file (compressed bytes).
+    pub max_file_bytes: u64,
+    /// gzip level.
+    pub gzip_level: u32,
+}
+
+/// Sources of `vpcflow run`.
+#[derive(Debug, Serialize)]
+pub struct SourcesReport {
+    /// `[[capture.interface]]`.
+    pub captures: Vec<CaptureReport>,
+    /// `[[skydive.analyzer]]`.
+    pub analyzers: Vec<AnalyzerReport>,
+}
+
+/// One live capture.
+#[derive(Debug, Serialize)]
+#[allow(missing_docs)] // named like the configuration keys
+pub struct CaptureReport {
+    pub name: String,
+    /// Whether `name` is a pattern.
+    pub pattern: bool,
+    /// Interfaces present now that it captures.
+    pub present: Vec<String>,
+    pub filter: Option<String>,
+    pub promisc: bool,
+    pub snaplen: u32,
+    pub buffer: u32,
+}
+
+/// One Skydive analyzer.
+#[derive(Debug, Serialize)]
+pub struct AnalyzerReport {
+    /// As configured.
+    pub url: String,
+    /// The WebSocket endpoint subscribed to.
+    pub endpoint: String,
+    /// `json` or `protobuf`.
+    pub protocol: &'static str,
+    /// Namespaces subscribed to.
+    pub namespaces: Vec<String>,
+}
+
+/// One interface and the metadata of its records.
+#[derive(Debug, Serialize)]
+#[allow(missing_docs)] // named like the record fields
+pub struct InterfaceReport {
+    pub name: String,
+    /// Has an `[[interface]]` block (else every ID is derived).
+    pub configured: bool,
+    /// Captured live (named by, or matching, a `[[capture.interface]]`).
+    pub live: bool,
+    pub interface_id: String,
+    pub account_id: String,
+    pub vpc_id: Option<String>,
+    pub subnet_id: Option<String>,
+    pub instance_id: Option<String>,
+    pub region: String,
+    pub az_id: Option<String>,
+    pub sublocation_type: Option<String>,
+    pub sublocation_id: Option<String>,
+    /// Configured addresses.
+    pub addresses: Vec<IpAddr>,
+    /// Addresses the operating system has on it now (live interfaces).
+    pub os_addresses: Vec<IpAddr>,
+    /// The interface's side of srcaddr/dstaddr for IPv4 traffic.
+    pub primary_ipv4: Option<IpAddr>,
+    /// The same for IPv6.
+    pub primary_ipv6: Option<IpAddr>,
+    pub networks: Vec<String>,
+}
+
+/// The AWS ip-ranges file.
+#[derive(Debug, Serialize)]
+pub struct IpRangesReport {
+    /// Where it is.
+    pub path: String,
+    /// Prefixes (IPv4 and IPv6 entries) read.
+    pub prefixes: usize,
+    /// Distinct service names.
+    pub services: usize,
+}
+
+fn traffic_type_name(t: TrafficType) -> &'static str {
+    match t {
+        TrafficType::All => "ALL",
+        TrafficType::Accept => "ACCEPT",
+        TrafficType::Reject => "REJECT",
+    }
+}
+
+/// The report on validated `settings` read from `path`, at Unix second `now`.
+pub fn report(path: &Path, settings: &Settings, now: u64) -> Report {
+    let format = &settings.format;
+    let flow_log = FlowLogReport {
+        flow_log_id: settings.flow_log.flow_log_id.clone(),
+        account_id: settings.flow_log.account_id.clone(),
+        region: settings.flow_log.region.clone(),
+        format: format.to_string(),
+        version: format.version(),
+        fields: format
+            .fields()
+            .iter()
+            .map(|f| FieldReport {
+                name: f.name(),
+                version: f.version(),
+            })
+            .collect(),
+        traffic_type: traffic_type_name(settings.traffic_type),
+        interval_secs: settings.aggregation.interval.secs(),
+    };
+    let name = FileName {
+        id: settings.flow_log.clone(),
+        slot: slot_of(now),
+        hash: ContentHasher::new().name_hash(&settings.flow_log, slot_of(now), 0),
+        kind: settings.file_format.kind(),
+    };
+    let (destination, directory, example_key, example_file) = match &settings.destination {
+        Destination::Stdout => ("stdout", None, None, None),
+        Destination::Directory(dir) => (
+            "directory",
+            Some(dir.display().to_string()),
+            Some(settings.layout.key(&settings.prefix, &name)),
+            Some(name.to_string()),
+        ),
+    };
+    let output = OutputReport {
+        destination,
+        directory,
+        file_format: settings.file_format.to_string(),
+        layout: settings.layout.to_string(),
+        prefix: settings.prefix.as_str().to_string(),
+        example_key,
+        example_file,
+        max_file_bytes: settings.max_file_bytes,
+        gzip_level: settings.gzip_level,
+    };
+    let present = present_interfaces();
+    let captures: Vec<CaptureReport> = settings
+        .captures
+        .iter()
+        .map(|c| CaptureReport {
+            name: c.name.clone(),
+            pattern: c.is_pattern(),
+            present: present
+                .iter()
+                .filter(|p| matches(&c.name, p))
+                .cloned()
+                .collect(),
+            filter: c.filter.clone(),
+            promisc: c.promisc,
+            snaplen: c.snaplen,
+            buffer: c.buffer_bytes,
+        })
+        .collect();
+    let analyzers = settings
+        .analyzers
+        .iter()
+        .map(|a| AnalyzerReport {
+            url: a.url.clone(),
+            endpoint: a.endpoint().map(|u| u.to_string()).unwrap_or_else(|e| e),
+            protocol: match a.protocol {
+                vpcflow_sources::skydive::subscriber::WireProtocol::Json => "json",
+                vpcflow_sources::skydive::subscriber::WireProtocol::Protobuf => "protobuf",
+            },
+            namespaces: a.namespaces(),
+        })
+        .collect();
+
+    // Configured interfaces, then live ones without a block: named captures
+    // and present interfaces matching a pattern.
+    let mut names: Vec<String> = settings.interfaces.keys().cloned().collect();
+    names.sort();
+    for c in &captures {
+        let live_names = if c.pattern {
+            c.present.clone()
+        } else {
+            vec![c.name.clone()]
+        };
+        for n in live_names {
+            if !names.contains(&n) {
+                names.push(n);
+            }
+        }
+    }
+    let interfaces = names
+        .iter()
+        .map(|n| interface_report(settings, &captures, n))
+        .collect();
+
+    let aws_ip_ranges = settings.aws_ip_ranges.as_ref().map(|r| IpRangesReport {
+        path: r.path.display().to_string(),
+        prefixes: r.services.ranges(),
+        services: r.services.services().count(),
+    });
+    let mut warnings = Vec::new();
+    let shows_services =
+        format.contains(Field::PktSrcAwsService) || format.contains(Field::PktDstAwsService);
+    match (&aws_ip_ranges, shows_services) {
+        (Some(_), false) => warnings.push(
+            "flow_log.aws_ip_ranges: the format has neither pkt-src-aws-service nor pkt-dst-aws-service; the file is not used".to_string(),
+        ),
+        (None, true) => warnings.push(
+            "flow_log.format: pkt-src-aws-service and pkt-dst-aws-service are always - without flow_log.aws_ip_ranges".to_string(),
+        ),
+        _ => {}
+    }
+    if captures.is_empty() && settings.analyzers.is_empty() {
+        warnings.push(
+            "no [[capture.interface]] and no [[skydive.analyzer]]: vpcflow run has nothing to run (vpcflow convert can use this configuration)".to_string(),
+        );
+    }
+    for c in &captures {
+        if !c.pattern && c.present.is_empty() {
+            warnings.push(format!(
+                "capture.interface: {} does not exist now; vpcflow run fails to open it",
+                c.name
+            ));
+        }
+    }
+    Report {
+        config: path.display().to_string(),
+        flow_log,
+        output,
+        sources: SourcesReport {
+            captures,
+            analyzers,
+        },
+        interfaces,
+        aws_ip_ranges,
+        warnings,
+    }
+}
+
+fn interface_report(
+    settings: &Settings,
+    captures: &[CaptureReport],
+    name: &str,
+) -> InterfaceReport {
+    let configured = settings.interfaces.get(name);
+    let empty = InterfaceOverrides::default();
+    let mut meta = InterfaceMeta::resolve(
+        name,
+        configured.unwrap_or(&empty),
+        &settings.interface_defaults,
+    );
+    let live = captures.iter().any(|c| matches(&c.name, name));
+    let configured_addresses = meta.addresses.clone();
+    let os_addresses = if live {
+        interface_addresses(name)
+    } else {
+        Vec::new()
+    };
+    for a in &os_addresses {
+        if !meta.addresses.contains(a) {
+            meta.addresses.push(*a);
+        }
+    }
+    InterfaceReport {
+        name: name.to_string(),
+        configured: configured.is_some(),
+        live,
+        primary_ipv4: meta.primary(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
+        primary_ipv6: meta.primary(IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED)),
+        interface_id: meta.interface_id,
+        account_id: meta.account_id,
+        vpc_id: meta.vpc_id,
+        subnet_id: meta.subnet_id,
+        instance_id: meta.instance_id,
+        region: meta.region,
+        az_id: meta.az_id,
+        sublocation_type: meta.sublocation_type,
+        sublocation_id: meta.sublocation_id,
+        addresses: configured_addresses,
+        os_addresses,
+        networks: meta.networks.iter().map(|n| n.to_string()).collect(),
+    }
+}
+
+/// Writes `report` as text for people.
+pub fn write_text(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
+    let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+    let list = |v: &[IpAddr]| {
+        if v.is_empty() {
+            "none".to_string()
+        } else {
+            v.iter()
+                .map(|a| a.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    };
+    writeln!(out, "configuration {}: valid", report.config)?;
+    let f = &report.flow_log;
+    writeln!(out, "\nflow log")?;
+    writeln!(out, "  flow log id     {}", f.flow_log_id)?;
+    writeln!(out, "  account         {}", f.account_id)?;
+    writeln!(out, "  region          {}", f.region)?;
+    writeln!(out, "  format          {}", f.format)?;
+    writeln!(out, "  version         {}", f.version)?;
+    let fields: Vec<String> = f
+        .fields
+        .iter()
+        .map(|x| format!("{} (v{})", x.name, x.version))
+        .collect();
+    writeln!(
+        out,
+        "  fields          {}: {}",
+        fields.len(),
+        fields.join(", ")
+    )?;
+    writeln!(out, "  traffic type    {}", f.traffic_type)?;
+    writeln!(out, "  interval        {} s", f.interval_secs)?;
+
+    let o = &report.output;
+    writeln!(out, "\noutput")?;
+    match &o.directory {
+        Some(dir) => writeln!(out, "  destination     directory {dir}")?,
+        None => writeln!(out, "  destination     standard output (records, no files)")?,
+    }
+    writeln!(out, "  file format     {}", o.file_format)?;
+    writeln!(out, "  layout          {}", o.layout)?;
+    if !o.prefix.is_empty() {
+        writeln!(out, "  prefix          {}", o.prefix)?;
+    }
+    if let (Some(key), Some(file)) = (&o.example_key, &o.example_file) {
+        writeln!(out, "  example key     {key}")?;
+        writeln!(
+            out,
+            "  example file    {file} (the 8 hex digits depend on the content)"
+        )?;
+    }
+    writeln!(out, "  max file bytes  {}", o.max_file_bytes)?;
+    writeln!(out, "  gzip level      {}", o.gzip_level)?;
+
+    writeln!(out, "\nsources")?;
+    if report.sources.captures.is_empty() && report.sources.analyzers.is_empty() {
+        writeln!(out, "  none")?;
+    }
+    for c in &report.sources.captures {
+        let present = if c.pattern {
+            format!(
+                "pattern, matching now: {}",
+                if c.present.is_empty() {
+                    "none".to_string()
+                } else {
+                    c.present.join(", ")
+                }
+            )
+        } else if c.present.is_empty() {
+            "does not exist now".to_string()
+        } else {
+            "present".to_string()
+        };
+        writeln!(
+            out,
+            "  capture {} ({present}) filter {} promisc {} snaplen {} buffer {}",
+            c.name,
+            c.filter
+                .as_deref()
+                .map(|f| format!("{f:?}"))
+                .unwrap_or_else(|| "none".into()),
+            if c.promisc { "on" } else { "off" },
+            c.snaplen,
+            c.buffer
+        )?;
+    }
+    for a in &report.sources.analyzers {
+        writeln!(
+            out,
+            "  skydive analyzer {} ({}, {}, namespaces {})",
+            a.url,
+            a.endpoint,
+            a.protocol,
+            a.namespaces.join(", ")
+        )?;
+    }
+
+    writeln!(out, "\ninterfaces")?;
+    if report.interfaces.is_empty() {
+        writeln!(
+            out,
+            "  none configured (each capture interface gets IDs derived from its name)"
+        )?;
+    }
+    for i in &report.interfaces {
+        let how = match (i.configured, i.live) {
+            (true, true) => "configured, live",
+            (true, false) => "configured",
+            (false, true) => "live, derived IDs",
+            (false, false) => "derived IDs",
+        };
+        writeln!(out, "  {} ({how})", i.name)?;
+        writeln!(
+            out,
+            "    interface-id {}  account-id {}  vpc-id {}  subnet-id {}  instance-id {}",
+            i.interface_id,
+            i.account_id,
+            dash(&i.vpc_id),
+            dash(&i.subnet_id),
+            dash(&i.instance_id)
+        )?;
+        writeln!(
+            out,
+            "    region {}  az-id {}  sublocation {} {}",
+            i.region,
+            dash(&i.az_id),
+            dash(&i.sublocation_type),
+            dash(&i.sublocation_id)
+        )?;
+        writeln!(out, "    addresses {}", list(&i.addresses))?;
+        if i.live {
+            writeln!(out, "    os addresses {}", list(&i.os_addresses))?;
+        }
+        writeln!(
+            out,
+            "    primary {} / {}",
+            i.primary_ipv4
+                .map(|a| a.to_string())
+                .unwrap_or_else(|| "no IPv4".into()),
+            i.primary_ipv6
+                .map(|a| a.to_string())
+                .unwrap_or_else(|| "no IPv6".into())
+        )?;
+        if !i.networks.is_empty() {
+            writeln!(out, "    networks {}", i.networks.join(", "))?;
+        }
+    }
+
+    writeln!(out, "\naws ip ranges")?;
+    match &report.aws_ip_ranges {
+        Some(r) => writeln!(
+            out,
+            "  {}: {} prefixes, {} services",
+            r.path, r.prefixes, r.services
+        )?,
+        None => writeln!(out, "  none (pkt-*-aws-service are -)")?,
+    }
+    for w in &report.warnings {
+        writeln!(out, "\nwarning: {w}")?;
+    }
+    Ok(())
+}

@@ -1,0 +1,230 @@
+//! End to end: `vpcflow check` validates a configuration and reports what it
+//! would produce; errors name the key and exit with status 2.
+
+mod common;
+
+use std::path::Path;
+
+use common::{vpcflow, vpcflow_ok};
+
+/// AWS's ip-ranges.json format, written by the test: three prefixes, two
+/// services.
+const IP_RANGES: &str = r#"{
+  "syncToken": "1",
+  "createDate": "2026-01-01-00-00-00",
+  "prefixes": [
+    {"ip_prefix": "52.95.128.0/21", "region": "eu-west-1", "service": "AMAZON", "network_border_group": "eu-west-1"},
+    {"ip_prefix": "52.95.128.0/21", "region": "eu-west-1", "service": "S3", "network_border_group": "eu-west-1"}
+  ],
+  "ipv6_prefixes": [
+    {"ipv6_prefix": "2a05:d018::/36", "region": "eu-west-1", "service": "AMAZON", "network_border_group": "eu-west-1"}
+  ]
+}"#;
+
+fn write_config(dir: &Path, body: &str) -> String {
+    let path = dir.join("vpcflow.toml");
+    std::fs::write(&path, body).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+fn full_config(dir: &Path) -> String {
+    let ranges = dir.join("ip-ranges.json");
+    std::fs::write(&ranges, IP_RANGES).unwrap();
+    write_config(
+        dir,
+        &format!(
+            r#"
+[flow_log]
+account_id = "123456789012"
+region = "eu-west-1"
+flow_log_id = "fl-0630869f236e76872"
+format = "${{version}} ${{interface-id}} ${{srcaddr}} ${{dstaddr}} ${{pkt-dstaddr}} ${{pkt-dst-aws-service}} ${{flow-direction}}"
+interval = 60
+traffic_type = "ACCEPT"
+aws_ip_ranges = "{}"
+[output]
+out = "{}"
+layout = "hive-hourly"
+prefix = "logs"
+[[capture.interface]]
+name = "lo"
+filter = "ip"
+[[capture.interface]]
+name = "vfcheck*"
+[[skydive.analyzer]]
+url = "ws://127.0.0.1:1"
+[[interface]]
+name = "ens5"
+interface_id = "eni-1235b8ca123456789"
+addresses = ["10.0.0.5", "10.0.0.6", "fe80::5", "2001:db8::5"]
+networks = ["10.0.0.0/16"]
+"#,
+            ranges.display(),
+            dir.join("out").display()
+        ),
+    )
+}
+
+#[test]
+fn check_reports_what_a_configuration_produces() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = full_config(tmp.path());
+    let out = vpcflow_ok(&["check", "--config", &cfg, "--json"]);
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let fl = &r["flow_log"];
+    assert_eq!(fl["version"], 5);
+    assert_eq!(fl["traffic_type"], "ACCEPT");
+    assert_eq!(fl["interval_secs"], 60);
+    let fields: Vec<_> = fl["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["name"].as_str().unwrap(), f["version"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            ("version", 2),
+            ("interface-id", 2),
+            ("srcaddr", 2),
+            ("dstaddr", 2),
+            ("pkt-dstaddr", 3),
+            ("pkt-dst-aws-service", 5),
+            ("flow-direction", 5)
+        ]
+    );
+    // The key of a file of the current slot, in the Hive-compatible hourly
+    // layout of spec §3.6.
+    let key = r["output"]["example_key"].as_str().unwrap();
+    let re = regex::Regex::new(
+        r"^logs/AWSLogs/aws-account-id=123456789012/aws-service=vpcflowlogs/aws-region=eu-west-1/year=\d{4}/month=\d{2}/day=\d{2}/hour=\d{2}/123456789012_vpcflowlogs_eu-west-1_fl-0630869f236e76872_\d{8}T\d{2}[0-5][05]Z_[0-9a-f]{8}\.log\.gz$",
+    )
+    .unwrap();
+    assert!(re.is_match(key), "{key}");
+    assert!(key.ends_with(r["output"]["example_file"].as_str().unwrap()));
+    // Sources.
+    let caps = r["sources"]["captures"].as_array().unwrap();
+    assert_eq!(caps[0]["name"], "lo");
+    assert_eq!(caps[0]["present"], serde_json::json!(["lo"]));
+    assert_eq!(caps[0]["filter"], "ip");
+    assert_eq!(caps[1]["pattern"], true);
+    let an = &r["sources"]["analyzers"][0];
+    assert_eq!(an["endpoint"], "ws://127.0.0.1:1/ws/subscriber/flow");
+    // Interfaces: the configured one, then the live one with derived IDs and
+    // the addresses the OS gives it.
+    let ifs = r["interfaces"].as_array().unwrap();
+    assert_eq!(ifs.len(), 2, "{ifs:?}");
+    let ens5 = &ifs[0];
+    assert_eq!(ens5["name"], "ens5");
+    assert_eq!(ens5["interface_id"], "eni-1235b8ca123456789");
+    assert_eq!(ens5["primary_ipv4"], "10.0.0.5");
+    assert_eq!(
+        ens5["primary_ipv6"], "2001:db8::5",
+        "not the link-local one"
+    );
+    assert_eq!(ens5["networks"], serde_json::json!(["10.0.0.0/16"]));
+    assert_eq!(ens5["live"], false);
+    let lo = &ifs[1];
+    assert_eq!((&lo["name"], &lo["live"]), (&"lo".into(), &true.into()));
+    assert!(
+        regex::Regex::new(r"^eni-[0-9a-f]{17}$")
+            .unwrap()
+            .is_match(lo["interface_id"].as_str().unwrap()),
+        "{lo}"
+    );
+    assert!(
+        lo["os_addresses"]
+            .as_array()
+            .unwrap()
+            .contains(&"127.0.0.1".into()),
+        "{lo}"
+    );
+    assert_eq!(lo["primary_ipv4"], "127.0.0.1");
+    // The ip-ranges file.
+    assert_eq!(r["aws_ip_ranges"]["prefixes"], 3);
+    assert_eq!(r["aws_ip_ranges"]["services"], 2);
+    assert_eq!(r["warnings"], serde_json::json!([]));
+
+    // The same as text.
+    let out = vpcflow_ok(&["check", "--config", &cfg]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    for want in [
+        &format!("configuration {cfg}: valid"),
+        "version         5",
+        &format!("example key     {key}"),
+        "capture lo (present) filter \"ip\"",
+        "capture vfcheck* (pattern, matching now: none)",
+        "skydive analyzer ws://127.0.0.1:1",
+        "interface-id eni-1235b8ca123456789",
+        "primary 10.0.0.5 / 2001:db8::5",
+        "networks 10.0.0.0/16",
+        ": 3 prefixes, 2 services",
+    ] {
+        assert!(text.contains(want), "{want:?} not in:\n{text}");
+    }
+}
+
+#[test]
+fn check_warns_about_settings_that_do_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = write_config(
+        tmp.path(),
+        "[flow_log]\nformat = \"${srcaddr} ${pkt-src-aws-service}\"\n[output]\nout = \"-\"\n",
+    );
+    let out = vpcflow_ok(&["check", "--config", &cfg, "--json"]);
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["output"]["destination"], "stdout");
+    assert_eq!(r["output"]["example_key"], serde_json::Value::Null);
+    let warnings = r["warnings"].to_string();
+    assert!(
+        warnings.contains("without flow_log.aws_ip_ranges")
+            && warnings.contains("vpcflow run has nothing to run"),
+        "{warnings}"
+    );
+}
+
+#[test]
+fn check_errors_name_the_key_and_exit_2() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bad_ranges = tmp.path().join("bad-ranges.json");
+    std::fs::write(
+        &bad_ranges,
+        r#"{"prefixes": [{"ip_prefix": "52.95.0.0/16"}]}"#,
+    )
+    .unwrap();
+    let cases = [
+        ("[output]\nlayuot = \"hive\"\n", "layuot".to_string()),
+        (
+            "[[interface]]\nname = \"eth0\"\nprimary_ipv4 = \"10.0.0\"\n",
+            "interface[0] (eth0).primary_ipv4".to_string(),
+        ),
+        (
+            "[[interface]]\nname = \"eth0\"\nnetworks = [\"10.0.0.1/8\"]\n",
+            "interface[0] (eth0).networks".to_string(),
+        ),
+        (
+            "[[capture.interface]]\nname = \"eth0\"\nsnaplen = 1\n",
+            "capture.interface[0].snaplen".to_string(),
+        ),
+        (
+            &format!("[flow_log]\naws_ip_ranges = \"{}\"\n", bad_ranges.display()),
+            format!(
+                "flow_log.aws_ip_ranges: AWS ip-ranges file {}: prefixes[0].service: missing",
+                bad_ranges.display()
+            ),
+        ),
+    ];
+    for (body, want) in cases {
+        let cfg = write_config(tmp.path(), body);
+        let out = vpcflow(&["check", "--config", &cfg]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{body}: {err}");
+        assert!(err.contains(&want), "{body}: {err}");
+        assert!(
+            out.stdout.is_empty(),
+            "nothing on stdout for an invalid file"
+        );
+    }
+    let out = vpcflow(&["check", "--config", "/nonexistent/vpcflow.toml"]);
+    assert_eq!(out.status.code(), Some(2));
+}
