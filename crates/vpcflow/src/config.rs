@@ -4,7 +4,7 @@
 //! and bad values are errors at start-up that name the key.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -43,6 +43,17 @@ pub struct ConfigFile {
     /// `[skydive]`: Skydive flows (recordings and analyzers).
     #[serde(default)]
     pub skydive: SkydiveSection,
+    /// `[metrics]`: the metrics and health endpoint of `vpcflow run`.
+    #[serde(default)]
+    pub metrics: MetricsSection,
+}
+
+/// `[metrics]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSection {
+    /// `ADDRESS:PORT` serving `/metrics` and `/healthz` (none: no endpoint).
+    pub listen: Option<String>,
 }
 
 /// `[skydive]`.
@@ -358,6 +369,8 @@ pub struct Settings {
     pub captures: Vec<CaptureSpec>,
     /// Live capture: event time trails the wall clock by this many seconds.
     pub capture_idle_delay_secs: u64,
+    /// Where `vpcflow run` serves `/metrics` and `/healthz` (`None`: nowhere).
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// Command-line values that override the file (`None`: not given).
@@ -692,7 +705,15 @@ pub fn settings(file: ConfigFile, cli: Overrides) -> Result<Settings> {
         .collect::<Result<Vec<_>>>()?;
     let idle_delay_secs = sd.idle_delay.unwrap_or(90);
 
+    let metrics_listen = match &file.metrics.listen {
+        None => None,
+        Some(a) => Some(a.parse::<SocketAddr>().map_err(|_| {
+            anyhow!("metrics.listen: {a:?} is not an address and port such as 127.0.0.1:9808")
+        })?),
+    };
+
     Ok(Settings {
+        metrics_listen,
         skydive,
         analyzers,
         idle_delay_secs,
@@ -968,6 +989,23 @@ mod tests {
             let e = parse(text).unwrap_err().to_string();
             assert!(e.contains(expected), "{text:?}: {e}");
         }
+    }
+
+    #[test]
+    fn metrics_listen() {
+        assert_eq!(parse("").unwrap().metrics_listen, None);
+        let s = parse("[metrics]\nlisten = \"127.0.0.1:9808\"").unwrap();
+        assert_eq!(s.metrics_listen, Some("127.0.0.1:9808".parse().unwrap()));
+        let s = parse("[metrics]\nlisten = \"[::1]:9808\"").unwrap();
+        assert_eq!(s.metrics_listen, Some("[::1]:9808".parse().unwrap()));
+        for bad in ["localhost:9808", "127.0.0.1", ""] {
+            let e = parse(&format!("[metrics]\nlisten = {bad:?}")).unwrap_err();
+            assert!(e.to_string().starts_with("metrics.listen: "), "{e}");
+        }
+        let e = toml::from_str::<ConfigFile>("[metrics]\nport = 1")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("port"), "{e}");
     }
 
     #[test]

@@ -253,6 +253,14 @@ impl LiveSource {
         &self.stats
     }
 
+    /// Names of the interfaces being captured now.
+    pub fn open_interfaces(&self) -> impl Iterator<Item = &str> {
+        self.slots
+            .iter()
+            .filter(|s| s.open)
+            .map(|s| s.name.as_str())
+    }
+
     /// What was seen so far, per interface name.
     pub fn per_interface(&self) -> &PerInterface {
         &self.per_interface
