@@ -11,7 +11,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::analyzer::{analyzer, flow, flow_of, now_ms, store};
-use common::{files_below, free_port, gunzip, http_get};
+use common::{files_below, free_port, gunzip, http_get, metric};
 
 const ENI_A: &str = "eni-0000000000000000a";
 const ENI_B: &str = "eni-0000000000000000b";
@@ -134,13 +134,6 @@ impl Drop for Daemon {
             let _ = self.child.wait();
         }
     }
-}
-
-/// The value of `sample` (name with labels, as written) in a scrape.
-fn metric(text: &str, sample: &str) -> Option<u64> {
-    text.lines()
-        .find_map(|l| l.strip_prefix(sample)?.strip_prefix(' '))
-        .map(|v| v.parse().unwrap())
 }
 
 /// Published files below `out`: (path, size).

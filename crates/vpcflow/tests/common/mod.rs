@@ -140,3 +140,11 @@ pub fn http_get(addr: SocketAddr, path: &str) -> Option<HttpResponse> {
         body: body.to_string(),
     })
 }
+
+/// The value of `sample` (metric name with labels, as written) in a
+/// Prometheus text scrape.
+pub fn metric(text: &str, sample: &str) -> Option<u64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(sample)?.strip_prefix(' '))
+        .map(|v| v.parse().unwrap())
+}
