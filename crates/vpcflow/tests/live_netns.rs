@@ -465,7 +465,7 @@ fn a_stalled_capture_overruns_the_ring_and_gives_skipdata() {
     let cfg = config(
         dir.path(),
         &format!(
-            "[[capture.interface]]\nname = \"{}\"\nbuffer = 65536\nfilter = \"udp\"\n",
+            "[[capture.interface]]\nname = \"{}\"\nbuffer = 65536\nfilter = \"udp\"\n[metrics]\nlisten = \"127.0.0.1:9808\"\n",
             n.va
         ),
     );
@@ -486,6 +486,12 @@ fn a_stalled_capture_overruns_the_ring_and_gives_skipdata() {
     );
     signal(&daemon, "CONT");
     thread::sleep(Duration::from_millis(2500));
+    let (_, text) = scrape_in(&n, &n.a, 9808, "/metrics");
+    let ring = format!(
+        "vpcflow_capture_drops_total{{interface=\"{}\",reason=\"ring\"}}",
+        n.va
+    );
+    assert!(metric(&text, &ring).is_some_and(|d| d > 0), "{text}");
     let stderr = stop(daemon);
     let rows = records(&dir.path().join("out"));
     assert!(
@@ -604,7 +610,7 @@ fn capture_metrics_match_the_traffic_and_the_records() {
         )),
         6
     );
-    for reason in ["kernel", "queue"] {
+    for reason in ["ring", "interface", "queue"] {
         assert_eq!(
             sample(format!(
                 "vpcflow_capture_drops_total{{interface=\"{va}\",reason=\"{reason}\"}}"

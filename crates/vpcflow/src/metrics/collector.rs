@@ -128,12 +128,15 @@ fn encode_ingest(e: &mut DescriptorEncoder, t: &Telemetry) -> Result {
         e,
         MetricType::Counter,
         "capture_drops",
-        "Packets lost by live capture, per interface: in the kernel (ring buffer or interface) or behind the pipeline (queue)",
+        "Packets lost by live capture, per interface: ring buffer full, dropped by the interface, or behind the pipeline (queue)",
         v.captures.iter().flat_map(|(name, s)| {
+            let ring = s.kernel_drops.saturating_sub(s.interface_drops);
             [
-                ([("interface", name.as_str()), ("reason", "kernel")], s.kernel_drops),
-                ([("interface", name.as_str()), ("reason", "queue")], s.queue_drops),
+                ("ring", ring),
+                ("interface", s.interface_drops),
+                ("queue", s.queue_drops),
             ]
+            .map(|(reason, n)| ([("interface", name.as_str()), ("reason", reason)], n))
         }),
     )?;
     family(

@@ -35,6 +35,7 @@ fn busy_telemetry() -> Arc<Telemetry> {
             LiveCaptureStats {
                 frames: 12,
                 kernel_drops: 4,
+                interface_drops: 1,
                 queue_drops: 5,
                 undecodable: 1,
                 ..LiveCaptureStats::default()
@@ -84,7 +85,8 @@ fn the_text_format_holds_every_family_with_its_labels() {
         "vpcflow_bytes_total{source=\"capture\",interface=\"eth0\"} 1500",
         "vpcflow_flow_updates_total{source=\"skydive\",interface=\"node-1\"} 1",
         "vpcflow_capture_frames_total{interface=\"eth0\"} 12",
-        "vpcflow_capture_drops_total{interface=\"eth0\",reason=\"kernel\"} 4",
+        "vpcflow_capture_drops_total{interface=\"eth0\",reason=\"ring\"} 3",
+        "vpcflow_capture_drops_total{interface=\"eth0\",reason=\"interface\"} 1",
         "vpcflow_capture_drops_total{interface=\"eth0\",reason=\"queue\"} 5",
         "vpcflow_decode_errors_total{interface=\"eth0\"} 1",
         "# TYPE vpcflow_open_flows gauge",
