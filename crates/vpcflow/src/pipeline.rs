@@ -448,6 +448,33 @@ fn failing_sources(
     failing
 }
 
+/// The counters of the ingest side of `vpcflow run`, for the telemetry.
+fn ingest_view(
+    settings: &Settings,
+    ingest: &Ingest,
+    capture: &LiveSource,
+    live: &Live,
+    analyzers_down_since: &mut Option<Instant>,
+) -> IngestView {
+    let mut captures: Vec<_> = capture
+        .per_interface()
+        .iter()
+        .map(|(name, s)| (name.clone(), *s))
+        .collect();
+    captures.sort_by(|a, b| a.0.cmp(&b.0));
+    IngestView {
+        interfaces: ingest.counts.clone(),
+        captures,
+        captures_open: capture.open_interfaces().count() as u64,
+        analyzers: settings.analyzers.len() as u64,
+        skydive_live: *live.stats(),
+        skydive: *live.converter().stats(),
+        aggregation: *ingest.aggregator.stats(),
+        open_flows: ingest.aggregator.open_flows() as u64,
+        failing: failing_sources(settings, capture, live, analyzers_down_since),
+    }
+}
+
 /// Runs the live sources (the captures of `[[capture.interface]]`, the
 /// Skydive analyzers of `[[skydive.analyzer]]`) until `control.stop` is set
 /// (by a signal), then flushes every open window and file. A reload request
@@ -512,23 +539,14 @@ pub fn run_live(settings: &Settings, control: Control) -> Result<RunTotals> {
         }
         if last_publish.is_none_or(|t| t.elapsed() >= PUBLISH_EVERY) {
             last_publish = Some(Instant::now());
-            let mut captures: Vec<_> = capture
-                .per_interface()
-                .iter()
-                .map(|(name, s)| (name.clone(), *s))
-                .collect();
-            captures.sort_by(|a, b| a.0.cmp(&b.0));
-            telemetry.publish_ingest(IngestView {
-                interfaces: ingest.counts.clone(),
-                captures,
-                captures_open: capture.open_interfaces().count() as u64,
-                analyzers: settings.analyzers.len() as u64,
-                skydive_live: *live.stats(),
-                skydive: *live.converter().stats(),
-                aggregation: *ingest.aggregator.stats(),
-                open_flows: ingest.aggregator.open_flows() as u64,
-                failing: failing_sources(settings, &capture, &live, &mut analyzers_down_since),
-            });
+            let view = ingest_view(
+                settings,
+                &ingest,
+                &capture,
+                &live,
+                &mut analyzers_down_since,
+            );
+            telemetry.publish_ingest(view);
         }
         capture.pump(Duration::from_millis(100), &mut ingest);
         if subscription.is_some() {

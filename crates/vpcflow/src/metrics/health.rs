@@ -34,7 +34,8 @@ pub fn check(t: &Telemetry, now_ms: u64) -> Health {
         problems.push(format!("the writer thread stopped: {reason}"));
     }
     let quiet = now_ms.saturating_sub(t.ingest_beat_ms());
-    if quiet > INGEST_STALL_MS {
+    // Waiting for the writer is reported as such below.
+    if quiet > INGEST_STALL_MS && t.waiting_since_ms().is_none() {
         problems.push(format!(
             "the ingest thread has given no sign of life for {} s",
             quiet / 1000
