@@ -629,7 +629,12 @@ fn capture_metrics_match_the_traffic_and_the_records() {
         (200, "ok\n".to_string())
     );
 
-    stop(daemon);
+    // The run's own summary agrees.
+    let stderr = stop(daemon);
+    assert!(
+        stderr.contains("1 interfaces opened, 6 frames, 6 IP packets, 504 IP bytes;"),
+        "{stderr}"
+    );
     let rows = records(&dir.path().join("out"));
     let ok: Vec<_> = rows.iter().filter(|r| r[12] == "OK").collect();
     let packets: u64 = ok.iter().map(|r| r[7].parse::<u64>().unwrap()).sum();
