@@ -303,6 +303,9 @@ pub struct InterfaceTable {
     interfaces: Vec<InterfaceMeta>,
     by_name: HashMap<String, InterfaceIndex>,
     aws_services: Option<Arc<AwsServices>>,
+    /// Addresses given by [`InterfaceTable::add_addresses`], by index, kept
+    /// for [`InterfaceTable::reconfigure`].
+    added: Vec<Vec<IpAddr>>,
 }
 
 impl InterfaceTable {
@@ -317,6 +320,7 @@ impl InterfaceTable {
             interfaces: Vec::new(),
             by_name: HashMap::new(),
             aws_services: None,
+            added: Vec::new(),
         }
     }
 
@@ -357,8 +361,28 @@ impl InterfaceTable {
         let meta = InterfaceMeta::resolve(name, overrides, &self.defaults);
         let index = InterfaceIndex(self.interfaces.len() as u32);
         self.interfaces.push(meta);
+        self.added.push(Vec::new());
         self.by_name.insert(name.to_string(), index);
         index
+    }
+
+    /// Replaces the configured overrides (a configuration reload): every
+    /// registered interface keeps its index and the addresses added with
+    /// [`InterfaceTable::add_addresses`], and is resolved again from
+    /// `configured`, as are interfaces registered later.
+    pub fn reconfigure(&mut self, configured: HashMap<String, InterfaceOverrides>) {
+        self.configured = configured;
+        let empty = InterfaceOverrides::default();
+        for (i, meta) in self.interfaces.iter_mut().enumerate() {
+            let overrides = self.configured.get(&meta.name).unwrap_or(&empty);
+            let mut resolved = InterfaceMeta::resolve(&meta.name, overrides, &self.defaults);
+            for a in &self.added[i] {
+                if !resolved.addresses.contains(a) {
+                    resolved.addresses.push(*a);
+                }
+            }
+            *meta = resolved;
+        }
     }
 
     /// Adds `addresses` to the own addresses of a registered interface (those
@@ -369,9 +393,13 @@ impl InterfaceTable {
     /// If `index` was not returned by [`InterfaceTable::register`].
     pub fn add_addresses(&mut self, index: InterfaceIndex, addresses: &[IpAddr]) {
         let own = &mut self.interfaces[index.0 as usize].addresses;
+        let added = &mut self.added[index.0 as usize];
         for a in addresses {
             if !own.contains(a) {
                 own.push(*a);
+            }
+            if !added.contains(a) {
+                added.push(*a);
             }
         }
     }
@@ -551,5 +579,40 @@ mod tests {
             ..record
         };
         assert_eq!(t.values(&nodata, 5).pkt_src_aws_service, None);
+    }
+
+    #[test]
+    fn reconfigure_keeps_indices_and_os_addresses() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let configured = |id: &str, addr: &str| {
+            let mut c = HashMap::new();
+            c.insert(
+                "eth0".to_string(),
+                InterfaceOverrides {
+                    interface_id: Some(id.into()),
+                    addresses: vec![ip(addr)],
+                    ..InterfaceOverrides::default()
+                },
+            );
+            c
+        };
+        let mut t =
+            InterfaceTable::new(defaults(), configured("eni-0000000000000000a", "10.0.0.5"));
+        let other = t.register("eth1");
+        let a = t.register("eth0");
+        t.add_addresses(a, &[ip("10.0.0.6")]);
+        let eth1_before = t.get(other).clone();
+        t.reconfigure(configured("eni-0000000000000000b", "10.0.0.7"));
+        assert_eq!(t.register("eth0"), a);
+        assert_eq!(t.get(a).interface_id, "eni-0000000000000000b");
+        assert_eq!(t.get(a).addresses, vec![ip("10.0.0.7"), ip("10.0.0.6")]);
+        assert_eq!(t.get(other), &eth1_before);
+        t.reconfigure(HashMap::new());
+        assert_eq!(
+            t.get(a).interface_id,
+            InterfaceMeta::resolve("eth0", &InterfaceOverrides::default(), &defaults())
+                .interface_id
+        );
+        assert_eq!(t.get(a).addresses, vec![ip("10.0.0.6")]);
     }
 }

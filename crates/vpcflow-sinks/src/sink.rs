@@ -14,6 +14,12 @@ pub trait RecordSink {
     /// Publishes or flushes everything still open (end of input or shutdown)
     /// and returns the totals of the run so far.
     fn finish(&mut self) -> Result<RunSummary, SinkError>;
+
+    /// The totals so far, while running (what metrics report).
+    fn totals(&self) -> RunSummary;
+
+    /// Files being written and not published yet.
+    fn open_files(&self) -> usize;
 }
 
 /// What a sink produced during a run.

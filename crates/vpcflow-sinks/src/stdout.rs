@@ -125,6 +125,15 @@ impl<W: Write> RecordSink for StdoutSink<W> {
     fn finish(&mut self) -> Result<RunSummary, SinkError> {
         StdoutSink::finish(self)
     }
+
+    fn totals(&self) -> RunSummary {
+        self.summary
+    }
+
+    /// Standard output is one stream, never a file to publish.
+    fn open_files(&self) -> usize {
+        0
+    }
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 //! and bad values are errors at start-up that name the key.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -51,6 +51,17 @@ pub struct ConfigFile {
     /// `[policy]`: security groups, network ACLs, Block Public Access.
     #[serde(default)]
     pub policy: PolicySection,
+    /// `[metrics]`: the metrics and health endpoint of `vpcflow run`.
+    #[serde(default)]
+    pub metrics: MetricsSection,
+}
+
+/// `[metrics]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSection {
+    /// `ADDRESS:PORT` serving `/metrics` and `/healthz` (none: no endpoint).
+    pub listen: Option<String>,
 }
 
 /// `[skydive]`.
@@ -404,6 +415,8 @@ pub struct Settings {
     pub policy: Option<vpcflow_core::policy::Policy>,
     /// AWS service ranges (`flow_log.aws_ip_ranges`).
     pub aws_ip_ranges: Option<AwsIpRanges>,
+    /// Where `vpcflow run` serves `/metrics` and `/healthz` (`None`: nowhere).
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// Command-line values that override the file (`None`: not given).
@@ -782,9 +795,17 @@ pub fn settings(file: ConfigFile, cli: Overrides) -> Result<Settings> {
         None => None,
     };
 
+    let metrics_listen = match &file.metrics.listen {
+        None => None,
+        Some(a) => Some(a.parse::<SocketAddr>().map_err(|_| {
+            anyhow!("metrics.listen: {a:?} is not an address and port such as 127.0.0.1:9808")
+        })?),
+    };
+
     Ok(Settings {
         policy,
         aws_ip_ranges,
+        metrics_listen,
         skydive,
         analyzers,
         idle_delay_secs,
@@ -1087,6 +1108,23 @@ mod tests {
             let e = parse(text).unwrap_err().to_string();
             assert!(e.contains(expected), "{text:?}: {e}");
         }
+    }
+
+    #[test]
+    fn metrics_listen() {
+        assert_eq!(parse("").unwrap().metrics_listen, None);
+        let s = parse("[metrics]\nlisten = \"127.0.0.1:9808\"").unwrap();
+        assert_eq!(s.metrics_listen, Some("127.0.0.1:9808".parse().unwrap()));
+        let s = parse("[metrics]\nlisten = \"[::1]:9808\"").unwrap();
+        assert_eq!(s.metrics_listen, Some("[::1]:9808".parse().unwrap()));
+        for bad in ["localhost:9808", "127.0.0.1", ""] {
+            let e = parse(&format!("[metrics]\nlisten = {bad:?}")).unwrap_err();
+            assert!(e.to_string().starts_with("metrics.listen: "), "{e}");
+        }
+        let e = toml::from_str::<ConfigFile>("[metrics]\nport = 1")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("port"), "{e}");
     }
 
     #[test]

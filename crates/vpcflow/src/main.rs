@@ -6,8 +6,10 @@ mod cli;
 mod config;
 mod fields_cmd;
 mod ip_ranges;
+mod metrics;
 mod pipeline;
 mod progress;
+mod reload;
 mod summary;
 
 use std::io::{IsTerminal, Write as _};
@@ -89,19 +91,57 @@ fn check(args: &cli::CheckArgs) -> Result<ExitCode> {
 }
 
 fn run_daemon(args: cli::RunArgs) -> Result<ExitCode> {
+    use std::sync::atomic::AtomicBool;
+    use std::sync::Arc;
+
     let file = config::read_file(&args.config)?;
     let settings = config::settings(file, config::Overrides::default())?;
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(signal, stop.clone())
+    let stop = Arc::new(AtomicBool::new(false));
+    let reload = Arc::new(AtomicBool::new(false));
+    for (signal, flag) in [
+        (signal_hook::consts::SIGINT, &stop),
+        (signal_hook::consts::SIGTERM, &stop),
+        (signal_hook::consts::SIGHUP, &reload),
+    ] {
+        signal_hook::flag::register(signal, flag.clone())
             .map_err(|e| anyhow::anyhow!("cannot handle signal {signal}: {e}"))?;
+    }
+    let telemetry = metrics::Telemetry::new();
+    // Lead: an uploading sink's counters are connected here, with
+    // `telemetry.plug_delivery(Arc<impl metrics::DeliveryProbe>)`.
+    let server = settings
+        .metrics_listen
+        .map(|addr| metrics::MetricsServer::start(addr, telemetry.clone()))
+        .transpose()?;
+    if let Some(s) = &server {
+        tracing::info!(address = %s.local_addr(), "metrics endpoint listening");
     }
     tracing::info!(
         analyzers = settings.analyzers.len(),
         captures = settings.captures.len(),
         "vpcflow run: started"
     );
-    let totals = pipeline::run_live(&settings, &stop)?;
+    let mut reloader = reload::Reloader::new(args.config.clone(), settings.clone());
+    let reload_telemetry = telemetry.clone();
+    let mut reload_now = move || match reloader.reload() {
+        Ok(applied) => {
+            tracing::info!("configuration reloaded");
+            reload_telemetry.reloaded(true);
+            Some(applied)
+        }
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "configuration reload failed; the running configuration is kept");
+            reload_telemetry.reloaded(false);
+            None
+        }
+    };
+    let control = pipeline::Control {
+        stop: &stop,
+        reload: &reload,
+        reloader: &mut reload_now,
+        telemetry,
+    };
+    let totals = pipeline::run_live(&settings, control)?;
     if !args.quiet {
         eprint!("{}", summary::render_run(&totals));
     }

@@ -9,10 +9,12 @@
 //! core to itself; the bounded channel holds ingest back when the writer falls
 //! behind, so memory stays bounded.
 
+use std::collections::HashSet;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{channel, sync_channel, Receiver, SyncSender, TryRecvError};
+use std::sync::mpsc::{channel, sync_channel, Receiver, SyncSender, TryRecvError, TrySendError};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -35,6 +37,8 @@ use vpcflow_sources::skydive::subscriber::Subscription;
 use vpcflow_sources::skydive::{Converter, ConverterStats};
 
 use crate::config::{Destination, Settings, TrafficType};
+use crate::metrics::{IngestView, InterfaceCounts, RecordCounts, Telemetry};
+use crate::reload::Reloadable;
 
 /// Hand-overs in flight between the threads.
 const CHANNEL_DEPTH: usize = 8;
@@ -42,6 +46,12 @@ const CHANNEL_DEPTH: usize = 8;
 /// Records per batch given to the sink: closed windows are expanded from their
 /// compact form this many at a time.
 const BATCH_RECORDS: usize = 16_384;
+
+/// How often the ingest thread of `vpcflow run` publishes its counters.
+const PUBLISH_EVERY: Duration = Duration::from_millis(250);
+
+/// A Skydive analyzer disconnected this long makes the daemon unhealthy.
+const ANALYZER_GRACE: Duration = Duration::from_secs(10);
 
 /// What crosses from the ingest thread to the writer thread.
 enum Message {
@@ -51,6 +61,8 @@ enum Message {
     Interface(String, Vec<IpAddr>),
     /// Records of closed windows.
     Records(Closed),
+    /// A configuration reload: records that follow are written with it.
+    Reload(Arc<Reloadable>),
 }
 
 /// What the input files are.
@@ -106,6 +118,12 @@ struct Ingest {
     /// Observations of a batch with the policy's actions (reused, so that a
     /// policy costs no allocation per batch).
     decided: Vec<FlowUpdate>,
+    /// Traffic per interface, by index.
+    counts: Vec<InterfaceCounts>,
+    /// The source of interfaces no live capture names.
+    other_source: &'static str,
+    /// Where waits for the writer are reported (`vpcflow run`).
+    telemetry: Option<Arc<Telemetry>>,
 }
 
 impl Ingest {
@@ -128,9 +146,48 @@ impl Ingest {
     }
 
     fn send(&mut self, message: Message) {
-        if !self.writer_gone && self.tx.send(message).is_err() {
-            // The writer thread stopped on an error; it is reported when joined.
+        if self.writer_gone {
+            return;
+        }
+        let message = match self.tx.try_send(message) {
+            Ok(()) => return,
+            Err(TrySendError::Full(m)) => m,
+            Err(TrySendError::Disconnected(_)) => {
+                // The writer thread stopped on an error; it is reported when joined.
+                self.writer_gone = true;
+                return;
+            }
+        };
+        if let Some(t) = &self.telemetry {
+            t.ingest_waiting(true);
+        }
+        if self.tx.send(message).is_err() {
             self.writer_gone = true;
+        }
+        if let Some(t) = &self.telemetry {
+            t.ingest_waiting(false);
+        }
+    }
+
+    /// Applies a configuration reload here and hands it to the writer.
+    fn apply(&mut self, reload: Reloadable) {
+        self.interfaces.reconfigure(reload.interfaces.clone());
+        self.set_policy(reload.policy.clone());
+        // Reconfigured interfaces may have other own addresses.
+        if let Some(engine) = &mut self.policy {
+            for (index, meta) in self.interfaces.iter() {
+                engine.attach(index, &meta.name, &meta.addresses);
+            }
+        }
+        self.send(Message::Reload(Arc::new(reload)));
+    }
+
+    #[inline]
+    fn count(&mut self, update: &FlowUpdate) {
+        if let Some(c) = self.counts.get_mut(update.interface.0 as usize) {
+            c.packets += update.packets;
+            c.bytes += update.bytes;
+            c.updates += 1;
         }
     }
 
@@ -148,7 +205,8 @@ impl FlowConsumer for Ingest {
         let index = self.interfaces.register(name);
         if self.interfaces.len() > before {
             self.aggregator.add_interface(index);
-            let own = if self.captures.iter().any(|c| matches(&c.name, name)) {
+            let captured = self.captures.iter().any(|c| matches(&c.name, name));
+            let own = if captured {
                 interface_addresses(name)
             } else {
                 Vec::new()
@@ -159,6 +217,15 @@ impl FlowConsumer for Ingest {
             if let Some(policy) = &mut self.policy {
                 policy.attach(index, name, &self.interfaces.get(index).addresses);
             }
+            self.counts.push(InterfaceCounts {
+                name: name.to_string(),
+                source: if captured {
+                    "capture"
+                } else {
+                    self.other_source
+                },
+                ..InterfaceCounts::default()
+            });
             self.send(Message::Interface(name.to_string(), own));
         }
         index
@@ -166,6 +233,7 @@ impl FlowConsumer for Ingest {
 
     #[inline]
     fn update(&mut self, update: &FlowUpdate) {
+        self.count(update);
         match &mut self.policy {
             None => self.aggregator.observe(update),
             Some(policy) => {
@@ -179,6 +247,9 @@ impl FlowConsumer for Ingest {
 
     #[inline]
     fn update_batch(&mut self, updates: &[FlowUpdate]) {
+        for u in updates {
+            self.count(u);
+        }
         match &mut self.policy {
             None => self.aggregator.observe_batch(updates),
             Some(policy) => {
@@ -235,32 +306,93 @@ fn keep(traffic_type: TrafficType, released: &mut Released) {
     });
 }
 
+/// Adds the records of `released` to the counts of their interfaces.
+fn count_records(counts: &mut Vec<RecordCounts>, released: &Released) {
+    use vpcflow_core::{Action, LogStatus};
+    for r in &released.records {
+        let i = r.interface.0 as usize;
+        if i >= counts.len() {
+            counts.resize(i + 1, RecordCounts::default());
+        }
+        let c = &mut counts[i];
+        match (r.status, r.traffic.map(|t| t.action)) {
+            (LogStatus::Ok, Some(Action::Reject)) => c.ok_reject += 1,
+            (LogStatus::Ok, _) => c.ok_accept += 1,
+            (LogStatus::NoData, _) => c.nodata += 1,
+            (LogStatus::SkipData, _) => c.skipdata += 1,
+        }
+    }
+}
+
 /// The writer thread: enrich, batch, encode and publish.
 fn write_loop(
     settings: Settings,
     mut sink: Box<dyn RecordSink + Send>,
     rx: Receiver<Message>,
+    telemetry: Option<&Telemetry>,
 ) -> Result<RunSummary> {
     let mut interfaces = InterfaceTable::new(
         settings.interface_defaults.clone(),
         settings.interfaces.clone(),
     );
     interfaces.set_aws_services(aws_services(&settings));
+    let mut records = Vec::new();
     for message in rx {
         match message {
             Message::Interface(name, own) => {
                 let index = interfaces.register(&name);
                 interfaces.add_addresses(index, &own);
             }
+            Message::Reload(reload) => {
+                interfaces.reconfigure(reload.interfaces.clone());
+                interfaces.set_aws_services(reload.aws_services.clone());
+            }
             Message::Records(closed) => {
                 for mut released in closed.into_released(BATCH_RECORDS) {
                     keep(settings.traffic_type, &mut released);
                     sink.write(&released, &interfaces)?;
+                    if let Some(t) = telemetry {
+                        count_records(&mut records, &released);
+                        t.publish_writer(|w| {
+                            w.records = records
+                                .iter()
+                                .enumerate()
+                                .map(|(i, c)| {
+                                    let name = &interfaces.get(InterfaceIndex(i as u32)).name;
+                                    (name.clone(), *c)
+                                })
+                                .collect();
+                            w.output = sink.totals();
+                            w.open_files = sink.open_files() as u64;
+                        });
+                    }
                 }
             }
         }
     }
-    Ok(sink.finish()?)
+    let summary = sink.finish()?;
+    if let Some(t) = telemetry {
+        t.publish_writer(|w| {
+            w.output = summary;
+            w.open_files = 0;
+        });
+    }
+    Ok(summary)
+}
+
+/// Tells the telemetry that the writer thread ended, however it ends (a
+/// panic included).
+struct WriterExit<'a> {
+    telemetry: Option<&'a Telemetry>,
+    reason: String,
+}
+
+impl Drop for WriterExit<'_> {
+    fn drop(&mut self) {
+        if let Some(t) = self.telemetry {
+            t.writer_stopped(std::mem::take(&mut self.reason));
+        }
+    }
 }
 
 /// The AWS service ranges records are enriched with: those of
@@ -277,13 +409,26 @@ pub fn aws_services(settings: &Settings) -> Option<std::sync::Arc<AwsServices>> 
 type Writer = thread::JoinHandle<Result<RunSummary>>;
 
 /// Opens the sink, starts the writer thread, and returns the ingest side.
-fn start(settings: &Settings) -> Result<(Ingest, Writer)> {
+fn start(settings: &Settings, telemetry: Option<Arc<Telemetry>>) -> Result<(Ingest, Writer)> {
     let sink = open_sink(settings)?;
     let (tx, rx) = sync_channel(CHANNEL_DEPTH);
     let writer_settings = settings.clone();
+    let writer_telemetry = telemetry.clone();
     let writer = thread::Builder::new()
         .name("vpcflow-writer".into())
-        .spawn(move || write_loop(writer_settings, sink, rx))
+        .spawn(move || {
+            let telemetry = writer_telemetry.as_deref();
+            let mut exit = WriterExit {
+                telemetry,
+                reason: "it panicked".into(),
+            };
+            let result = write_loop(writer_settings, sink, rx, telemetry);
+            exit.reason = match &result {
+                Ok(_) => "end of the run".into(),
+                Err(e) => format!("{e:#}"),
+            };
+            result
+        })
         .context("cannot start the writer thread")?;
     let mut ingest = Ingest {
         interfaces: InterfaceTable::new(
@@ -296,6 +441,9 @@ fn start(settings: &Settings) -> Result<(Ingest, Writer)> {
         captures: Vec::new(),
         policy: None,
         decided: Vec::new(),
+        counts: Vec::new(),
+        other_source: "file",
+        telemetry,
     };
     ingest.set_policy(settings.policy.clone());
     Ok((ingest, writer))
@@ -323,9 +471,87 @@ fn wall_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// How `vpcflow run` is steered from outside.
+pub struct Control<'a> {
+    /// Set (by SIGINT or SIGTERM) to flush and stop.
+    pub stop: &'a AtomicBool,
+    /// Set (by SIGHUP) to re-read the configuration; cleared when done.
+    pub reload: &'a AtomicBool,
+    /// Re-reads the configuration: what to apply, or `None` when the new one
+    /// is rejected (it has said why).
+    pub reloader: &'a mut dyn FnMut() -> Option<Reloadable>,
+    /// Where the threads publish their counters and signs of life.
+    pub telemetry: Arc<Telemetry>,
+}
+
+/// Why the live sources are failing, for the health check; `down_since`
+/// remembers since when an analyzer has been missing.
+fn failing_sources(
+    settings: &Settings,
+    capture: &LiveSource,
+    live: &Live,
+    down_since: &mut Option<Instant>,
+) -> Vec<String> {
+    let mut failing = Vec::new();
+    let open: HashSet<&str> = capture.open_interfaces().collect();
+    for (i, spec) in settings.captures.iter().enumerate() {
+        if !spec.is_pattern() && !open.contains(spec.name.as_str()) {
+            failing.push(format!(
+                "capture.interface[{i}]: the capture of {} has ended",
+                spec.name
+            ));
+        }
+    }
+    let configured = settings.analyzers.len() as u64;
+    let stats = live.stats();
+    let connected = stats.connects.saturating_sub(stats.disconnects);
+    if connected < configured {
+        let since = *down_since.get_or_insert_with(Instant::now);
+        if since.elapsed() >= ANALYZER_GRACE {
+            failing.push(format!(
+                "skydive.analyzer: {} of {configured} analyzers not connected for {} s",
+                configured - connected,
+                since.elapsed().as_secs()
+            ));
+        }
+    } else {
+        *down_since = None;
+    }
+    failing
+}
+
+/// The counters of the ingest side of `vpcflow run`, for the telemetry.
+fn ingest_view(
+    settings: &Settings,
+    ingest: &Ingest,
+    capture: &LiveSource,
+    live: &Live,
+    analyzers_down_since: &mut Option<Instant>,
+) -> IngestView {
+    let mut captures: Vec<_> = capture
+        .per_interface()
+        .iter()
+        .map(|(name, s)| (name.clone(), *s))
+        .collect();
+    captures.sort_by(|a, b| a.0.cmp(&b.0));
+    IngestView {
+        interfaces: ingest.counts.clone(),
+        captures,
+        captures_open: capture.open_interfaces().count() as u64,
+        analyzers: settings.analyzers.len() as u64,
+        skydive_live: *live.stats(),
+        skydive: *live.converter().stats(),
+        aggregation: *ingest.aggregator.stats(),
+        open_flows: ingest.aggregator.open_flows() as u64,
+        failing: failing_sources(settings, capture, live, analyzers_down_since),
+    }
+}
+
 /// Runs the live sources (the captures of `[[capture.interface]]`, the
-/// Skydive analyzers of `[[skydive.analyzer]]`) until `stop` is set (by a
-/// signal), then flushes every open window and file.
+/// Skydive analyzers of `[[skydive.analyzer]]`) until `control.stop` is set
+/// (by a signal), then flushes every open window and file. A reload request
+/// applies the new interface metadata to both threads; open windows and
+/// files stay open.
 ///
 /// ```text
 /// capture threads ─batches─▶ [bounded channel] ─┐
@@ -336,14 +562,21 @@ fn wall_ms() -> i64 {
 /// delay (`capture.idle_delay` when captures are configured, else
 /// `skydive.idle_delay`), so windows close (NODATA for idle interfaces) and
 /// files are published.
-pub fn run_live(settings: &Settings, stop: &AtomicBool) -> Result<RunTotals> {
+pub fn run_live(settings: &Settings, control: Control) -> Result<RunTotals> {
     if settings.analyzers.is_empty() && settings.captures.is_empty() {
         anyhow::bail!(
             "nothing to run: configure [[capture.interface]] or [[skydive.analyzer]] blocks"
         );
     }
-    let (mut ingest, writer) = start(settings)?;
+    let Control {
+        stop,
+        reload,
+        reloader,
+        telemetry,
+    } = control;
+    let (mut ingest, writer) = start(settings, Some(telemetry.clone()))?;
     ingest.captures = settings.captures.clone();
+    ingest.other_source = "skydive";
     let mut capture = LiveSource::new(settings.captures.clone(), settings.capture.fragments);
     capture.start(&mut ingest).map_err(|e| anyhow!("{e}"))?;
     let (tx, rx) = channel();
@@ -367,8 +600,26 @@ pub fn run_live(settings: &Settings, stop: &AtomicBool) -> Result<RunTotals> {
     };
     let mut last_advance = Instant::now();
     let mut last_poll = Instant::now();
+    let mut last_publish: Option<Instant> = None;
+    let mut analyzers_down_since = None;
     let has_patterns = settings.captures.iter().any(|c| c.is_pattern());
     while !stop.load(Ordering::SeqCst) && !ingest.writer_gone {
+        if reload.swap(false, Ordering::SeqCst) {
+            if let Some(new) = reloader() {
+                ingest.apply(new);
+            }
+        }
+        if last_publish.is_none_or(|t| t.elapsed() >= PUBLISH_EVERY) {
+            last_publish = Some(Instant::now());
+            let view = ingest_view(
+                settings,
+                &ingest,
+                &capture,
+                &live,
+                &mut analyzers_down_since,
+            );
+            telemetry.publish_ingest(view);
+        }
         capture.pump(Duration::from_millis(100), &mut ingest);
         if subscription.is_some() {
             loop {
@@ -427,7 +678,7 @@ pub fn convert(
     progress: &mut dyn FnMut(u64),
 ) -> Result<ConvertSummary> {
     let started = Instant::now();
-    let (mut ingest, writer) = start(settings)?;
+    let (mut ingest, writer) = start(settings, None)?;
     let mut summary = ConvertSummary {
         input,
         file_format: settings.file_format,

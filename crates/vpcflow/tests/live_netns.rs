@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::files_below;
+use common::{files_below, metric};
 
 /// Whether the tests can run here; prints why not.
 fn can_run(test: &str) -> bool {
@@ -465,7 +465,7 @@ fn a_stalled_capture_overruns_the_ring_and_gives_skipdata() {
     let cfg = config(
         dir.path(),
         &format!(
-            "[[capture.interface]]\nname = \"{}\"\nbuffer = 65536\nfilter = \"udp\"\n",
+            "[[capture.interface]]\nname = \"{}\"\nbuffer = 65536\nfilter = \"udp\"\n[metrics]\nlisten = \"127.0.0.1:9808\"\n",
             n.va
         ),
     );
@@ -486,6 +486,12 @@ fn a_stalled_capture_overruns_the_ring_and_gives_skipdata() {
     );
     signal(&daemon, "CONT");
     thread::sleep(Duration::from_millis(2500));
+    let (_, text) = scrape_in(&n, &n.a, 9808, "/metrics");
+    let ring = format!(
+        "vpcflow_capture_drops_total{{interface=\"{}\",reason=\"ring\"}}",
+        n.va
+    );
+    assert!(metric(&text, &ring).is_some_and(|d| d > 0), "{text}");
     let stderr = stop(daemon);
     let rows = records(&dir.path().join("out"));
     assert!(
@@ -606,4 +612,95 @@ filter = "icmp"
         ],
         "{rows:?}"
     );
+}
+
+/// `GET path` on the metrics endpoint of a daemon in namespace `ns` (its
+/// loopback is not the test's): (status, body).
+fn scrape_in(n: &Netns, ns: &str, port: u16, path: &str) -> (u16, String) {
+    let script = format!(
+        "import urllib.request, urllib.error\ntry:\n    r = urllib.request.urlopen(\"http://127.0.0.1:{port}{path}\")\n    print(r.status)\n    print(r.read().decode(), end=\"\")\nexcept urllib.error.HTTPError as e:\n    print(e.code)\n    print(e.read().decode(), end=\"\")\n"
+    );
+    let out = n
+        .exec(ns, &format!("python3 -c '{script}'"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let (status, body) = text.split_once('\n').unwrap();
+    (status.parse().unwrap(), body.to_string())
+}
+
+#[test]
+fn capture_metrics_match_the_traffic_and_the_records() {
+    if !can_run("capture_metrics_match_the_traffic_and_the_records") {
+        return;
+    }
+    let n = Netns::new();
+    let dir = tempfile::tempdir().unwrap();
+    // IPv4 only: the kernel's IPv6 chatter stays out of the counts.
+    let cfg = config(
+        dir.path(),
+        &format!(
+            "[[capture.interface]]\nname = \"{}\"\nfilter = \"ip\"\n[metrics]\nlisten = \"127.0.0.1:9808\"\n",
+            n.va
+        ),
+    );
+    let daemon = start(&n, &n.a, &cfg);
+    let out = n
+        .exec(&n.a, "ping -n -q -c 3 -i 0.2 -s 56 10.77.0.2")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    // Capture threads hand over batches within 100 ms; ingest publishes
+    // every 250 ms.
+    thread::sleep(Duration::from_millis(800));
+    let (status, text) = scrape_in(&n, &n.a, 9808, "/metrics");
+    assert_eq!(status, 200, "{text}");
+    let va = &n.va;
+    let sample = |s: String| metric(&text, &s).unwrap_or_else(|| panic!("no {s} in\n{text}"));
+    // 3 echo requests and 3 replies of 20 + 8 + 56 bytes.
+    let labels = format!("{{source=\"capture\",interface=\"{va}\"}}");
+    assert_eq!(sample(format!("vpcflow_packets_total{labels}")), 6);
+    assert_eq!(sample(format!("vpcflow_bytes_total{labels}")), 6 * 84);
+    assert_eq!(sample(format!("vpcflow_flow_updates_total{labels}")), 6);
+    assert_eq!(
+        sample(format!(
+            "vpcflow_capture_frames_total{{interface=\"{va}\"}}"
+        )),
+        6
+    );
+    for reason in ["ring", "interface", "queue"] {
+        assert_eq!(
+            sample(format!(
+                "vpcflow_capture_drops_total{{interface=\"{va}\",reason=\"{reason}\"}}"
+            )),
+            0
+        );
+    }
+    assert_eq!(
+        sample(format!("vpcflow_decode_errors_total{{interface=\"{va}\"}}")),
+        0
+    );
+    assert_eq!(sample("vpcflow_capture_interfaces_open".into()), 1);
+    assert_eq!(sample("vpcflow_open_flows".into()), 2);
+    assert_eq!(
+        scrape_in(&n, &n.a, 9808, "/healthz"),
+        (200, "ok\n".to_string())
+    );
+
+    // The run's own summary agrees.
+    let stderr = stop(daemon);
+    assert!(
+        stderr.contains("1 interfaces opened, 6 frames, 6 IP packets, 504 IP bytes;"),
+        "{stderr}"
+    );
+    let rows = records(&dir.path().join("out"));
+    let ok: Vec<_> = rows.iter().filter(|r| r[12] == "OK").collect();
+    let packets: u64 = ok.iter().map(|r| r[7].parse::<u64>().unwrap()).sum();
+    let bytes: u64 = ok.iter().map(|r| r[8].parse::<u64>().unwrap()).sum();
+    assert_eq!((packets, bytes), (6, 6 * 84), "{}", show(&rows));
 }

@@ -3,64 +3,13 @@
 
 mod common;
 
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{channel, Sender};
 use std::thread;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
+use common::analyzer::{analyzer, flow, now_ms, store};
 use common::{files_below, gunzip};
-use tungstenite::Message;
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
-
-fn flow(uuid: &str, a: &str, packets: i64, at_ms: i64) -> String {
-    format!(
-        r#"{{"UUID":"{uuid}","LayersPath":"Ethernet/IPv4/UDP","NodeTID":"node-1","CaptureID":"cap","Network":{{"Protocol":"IPV4","A":"{a}","B":"10.9.9.9"}},"Transport":{{"Protocol":"UDP","A":1000,"B":53}},"Metric":{{"ABPackets":{packets},"ABBytes":{},"Start":{at_ms},"Last":{at_ms}}},"LastUpdateMetric":{{"ABPackets":{packets},"ABBytes":{},"Start":{at_ms},"Last":{at_ms}}},"Start":{at_ms},"Last":{at_ms}}}"#,
-        packets * 114,
-        packets * 114
-    )
-}
-
-fn store(flows: &[String]) -> String {
-    format!(
-        r#"{{"Namespace":"flow","Type":"store","UUID":"m","Status":200,"Obj":[{}]}}"#,
-        flows.join(",")
-    )
-}
-
-/// A one-connection analyzer: sends the messages it is given over `rx`,
-/// answering pings, until the client goes away.
-fn analyzer() -> (u16, Sender<String>, thread::JoinHandle<()>) {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    let (tx, rx) = channel::<String>();
-    let t = thread::spawn(move || {
-        let (tcp, _) = l.accept().unwrap();
-        tcp.set_read_timeout(Some(Duration::from_millis(50)))
-            .unwrap();
-        let mut ws = tungstenite::accept(tcp).unwrap();
-        loop {
-            while let Ok(m) = rx.try_recv() {
-                ws.send(Message::text(m)).unwrap();
-            }
-            match ws.read() {
-                Ok(_) => {}
-                Err(tungstenite::Error::Io(e))
-                    if e.kind() == std::io::ErrorKind::WouldBlock
-                        || e.kind() == std::io::ErrorKind::TimedOut => {}
-                Err(_) => return,
-            }
-        }
-    });
-    (port, tx, t)
-}
 
 fn start(dir: &Path, port: u16) -> Child {
     let config = dir.join("vpcflow.toml");

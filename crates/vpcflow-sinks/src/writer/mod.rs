@@ -244,6 +244,14 @@ impl<S: ObjectStore> RecordSink for FileWriter<S> {
     fn finish(&mut self) -> Result<RunSummary, SinkError> {
         FileWriter::finish(self)
     }
+
+    fn totals(&self) -> RunSummary {
+        self.summary
+    }
+
+    fn open_files(&self) -> usize {
+        FileWriter::open_files(self)
+    }
 }
 
 #[cfg(test)]

@@ -39,6 +39,9 @@ pub(crate) enum Event {
         slot: usize,
         at: Timestamp,
         kernel: u64,
+        /// Of `kernel`, the packets the interface (driver) dropped; the rest
+        /// found the ring buffer full.
+        interface: u64,
         queue: u64,
         undecodable: u64,
     },
@@ -97,6 +100,7 @@ struct Worker {
     queue_lost: u64,
     undecodable: u64,
     kernel_seen: u64,
+    interface_seen: u64,
 }
 
 impl Worker {
@@ -128,11 +132,14 @@ impl Worker {
             let total = u64::from(s.dropped) + u64::from(s.if_dropped);
             let kernel = total.saturating_sub(self.kernel_seen);
             self.kernel_seen = total;
+            let interface = u64::from(s.if_dropped).saturating_sub(self.interface_seen);
+            self.interface_seen = u64::from(s.if_dropped);
             if kernel + self.queue_lost + self.undecodable > 0 {
                 let event = Event::Loss {
                     slot: self.slot,
                     at: now_ns(),
                     kernel,
+                    interface: interface.min(kernel),
                     queue: self.queue_lost,
                     undecodable: self.undecodable,
                 };
@@ -165,6 +172,7 @@ pub(crate) fn run(
         queue_lost: 0,
         undecodable: 0,
         kernel_seen: 0,
+        interface_seen: 0,
     };
     let _ = w.tx.send(Event::Opened { slot });
     let mut last_flush = Instant::now();

@@ -33,6 +33,9 @@ pub struct LiveCaptureStats {
     pub ip_bytes: u64,
     /// Packets dropped by the kernel (ring full, interface drops).
     pub kernel_drops: u64,
+    /// Of `kernel_drops`, the packets the interface (driver) dropped; the
+    /// rest found the ring buffer full.
+    pub interface_drops: u64,
     /// Packets dropped because the pipeline fell behind.
     pub queue_drops: u64,
     /// Frames that could not be decoded.
@@ -205,6 +208,7 @@ impl LiveSource {
                 slot,
                 at,
                 kernel,
+                interface,
                 queue,
                 undecodable,
             } => {
@@ -221,6 +225,7 @@ impl LiveSource {
                     self.per_interface.entry(name.clone()).or_default(),
                 ] {
                     s.kernel_drops += kernel;
+                    s.interface_drops += interface;
                     s.queue_drops += queue;
                     s.undecodable += undecodable;
                 }
@@ -251,6 +256,14 @@ impl LiveSource {
     /// What was seen so far.
     pub fn stats(&self) -> &LiveCaptureStats {
         &self.stats
+    }
+
+    /// Names of the interfaces being captured now.
+    pub fn open_interfaces(&self) -> impl Iterator<Item = &str> {
+        self.slots
+            .iter()
+            .filter(|s| s.open)
+            .map(|s| s.name.as_str())
     }
 
     /// What was seen so far, per interface name.

@@ -1,0 +1,349 @@
+//! The Prometheus collector: reads [`Telemetry`] at scrape time and encodes
+//! every metric family (names get the registry's `vpcflow_` prefix, counters
+//! the `_total` suffix).
+
+use std::sync::Arc;
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, NoLabelSet};
+use prometheus_client::metrics::MetricType;
+
+use super::Telemetry;
+
+/// Encodes the metrics of a running pipeline.
+#[derive(Debug)]
+pub struct PipelineCollector {
+    telemetry: Arc<Telemetry>,
+}
+
+impl PipelineCollector {
+    /// A collector reading `telemetry`.
+    pub fn new(telemetry: Arc<Telemetry>) -> PipelineCollector {
+        PipelineCollector { telemetry }
+    }
+}
+
+type Result = std::result::Result<(), std::fmt::Error>;
+
+/// Encodes one family of `kind` with one sample per label set.
+fn family<L: EncodeLabelSet>(
+    e: &mut DescriptorEncoder,
+    kind: MetricType,
+    name: &str,
+    help: &str,
+    samples: impl IntoIterator<Item = (L, u64)>,
+) -> Result {
+    let mut m = e.encode_descriptor(name, help, None, kind)?;
+    for (labels, value) in samples {
+        let mut s = m.encode_family(&labels)?;
+        match kind {
+            MetricType::Counter => s.encode_counter::<NoLabelSet, _, u64>(&value, None)?,
+            _ => s.encode_gauge(&value)?,
+        }
+    }
+    Ok(())
+}
+
+fn counter(e: &mut DescriptorEncoder, name: &str, help: &str, value: u64) -> Result {
+    let mut m = e.encode_descriptor(name, help, None, MetricType::Counter)?;
+    m.encode_counter::<NoLabelSet, _, u64>(&value, None)
+}
+
+fn gauge(e: &mut DescriptorEncoder, name: &str, help: &str, value: u64) -> Result {
+    let mut m = e.encode_descriptor(name, help, None, MetricType::Gauge)?;
+    m.encode_gauge(&value)
+}
+
+impl Collector for PipelineCollector {
+    fn encode(&self, mut e: DescriptorEncoder) -> Result {
+        let t = &self.telemetry;
+        let e = &mut e;
+        {
+            let mut m = e.encode_descriptor(
+                "build",
+                "The running vpcflow version (always 1)",
+                None,
+                MetricType::Info,
+            )?;
+            m.encode_info(&[("version", env!("CARGO_PKG_VERSION"))])?;
+        }
+        encode_ingest(e, t)?;
+        encode_writer(e, t)?;
+        encode_delivery(e, t)?;
+        let (ok, failed) = t.reloads();
+        family(
+            e,
+            MetricType::Counter,
+            "config_reloads",
+            "Configuration reloads (SIGHUP), applied (ok) or rejected (failed)",
+            [([("result", "ok")], ok), ([("result", "failed")], failed)],
+        )
+    }
+}
+
+fn encode_ingest(e: &mut DescriptorEncoder, t: &Telemetry) -> Result {
+    let v = t.ingest();
+    let per_interface = |pick: fn(&super::InterfaceCounts) -> u64| {
+        v.interfaces.iter().map(move |i| {
+            (
+                [("source", i.source), ("interface", i.name.as_str())],
+                pick(i),
+            )
+        })
+    };
+    family(
+        e,
+        MetricType::Counter,
+        "packets",
+        "IP packets counted into flows, per source and interface",
+        per_interface(|i| i.packets),
+    )?;
+    family(
+        e,
+        MetricType::Counter,
+        "bytes",
+        "IP bytes (headers and payload) counted into flows, per source and interface",
+        per_interface(|i| i.bytes),
+    )?;
+    family(
+        e,
+        MetricType::Counter,
+        "flow_updates",
+        "Flow updates handed to aggregation, per source and interface",
+        per_interface(|i| i.updates),
+    )?;
+    let per_capture = |pick: fn(&vpcflow_sources::live::LiveCaptureStats) -> u64| {
+        v.captures
+            .iter()
+            .map(move |(name, s)| ([("interface", name.as_str())], pick(s)))
+    };
+    family(
+        e,
+        MetricType::Counter,
+        "capture_frames",
+        "Frames captured, per interface",
+        per_capture(|s| s.frames),
+    )?;
+    family(
+        e,
+        MetricType::Counter,
+        "capture_drops",
+        "Packets lost by live capture, per interface: ring buffer full, dropped by the interface, or behind the pipeline (queue)",
+        v.captures.iter().flat_map(|(name, s)| {
+            let ring = s.kernel_drops.saturating_sub(s.interface_drops);
+            [
+                ("ring", ring),
+                ("interface", s.interface_drops),
+                ("queue", s.queue_drops),
+            ]
+            .map(|(reason, n)| ([("interface", name.as_str()), ("reason", reason)], n))
+        }),
+    )?;
+    family(
+        e,
+        MetricType::Counter,
+        "decode_errors",
+        "Captured frames that could not be decoded, per interface",
+        per_capture(|s| s.undecodable),
+    )?;
+    gauge(
+        e,
+        "capture_interfaces_open",
+        "Interfaces being captured now",
+        v.captures_open,
+    )?;
+    gauge(
+        e,
+        "open_flows",
+        "Flows in open aggregation windows",
+        v.open_flows,
+    )?;
+    let a = &v.aggregation;
+    counter(
+        e,
+        "late_updates",
+        "Flow updates that arrived for a window already closed",
+        a.late_updates,
+    )?;
+    counter(
+        e,
+        "overflow_flushes",
+        "Early flushes of the full flow table (aggregation.max_open_flows)",
+        a.overflow_flushes,
+    )?;
+    counter(
+        e,
+        "overflow_dropped_updates",
+        "Flow updates dropped because the flow table was full (aggregation.overflow = skip)",
+        a.overflow_dropped_updates,
+    )?;
+    if v.analyzers > 0 {
+        let l = &v.skydive_live;
+        gauge(
+            e,
+            "skydive_analyzers_connected",
+            "Skydive analyzers connected now",
+            l.connects.saturating_sub(l.disconnects),
+        )?;
+        counter(
+            e,
+            "skydive_connections",
+            "Connections to Skydive analyzers established",
+            l.connects,
+        )?;
+        counter(
+            e,
+            "skydive_disconnections",
+            "Established Skydive connections that ended",
+            l.disconnects,
+        )?;
+        counter(
+            e,
+            "skydive_failed_connection_attempts",
+            "Failed attempts to connect to a Skydive analyzer",
+            l.failed_attempts,
+        )?;
+        counter(
+            e,
+            "skydive_capture_drops",
+            "Packets and flows Skydive captures reported dropped",
+            v.skydive.dropped_units,
+        )?;
+        family(
+            e,
+            MetricType::Counter,
+            "skydive_messages",
+            "Skydive messages received: accepted, malformed, or of namespaces not subscribed to (ignored)",
+            [
+                ([("result", "accepted")], l.messages),
+                ([("result", "malformed")], l.malformed),
+                ([("result", "ignored")], l.ignored),
+            ],
+        )?;
+    }
+    Ok(())
+}
+
+fn encode_writer(e: &mut DescriptorEncoder, t: &Telemetry) -> Result {
+    let w = t.writer();
+    family(
+        e,
+        MetricType::Counter,
+        "records",
+        "Flow log records written, per interface, log-status and action (- for NODATA and SKIPDATA)",
+        w.records.iter().flat_map(|(name, c)| {
+            let name = name.as_str();
+            [
+                ("OK", "ACCEPT", c.ok_accept),
+                ("OK", "REJECT", c.ok_reject),
+                ("NODATA", "-", c.nodata),
+                ("SKIPDATA", "-", c.skipdata),
+            ]
+            .map(|(status, action, n)| {
+                (
+                    [
+                        ("interface", name),
+                        ("log_status", status),
+                        ("action", action),
+                    ],
+                    n,
+                )
+            })
+        }),
+    )?;
+    counter(
+        e,
+        "files_published",
+        "Flow log files published (including those already present)",
+        w.output.files,
+    )?;
+    counter(
+        e,
+        "files_already_present",
+        "Published files whose key already held the same bytes",
+        w.output.files_already_present,
+    )?;
+    counter(
+        e,
+        "published_bytes",
+        "Compressed bytes of the published files",
+        w.output.compressed_bytes,
+    )?;
+    counter(
+        e,
+        "written_bytes",
+        "Uncompressed bytes written (text with header lines; Parquet PLAIN size)",
+        w.output.uncompressed_bytes,
+    )?;
+    gauge(
+        e,
+        "open_files",
+        "Flow log files being written, not published yet",
+        w.open_files,
+    )
+}
+
+fn encode_delivery(e: &mut DescriptorEncoder, t: &Telemetry) -> Result {
+    let Some(probe) = t.delivery() else {
+        return Ok(());
+    };
+    let d = probe.read();
+    gauge(
+        e,
+        "spool_files",
+        "Files in the local spool waiting for upload",
+        d.spool_files,
+    )?;
+    gauge(
+        e,
+        "spool_bytes",
+        "Bytes of the files in the local spool",
+        d.spool_bytes,
+    )?;
+    counter(
+        e,
+        "objects_delivered",
+        "Objects uploaded",
+        d.objects_delivered,
+    )?;
+    counter(
+        e,
+        "delivered_bytes",
+        "Bytes of the objects uploaded",
+        d.bytes_delivered,
+    )?;
+    counter(
+        e,
+        "objects_already_present",
+        "Uploads skipped because the key already held the same bytes",
+        d.already_present,
+    )?;
+    family(
+        e,
+        MetricType::Counter,
+        "upload_errors",
+        "Failed uploads: retried (transient) or given up (permanent)",
+        [
+            ([("kind", "transient")], d.upload_errors_transient),
+            ([("kind", "permanent")], d.upload_errors_permanent),
+        ],
+    )?;
+    counter(
+        e,
+        "upload_backpressure_waits",
+        "Times writing waited because the spool was full",
+        d.backpressure_waits,
+    )?;
+    let mut m = e.encode_descriptor(
+        "upload_latency_seconds",
+        "Time an upload took",
+        None,
+        MetricType::Histogram,
+    )?;
+    m.encode_histogram::<NoLabelSet>(
+        d.upload_latency_sum_us as f64 / 1e6,
+        d.upload_latency_count,
+        &d.upload_latency_buckets,
+        None,
+    )
+}

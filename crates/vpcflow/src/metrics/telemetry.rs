@@ -1,0 +1,228 @@
+//! The state the pipeline threads publish and the endpoint reads.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::Instant;
+
+use vpcflow_core::aggregate::AggregatorStats;
+use vpcflow_sinks::RunSummary;
+use vpcflow_sources::live::LiveCaptureStats;
+use vpcflow_sources::skydive::live::LiveStats;
+use vpcflow_sources::skydive::ConverterStats;
+
+use super::delivery::DeliveryProbe;
+
+/// Traffic counted into flows for one interface.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InterfaceCounts {
+    /// The interface's name (capture interface or Skydive NodeTID).
+    pub name: String,
+    /// `capture` or `skydive`.
+    pub source: &'static str,
+    /// IP packets.
+    pub packets: u64,
+    /// IP bytes.
+    pub bytes: u64,
+    /// Flow updates handed to aggregation.
+    pub updates: u64,
+}
+
+/// What the ingest thread publishes.
+#[derive(Debug, Clone, Default)]
+pub struct IngestView {
+    /// Traffic per interface, by interface index.
+    pub interfaces: Vec<InterfaceCounts>,
+    /// Live capture counters per interface name, sorted by name.
+    pub captures: Vec<(String, LiveCaptureStats)>,
+    /// Interfaces being captured now.
+    pub captures_open: u64,
+    /// Skydive analyzers configured.
+    pub analyzers: u64,
+    /// What the Skydive connections saw.
+    pub skydive_live: LiveStats,
+    /// What the Skydive converter did.
+    pub skydive: ConverterStats,
+    /// What aggregation did.
+    pub aggregation: AggregatorStats,
+    /// Flows in open windows.
+    pub open_flows: u64,
+    /// Why sources are failing, one sentence each (empty: none is).
+    pub failing: Vec<String>,
+}
+
+/// Records written for one interface, by log-status and action.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RecordCounts {
+    /// OK records with action ACCEPT.
+    pub ok_accept: u64,
+    /// OK records with action REJECT.
+    pub ok_reject: u64,
+    /// NODATA records.
+    pub nodata: u64,
+    /// SKIPDATA records.
+    pub skipdata: u64,
+}
+
+/// What the writer thread publishes.
+#[derive(Debug, Clone, Default)]
+pub struct WriterView {
+    /// Records written per interface name, by interface index.
+    pub records: Vec<(String, RecordCounts)>,
+    /// What the sink published so far.
+    pub output: RunSummary,
+    /// Files being written.
+    pub open_files: u64,
+}
+
+/// Permanent upload errors as last seen by a health check.
+#[derive(Debug, Default)]
+struct PermanentErrors {
+    seen: u64,
+    /// When `seen` last went up (ms since start).
+    last_increase_ms: Option<u64>,
+}
+
+/// Shared between the pipeline threads (writers) and the HTTP endpoint
+/// (reader). Times are milliseconds since [`Telemetry::new`].
+#[derive(Debug)]
+pub struct Telemetry {
+    started: Instant,
+    ingest: Mutex<IngestView>,
+    writer: Mutex<WriterView>,
+    ingest_beat_ms: AtomicU64,
+    /// 1 + when ingest started waiting for room in the writer's channel; 0
+    /// while it is not waiting.
+    waiting_since: AtomicU64,
+    writer_stopped: Mutex<Option<String>>,
+    reloads_ok: AtomicU64,
+    reloads_failed: AtomicU64,
+    delivery: OnceLock<Arc<dyn DeliveryProbe>>,
+    permanent: Mutex<PermanentErrors>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A thread that panicked while publishing left a view that is still
+    // worth reading.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Telemetry {
+    /// Empty telemetry; the clock starts now.
+    pub fn new() -> Arc<Telemetry> {
+        Arc::new(Telemetry {
+            started: Instant::now(),
+            ingest: Mutex::default(),
+            writer: Mutex::default(),
+            ingest_beat_ms: AtomicU64::new(0),
+            waiting_since: AtomicU64::new(0),
+            writer_stopped: Mutex::new(None),
+            reloads_ok: AtomicU64::new(0),
+            reloads_failed: AtomicU64::new(0),
+            delivery: OnceLock::new(),
+            permanent: Mutex::default(),
+        })
+    }
+
+    /// Milliseconds since the start.
+    pub fn now_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+
+    /// Replaces the ingest view (and counts as a sign of life of the ingest
+    /// thread).
+    pub fn publish_ingest(&self, view: IngestView) {
+        *lock(&self.ingest) = view;
+        self.ingest_alive();
+    }
+
+    /// A sign of life of the ingest thread.
+    pub fn ingest_alive(&self) {
+        self.ingest_beat_ms.store(self.now_ms(), Ordering::Relaxed);
+    }
+
+    /// When the ingest thread last gave a sign of life (ms since start).
+    pub fn ingest_beat_ms(&self) -> u64 {
+        self.ingest_beat_ms.load(Ordering::Relaxed)
+    }
+
+    /// The ingest thread starts (`true`) or stops waiting for room in the
+    /// writer's channel.
+    pub fn ingest_waiting(&self, waiting: bool) {
+        let value = if waiting { self.now_ms() + 1 } else { 0 };
+        self.waiting_since.store(value, Ordering::Relaxed);
+    }
+
+    /// Since when the ingest thread has been waiting for the writer (ms since
+    /// start), if it is.
+    pub fn waiting_since_ms(&self) -> Option<u64> {
+        match self.waiting_since.load(Ordering::Relaxed) {
+            0 => None,
+            n => Some(n - 1),
+        }
+    }
+
+    /// Updates the writer view in place.
+    pub fn publish_writer(&self, update: impl FnOnce(&mut WriterView)) {
+        update(&mut lock(&self.writer));
+    }
+
+    /// The writer thread ended, for `reason`.
+    pub fn writer_stopped(&self, reason: String) {
+        *lock(&self.writer_stopped) = Some(reason);
+    }
+
+    /// Why the writer thread ended, if it did.
+    pub fn writer_stop_reason(&self) -> Option<String> {
+        lock(&self.writer_stopped).clone()
+    }
+
+    /// A configuration reload was applied (`true`) or rejected.
+    pub fn reloaded(&self, ok: bool) {
+        let counter = if ok {
+            &self.reloads_ok
+        } else {
+            &self.reloads_failed
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Reloads applied and rejected so far.
+    pub fn reloads(&self) -> (u64, u64) {
+        (
+            self.reloads_ok.load(Ordering::Relaxed),
+            self.reloads_failed.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Connects the counters of an uploading sink; only the first call counts.
+    #[allow(dead_code)] // until `vpcflow run` gets the S3 sink
+    pub fn plug_delivery(&self, probe: Arc<dyn DeliveryProbe>) {
+        let _ = self.delivery.set(probe);
+    }
+
+    /// The uploading sink's counters, when one is connected.
+    pub fn delivery(&self) -> Option<&Arc<dyn DeliveryProbe>> {
+        self.delivery.get()
+    }
+
+    /// A copy of the ingest view.
+    pub fn ingest(&self) -> IngestView {
+        lock(&self.ingest).clone()
+    }
+
+    /// A copy of the writer view.
+    pub fn writer(&self) -> WriterView {
+        lock(&self.writer).clone()
+    }
+
+    /// Notes the permanent upload error count `total` seen at `now_ms`, and
+    /// returns when it last went up.
+    pub(super) fn permanent_errors_seen(&self, total: u64, now_ms: u64) -> Option<u64> {
+        let mut p = lock(&self.permanent);
+        if total > p.seen {
+            p.seen = total;
+            p.last_increase_ms = Some(now_ms);
+        }
+        p.last_increase_ms
+    }
+}

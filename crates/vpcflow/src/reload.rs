@@ -1,0 +1,205 @@
+//! SIGHUP: the configuration file is read again; what can change while
+//! running is applied, what cannot is reported and kept.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use std::sync::Arc;
+
+use anyhow::Result;
+use vpcflow_core::aws_service::AwsServices;
+use vpcflow_core::interface::InterfaceOverrides;
+use vpcflow_core::policy::Policy;
+
+use crate::config::{self, Overrides, Settings};
+
+/// What a reload applies to a running pipeline, on the ingest and the writer
+/// side alike, without closing windows or files.
+#[derive(Debug, Clone)]
+pub struct Reloadable {
+    /// `[[interface]]`: interface metadata by capture interface name.
+    pub interfaces: HashMap<String, InterfaceOverrides>,
+    /// `[policy]`: the REJECT policy (tracked connections are kept).
+    pub policy: Option<Policy>,
+    /// `flow_log.aws_ip_ranges`, read again from its file (when the format
+    /// shows an AWS service field).
+    pub aws_services: Option<Arc<AwsServices>>,
+}
+
+impl Reloadable {
+    /// The reloadable part of `settings`.
+    pub fn of(settings: &Settings) -> Reloadable {
+        Reloadable {
+            interfaces: settings.interfaces.clone(),
+            policy: settings.policy.clone(),
+            aws_services: crate::pipeline::aws_services(settings),
+        }
+    }
+}
+
+/// The keys whose values differ between `old` and `new` among those a reload
+/// cannot change.
+pub fn restart_only_changes(old: &Settings, new: &Settings) -> Vec<&'static str> {
+    let (a, b) = (&old.aggregation, &new.aggregation);
+    let checks = [
+        (
+            old.flow_log != new.flow_log,
+            "flow_log.account_id/region/flow_log_id",
+        ),
+        (old.format != new.format, "flow_log.format"),
+        (a.interval != b.interval, "flow_log.interval"),
+        (
+            old.traffic_type != new.traffic_type,
+            "flow_log.traffic_type",
+        ),
+        (old.destination != new.destination, "output.out"),
+        (old.layout != new.layout, "output.layout"),
+        (old.file_format != new.file_format, "output.file_format"),
+        (old.prefix != new.prefix, "output.prefix"),
+        (
+            old.max_file_bytes != new.max_file_bytes,
+            "output.max_file_bytes",
+        ),
+        (old.gzip_level != new.gzip_level, "output.gzip_level"),
+        (
+            a.max_open_flows != b.max_open_flows,
+            "aggregation.max_open_flows",
+        ),
+        (a.overflow != b.overflow, "aggregation.overflow"),
+        (
+            a.allowed_lateness_secs != b.allowed_lateness_secs,
+            "aggregation.allowed_lateness",
+        ),
+        (a.emit_nodata != b.emit_nodata, "aggregation.nodata"),
+        (
+            a.nodata_max_gap_secs != b.nodata_max_gap_secs,
+            "aggregation.nodata_max_gap",
+        ),
+        (
+            old.capture != new.capture,
+            "capture.interface_name/fragments",
+        ),
+        (old.captures != new.captures, "capture.interface"),
+        (
+            old.capture_idle_delay_secs != new.capture_idle_delay_secs,
+            "capture.idle_delay",
+        ),
+        (old.skydive != new.skydive, "skydive"),
+        (old.analyzers != new.analyzers, "skydive.analyzer"),
+        (
+            old.idle_delay_secs != new.idle_delay_secs,
+            "skydive.idle_delay",
+        ),
+        (old.metrics_listen != new.metrics_listen, "metrics.listen"),
+    ];
+    checks
+        .into_iter()
+        .filter_map(|(changed, key)| changed.then_some(key))
+        .collect()
+}
+
+/// Reads the configuration file again on request, comparing it with what the
+/// run started with.
+pub struct Reloader {
+    path: PathBuf,
+    running: Settings,
+}
+
+impl Reloader {
+    /// A reloader of the file at `path` for a run started with `running`.
+    pub fn new(path: PathBuf, running: Settings) -> Reloader {
+        Reloader { path, running }
+    }
+
+    /// Reads and validates the file. An invalid file is an error (naming the
+    /// key) and changes nothing. A valid one gives what to apply; keys that
+    /// need a restart and changed are logged as warnings and keep their
+    /// running values.
+    pub fn reload(&mut self) -> Result<Reloadable> {
+        let file = config::read_file(&self.path)?;
+        let new = config::settings(file, Overrides::default())?;
+        let kept = restart_only_changes(&self.running, &new);
+        if !kept.is_empty() {
+            tracing::warn!(
+                keys = %kept.join(", "),
+                "configuration reload: these settings need a restart; their running values are kept"
+            );
+        }
+        let reloadable = Reloadable::of(&new);
+        self.running.interfaces = new.interfaces;
+        Ok(reloadable)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(text: &str) -> Settings {
+        config::settings(toml::from_str(text).unwrap(), Overrides::default()).unwrap()
+    }
+
+    const BASE: &str = r#"
+        [flow_log]
+        account_id = "123456789012"
+        flow_log_id = "fl-0630869f236e76872"
+        [[interface]]
+        name = "eth0"
+        interface_id = "eni-0000000000000000a"
+    "#;
+
+    #[test]
+    fn interface_changes_need_no_restart() {
+        let old = settings(BASE);
+        let new = settings(&BASE.replace("0000a", "0000b"));
+        assert!(restart_only_changes(&old, &new).is_empty());
+        assert_ne!(
+            Reloadable::of(&old).interfaces,
+            Reloadable::of(&new).interfaces
+        );
+    }
+
+    #[test]
+    fn policy_changes_need_no_restart_and_are_carried() {
+        let old = settings(BASE);
+        let new = settings(&format!(
+            "{BASE}\n[[policy.security_group]]\nname = \"web\"\ninterfaces = [\"eth0\"]\ninbound = [ {{ protocol = \"tcp\", ports = \"80\", cidr = \"0.0.0.0/0\" }} ]\n"
+        ));
+        assert!(restart_only_changes(&old, &new).is_empty());
+        assert!(Reloadable::of(&old).policy.is_none());
+        assert!(Reloadable::of(&new).policy.is_some());
+    }
+
+    #[test]
+    fn restart_only_keys_are_named() {
+        let old = settings(BASE);
+        let new = settings(&format!(
+            "{BASE}\n[output]\nout = \"elsewhere\"\n[aggregation]\nnodata = false\n[capture]\nidle_delay = 9\n"
+        ));
+        assert_eq!(
+            restart_only_changes(&old, &new),
+            ["output.out", "aggregation.nodata", "capture.idle_delay"]
+        );
+        let new = settings(&BASE.replace("[flow_log]", "[flow_log]\ninterval = 60"));
+        assert_eq!(restart_only_changes(&old, &new), ["flow_log.interval"]);
+    }
+
+    #[test]
+    fn reloader_applies_valid_files_and_rejects_broken_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, BASE).unwrap();
+        let mut r = Reloader::new(path.clone(), settings(BASE));
+        std::fs::write(&path, BASE.replace("0000a", "0000c")).unwrap();
+        let applied = r.reload().unwrap();
+        assert_eq!(
+            applied.interfaces["eth0"].interface_id.as_deref(),
+            Some("eni-0000000000000000c")
+        );
+        std::fs::write(&path, BASE.replace("0000a", "XYZ")).unwrap();
+        let e = r.reload().unwrap_err().to_string();
+        assert!(e.contains("interface[0] (eth0).interface_id"), "{e}");
+        std::fs::write(&path, "[output\n").unwrap();
+        assert!(r.reload().is_err());
+    }
+}
