@@ -69,7 +69,6 @@ const TRANSIENT_CODES: &[&str] = &[
     "TooManyRequests",
     "OperationAborted",
     "ConditionalRequestConflict",
-    "BadDigest",
     "XAmzContentSHA256Mismatch",
     "IncompleteBody",
 ];
@@ -160,7 +159,10 @@ mod tests {
             (429, None, Transient),
             (408, None, Transient),
             (400, Some("RequestTimeout"), Transient),
-            (400, Some("BadDigest"), Transient),
+            // The checksum sent does not match the body: the spooled file
+            // changed, which needs an operator.
+            (400, Some("BadDigest"), Permanent),
+            (400, Some("InvalidDigest"), Permanent),
             (409, Some("ConditionalRequestConflict"), Transient),
         ] {
             assert_eq!(classify_response(status, code), class, "{status} {code:?}");
