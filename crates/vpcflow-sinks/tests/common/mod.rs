@@ -188,9 +188,12 @@ impl Drop for Garage {
 /// Credentials come from profiles of one shared credentials file per test
 /// process, so that tests in parallel can use different keys; variables that
 /// would override profiles are removed first.
-static PROFILES: OnceLock<(PathBuf, Mutex<Vec<(String, String, String)>>)> = OnceLock::new();
+static PROFILES: OnceLock<Profiles> = OnceLock::new();
 
-fn profiles() -> &'static (PathBuf, Mutex<Vec<(String, String, String)>>) {
+/// The credentials file and its profiles: (name, key id, secret).
+type Profiles = (PathBuf, Mutex<Vec<(String, String, String)>>);
+
+fn profiles() -> &'static Profiles {
     PROFILES.get_or_init(|| {
         let dir = std::env::temp_dir().join(format!("vpcflow-s3-tests-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
