@@ -90,7 +90,6 @@ pub struct Garage {
     pub secret: String,
     data: PathBuf,
     scripts: PathBuf,
-    _tmp: tempfile::TempDir,
 }
 
 impl Garage {
@@ -108,9 +107,16 @@ impl Garage {
                 "garage is not installed (see ../shared/scripts/s3-server-start.sh)".into(),
             );
         }
-        let tmp = tempfile::tempdir().unwrap();
-        let data = tmp.path().join("garage");
         let port = free_port_block();
+        let data =
+            std::env::temp_dir().join(format!("vpcflow-garage-{}-{port}", std::process::id()));
+        // Servers kept in statics are never dropped: stop and remove this one
+        // when the test process ends, however it ends.
+        when_this_process_exits(&format!(
+            "{} {} --wipe",
+            shell_quote(&scripts.join("s3-server-stop.sh")),
+            shell_quote(&data)
+        ));
         let out = Command::new(scripts.join("s3-server-start.sh"))
             .arg(&data)
             .env("S3_PORT", port.to_string())
@@ -136,7 +142,6 @@ impl Garage {
             secret: var("AWS_SECRET_ACCESS_KEY"),
             data,
             scripts,
-            _tmp: tmp,
         })
     }
 
@@ -181,8 +186,28 @@ impl Drop for Garage {
     fn drop(&mut self) {
         let _ = Command::new(self.scripts.join("s3-server-stop.sh"))
             .arg(&self.data)
+            .arg("--wipe")
             .output();
     }
+}
+
+/// Runs the shell command `cleanup` once this process has exited.
+fn when_this_process_exits(cleanup: &str) {
+    let pid = std::process::id();
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "while kill -0 {pid} 2>/dev/null; do sleep 1; done; {cleanup}"
+        ))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start the cleanup watcher");
+}
+
+fn shell_quote(path: &Path) -> String {
+    format!("'{}'", path.display().to_string().replace('\'', "'\\''"))
 }
 
 /// Credentials come from profiles of one shared credentials file per test
@@ -197,6 +222,7 @@ fn profiles() -> &'static Profiles {
     PROFILES.get_or_init(|| {
         let dir = std::env::temp_dir().join(format!("vpcflow-s3-tests-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
+        when_this_process_exits(&format!("rm -rf {}", shell_quote(&dir)));
         for name in [
             "AWS_ACCESS_KEY_ID",
             "AWS_SECRET_ACCESS_KEY",
