@@ -84,7 +84,7 @@ fn convert_into_s3_stores_the_directory_sinks_files_at_the_same_keys() {
     let spool = tmp.path().join("spool");
     common::vpcflow_ok(&["convert", DEMO, "--out", dir.to_str().unwrap(), "-q"]);
     let out = vpcflow_s3(
-        &g,
+        g,
         None,
         &[
             "convert",
@@ -110,7 +110,7 @@ fn convert_into_s3_stores_the_directory_sinks_files_at_the_same_keys() {
         "{stderr}"
     );
     assert!(stderr.contains("0 left in the spool"), "{stderr}");
-    assert_bucket_equals_dir(&g, &Reader::new(&g.options("test")), &dir, "e2e");
+    assert_bucket_equals_dir(g, &Reader::new(&g.options("test")), &dir, "e2e");
 }
 
 #[test]
@@ -136,7 +136,7 @@ fn a_spool_left_by_a_failed_run_is_delivered_by_the_next_one_without_input() {
         ]
     };
     // Wrong credentials: a permanent error, the files stay in the spool.
-    let bad = vpcflow_s3(&g, Some(&"0".repeat(64)), &as_str(&args(DEMO)));
+    let bad = vpcflow_s3(g, Some(&"0".repeat(64)), &as_str(&args(DEMO)));
     let stderr = String::from_utf8_lossy(&bad.stderr);
     assert_eq!(bad.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("were not delivered"), "{stderr}");
@@ -157,9 +157,9 @@ fn a_spool_left_by_a_failed_run_is_delivered_by_the_next_one_without_input() {
         header.extend_from_slice(part);
     }
     std::fs::write(&empty, header).unwrap();
-    let good = vpcflow_s3(&g, None, &as_str(&args(empty.to_str().unwrap())));
+    let good = vpcflow_s3(g, None, &as_str(&args(empty.to_str().unwrap())));
     let stderr = String::from_utf8_lossy(&good.stderr);
     assert!(good.status.success(), "{stderr}");
     assert!(stderr.contains("0 left in the spool"), "{stderr}");
-    assert_bucket_equals_dir(&g, &reader, &dir, "later");
+    assert_bucket_equals_dir(g, &reader, &dir, "later");
 }

@@ -194,16 +194,15 @@ impl Drop for Garage {
 /// Runs the shell command `cleanup` once this process has exited.
 fn when_this_process_exits(cleanup: &str) {
     let pid = std::process::id();
-    Command::new("sh")
+    // The watcher runs in the background of a shell that exits at once.
+    let status = Command::new("sh")
         .arg("-c")
         .arg(format!(
-            "while kill -0 {pid} 2>/dev/null; do sleep 1; done; {cleanup}"
+            "(while kill -0 {pid} 2>/dev/null; do sleep 1; done; {cleanup}) >/dev/null 2>&1 </dev/null &"
         ))
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
+        .status()
         .expect("start the cleanup watcher");
+    assert!(status.success());
 }
 
 fn shell_quote(path: &Path) -> String {
