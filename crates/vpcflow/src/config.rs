@@ -1029,4 +1029,66 @@ mod tests {
         .unwrap();
         assert_eq!(s.aggregation.interval, Interval::TenMinutes);
     }
+
+    #[test]
+    fn s3_destination_and_every_s3_key() {
+        let s = parse(
+            r#"
+            [flow_log]
+            region = "eu-west-1"
+            [output]
+            out = "arn:aws:s3:::my-flow-logs/vpc/"
+            spool_dir = "/var/tmp/spool"
+            spool_max_bytes = 2097152
+            [output.s3]
+            endpoint = "http://127.0.0.1:3900"
+            region = "us-east-1"
+            profile = "flowlogs"
+            force_path_style = false
+            acl = "none"
+            sse = "aws:kms"
+            sse_kms_key_id = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+            storage_class = "STANDARD_IA"
+            multipart_threshold = 33554432
+            multipart_part_size = 16777216
+            max_concurrent_uploads = 2
+            shutdown_timeout = 5
+            permanent_error_retry = 60
+            "#,
+        )
+        .unwrap();
+        let Destination::S3(t) = &s.destination else {
+            panic!("{:?}", s.destination)
+        };
+        assert_eq!(t.destination.bucket, "my-flow-logs");
+        assert_eq!(s.prefix.as_str(), "vpc");
+        let o = &t.settings.options;
+        assert_eq!(o.endpoint.as_deref(), Some("http://127.0.0.1:3900"));
+        assert_eq!(o.region.as_deref(), Some("us-east-1"));
+        assert_eq!(o.fallback_region.as_deref(), Some("eu-west-1"));
+        assert_eq!(o.profile.as_deref(), Some("flowlogs"));
+        assert_eq!(o.force_path_style, Some(false));
+        assert_eq!(o.acl, vpcflow_sinks::s3::Acl::None);
+        assert!(matches!(o.sse, Some(vpcflow_sinks::s3::Sse::Kms(_))));
+        assert_eq!(o.storage_class.as_deref(), Some("STANDARD_IA"));
+        assert_eq!(
+            (o.multipart_threshold, o.multipart_part_size),
+            (32 << 20, 16 << 20)
+        );
+        assert_eq!(o.max_concurrent_uploads, 2);
+        assert_eq!(o.permanent_error_retry.as_secs(), 60);
+        assert_eq!(t.settings.shutdown_timeout.as_secs(), 5);
+        assert_eq!(t.settings.spool_dir, PathBuf::from("/var/tmp/spool"));
+        assert_eq!(t.settings.spool_max_bytes, 2 << 20);
+
+        let e = parse("[output]\nout = \"s3://b-1/x/\"\n[output.s3]\nbucket = \"y\"").unwrap_err();
+        assert!(e.to_string().contains("unknown field `bucket`"), "{e}");
+        let e = parse("[output]\nout = \"s3://b-1/x/\"\nprefix = \"y\"").unwrap_err();
+        assert!(e.to_string().starts_with("output.prefix: "), "{e}");
+        let e = parse("[output]\nout = \"s3://B/\"").unwrap_err();
+        assert!(e.to_string().starts_with("output.out: "), "{e}");
+        // Without an S3 destination the S3 table is accepted and unused.
+        let s = parse("[output.s3]\nregion = \"us-east-1\"").unwrap();
+        assert_eq!(s.destination, Destination::Directory("flowlogs".into()));
+    }
 }
