@@ -128,6 +128,10 @@ fn open_spool(
             layout: options.layout,
             prefix: options.destination.prefix.clone(),
             max_bytes: options.spool_max_bytes,
+            give_up_on_permanent_errors: match options.drain {
+                DrainPolicy::UntilDelivered => Some(options.s3.max_concurrent_uploads),
+                DrainPolicy::For(_) => None,
+            },
         },
         stats,
     )

@@ -56,6 +56,11 @@ pub struct SpoolOptions {
     /// bytes, [`ObjectStore::publish`] waits for deliveries to free space
     /// (an object larger than the limit is admitted into an empty spool).
     pub max_bytes: u64,
+    /// When set (to the delivery's concurrency), a writer waiting for space
+    /// gives up with an error once every upload in progress fails with a
+    /// permanent error, instead of waiting for an operator (a one-shot
+    /// conversion). Unset, it waits (a daemon: back-pressure).
+    pub give_up_on_permanent_errors: Option<usize>,
 }
 
 /// The writer's side of a spool: an [`ObjectStore`] whose `publish` commits
@@ -204,8 +209,9 @@ impl Spool {
     }
 
     /// Waits until `bytes` more fit under the limit (or the spool is empty,
-    /// or the limit is lifted), then reserves them.
-    fn reserve(&self, bytes: u64) {
+    /// or the limit is lifted), then reserves them; see
+    /// [`SpoolOptions::give_up_on_permanent_errors`] for when it gives up.
+    fn reserve(&self, bytes: u64) -> Result<(), SinkError> {
         let shared = &self.shared;
         let max = shared.options.max_bytes;
         let mut state = shared.lock();
@@ -225,6 +231,16 @@ impl Spool {
             );
             let started = Instant::now();
             while !fits(&state) {
+                if let Some(concurrency) = shared.options.give_up_on_permanent_errors {
+                    if state.only_permanent_errors(concurrency) {
+                        state.in_backpressure = false;
+                        return Err(SinkError::Delivery(format!(
+                            "the spool {} is full ({} bytes) and the store refuses every object being delivered (permanent errors: see the log)",
+                            shared.root.display(),
+                            state.bytes
+                        )));
+                    }
+                }
                 state = shared
                     .changed
                     .wait(state)
@@ -238,6 +254,7 @@ impl Spool {
             );
         }
         state.bytes += bytes;
+        Ok(())
     }
 
     fn unreserve(&self, bytes: u64) {
@@ -324,7 +341,7 @@ impl ObjectStore for Spool {
             sha256,
             created: now_secs(),
         };
-        self.reserve(bytes);
+        self.reserve(bytes)?;
         let seq = {
             let mut state = self.shared.lock();
             state.next_seq += 1;
@@ -445,14 +462,8 @@ impl SpoolQueue {
             if state.entries.is_empty() {
                 return DrainOutcome::Drained;
             }
-            if let Some(concurrency) = stop_on_permanent {
-                let busy = state.entries.len().min(concurrency);
-                if !state.failing.is_empty()
-                    && state.failing.len() == state.taken.len()
-                    && state.taken.len() == busy
-                {
-                    return DrainOutcome::OnlyPermanentErrors;
-                }
+            if stop_on_permanent.is_some_and(|c| state.only_permanent_errors(c)) {
+                return DrainOutcome::OnlyPermanentErrors;
             }
             state = match deadline {
                 None => self
@@ -497,6 +508,17 @@ impl SpoolQueue {
     /// The counters updated by the spool.
     pub fn stats(&self) -> &Arc<DeliveryStats> {
         &self.shared.stats
+    }
+}
+
+impl State {
+    /// Whether every upload in progress failed with a permanent error and
+    /// no other could start (`concurrency` uploads at most).
+    fn only_permanent_errors(&self, concurrency: usize) -> bool {
+        let busy = self.entries.len().min(concurrency);
+        !self.failing.is_empty()
+            && self.failing.len() == self.taken.len()
+            && self.taken.len() == busy
     }
 }
 

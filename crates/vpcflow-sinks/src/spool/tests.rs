@@ -21,6 +21,7 @@ fn options(max_bytes: u64) -> SpoolOptions {
         layout: Layout::default(),
         prefix: Prefix::new("logs").unwrap(),
         max_bytes,
+        give_up_on_permanent_errors: None,
     }
 }
 
@@ -173,6 +174,30 @@ fn a_full_spool_blocks_the_writer_until_a_delivery_frees_space() {
     let big = publish(&mut spool, b"much larger than ten bytes", 200);
     assert_eq!(big.bytes, 26);
     assert_eq!(queue.stats().backpressure_waits.load(Ordering::Relaxed), 1);
+}
+
+#[test]
+fn a_writer_waiting_for_space_gives_up_when_only_permanent_errors_remain() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = options(10);
+    opts.give_up_on_permanent_errors = Some(4);
+    let (mut spool, queue) = Spool::open(dir.path(), opts, Arc::default()).unwrap();
+    publish(&mut spool, b"eight by", 0);
+    let writer = std::thread::spawn(move || {
+        let mut staged = spool.stage().unwrap();
+        staged.write_all(b"8 more!!").unwrap();
+        spool.publish(staged, &|a| name(100 + a)).unwrap_err()
+    });
+    std::thread::sleep(Duration::from_millis(100));
+    let first = queue.take_next().unwrap();
+    queue.set_failing(first.seq, true);
+    let e = writer.join().unwrap();
+    assert!(e.to_string().contains("is full"), "{e}");
+    assert!(e.to_string().contains("permanent errors"), "{e}");
+    // The object kept is untouched; the refused one was not committed.
+    assert_eq!(queue.status().files, 1);
+    assert_eq!(queue.status().bytes, 8);
+    assert!(files(&dir.path().join("tmp")).is_empty());
 }
 
 #[test]

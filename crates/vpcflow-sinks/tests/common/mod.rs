@@ -280,6 +280,7 @@ pub fn spool(dir: &Path, bucket: &str, prefix: &str) -> (Spool, SpoolQueue, Arc<
             layout: Layout::default(),
             prefix: Prefix::new(prefix).unwrap(),
             max_bytes: 1 << 30,
+            give_up_on_permanent_errors: None,
         },
         Arc::clone(&stats),
     )
