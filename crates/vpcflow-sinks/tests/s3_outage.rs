@@ -103,7 +103,7 @@ fn a_bounded_shutdown_leaves_what_is_not_delivered_in_the_spool_and_says_so() {
     );
     assert_eq!(report.left.folder, dir.path());
     let s = stats.snapshot();
-    assert!(s.upload_errors_transient >= 2, "{s:?}");
+    assert!(s.upload_errors_transient >= 1, "{s:?}");
     assert_eq!(s.upload_errors_permanent, 0);
     drop(sink);
     // Both are still committed in the spool for the next start.

@@ -71,6 +71,10 @@ const TRANSIENT_CODES: &[&str] = &[
     "ConditionalRequestConflict",
     "XAmzContentSHA256Mismatch",
     "IncompleteBody",
+    // The SDK corrects its clock from the response, and refreshes expired
+    // credentials, before the next attempt.
+    "RequestTimeTooSkewed",
+    "ExpiredToken",
 ];
 
 /// Classifies a response by status and error code.
@@ -164,6 +168,8 @@ mod tests {
             (400, Some("BadDigest"), Permanent),
             (400, Some("InvalidDigest"), Permanent),
             (409, Some("ConditionalRequestConflict"), Transient),
+            (403, Some("RequestTimeTooSkewed"), Transient),
+            (400, Some("ExpiredToken"), Transient),
         ] {
             assert_eq!(classify_response(status, code), class, "{status} {code:?}");
         }

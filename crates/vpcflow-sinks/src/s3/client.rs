@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_s3::config::{RequestChecksumCalculation, ResponseChecksumValidation};
@@ -19,12 +20,16 @@ const LAST_RESORT_REGION: &str = "us-east-1";
 /// `options.fallback_region`; the endpoint from `options.endpoint` or
 /// `AWS_ENDPOINT_URL`.
 pub async fn build_client(options: &S3Options) -> aws_sdk_s3::Client {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(
-        TimeoutConfig::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .read_timeout(Duration::from_secs(60))
-            .build(),
-    );
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(5))
+                .read_timeout(Duration::from_secs(60))
+                .build(),
+        )
+        // The delivery retries every failure itself (forever, with its own
+        // backoff, counted in the metrics); SDK retries would only hide them.
+        .retry_config(RetryConfig::disabled());
     if let Some(profile) = &options.profile {
         loader = loader.profile_name(profile);
     }

@@ -39,7 +39,7 @@ impl Delivery {
     pub fn start(queue: SpoolQueue, options: S3Options) -> Result<Delivery, SinkError> {
         options
             .validate()
-            .map_err(|e| SinkError::Delivery(format!("output.s3.{e}")))?;
+            .map_err(|e| SinkError::Delivery(format!("S3 settings: {e}")))?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()

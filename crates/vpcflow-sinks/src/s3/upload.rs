@@ -133,8 +133,11 @@ async fn same_bytes(
         let mut rest: &[u8] = &chunk;
         while !rest.is_empty() {
             let n = rest.len().min(mine.len());
-            if file.read_exact(&mut mine[..n]).await.is_err() {
-                return Ok(false);
+            match file.read_exact(&mut mine[..n]).await {
+                Ok(_) => {}
+                // The stored object is longer.
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(false),
+                Err(e) => return Err(local_error(local)(e)),
             }
             if mine[..n] != rest[..n] {
                 return Ok(false);
