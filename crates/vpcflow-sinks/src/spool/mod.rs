@@ -281,7 +281,8 @@ impl Spool {
         };
         retry_disk_full("write sidecar", &temp, write)
             .map_err(|e| SinkError::io("write", &temp, e))?;
-        fs::rename(&temp, &target).map_err(|e| SinkError::io("move sidecar to", &target, e))?;
+        retry_disk_full("move sidecar", &target, || fs::rename(&temp, &target))
+            .map_err(|e| SinkError::io("move sidecar to", &target, e))?;
         sync_dir(&shared.ready)
     }
 
@@ -289,7 +290,8 @@ impl Spool {
         let shared = &self.shared;
         self.write_sidecar(seq, &sidecar)?;
         let (data, sidecar_path) = Entry::paths(&shared.ready, seq);
-        if let Err(e) = fs::rename(staged.path(), &data) {
+        let commit = || fs::rename(staged.path(), &data);
+        if let Err(e) = retry_disk_full("commit spooled object", &data, commit) {
             let _ = fs::remove_file(&sidecar_path);
             return Err(SinkError::io("move spooled object to", data, e));
         }
