@@ -20,6 +20,12 @@ pub trait RecordSink {
 
     /// Files being written and not published yet.
     fn open_files(&self) -> usize;
+
+    /// What the delivery to an object store achieved, after
+    /// [`RecordSink::finish`], for sinks that deliver (S3); `None` otherwise.
+    fn delivery_report(&self) -> Option<crate::s3::DeliveryReport> {
+        None
+    }
 }
 
 /// What a sink produced during a run.

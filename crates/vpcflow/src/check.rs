@@ -59,10 +59,16 @@ pub struct FieldReport {
 /// Files and their destination.
 #[derive(Debug, Serialize)]
 pub struct OutputReport {
-    /// `directory` or `stdout`.
+    /// `directory`, `stdout` or `s3`.
     pub destination: &'static str,
     /// The output directory.
     pub directory: Option<String>,
+    /// S3: the destination URL (`s3://bucket/prefix/`).
+    pub s3_url: Option<String>,
+    /// S3: the spool folder objects wait in until the store confirms them.
+    pub spool_dir: Option<String>,
+    /// S3: the endpoint URL of an S3-compatible store, when set.
+    pub s3_endpoint: Option<String>,
     /// `text` or `parquet`.
     pub file_format: String,
     /// The key layout.
@@ -199,10 +205,29 @@ pub fn report(path: &Path, settings: &Settings, now: u64) -> Report {
             Some(settings.layout.key(&settings.prefix, &name)),
             Some(name.to_string()),
         ),
+        Destination::S3(target) => (
+            "s3",
+            None,
+            Some(settings.layout.key(&target.destination.prefix, &name)),
+            Some(name.to_string()),
+        ),
+    };
+    let s3 = match &settings.destination {
+        Destination::S3(target) => Some(target),
+        _ => None,
     };
     let output = OutputReport {
         destination,
         directory,
+        s3_url: s3.map(|t| {
+            let prefix = t.destination.prefix.as_str();
+            match prefix.is_empty() {
+                true => format!("s3://{}/", t.destination.bucket),
+                false => format!("s3://{}/{prefix}/", t.destination.bucket),
+            }
+        }),
+        spool_dir: s3.map(|t| t.settings.spool_dir.display().to_string()),
+        s3_endpoint: s3.and_then(|t| t.settings.options.endpoint.clone()),
         file_format: settings.file_format.to_string(),
         layout: settings.layout.to_string(),
         prefix: settings.prefix.as_str().to_string(),
@@ -390,9 +415,18 @@ pub fn write_text(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
 
     let o = &report.output;
     writeln!(out, "\noutput")?;
-    match &o.directory {
-        Some(dir) => writeln!(out, "  destination     directory {dir}")?,
-        None => writeln!(out, "  destination     standard output (records, no files)")?,
+    match (&o.directory, &o.s3_url) {
+        (Some(dir), _) => writeln!(out, "  destination     directory {dir}")?,
+        (None, Some(url)) => {
+            writeln!(out, "  destination     {url}")?;
+            if let Some(endpoint) = &o.s3_endpoint {
+                writeln!(out, "  endpoint        {endpoint}")?;
+            }
+            if let Some(spool) = &o.spool_dir {
+                writeln!(out, "  spool           {spool}")?;
+            }
+        }
+        (None, None) => writeln!(out, "  destination     standard output (records, no files)")?,
     }
     writeln!(out, "  file format     {}", o.file_format)?;
     writeln!(out, "  layout          {}", o.layout)?;

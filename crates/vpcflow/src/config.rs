@@ -17,7 +17,11 @@ use vpcflow_core::interface::{derived_id, EcsTask, InterfaceDefaults, InterfaceO
 use vpcflow_core::layout::{Layout, Prefix};
 use vpcflow_core::name::{is_region_code, FlowLogId};
 use vpcflow_core::window::Interval;
-use vpcflow_sinks::FileFormat;
+use vpcflow_sinks::{FileFormat, S3Destination};
+
+use crate::s3_config::{
+    destination as s3_destination, s3_settings, S3Flags, S3Section, S3Settings,
+};
 use vpcflow_sources::live::CaptureSpec;
 use vpcflow_sources::pcap::{FragmentPolicy, PcapOptions};
 use vpcflow_sources::skydive::subscriber::{AnalyzerConfig, WireProtocol};
@@ -203,7 +207,8 @@ pub struct FlowLogSection {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OutputSection {
-    /// A directory, or `-` for stdout.
+    /// A directory, `-` for stdout, or `s3://bucket/prefix/` (or
+    /// `arn:aws:s3:::bucket/prefix/`).
     pub out: Option<String>,
     /// default, hive, hourly or hive-hourly.
     pub layout: Option<String>,
@@ -215,6 +220,13 @@ pub struct OutputSection {
     pub max_file_bytes: Option<u64>,
     /// gzip level 0–9.
     pub gzip_level: Option<u32>,
+    /// Spool folder of S3 delivery.
+    pub spool_dir: Option<PathBuf>,
+    /// Size limit of the spool in bytes.
+    pub spool_max_bytes: Option<u64>,
+    /// `[output.s3]`: the S3 client and uploads.
+    #[serde(default)]
+    pub s3: S3Section,
 }
 
 /// `[aggregation]`.
@@ -347,6 +359,8 @@ pub enum Destination {
     Directory(PathBuf),
     /// Uncompressed records on standard output.
     Stdout,
+    /// An S3 bucket (through the spool), with its delivery settings.
+    S3(Box<S3Target>),
 }
 
 /// A loaded AWS `ip-ranges.json` file.
@@ -371,6 +385,23 @@ impl AwsIpRanges {
         })
     }
 }
+
+/// An S3 destination and how to deliver to it.
+#[derive(Debug, Clone)]
+pub struct S3Target {
+    /// Bucket and key prefix.
+    pub destination: S3Destination,
+    /// Client, upload and spool settings.
+    pub settings: S3Settings,
+}
+
+impl PartialEq for S3Target {
+    fn eq(&self, other: &Self) -> bool {
+        self.destination == other.destination
+    }
+}
+
+impl Eq for S3Target {}
 
 /// Everything a run needs, validated.
 #[derive(Debug, Clone)]
@@ -439,6 +470,7 @@ pub struct Overrides {
     pub interface_name: Option<String>,
     pub fragments: Option<String>,
     pub no_nodata: bool,
+    pub s3: S3Flags,
 }
 
 /// The default size cap of a file: 75 MB, as AWS documented it.
@@ -646,12 +678,7 @@ pub fn settings(file: ConfigFile, cli: Overrides) -> Result<Settings> {
     };
 
     let out = &file.output;
-    let destination = match cli.out.or_else(|| out.out.clone()).as_deref() {
-        Some("-") => Destination::Stdout,
-        Some(dir) if !dir.is_empty() => Destination::Directory(PathBuf::from(dir)),
-        Some(_) => bail!("output.out: must be a directory or -"),
-        None => Destination::Directory(PathBuf::from("flowlogs")),
-    };
+    let out_text = cli.out.or_else(|| out.out.clone());
     let layout: Layout = cli
         .layout
         .or_else(|| out.layout.clone())
@@ -664,15 +691,34 @@ pub fn settings(file: ConfigFile, cli: Overrides) -> Result<Settings> {
         .unwrap_or_else(|| "text".into())
         .parse()
         .map_err(|e| anyhow!("output.file_format: {e}"))?;
+    let prefix_text = cli.prefix.or_else(|| out.prefix.clone());
+    let prefix = Prefix::new(prefix_text.as_deref().unwrap_or_default())
+        .map_err(|e| anyhow!("output.prefix: {e}"))?;
+    let (destination, prefix) = match out_text.as_deref() {
+        Some("-") => (Destination::Stdout, prefix),
+        Some(url) if S3Destination::is_s3(url) => {
+            let destination = s3_destination(url, &prefix, prefix_text.is_some())?;
+            let settings = s3_settings(
+                &out.s3,
+                out.spool_dir.as_deref(),
+                out.spool_max_bytes,
+                &cli.s3,
+                &region,
+            )?;
+            let prefix = destination.prefix.clone();
+            let target = S3Target {
+                destination,
+                settings,
+            };
+            (Destination::S3(Box::new(target)), prefix)
+        }
+        Some(dir) if !dir.is_empty() => (Destination::Directory(PathBuf::from(dir)), prefix),
+        Some(_) => bail!("output.out: must be a directory, - or s3://bucket/prefix/"),
+        None => (Destination::Directory(PathBuf::from("flowlogs")), prefix),
+    };
     if file_format == FileFormat::Parquet && destination == Destination::Stdout {
         bail!("output.file_format: parquet files need an output directory, not stdout (-)");
     }
-    let prefix = Prefix::new(
-        &cli.prefix
-            .or_else(|| out.prefix.clone())
-            .unwrap_or_default(),
-    )
-    .map_err(|e| anyhow!("output.prefix: {e}"))?;
     let max_file_bytes = cli
         .max_file_bytes
         .or(out.max_file_bytes)
@@ -1139,5 +1185,67 @@ mod tests {
         )
         .unwrap();
         assert_eq!(s.aggregation.interval, Interval::TenMinutes);
+    }
+
+    #[test]
+    fn s3_destination_and_every_s3_key() {
+        let s = parse(
+            r#"
+            [flow_log]
+            region = "eu-west-1"
+            [output]
+            out = "arn:aws:s3:::my-flow-logs/vpc/"
+            spool_dir = "/var/tmp/spool"
+            spool_max_bytes = 2097152
+            [output.s3]
+            endpoint = "http://127.0.0.1:3900"
+            region = "us-east-1"
+            profile = "flowlogs"
+            force_path_style = false
+            acl = "none"
+            sse = "aws:kms"
+            sse_kms_key_id = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+            storage_class = "STANDARD_IA"
+            multipart_threshold = 33554432
+            multipart_part_size = 16777216
+            max_concurrent_uploads = 2
+            shutdown_timeout = 5
+            permanent_error_retry = 60
+            "#,
+        )
+        .unwrap();
+        let Destination::S3(t) = &s.destination else {
+            panic!("{:?}", s.destination)
+        };
+        assert_eq!(t.destination.bucket, "my-flow-logs");
+        assert_eq!(s.prefix.as_str(), "vpc");
+        let o = &t.settings.options;
+        assert_eq!(o.endpoint.as_deref(), Some("http://127.0.0.1:3900"));
+        assert_eq!(o.region.as_deref(), Some("us-east-1"));
+        assert_eq!(o.fallback_region.as_deref(), Some("eu-west-1"));
+        assert_eq!(o.profile.as_deref(), Some("flowlogs"));
+        assert_eq!(o.force_path_style, Some(false));
+        assert_eq!(o.acl, vpcflow_sinks::s3::Acl::None);
+        assert!(matches!(o.sse, Some(vpcflow_sinks::s3::Sse::Kms(_))));
+        assert_eq!(o.storage_class.as_deref(), Some("STANDARD_IA"));
+        assert_eq!(
+            (o.multipart_threshold, o.multipart_part_size),
+            (32 << 20, 16 << 20)
+        );
+        assert_eq!(o.max_concurrent_uploads, 2);
+        assert_eq!(o.permanent_error_retry.as_secs(), 60);
+        assert_eq!(t.settings.shutdown_timeout.as_secs(), 5);
+        assert_eq!(t.settings.spool_dir, PathBuf::from("/var/tmp/spool"));
+        assert_eq!(t.settings.spool_max_bytes, 2 << 20);
+
+        let e = parse("[output]\nout = \"s3://b-1/x/\"\n[output.s3]\nbucket = \"y\"").unwrap_err();
+        assert!(e.to_string().contains("unknown field `bucket`"), "{e}");
+        let e = parse("[output]\nout = \"s3://b-1/x/\"\nprefix = \"y\"").unwrap_err();
+        assert!(e.to_string().starts_with("output.prefix: "), "{e}");
+        let e = parse("[output]\nout = \"s3://B/\"").unwrap_err();
+        assert!(e.to_string().starts_with("output.out: "), "{e}");
+        // Without an S3 destination the S3 table is accepted and unused.
+        let s = parse("[output.s3]\nregion = \"us-east-1\"").unwrap();
+        assert_eq!(s.destination, Destination::Directory("flowlogs".into()));
     }
 }

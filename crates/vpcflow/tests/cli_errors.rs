@@ -171,3 +171,52 @@ fn errors_name_the_output_path() {
     let err = String::from_utf8_lossy(&run.stderr);
     assert!(err.contains("file-not-dir"), "{err}");
 }
+
+#[test]
+fn bad_s3_destinations_and_a_busy_spool_are_clear_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let capture = demo_capture(tmp.path());
+    let spool = tmp.path().join("spool");
+    let convert = |out: &str, extra: &[&str]| {
+        let mut args = vec![
+            "convert",
+            capture.to_str().unwrap(),
+            "--out",
+            out,
+            "--spool",
+            spool.to_str().unwrap(),
+        ];
+        args.extend(extra);
+        let run = vpcflow(&args);
+        assert_eq!(run.status.code(), Some(2));
+        String::from_utf8_lossy(&run.stderr).into_owned()
+    };
+    let err = convert("s3://Bad_Bucket/logs/", &[]);
+    assert!(
+        err.contains("output.out") && err.contains("lower-case"),
+        "{err}"
+    );
+    let err = convert("arn:aws:s3:::bucket/AWSLogs/", &[]);
+    assert!(err.contains("AWSLogs is reserved"), "{err}");
+    let err = convert("s3://bucket/logs/", &["--prefix", "other"]);
+    assert!(
+        err.contains("output.prefix") && err.contains("differs"),
+        "{err}"
+    );
+    let err = convert("s3://bucket/", &["--s3-endpoint", "127.0.0.1:3900"]);
+    assert!(err.contains("output.s3.endpoint"), "{err}");
+
+    // A spool is one process's: a second one is refused, naming the folder.
+    let lock = {
+        use std::os::fd::AsRawFd;
+        std::fs::create_dir_all(&spool).unwrap();
+        let f = std::fs::File::create(spool.join("lock")).unwrap();
+        // SAFETY: the descriptor is open for the duration of the call.
+        assert_eq!(unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) }, 0);
+        f
+    };
+    let err = convert("s3://bucket/", &["--s3-endpoint", "http://127.0.0.1:9"]);
+    assert!(err.contains("in use by another process"), "{err}");
+    assert!(err.contains(spool.to_str().unwrap()), "{err}");
+    drop(lock);
+}

@@ -41,3 +41,26 @@ pub trait DeliveryProbe: std::fmt::Debug + Send + Sync {
     /// The counters now.
     fn read(&self) -> DeliveryReading;
 }
+
+impl DeliveryProbe for vpcflow_sinks::DeliveryStats {
+    fn read(&self) -> DeliveryReading {
+        let c = self.snapshot();
+        DeliveryReading {
+            spool_files: c.spool_files,
+            spool_bytes: c.spool_bytes,
+            objects_delivered: c.objects_delivered,
+            bytes_delivered: c.bytes_delivered,
+            already_present: c.already_present,
+            upload_errors_transient: c.upload_errors_transient,
+            upload_errors_permanent: c.upload_errors_permanent,
+            backpressure_waits: c.backpressure_waits,
+            upload_latency_sum_us: c.upload_latency_us_sum,
+            upload_latency_count: c.upload_latency_count,
+            upload_latency_buckets: vpcflow_sinks::s3::LATENCY_BOUNDS_SECS
+                .iter()
+                .copied()
+                .zip(c.upload_latency_buckets)
+                .collect(),
+        }
+    }
+}

@@ -20,7 +20,7 @@ mod telemetry;
 
 pub use collector::PipelineCollector;
 // The uploading sink implements `DeliveryProbe` when it is connected.
-#[allow(unused_imports)]
+#[allow(unused_imports)] // the probe types are named by tests and the sink impl
 pub use delivery::{DeliveryProbe, DeliveryReading};
 pub use health::check;
 pub use server::MetricsServer;

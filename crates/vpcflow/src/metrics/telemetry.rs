@@ -195,7 +195,6 @@ impl Telemetry {
     }
 
     /// Connects the counters of an uploading sink; only the first call counts.
-    #[allow(dead_code)] // until `vpcflow run` gets the S3 sink
     pub fn plug_delivery(&self, probe: Arc<dyn DeliveryProbe>) {
         let _ = self.delivery.set(probe);
     }
