@@ -35,6 +35,24 @@ pub enum SinkError {
         /// How many alternative names were tried after it.
         attempts: u32,
     },
+    /// Another process holds the spool folder.
+    #[error("the spool folder {} is in use by another process (one vpcflow per spool: give each its own --spool folder)", folder.display())]
+    SpoolBusy {
+        /// The spool folder.
+        folder: PathBuf,
+    },
+    /// A spooled object's sidecar cannot be written or read.
+    #[error("bad spool sidecar {}: {reason}", path.display())]
+    Sidecar {
+        /// The sidecar file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The delivery to the object store is not possible (bad destination or
+    /// settings, or it stopped).
+    #[error("{0}")]
+    Delivery(String),
 }
 
 impl SinkError {

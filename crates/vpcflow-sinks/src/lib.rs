@@ -10,6 +10,8 @@
 //!   and size cap, and publishes them through an [`ObjectStore`].
 //! * [`DirSink`]: the [`ObjectStore`] of a local folder (atomic, never
 //!   overwriting).
+//! * [`Spool`]: the [`ObjectStore`] of a durable local spool, and
+//!   [`S3Sink`]: a writer into it with the delivery to S3 that drains it.
 //! * [`StdoutSink`]: header and plain lines for piping.
 //! * [`RecordSink`]: what the pipeline writes to, implemented by both
 //!   [`FileWriter`] and [`StdoutSink`].
@@ -45,7 +47,9 @@ pub mod dir;
 pub mod durable;
 pub mod encode;
 pub mod error;
+pub mod s3;
 pub mod sink;
+pub mod spool;
 pub mod stdout;
 pub mod store;
 pub mod writer;
@@ -56,7 +60,11 @@ mod test_support;
 pub use dir::DirSink;
 pub use encode::{DeflatePool, FileFormat, GzipLevel, ParquetEncoder, TextGzipEncoder};
 pub use error::SinkError;
+pub use s3::{
+    DeliveryReport, DeliveryStats, DrainPolicy, S3Destination, S3Options, S3Sink, S3SinkOptions,
+};
 pub use sink::{RecordSink, RunSummary};
+pub use spool::{Spool, SpoolOptions, SpoolQueue};
 pub use stdout::StdoutSink;
 pub use store::{ObjectStore, PublishedObject, StagedFile};
 pub use writer::{CapMeasure, FileWriter, WriterOptions, DEFAULT_MAX_FILE_BYTES};

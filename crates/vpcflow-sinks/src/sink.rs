@@ -14,6 +14,12 @@ pub trait RecordSink {
     /// Publishes or flushes everything still open (end of input or shutdown)
     /// and returns the totals of the run so far.
     fn finish(&mut self) -> Result<RunSummary, SinkError>;
+
+    /// What the delivery to an object store achieved, after
+    /// [`RecordSink::finish`], for sinks that deliver (S3); `None` otherwise.
+    fn delivery_report(&self) -> Option<crate::s3::DeliveryReport> {
+        None
+    }
 }
 
 /// What a sink produced during a run.

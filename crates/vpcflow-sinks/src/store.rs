@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use vpcflow_core::name::FileName;
 
 use crate::error::SinkError;
+use crate::spool::retry::retry_disk_full;
 
 /// A destination for finished objects: a local directory now, S3 (through a
 /// local spool) later.
@@ -65,6 +66,8 @@ pub struct StagedFile {
     path: PathBuf,
     /// Remove `path` on drop.
     owned: bool,
+    /// Retry writes and fsyncs that fail because the disk is full.
+    wait_for_space: bool,
 }
 
 impl StagedFile {
@@ -74,7 +77,17 @@ impl StagedFile {
             file,
             path,
             owned: true,
+            wait_for_space: false,
         }
+    }
+
+    /// Like [`StagedFile::new`], but writes and fsyncs that fail because the
+    /// disk (or quota) is full wait for space and retry instead of failing,
+    /// so that records already accepted are not lost.
+    pub fn waiting_for_space(file: File, path: PathBuf) -> StagedFile {
+        let mut staged = StagedFile::new(file, path);
+        staged.wait_for_space = true;
+        staged
     }
 
     /// Where the temp file is.
@@ -84,9 +97,12 @@ impl StagedFile {
 
     /// Flushes the content to stable storage (fsync).
     pub fn sync(&self) -> Result<(), SinkError> {
-        self.file
-            .sync_all()
-            .map_err(|e| SinkError::io("fsync", &self.path, e))
+        if self.wait_for_space {
+            retry_disk_full("fsync", &self.path, || self.file.sync_all())
+        } else {
+            self.file.sync_all()
+        }
+        .map_err(|e| SinkError::io("fsync", &self.path, e))
     }
 
     /// The size of the file.
@@ -111,11 +127,12 @@ impl StagedFile {
 
 impl Write for StagedFile {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.file.write(buf)
-    }
-
-    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
-        self.file.write_all(buf)
+        if self.wait_for_space {
+            // A write that fails with ENOSPC wrote nothing, so it can be repeated.
+            retry_disk_full("write", &self.path, || self.file.write(buf))
+        } else {
+            self.file.write(buf)
+        }
     }
 
     fn flush(&mut self) -> io::Result<()> {

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::Overrides;
+use crate::s3_config::S3Flags;
 
 /// Turns network flows into AWS VPC Flow Logs files, identical to the ones AWS
 /// delivers to S3.
@@ -38,6 +39,49 @@ pub enum Command {
     /// configuration and write flow log files until SIGINT or SIGTERM, which
     /// flush every open window and file.
     Run(RunArgs),
+    /// Deliver what a spool folder holds to S3, then exit: for objects left
+    /// by an earlier run, without reading any input.
+    Deliver(DeliverArgs),
+}
+
+/// `vpcflow deliver`.
+#[derive(Debug, Args)]
+pub struct DeliverArgs {
+    /// The spool folder (default as for convert).
+    #[arg(long, value_name = "DIR")]
+    pub spool: Option<PathBuf>,
+    /// The S3 destination, `s3://bucket/prefix/` (used for the client's
+    /// settings; each spooled object carries its own bucket and keys).
+    #[arg(long, short)]
+    pub out: Option<String>,
+    /// Configuration file (TOML) with `[output]` and `[output.s3]`.
+    #[arg(long, short)]
+    pub config: Option<PathBuf>,
+    /// Endpoint URL of an S3-compatible store.
+    #[arg(long, value_name = "URL")]
+    pub s3_endpoint: Option<String>,
+    /// Region of the S3 bucket.
+    #[arg(long, value_name = "REGION")]
+    pub s3_region: Option<String>,
+    /// Give up after this many seconds (default: until delivered, or until
+    /// only permanent errors remain).
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<u64>,
+}
+
+impl DeliverArgs {
+    /// The flags that override the configuration file.
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            out: self.out.clone(),
+            s3: S3Flags {
+                spool: self.spool.clone(),
+                endpoint: self.s3_endpoint.clone(),
+                region: self.s3_region.clone(),
+            },
+            ..Overrides::default()
+        }
+    }
 }
 
 /// `vpcflow run`.
@@ -142,10 +186,22 @@ pub struct ConvertArgs {
     /// message, or one JSON array of flows, per line.
     #[arg(long)]
     pub skydive: bool,
-    /// Output directory (files laid out like the S3 bucket), or `-` for plain
-    /// records on stdout. Default: ./flowlogs.
+    /// Output directory (files laid out like the S3 bucket), `-` for plain
+    /// records on stdout, or an S3 destination: `s3://bucket/prefix/` or
+    /// `arn:aws:s3:::bucket/prefix/` (delivered through the spool).
+    /// Default: ./flowlogs.
     #[arg(long, short)]
     pub out: Option<String>,
+    /// Spool folder of S3 delivery (default: $STATE_DIRECTORY/spool under
+    /// systemd, /var/spool/vpcflow for root, else ~/.local/state/vpcflow/spool).
+    #[arg(long, value_name = "DIR")]
+    pub spool: Option<PathBuf>,
+    /// Endpoint URL of an S3-compatible store (AWS_ENDPOINT_URL also works).
+    #[arg(long, value_name = "URL")]
+    pub s3_endpoint: Option<String>,
+    /// Region of the S3 bucket (default: the SDK's chain, else --region).
+    #[arg(long, value_name = "REGION")]
+    pub s3_region: Option<String>,
     /// Configuration file (TOML); flags override it.
     #[arg(long, short)]
     pub config: Option<PathBuf>,
@@ -222,6 +278,11 @@ impl ConvertArgs {
             interface_name: self.interface_name.clone(),
             fragments: self.fragments.clone(),
             no_nodata: self.no_nodata,
+            s3: S3Flags {
+                spool: self.spool.clone(),
+                endpoint: self.s3_endpoint.clone(),
+                region: self.s3_region.clone(),
+            },
         }
     }
 }

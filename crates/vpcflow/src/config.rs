@@ -15,7 +15,11 @@ use vpcflow_core::interface::{derived_id, EcsTask, InterfaceDefaults, InterfaceO
 use vpcflow_core::layout::{Layout, Prefix};
 use vpcflow_core::name::{is_region_code, FlowLogId};
 use vpcflow_core::window::Interval;
-use vpcflow_sinks::FileFormat;
+use vpcflow_sinks::{FileFormat, S3Destination};
+
+use crate::s3_config::{
+    destination as s3_destination, s3_settings, S3Flags, S3Section, S3Settings,
+};
 use vpcflow_sources::live::CaptureSpec;
 use vpcflow_sources::pcap::{FragmentPolicy, PcapOptions};
 use vpcflow_sources::skydive::subscriber::{AnalyzerConfig, WireProtocol};
@@ -182,7 +186,8 @@ pub struct FlowLogSection {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OutputSection {
-    /// A directory, or `-` for stdout.
+    /// A directory, `-` for stdout, or `s3://bucket/prefix/` (or
+    /// `arn:aws:s3:::bucket/prefix/`).
     pub out: Option<String>,
     /// default, hive, hourly or hive-hourly.
     pub layout: Option<String>,
@@ -194,6 +199,13 @@ pub struct OutputSection {
     pub max_file_bytes: Option<u64>,
     /// gzip level 0–9.
     pub gzip_level: Option<u32>,
+    /// Spool folder of S3 delivery.
+    pub spool_dir: Option<PathBuf>,
+    /// Size limit of the spool in bytes.
+    pub spool_max_bytes: Option<u64>,
+    /// `[output.s3]`: the S3 client and uploads.
+    #[serde(default)]
+    pub s3: S3Section,
 }
 
 /// `[aggregation]`.
@@ -317,7 +329,26 @@ pub enum Destination {
     Directory(PathBuf),
     /// Uncompressed records on standard output.
     Stdout,
+    /// An S3 bucket (through the spool), with its delivery settings.
+    S3(Box<S3Target>),
 }
+
+/// An S3 destination and how to deliver to it.
+#[derive(Debug, Clone)]
+pub struct S3Target {
+    /// Bucket and key prefix.
+    pub destination: S3Destination,
+    /// Client, upload and spool settings.
+    pub settings: S3Settings,
+}
+
+impl PartialEq for S3Target {
+    fn eq(&self, other: &Self) -> bool {
+        self.destination == other.destination
+    }
+}
+
+impl Eq for S3Target {}
 
 /// Everything a run needs, validated.
 #[derive(Debug, Clone)]
@@ -380,6 +411,7 @@ pub struct Overrides {
     pub interface_name: Option<String>,
     pub fragments: Option<String>,
     pub no_nodata: bool,
+    pub s3: S3Flags,
 }
 
 /// The default size cap of a file: 75 MB, as AWS documented it.
@@ -547,12 +579,7 @@ pub fn settings(file: ConfigFile, cli: Overrides) -> Result<Settings> {
     };
 
     let out = &file.output;
-    let destination = match cli.out.or_else(|| out.out.clone()).as_deref() {
-        Some("-") => Destination::Stdout,
-        Some(dir) if !dir.is_empty() => Destination::Directory(PathBuf::from(dir)),
-        Some(_) => bail!("output.out: must be a directory or -"),
-        None => Destination::Directory(PathBuf::from("flowlogs")),
-    };
+    let out_text = cli.out.or_else(|| out.out.clone());
     let layout: Layout = cli
         .layout
         .or_else(|| out.layout.clone())
@@ -565,15 +592,34 @@ pub fn settings(file: ConfigFile, cli: Overrides) -> Result<Settings> {
         .unwrap_or_else(|| "text".into())
         .parse()
         .map_err(|e| anyhow!("output.file_format: {e}"))?;
+    let prefix_text = cli.prefix.or_else(|| out.prefix.clone());
+    let prefix = Prefix::new(prefix_text.as_deref().unwrap_or_default())
+        .map_err(|e| anyhow!("output.prefix: {e}"))?;
+    let (destination, prefix) = match out_text.as_deref() {
+        Some("-") => (Destination::Stdout, prefix),
+        Some(url) if S3Destination::is_s3(url) => {
+            let destination = s3_destination(url, &prefix, prefix_text.is_some())?;
+            let settings = s3_settings(
+                &out.s3,
+                out.spool_dir.as_deref(),
+                out.spool_max_bytes,
+                &cli.s3,
+                &region,
+            )?;
+            let prefix = destination.prefix.clone();
+            let target = S3Target {
+                destination,
+                settings,
+            };
+            (Destination::S3(Box::new(target)), prefix)
+        }
+        Some(dir) if !dir.is_empty() => (Destination::Directory(PathBuf::from(dir)), prefix),
+        Some(_) => bail!("output.out: must be a directory, - or s3://bucket/prefix/"),
+        None => (Destination::Directory(PathBuf::from("flowlogs")), prefix),
+    };
     if file_format == FileFormat::Parquet && destination == Destination::Stdout {
         bail!("output.file_format: parquet files need an output directory, not stdout (-)");
     }
-    let prefix = Prefix::new(
-        &cli.prefix
-            .or_else(|| out.prefix.clone())
-            .unwrap_or_default(),
-    )
-    .map_err(|e| anyhow!("output.prefix: {e}"))?;
     let max_file_bytes = cli
         .max_file_bytes
         .or(out.max_file_bytes)

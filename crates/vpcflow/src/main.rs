@@ -6,12 +6,13 @@ mod config;
 mod fields_cmd;
 mod pipeline;
 mod progress;
+mod s3_config;
 mod summary;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Parser;
 
 use crate::cli::{AthenaArgs, Cli, Command, ConvertArgs};
@@ -65,7 +66,60 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Run(args) => run_daemon(args),
+        Command::Deliver(args) => deliver(args),
     }
+}
+
+/// `vpcflow deliver`: drains a spool, then exits (0: all delivered).
+fn deliver(args: cli::DeliverArgs) -> Result<ExitCode> {
+    let file = match &args.config {
+        Some(path) => config::read_file(path)?,
+        None => config::ConfigFile::default(),
+    };
+    let settings = config::settings(file, args.overrides())?;
+    let config::Destination::S3(target) = &settings.destination else {
+        anyhow::bail!(
+            "output.out: vpcflow deliver needs an S3 destination (--out s3://bucket/prefix/)"
+        );
+    };
+    let s3 = &target.settings;
+    let report = vpcflow_sinks::s3::drain_spool(vpcflow_sinks::S3SinkOptions {
+        destination: target.destination.clone(),
+        layout: settings.layout,
+        spool_dir: s3.spool_dir.clone(),
+        spool_max_bytes: s3.spool_max_bytes,
+        s3: s3.options.clone(),
+        drain: match args.timeout {
+            Some(secs) => vpcflow_sinks::DrainPolicy::For(std::time::Duration::from_secs(secs)),
+            None => vpcflow_sinks::DrainPolicy::UntilDelivered,
+        },
+    })
+    .with_context(|| format!("cannot deliver the spool {}", s3.spool_dir.display()))?;
+    eprint!("{}", summary::render_delivery_only(&report));
+    check_delivered(Some(&report))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// An error when a one-shot run leaves objects in the spool.
+fn check_delivered(report: Option<&vpcflow_sinks::DeliveryReport>) -> Result<()> {
+    let Some(r) = report else {
+        return Ok(());
+    };
+    if r.left.files == 0 {
+        return Ok(());
+    }
+    let why = match r.outcome {
+        vpcflow_sinks::spool::DrainOutcome::OnlyPermanentErrors => {
+            "the store refuses them (permanent errors such as access denied or a missing bucket: see the log)"
+        }
+        _ => "the time limit passed",
+    };
+    anyhow::bail!(
+        "{} objects ({} bytes) were not delivered: {why}; they stay in the spool {} and are delivered by the next run or by `vpcflow deliver`",
+        r.left.files,
+        r.left.bytes,
+        r.left.folder.display()
+    )
 }
 
 fn run_daemon(args: cli::RunArgs) -> Result<ExitCode> {
@@ -149,6 +203,7 @@ fn convert(args: ConvertArgs) -> Result<ExitCode> {
     if !args.quiet {
         eprint!("{}", summary::render(&summary));
     }
+    check_delivered(summary.delivery.as_ref())?;
     Ok(
         if summary.files_failed.is_empty() && summary.bad_lines == 0 {
             ExitCode::SUCCESS

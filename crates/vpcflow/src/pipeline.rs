@@ -20,8 +20,10 @@ use anyhow::{anyhow, Context, Result};
 use vpcflow_core::aggregate::{Aggregator, AggregatorStats, Closed, Released};
 use vpcflow_core::interface::InterfaceTable;
 use vpcflow_core::{FlowConsumer, FlowUpdate, InterfaceIndex, LossEvent};
+use vpcflow_sinks::s3::{DeliveryReport, DrainPolicy, S3Sink, S3SinkOptions};
 use vpcflow_sinks::{
-    DirSink, FileFormat, FileWriter, GzipLevel, RecordSink, RunSummary, StdoutSink, WriterOptions,
+    DirSink, FileFormat, FileWriter, GzipLevel, RecordSink, RunSummary, SpoolQueue, StdoutSink,
+    WriterOptions,
 };
 use vpcflow_sources::live::{
     interface_addresses, matches, CaptureSpec, LiveCaptureStats, LiveSource,
@@ -84,6 +86,8 @@ pub struct ConvertSummary {
     pub aggregation: AggregatorStats,
     /// What the sink wrote.
     pub output: RunSummary,
+    /// What the delivery to S3 did (S3 destinations).
+    pub delivery: Option<DeliveryReport>,
     /// Wall time of the whole run.
     pub elapsed: Duration,
     /// Text or Parquet files.
@@ -150,9 +154,47 @@ impl FlowConsumer for Ingest {
     }
 }
 
-/// Builds the sink of the configured destination.
-fn open_sink(settings: &Settings) -> Result<Box<dyn RecordSink + Send>> {
-    Ok(match &settings.destination {
+/// Builds the sink of the configured destination, with a handle on its spool
+/// when it delivers to S3.
+fn open_sink(
+    settings: &Settings,
+    drain: DrainPolicy,
+) -> Result<(Box<dyn RecordSink + Send>, Option<SpoolQueue>)> {
+    let writer_options = || -> Result<WriterOptions> {
+        Ok(WriterOptions {
+            file_format: settings.file_format,
+            level: GzipLevel::new(settings.gzip_level)?,
+            max_file_bytes: settings.max_file_bytes,
+            ..WriterOptions::default()
+        })
+    };
+    if let Destination::S3(target) = &settings.destination {
+        let s3 = &target.settings;
+        let options = S3SinkOptions {
+            destination: target.destination.clone(),
+            layout: settings.layout,
+            spool_dir: s3.spool_dir.clone(),
+            spool_max_bytes: s3.spool_max_bytes,
+            s3: s3.options.clone(),
+            drain,
+        };
+        let sink = S3Sink::open(
+            options,
+            settings.flow_log.clone(),
+            settings.format.clone(),
+            writer_options()?,
+        )
+        .with_context(|| {
+            format!(
+                "cannot deliver to {} through the spool {}",
+                target.destination,
+                s3.spool_dir.display()
+            )
+        })?;
+        let queue = sink.queue();
+        return Ok((Box::new(sink), Some(queue)));
+    }
+    let sink: Box<dyn RecordSink + Send> = match &settings.destination {
         Destination::Stdout => Box::new(StdoutSink::new(
             std::io::BufWriter::with_capacity(1 << 20, std::io::stdout()),
             settings.format.clone(),
@@ -160,20 +202,16 @@ fn open_sink(settings: &Settings) -> Result<Box<dyn RecordSink + Send>> {
         Destination::Directory(dir) => {
             let store = DirSink::open(dir.clone(), settings.layout, settings.prefix.clone())
                 .with_context(|| format!("cannot use output directory {}", dir.display()))?;
-            let options = WriterOptions {
-                file_format: settings.file_format,
-                level: GzipLevel::new(settings.gzip_level)?,
-                max_file_bytes: settings.max_file_bytes,
-                ..WriterOptions::default()
-            };
             Box::new(FileWriter::new(
                 store,
                 settings.flow_log.clone(),
                 settings.format.clone(),
-                options,
+                writer_options()?,
             ))
         }
-    })
+        Destination::S3(_) => unreachable!("handled above"),
+    };
+    Ok((sink, None))
 }
 
 fn keep(traffic_type: TrafficType, released: &mut Released) {
@@ -193,7 +231,7 @@ fn write_loop(
     settings: Settings,
     mut sink: Box<dyn RecordSink + Send>,
     rx: Receiver<Message>,
-) -> Result<RunSummary> {
+) -> Result<(RunSummary, Option<DeliveryReport>)> {
     let mut interfaces = InterfaceTable::new(
         settings.interface_defaults.clone(),
         settings.interfaces.clone(),
@@ -212,14 +250,16 @@ fn write_loop(
             }
         }
     }
-    Ok(sink.finish()?)
+    let summary = sink.finish()?;
+    Ok((summary, sink.delivery_report()))
 }
 
-type Writer = thread::JoinHandle<Result<RunSummary>>;
+type Writer = thread::JoinHandle<Result<(RunSummary, Option<DeliveryReport>)>>;
 
-/// Opens the sink, starts the writer thread, and returns the ingest side.
-fn start(settings: &Settings) -> Result<(Ingest, Writer)> {
-    let sink = open_sink(settings)?;
+/// Opens the sink, starts the writer thread, and returns the ingest side
+/// (and the spool, for S3 destinations).
+fn start(settings: &Settings, drain: DrainPolicy) -> Result<(Ingest, Writer, Option<SpoolQueue>)> {
+    let (sink, spool) = open_sink(settings, drain)?;
     let (tx, rx) = sync_channel(CHANNEL_DEPTH);
     let writer_settings = settings.clone();
     let writer = thread::Builder::new()
@@ -236,7 +276,7 @@ fn start(settings: &Settings) -> Result<(Ingest, Writer)> {
         writer_gone: false,
         captures: Vec::new(),
     };
-    Ok((ingest, writer))
+    Ok((ingest, writer, spool))
 }
 
 /// The totals of a `vpcflow run`.
@@ -252,6 +292,8 @@ pub struct RunTotals {
     pub aggregation: AggregatorStats,
     /// What the sink wrote.
     pub output: RunSummary,
+    /// What the delivery to S3 did (S3 destinations).
+    pub delivery: Option<DeliveryReport>,
 }
 
 fn wall_ms() -> i64 {
@@ -280,7 +322,11 @@ pub fn run_live(settings: &Settings, stop: &AtomicBool) -> Result<RunTotals> {
             "nothing to run: configure [[capture.interface]] or [[skydive.analyzer]] blocks"
         );
     }
-    let (mut ingest, writer) = start(settings)?;
+    let drain = match &settings.destination {
+        Destination::S3(target) => DrainPolicy::For(target.settings.shutdown_timeout),
+        _ => DrainPolicy::UntilDelivered,
+    };
+    let (mut ingest, writer, spool) = start(settings, drain)?;
     ingest.captures = settings.captures.clone();
     let mut capture = LiveSource::new(settings.captures.clone(), settings.capture.fragments);
     capture.start(&mut ingest).map_err(|e| anyhow!("{e}"))?;
@@ -330,6 +376,11 @@ pub fn run_live(settings: &Settings, stop: &AtomicBool) -> Result<RunTotals> {
             ingest.forward_released();
         }
     }
+    // Shutting down: the open files are sealed into the spool whatever its
+    // size limit, and a writer waiting for space goes on.
+    if let Some(spool) = &spool {
+        spool.admit_all();
+    }
     capture.stop(&mut ingest);
     if let Some(subscription) = subscription {
         subscription.stop();
@@ -349,7 +400,7 @@ pub fn run_live(settings: &Settings, stop: &AtomicBool) -> Result<RunTotals> {
         ..RunTotals::default()
     };
     drop(ingest);
-    totals.output = writer
+    (totals.output, totals.delivery) = writer
         .join()
         .map_err(|_| anyhow!("the writer thread panicked"))?
         .context("writing flow log files failed")?;
@@ -365,7 +416,7 @@ pub fn convert(
     progress: &mut dyn FnMut(u64),
 ) -> Result<ConvertSummary> {
     let started = Instant::now();
-    let (mut ingest, writer) = start(settings)?;
+    let (mut ingest, writer, _spool) = start(settings, DrainPolicy::UntilDelivered)?;
     let mut summary = ConvertSummary {
         input,
         file_format: settings.file_format,
@@ -420,7 +471,7 @@ pub fn convert(
     ingest.send(Message::Records(rest));
     summary.aggregation = *ingest.aggregator.stats();
     drop(ingest);
-    summary.output = writer
+    (summary.output, summary.delivery) = writer
         .join()
         .map_err(|_| anyhow!("the writer thread panicked"))?
         .context("writing flow log files failed")?;

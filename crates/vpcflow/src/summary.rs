@@ -2,6 +2,9 @@
 
 use std::fmt::Write as _;
 
+use vpcflow_sinks::s3::DeliveryReport;
+use vpcflow_sinks::spool::DrainOutcome;
+
 use crate::pipeline::{ConvertSummary, InputKind, RunTotals};
 
 /// The human-readable summary of a run.
@@ -114,6 +117,7 @@ fn render_output(s: &ConvertSummary, secs: f64, out: &mut String) {
         },
         o.compressed_bytes
     );
+    render_delivery(out, s.delivery.as_ref());
     let _ = writeln!(out, "time      {:.2} s", secs);
     for (path, reason) in &s.files_failed {
         let _ = writeln!(out, "failed    {}: {}", path.display(), reason);
@@ -158,5 +162,36 @@ pub fn render_run(t: &RunTotals) -> String {
         "files     {} ({} already present), {} bytes compressed",
         o.files, o.files_already_present, o.compressed_bytes
     );
+    render_delivery(&mut out, t.delivery.as_ref());
     out
+}
+
+/// The summary of `vpcflow deliver`.
+pub fn render_delivery_only(report: &DeliveryReport) -> String {
+    let mut out = String::new();
+    render_delivery(&mut out, Some(report));
+    out
+}
+
+/// The S3 line: what was spooled is in `files` above; this says what was
+/// delivered and what stays in the spool.
+fn render_delivery(out: &mut String, report: Option<&DeliveryReport>) {
+    let Some(r) = report else {
+        return;
+    };
+    let _ = writeln!(
+        out,
+        "s3        {} objects delivered ({} already present), {} bytes; {} left in the spool {} ({} bytes){}",
+        r.delivered,
+        r.already_present,
+        r.bytes_delivered,
+        r.left.files,
+        r.left.folder.display(),
+        r.left.bytes,
+        match r.outcome {
+            DrainOutcome::Drained => "",
+            DrainOutcome::TimedOut => ", shutdown timeout reached: delivered at the next start",
+            DrainOutcome::OnlyPermanentErrors => ", permanent errors (see the log): delivered at the next start once fixed",
+        }
+    );
 }

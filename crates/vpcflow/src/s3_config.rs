@@ -1,0 +1,260 @@
+//! The S3 part of the configuration: `[output.s3]`, the spool folder and its
+//! size limit, validated into [`S3Settings`].
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Result};
+use serde::Deserialize;
+use vpcflow_core::layout::Prefix;
+use vpcflow_sinks::s3::{Acl, S3Destination, S3Options, Sse};
+use vpcflow_sinks::spool::DEFAULT_SPOOL_MAX_BYTES;
+
+/// `[output.s3]`.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct S3Section {
+    /// Endpoint URL of an S3-compatible store.
+    pub endpoint: Option<String>,
+    /// Region of the bucket.
+    pub region: Option<String>,
+    /// Profile of the shared config and credentials files.
+    pub profile: Option<String>,
+    /// Path-style addressing (default: true when an endpoint is set).
+    pub force_path_style: Option<bool>,
+    /// "bucket-owner-full-control" (default) or "none".
+    pub acl: Option<String>,
+    /// "AES256" or "aws:kms".
+    pub sse: Option<String>,
+    /// KMS key ARN, with `sse = "aws:kms"`.
+    pub sse_kms_key_id: Option<String>,
+    /// Storage class (STANDARD, STANDARD_IA, …).
+    pub storage_class: Option<String>,
+    /// Bytes above which an object is sent in parts.
+    pub multipart_threshold: Option<u64>,
+    /// Part size of multipart uploads.
+    pub multipart_part_size: Option<u64>,
+    /// Objects uploaded at once.
+    pub max_concurrent_uploads: Option<usize>,
+    /// Seconds `vpcflow run` waits for deliveries at shutdown.
+    pub shutdown_timeout: Option<u64>,
+    /// Seconds between attempts of an object that fails with a permanent error.
+    pub permanent_error_retry: Option<u64>,
+}
+
+/// Default wait for deliveries when `vpcflow run` stops.
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Validated S3 delivery settings.
+#[derive(Debug, Clone)]
+pub struct S3Settings {
+    /// Client and upload settings.
+    pub options: S3Options,
+    /// The spool folder.
+    pub spool_dir: PathBuf,
+    /// Size limit of the spool.
+    pub spool_max_bytes: u64,
+    /// Wait for deliveries when `vpcflow run` stops.
+    pub shutdown_timeout: Duration,
+}
+
+/// What the command line gives for S3 (`None`: not given).
+#[derive(Debug, Default, Clone)]
+pub struct S3Flags {
+    /// `--spool`.
+    pub spool: Option<PathBuf>,
+    /// `--s3-endpoint`.
+    pub endpoint: Option<String>,
+    /// `--s3-region`.
+    pub region: Option<String>,
+}
+
+/// Parses the destination `out` (an `s3://` URL or bucket ARN) and checks its
+/// folder against the configured `prefix`: the URL's folder is the key
+/// prefix, and a different `output.prefix` is an error.
+pub fn destination(out: &str, prefix: &Prefix, prefix_given: bool) -> Result<S3Destination> {
+    let dest = S3Destination::parse(out).map_err(|e| anyhow!("output.out: {e}"))?;
+    if dest.prefix.as_str().is_empty() {
+        return Ok(S3Destination {
+            prefix: prefix.clone(),
+            ..dest
+        });
+    }
+    if prefix_given && prefix != &dest.prefix {
+        bail!(
+            "output.prefix: {:?} differs from the folder {:?} of output.out {out:?}; give the prefix in one place",
+            prefix.as_str(),
+            dest.prefix.as_str()
+        );
+    }
+    Ok(dest)
+}
+
+/// Validates `[output.s3]`, the spool settings and the flags.
+pub fn s3_settings(
+    section: &S3Section,
+    spool_dir: Option<&Path>,
+    spool_max_bytes: Option<u64>,
+    flags: &S3Flags,
+    flow_log_region: &str,
+) -> Result<S3Settings> {
+    let key = |k: &str| format!("output.s3.{k}");
+    let acl: Acl = match &section.acl {
+        None => Acl::default(),
+        Some(a) => a.parse().map_err(|e| anyhow!("{}: {e}", key("acl")))?,
+    };
+    let sse = Sse::from_options(section.sse.as_deref(), section.sse_kms_key_id.as_deref())
+        .map_err(|e| anyhow!("output.s3.{e}"))?;
+    let defaults = S3Options::default();
+    let options = S3Options {
+        region: flags.region.clone().or_else(|| section.region.clone()),
+        fallback_region: Some(flow_log_region.to_string()),
+        endpoint: flags.endpoint.clone().or_else(|| section.endpoint.clone()),
+        profile: section.profile.clone(),
+        force_path_style: section.force_path_style,
+        acl,
+        sse,
+        storage_class: section.storage_class.clone(),
+        multipart_threshold: section
+            .multipart_threshold
+            .unwrap_or(defaults.multipart_threshold),
+        multipart_part_size: section
+            .multipart_part_size
+            .unwrap_or(defaults.multipart_part_size),
+        max_concurrent_uploads: section
+            .max_concurrent_uploads
+            .unwrap_or(defaults.max_concurrent_uploads),
+        permanent_error_retry: section
+            .permanent_error_retry
+            .map_or(defaults.permanent_error_retry, Duration::from_secs),
+    };
+    options.validate().map_err(|e| anyhow!("output.s3.{e}"))?;
+    if options.permanent_error_retry.is_zero() {
+        bail!(
+            "{}: must be at least 1 second",
+            key("permanent_error_retry")
+        );
+    }
+    if let Some(region) = &options.region {
+        if region.is_empty() {
+            bail!("{}: must not be empty", key("region"));
+        }
+    }
+    let spool_max_bytes = spool_max_bytes.unwrap_or(DEFAULT_SPOOL_MAX_BYTES);
+    if spool_max_bytes < 1 << 20 {
+        bail!("output.spool_max_bytes: {spool_max_bytes} is below the minimum of 1 MiB (1048576)");
+    }
+    let spool_dir = match flags.spool.as_deref().or(spool_dir) {
+        Some(dir) if dir.as_os_str().is_empty() => bail!("output.spool_dir: must not be empty"),
+        Some(dir) => dir.to_path_buf(),
+        None => default_spool_dir()?,
+    };
+    Ok(S3Settings {
+        options,
+        spool_dir,
+        spool_max_bytes,
+        shutdown_timeout: section
+            .shutdown_timeout
+            .map_or(DEFAULT_SHUTDOWN_TIMEOUT, Duration::from_secs),
+    })
+}
+
+/// `$STATE_DIRECTORY/spool` under systemd (`StateDirectory=`), else
+/// `/var/spool/vpcflow` for root, else `$XDG_STATE_HOME/vpcflow/spool`
+/// (`~/.local/state/vpcflow/spool`).
+pub fn default_spool_dir() -> Result<PathBuf> {
+    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+    if let Some(state) = var("STATE_DIRECTORY") {
+        // systemd gives a colon-separated list when several are configured.
+        let first = state
+            .to_string_lossy()
+            .split(':')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        return Ok(PathBuf::from(first).join("spool"));
+    }
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if unsafe { libc::geteuid() } == 0 {
+        return Ok(PathBuf::from("/var/spool/vpcflow"));
+    }
+    if let Some(xdg) = var("XDG_STATE_HOME") {
+        return Ok(PathBuf::from(xdg).join("vpcflow/spool"));
+    }
+    match var("HOME") {
+        Some(home) => Ok(PathBuf::from(home).join(".local/state/vpcflow/spool")),
+        None => bail!("output.spool_dir: no default without HOME; give --spool DIR"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn prefix(p: &str) -> Prefix {
+        Prefix::new(p).unwrap()
+    }
+
+    #[test]
+    fn url_folder_is_the_prefix_and_a_different_one_is_refused() {
+        let d = destination("s3://bkt/logs/", &Prefix::default(), false).unwrap();
+        assert_eq!((d.bucket.as_str(), d.prefix.as_str()), ("bkt", "logs"));
+        let d = destination("s3://bkt", &prefix("mine"), true).unwrap();
+        assert_eq!(d.prefix.as_str(), "mine");
+        let d = destination("arn:aws:s3:::bkt/logs", &prefix("logs/"), true).unwrap();
+        assert_eq!(d.prefix.as_str(), "logs");
+        let e = destination("s3://bkt/logs/", &prefix("other"), true).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("output.prefix: \"other\" differs"),
+            "{e}"
+        );
+        let e = destination("s3://BKT/", &Prefix::default(), false).unwrap_err();
+        assert!(e.to_string().starts_with("output.out: "), "{e}");
+        let e = destination("s3://bkt/AWSLogs/", &Prefix::default(), false).unwrap_err();
+        assert!(e.to_string().contains("AWSLogs is reserved"), "{e}");
+    }
+
+    #[test]
+    fn section_values_are_checked_with_their_key() {
+        let flags = S3Flags {
+            spool: Some("/tmp/s".into()),
+            ..S3Flags::default()
+        };
+        let ok = s3_settings(&S3Section::default(), None, None, &flags, "eu-west-1").unwrap();
+        assert_eq!(ok.spool_dir, PathBuf::from("/tmp/s"));
+        assert_eq!(ok.spool_max_bytes, DEFAULT_SPOOL_MAX_BYTES);
+        assert_eq!(ok.options.fallback_region.as_deref(), Some("eu-west-1"));
+        assert_eq!(ok.shutdown_timeout, DEFAULT_SHUTDOWN_TIMEOUT);
+        let err = |s: S3Section| {
+            s3_settings(&s, None, None, &flags, "eu-west-1")
+                .unwrap_err()
+                .to_string()
+        };
+        let e = err(S3Section {
+            acl: Some("private".into()),
+            ..S3Section::default()
+        });
+        assert!(e.starts_with("output.s3.acl: "), "{e}");
+        let e = err(S3Section {
+            sse: Some("aws:kms".into()),
+            sse_kms_key_id: Some("alias".into()),
+            ..S3Section::default()
+        });
+        assert!(e.starts_with("output.s3.sse_kms_key_id: "), "{e}");
+        let e = err(S3Section {
+            multipart_part_size: Some(1000),
+            ..S3Section::default()
+        });
+        assert!(e.starts_with("output.s3.multipart_part_size: "), "{e}");
+        let e = err(S3Section {
+            endpoint: Some("127.0.0.1:3900".into()),
+            ..S3Section::default()
+        });
+        assert!(e.starts_with("output.s3.endpoint: "), "{e}");
+        let e = s3_settings(&S3Section::default(), None, Some(10), &flags, "x")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("output.spool_max_bytes: "), "{e}");
+    }
+}
