@@ -20,14 +20,16 @@ use std::time::Duration;
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_s3::Client;
 
-use super::shared_dir;
+use crate::common::shared_dir;
 
 /// The garage version the shared scripts install.
 const GARAGE_VERSION: &str = "2.5.0";
 
 /// The garage binary the shared scripts would use, if it is installed.
 fn garage_binary() -> Option<PathBuf> {
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default();
     let root = std::env::var_os("GARAGE_INSTALL_ROOT")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("CARGO_HOME").map(PathBuf::from))
@@ -54,7 +56,10 @@ fn prerequisites() -> Option<(PathBuf, PathBuf)> {
     let required = std::env::var("VPCFLOW_REQUIRE_S3").as_deref() == Ok("1");
     let scripts = shared_dir().map(|d| d.join("scripts"));
     let Some(scripts) = scripts.filter(|s| s.join("s3-server-start.sh").is_file()) else {
-        assert!(!required, "VPCFLOW_REQUIRE_S3=1 but ../shared/scripts is missing");
+        assert!(
+            !required,
+            "VPCFLOW_REQUIRE_S3=1 but ../shared/scripts is missing"
+        );
         eprintln!("SKIPPED: the S3 server scripts of ../shared/scripts are missing");
         return None;
     };
@@ -166,7 +171,11 @@ impl Garage {
             String::from_utf8_lossy(&out.stderr)
         );
         self.env = parse_exports(&String::from_utf8_lossy(&out.stdout));
-        assert!(self.env.contains_key("AWS_ENDPOINT_URL"), "no endpoint in {:?}", self.env);
+        assert!(
+            self.env.contains_key("AWS_ENDPOINT_URL"),
+            "no endpoint in {:?}",
+            self.env
+        );
     }
 
     /// The bucket name.
@@ -186,7 +195,10 @@ impl Garage {
         }
         // Never pick up a developer's own profile or shared files.
         cmd.env("AWS_CONFIG_FILE", self.dir.path().join("no-aws-config"))
-            .env("AWS_SHARED_CREDENTIALS_FILE", self.dir.path().join("no-aws-credentials"))
+            .env(
+                "AWS_SHARED_CREDENTIALS_FILE",
+                self.dir.path().join("no-aws-credentials"),
+            )
             .env("AWS_EC2_METADATA_DISABLED", "true");
     }
 
