@@ -141,8 +141,10 @@ pub fn s3_settings(
         }
     }
     let spool_max_bytes = spool_max_bytes.unwrap_or(DEFAULT_SPOOL_MAX_BYTES);
-    if spool_max_bytes < 1 << 20 {
-        bail!("output.spool_max_bytes: {spool_max_bytes} is below the minimum of 1 MiB (1048576)");
+    // Any positive limit works: an object bigger than it is still admitted
+    // into an empty spool.
+    if spool_max_bytes == 0 {
+        bail!("output.spool_max_bytes: must be positive");
     }
     let spool_dir = match flags.spool.as_deref().or(spool_dir) {
         Some(dir) if dir.as_os_str().is_empty() => bail!("output.spool_dir: must not be empty"),
@@ -252,7 +254,7 @@ mod tests {
             ..S3Section::default()
         });
         assert!(e.starts_with("output.s3.endpoint: "), "{e}");
-        let e = s3_settings(&S3Section::default(), None, Some(10), &flags, "x")
+        let e = s3_settings(&S3Section::default(), None, Some(0), &flags, "x")
             .unwrap_err()
             .to_string();
         assert!(e.starts_with("output.spool_max_bytes: "), "{e}");
