@@ -233,11 +233,11 @@ fn bucket_holds_the_directory_sinks_files_byte_for_byte() {
     let dir = tmp.path().join("dir");
     convert_to_dir(&[&input.path], &dir, &[]);
     let spool = tmp.path().join("spool");
-    let out = wait(
-        spawn(convert_to_s3(&garage, &[&input.path], &spool, &[])),
-        Duration::from_secs(120),
-    );
+    let mut cmd = convert_to_s3(&garage, &[&input.path], &spool, &[]);
+    cmd.arg("-q");
+    let out = wait(spawn(cmd), Duration::from_secs(120));
     assert_success(&out);
+    assert!(out.stderr.is_empty(), "-q: no summary, no log: {}", out.stderr);
 
     let objects = garage.objects();
     let local: BTreeMap<String, Vec<u8>> = files_below(&dir)
