@@ -237,7 +237,11 @@ fn bucket_holds_the_directory_sinks_files_byte_for_byte() {
     cmd.arg("-q");
     let out = wait(spawn(cmd), Duration::from_secs(120));
     assert_success(&out);
-    assert!(!out.stderr.contains("s3        "), "-q: no summary: {}", out.stderr);
+    assert!(
+        !out.stderr.contains("s3        "),
+        "-q: no summary: {}",
+        out.stderr
+    );
 
     let objects = garage.objects();
     let local: BTreeMap<String, Vec<u8>> = files_below(&dir)
@@ -636,4 +640,104 @@ fn replicated_store_losing_a_node_mid_run_loses_nothing() {
     assert_success(&out);
     cluster.restart();
     assert_eq!(assert_bucket_holds(&cluster, &[&input]), files);
+}
+
+/// `vpcflow run` into S3: a closed window's file is delivered while running
+/// and `/metrics` shows the delivery; SIGTERM seals the open window's file
+/// into the spool and delivers it before exiting.
+#[test]
+fn the_daemon_delivers_while_running_and_flushes_on_sigterm() {
+    use common::analyzer::{analyzer, flow, now_ms, store};
+    use common::{free_port, http_get, metric};
+
+    let Some(garage) = Garage::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (port, tx, server) = analyzer();
+    let metrics_port = free_port();
+    let config = dir.path().join("vpcflow.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[flow_log]
+account_id = "{ACCOUNT}"
+flow_log_id = "{FLOW_LOG}"
+interval = 60
+[output]
+out = "s3://{bucket}/daemon/"
+spool_dir = "{spool}"
+[output.s3]
+endpoint = "{endpoint}"
+shutdown_timeout = 60
+[aggregation]
+nodata = false
+[skydive]
+idle_delay = 120
+[[skydive.analyzer]]
+url = "ws://127.0.0.1:{port}"
+[metrics]
+listen = "127.0.0.1:{metrics_port}"
+"#,
+            bucket = garage.bucket(),
+            spool = dir.path().join("spool").display(),
+            endpoint = garage.endpoint(),
+        ),
+    )
+    .unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vpcflow"));
+    cmd.args(["run", "--config", config.to_str().unwrap()]);
+    garage.apply_env(&mut cmd);
+    let daemon = spawn(cmd);
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], metrics_port));
+    eventually(Duration::from_secs(20), "the metrics endpoint", || {
+        http_get(addr, "/healthz").is_some()
+    });
+
+    // An hour-old flow: its window closes at once and its file is delivered
+    // while the daemon runs. A current one stays open until SIGTERM.
+    tx.send(store(&[
+        flow("old", "10.0.0.1", 3, now_ms() - 3_600_000),
+        flow("new", "10.0.0.2", 5, now_ms()),
+    ]))
+    .unwrap();
+    eventually(
+        Duration::from_secs(60),
+        "the closed window's object",
+        || garage.objects().len() == 1,
+    );
+    let mut text = String::new();
+    eventually(Duration::from_secs(20), "delivery metrics", || {
+        text = http_get(addr, "/metrics")
+            .map(|r| r.body)
+            .unwrap_or_default();
+        metric(&text, "vpcflow_objects_delivered_total") == Some(1)
+    });
+    assert_eq!(metric(&text, "vpcflow_spool_files"), Some(0), "{text}");
+    assert_eq!(
+        metric(&text, "vpcflow_upload_errors_total{kind=\"permanent\"}"),
+        Some(0),
+        "{text}"
+    );
+    assert_eq!(
+        metric(&text, "vpcflow_upload_latency_seconds_count"),
+        Some(1),
+        "{text}"
+    );
+
+    Command::new("kill")
+        .args(["-TERM", &daemon.child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = wait(daemon, Duration::from_secs(90));
+    assert_success(&out);
+    assert!(out.stderr.contains("0 left in the spool"), "{}", out.stderr);
+    let copy = tempfile::tempdir().unwrap();
+    assert_eq!(garage.download_to(copy.path()), 2);
+    let (packets, bytes, records) = totals_below(copy.path());
+    // 114-byte Ethernet frames carry 100 bytes of IP.
+    assert_eq!((packets, bytes, records), (8, 8 * 100, 2));
+    drop(tx);
+    server.join().unwrap();
 }
