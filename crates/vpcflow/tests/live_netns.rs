@@ -6,218 +6,19 @@
 //! they must run.
 
 mod common;
+#[path = "common/netns.rs"]
+mod netns;
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{files_below, metric};
+use common::{metric, signal};
+use netns::{can_run, config, records, sh, show, start, start_with, stop, stop_tcpdump, Netns};
 
-/// Whether the tests can run here; prints why not.
-fn can_run(test: &str) -> bool {
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false);
-    let mut missing: Vec<&str> = ["ip", "ping", "python3", "tcpdump"]
-        .into_iter()
-        .filter(|t| {
-            !Command::new("sh")
-                .args(["-c", &format!("command -v {t}")])
-                .stdout(Stdio::null())
-                .status()
-                .map(|s| s.success())
-                .unwrap_or(false)
-        })
-        .collect();
-    if !root {
-        missing.insert(0, "root");
-    }
-    if missing.is_empty() {
-        return true;
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{test}: needs {} under CI=true", missing.join(", "));
-    }
-    println!("SKIPPED: {test}: needs {}", missing.join(", "));
-    false
-}
-
-fn sh(cmd: &str) {
-    let out = Command::new("sh").args(["-c", cmd]).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// Two namespaces `a` and `b` joined by veth `va` (in a, 10.77.0.1, fd77::1)
-/// and `vb` (in b, 10.77.0.2, fd77::2), with permanent neighbour entries so
-/// no ARP or neighbour discovery mixes into the flows; removed on drop.
-struct Netns {
-    a: String,
-    b: String,
-    va: String,
-    vb: String,
-}
-
-impl Netns {
-    fn new() -> Netns {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let id = format!(
-            "{}x{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::SeqCst)
-        );
-        let n = Netns {
-            a: format!("vfa{id}"),
-            b: format!("vfb{id}"),
-            va: format!("va{id}"),
-            vb: format!("vb{id}"),
-        };
-        let (a, b, va, vb) = (&n.a, &n.b, &n.va, &n.vb);
-        sh(&format!("ip netns add {a} && ip netns add {b}"));
-        sh(&format!(
-            "ip link add {va} address 02:77:00:00:00:01 netns {a} type veth peer name {vb} address 02:77:00:00:00:02 netns {b}"
-        ));
-        for (ns, dev, me, peer, mac) in [
-            (a, va, "1", "2", "02:77:00:00:00:02"),
-            (b, vb, "2", "1", "02:77:00:00:00:01"),
-        ] {
-            sh(&format!(
-                "ip -n {ns} link set lo up && \
-                 ip -n {ns} addr add 10.77.0.{me}/24 dev {dev} && \
-                 ip -n {ns} addr add fd77::{me}/64 dev {dev} nodad && \
-                 ip netns exec {ns} sysctl -qw net.ipv6.conf.{dev}.router_solicitations=0 && \
-                 ip -n {ns} link set {dev} up && \
-                 ip -n {ns} neigh add 10.77.0.{peer} lladdr {mac} dev {dev} nud permanent && \
-                 ip -n {ns} -6 neigh add fd77::{peer} lladdr {mac} dev {dev} nud permanent"
-            ));
-        }
-        n
-    }
-
-    fn exec(&self, ns: &str, cmd: &str) -> Command {
-        let mut c = Command::new("ip");
-        c.args(["netns", "exec", ns, "sh", "-c", cmd]);
-        c
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        for ns in [&self.a, &self.b] {
-            let _ = Command::new("ip").args(["netns", "del", ns]).status();
-        }
-    }
-}
+/// What the tests need besides root.
+const TOOLS: &[&str] = &["ip", "ping", "python3", "tcpdump"];
 
 const FORMAT: &str = "${version} ${interface-id} ${srcaddr} ${dstaddr} ${srcport} ${dstport} ${protocol} ${packets} ${bytes} ${start} ${end} ${action} ${log-status} ${tcp-flags} ${flow-direction}";
-
-fn config(dir: &Path, captures: &str) -> std::path::PathBuf {
-    let path = dir.join("vpcflow.toml");
-    std::fs::write(
-        &path,
-        format!(
-            r#"
-[flow_log]
-account_id = "123456789012"
-region = "eu-west-1"
-flow_log_id = "fl-0630869f236e76872"
-interval = 60
-format = "{FORMAT}"
-[output]
-out = "{}"
-[capture]
-idle_delay = 5
-{captures}
-"#,
-            dir.join("out").display()
-        ),
-    )
-    .unwrap();
-    path
-}
-
-/// Starts `vpcflow run` in namespace `ns` and waits until it captures.
-fn start(n: &Netns, ns: &str, config: &Path) -> Child {
-    start_with(n, ns, config, &[])
-}
-
-/// [`start`] with extra global options.
-fn start_with(n: &Netns, ns: &str, config: &Path, options: &[&str]) -> Child {
-    let child = Command::new("ip")
-        .args(["netns", "exec", ns, env!("CARGO_BIN_EXE_vpcflow")])
-        .args(options)
-        .args(["run", "--config", config.to_str().unwrap()])
-        .env("VPCFLOW_LOG", "warn")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let _ = n;
-    thread::sleep(Duration::from_millis(1500));
-    child
-}
-
-fn signal(child: &Child, name: &str) {
-    sh(&format!("kill -{name} {}", child.id()));
-}
-
-fn stop(mut child: Child) -> String {
-    signal(&child, "TERM");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            let mut err = String::new();
-            use std::io::Read;
-            child
-                .stderr
-                .take()
-                .unwrap()
-                .read_to_string(&mut err)
-                .unwrap();
-            assert!(status.success(), "{status}: {err}");
-            return err;
-        }
-        assert!(Instant::now() < deadline, "vpcflow run did not stop");
-        thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn records(out: &Path) -> Vec<Vec<String>> {
-    let mut rows = Vec::new();
-    if !out.is_dir() {
-        return rows;
-    }
-    for f in files_below(out) {
-        if f.starts_with(".vpcflow-staging") {
-            continue;
-        }
-        let mut text = String::new();
-        use std::io::Read;
-        flate2::read::GzDecoder::new(std::fs::File::open(out.join(f)).unwrap())
-            .read_to_string(&mut text)
-            .unwrap();
-        rows.extend(
-            text.lines()
-                .skip(1)
-                .map(|l| l.split(' ').map(String::from).collect()),
-        );
-    }
-    rows.sort();
-    rows
-}
-
-fn show(rows: &[Vec<String>]) -> String {
-    rows.iter()
-        .map(|r| r.join(" "))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
 
 /// The totals of one flow over its records: (packets, bytes, OR of
 /// tcp-flags), checked against `want`; panics when it has no record.
@@ -299,10 +100,13 @@ time.sleep(0.3)
 
 #[test]
 fn live_records_match_the_traffic_and_a_tcpdump_capture_of_it() {
-    if !can_run("live_records_match_the_traffic_and_a_tcpdump_capture_of_it") {
+    if !can_run(
+        "live_records_match_the_traffic_and_a_tcpdump_capture_of_it",
+        TOOLS,
+    ) {
         return;
     }
-    let n = Netns::new();
+    let n = Netns::new("10.77.0", "fd77::");
     let dir = tempfile::tempdir().unwrap();
     // An idle interface (a second veth pair inside a), also captured: NODATA.
     sh(&format!(
@@ -311,53 +115,22 @@ fn live_records_match_the_traffic_and_a_tcpdump_capture_of_it() {
     ));
     let cfg = config(
         dir.path(),
+        FORMAT,
         &format!(
             "[[capture.interface]]\nname = \"{}\"\n[[capture.interface]]\nname = \"idle0\"\n",
             n.va
         ),
     );
-    let mut peer = n
-        .exec(&n.b, &format!("python3 -c '{PEER}'"))
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        use std::io::BufRead;
-        let mut line = String::new();
-        std::io::BufReader::new(peer.stdout.as_mut().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert_eq!(line.trim(), "ready");
-    }
+    let mut peer = n.python_ready(&n.b, PEER);
     let pcap = dir.path().join("ref.pcap");
-    let mut tcpdump = n
-        .exec(
-            &n.a,
-            &format!(
-                "exec tcpdump -i {} -n -s 256 -w {} --immediate-mode -U",
-                n.va,
-                pcap.display()
-            ),
-        )
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let tcpdump = n.tcpdump(&pcap);
     let daemon = start(&n, &n.a, &cfg);
-    let run = |cmd: &str| {
-        let out = n.exec(&n.a, cmd).output().unwrap();
-        assert!(
-            out.status.success(),
-            "{cmd}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    run("ping -n -q -c 3 -i 0.2 -s 56 10.77.0.2");
-    run("ping -6 -n -q -c 3 -i 0.2 -s 56 fd77::2");
-    run(&format!("python3 -c '{CLIENT}'"));
+    n.run(&n.a, "ping -n -q -c 3 -i 0.2 -s 56 10.77.0.2");
+    n.run(&n.a, "ping -6 -n -q -c 3 -i 0.2 -s 56 fd77::2");
+    n.run(&n.a, &format!("python3 -c '{CLIENT}'"));
     thread::sleep(Duration::from_millis(500));
     let stderr = stop(daemon);
-    sh(&format!("kill -INT {}", tcpdump.id()));
-    tcpdump.wait().unwrap();
+    stop_tcpdump(tcpdump);
     let _ = peer.wait();
 
     let rows = records(&dir.path().join("out"));
@@ -399,7 +172,7 @@ fn live_records_match_the_traffic_and_a_tcpdump_capture_of_it() {
     // The same traffic captured by tcpdump and converted gives the same
     // records for the veth.
     let conv = dir.path().join("conv");
-    let out = common::vpcflow(&[
+    common::vpcflow_ok(&[
         "convert",
         pcap.to_str().unwrap(),
         "--config",
@@ -409,11 +182,6 @@ fn live_records_match_the_traffic_and_a_tcpdump_capture_of_it() {
         "--interface-name",
         &n.va,
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     // flow-direction from the addresses the OS gives va (with its link-local
     // one, from the MAC address): egress from them,
     // ingress to them, unknown (-) for other traffic (multicast from ::).
@@ -457,13 +225,17 @@ fn live_records_match_the_traffic_and_a_tcpdump_capture_of_it() {
 
 #[test]
 fn a_stalled_capture_overruns_the_ring_and_gives_skipdata() {
-    if !can_run("a_stalled_capture_overruns_the_ring_and_gives_skipdata") {
+    if !can_run(
+        "a_stalled_capture_overruns_the_ring_and_gives_skipdata",
+        TOOLS,
+    ) {
         return;
     }
-    let n = Netns::new();
+    let n = Netns::new("10.77.0", "fd77::");
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(
         dir.path(),
+        FORMAT,
         &format!(
             "[[capture.interface]]\nname = \"{}\"\nbuffer = 65536\nfilter = \"udp\"\n[metrics]\nlisten = \"127.0.0.1:9808\"\n",
             n.va
@@ -472,17 +244,9 @@ fn a_stalled_capture_overruns_the_ring_and_gives_skipdata() {
     let daemon = start(&n, &n.a, &cfg);
     // Stop the daemon while a burst arrives: the small ring overflows.
     signal(&daemon, "STOP");
-    let out = n
-        .exec(
-            &n.b,
-            "python3 -c 'import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\nfor _ in range(20000): s.sendto(b\"z\"*200,(\"10.77.0.1\",9))'",
-        )
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    n.run(
+        &n.b,
+        "python3 -c 'import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\nfor _ in range(20000): s.sendto(b\"z\"*200,(\"10.77.0.1\",9))'",
     );
     signal(&daemon, "CONT");
     thread::sleep(Duration::from_millis(2500));
@@ -504,12 +268,19 @@ fn a_stalled_capture_overruns_the_ring_and_gives_skipdata() {
 
 #[test]
 fn an_interface_appearing_later_that_matches_a_pattern_is_captured() {
-    if !can_run("an_interface_appearing_later_that_matches_a_pattern_is_captured") {
+    if !can_run(
+        "an_interface_appearing_later_that_matches_a_pattern_is_captured",
+        TOOLS,
+    ) {
         return;
     }
-    let n = Netns::new();
+    let n = Netns::new("10.77.0", "fd77::");
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path(), "[[capture.interface]]\nname = \"late*\"\n");
+    let cfg = config(
+        dir.path(),
+        FORMAT,
+        "[[capture.interface]]\nname = \"late*\"\n",
+    );
     let daemon = start_with(
         &n,
         &n.a,
@@ -526,15 +297,7 @@ fn an_interface_appearing_later_that_matches_a_pattern_is_captured() {
     ));
     // The interface list is read every second; ARP settles before the pings.
     thread::sleep(Duration::from_millis(2500));
-    let out = n
-        .exec(&n.a, "ping -n -q -c 2 -i 0.2 10.78.0.2")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    n.run(&n.a, "ping -n -q -c 2 -i 0.2 10.78.0.2");
     thread::sleep(Duration::from_millis(300));
     let stderr = stop(daemon);
     let rows = records(&dir.path().join("out"));
@@ -553,10 +316,13 @@ fn an_interface_appearing_later_that_matches_a_pattern_is_captured() {
 
 #[test]
 fn a_secondary_address_is_reported_as_the_interfaces_primary() {
-    if !can_run("a_secondary_address_is_reported_as_the_interfaces_primary") {
+    if !can_run(
+        "a_secondary_address_is_reported_as_the_interfaces_primary",
+        TOOLS,
+    ) {
         return;
     }
-    let n = Netns::new();
+    let n = Netns::new("10.77.0", "fd77::");
     // A secondary address on va, after its primary 10.77.0.1.
     sh(&format!(
         "ip -n {a} addr add 10.77.0.11/24 dev {va} && \
@@ -590,11 +356,7 @@ filter = "icmp"
     )
     .unwrap();
     let child = start(&n, &n.a, &cfg);
-    let ping = n
-        .exec(&n.b, "ping -c 2 -i 0.2 -W 1 10.77.0.11")
-        .output()
-        .unwrap();
-    assert!(ping.status.success(), "{ping:?}");
+    n.run(&n.b, "ping -c 2 -i 0.2 -W 1 10.77.0.11");
     thread::sleep(Duration::from_millis(300));
     stop(child);
     let rows: Vec<String> = records(&dir.path().join("out"))
@@ -636,25 +398,22 @@ fn scrape_in(n: &Netns, ns: &str, port: u16, path: &str) -> (u16, String) {
 
 #[test]
 fn capture_metrics_match_the_traffic_and_the_records() {
-    if !can_run("capture_metrics_match_the_traffic_and_the_records") {
+    if !can_run("capture_metrics_match_the_traffic_and_the_records", TOOLS) {
         return;
     }
-    let n = Netns::new();
+    let n = Netns::new("10.77.0", "fd77::");
     let dir = tempfile::tempdir().unwrap();
     // IPv4 only: the kernel's IPv6 chatter stays out of the counts.
     let cfg = config(
         dir.path(),
+        FORMAT,
         &format!(
             "[[capture.interface]]\nname = \"{}\"\nfilter = \"ip\"\n[metrics]\nlisten = \"127.0.0.1:9808\"\n",
             n.va
         ),
     );
     let daemon = start(&n, &n.a, &cfg);
-    let out = n
-        .exec(&n.a, "ping -n -q -c 3 -i 0.2 -s 56 10.77.0.2")
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    n.run(&n.a, "ping -n -q -c 3 -i 0.2 -s 56 10.77.0.2");
     // Capture threads hand over batches within 100 ms; ingest publishes
     // every 250 ms.
     thread::sleep(Duration::from_millis(800));

@@ -11,7 +11,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::analyzer::{analyzer, flow, flow_of, now_ms, store};
-use common::{files_below, free_port, gunzip, http_get, metric};
+use common::{files_below, free_port, gunzip, http_get, metric, signal, wait_exit};
 
 const ENI_A: &str = "eni-0000000000000000a";
 const ENI_B: &str = "eni-0000000000000000b";
@@ -72,11 +72,7 @@ impl Daemon {
     }
 
     fn signal(&self, name: &str) {
-        let status = Command::new("kill")
-            .args([&format!("-{name}"), &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
+        signal(&self.child, name);
     }
 
     fn scrape(&self) -> String {
@@ -107,22 +103,7 @@ impl Daemon {
     /// SIGTERM, then the exit status and stderr.
     fn stop(mut self) -> (ExitStatus, String) {
         self.signal("TERM");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                let mut err = String::new();
-                use std::io::Read;
-                self.child
-                    .stderr
-                    .take()
-                    .unwrap()
-                    .read_to_string(&mut err)
-                    .unwrap();
-                return (status, err);
-            }
-            assert!(Instant::now() < deadline, "vpcflow run did not stop");
-            thread::sleep(Duration::from_millis(50));
-        }
+        wait_exit(&mut self.child)
     }
 }
 

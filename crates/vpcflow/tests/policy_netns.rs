@@ -14,124 +14,18 @@
 //! under `CI=true`, where it must run.
 
 mod common;
+#[path = "common/netns.rs"]
+mod netns;
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::files_below;
+use netns::{can_run, records, show, start, stop, stop_tcpdump, Netns};
 
-fn can_run(test: &str) -> bool {
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false);
-    let mut missing: Vec<&str> = ["ip", "nft", "ping", "python3", "tcpdump"]
-        .into_iter()
-        .filter(|t| {
-            !Command::new("sh")
-                .args(["-c", &format!("command -v {t}")])
-                .stdout(Stdio::null())
-                .status()
-                .map(|s| s.success())
-                .unwrap_or(false)
-        })
-        .collect();
-    if !root {
-        missing.insert(0, "root");
-    }
-    if missing.is_empty() {
-        return true;
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{test}: needs {} under CI=true", missing.join(", "));
-    }
-    println!("SKIPPED: {test}: needs {}", missing.join(", "));
-    false
-}
-
-fn sh(cmd: &str) -> String {
-    let out = Command::new("sh").args(["-c", cmd]).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// Namespaces `a` (veth `va`: `{v4}.1`, `{v6}1`) and `b` (veth `vb`:
-/// `{v4}.2`, `{v6}2`) with permanent neighbour entries; removed on drop.
-struct Netns {
-    a: String,
-    b: String,
-    va: String,
-}
-
-impl Netns {
-    fn new(v4: &str, v6: &str) -> Netns {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let id = format!(
-            "{}x{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::SeqCst)
-        );
-        let n = Netns {
-            a: format!("vpa{id}"),
-            b: format!("vpb{id}"),
-            va: format!("pa{id}"),
-        };
-        let (a, b, va, vb) = (&n.a, &n.b, &n.va, &format!("pb{id}"));
-        sh(&format!("ip netns add {a} && ip netns add {b}"));
-        sh(&format!(
-            "ip link add {va} address 02:78:00:00:00:01 netns {a} type veth peer name {vb} address 02:78:00:00:00:02 netns {b}"
-        ));
-        for (ns, dev, me, peer, mac) in [
-            (a, va, "1", "2", "02:78:00:00:00:02"),
-            (b, vb, "2", "1", "02:78:00:00:00:01"),
-        ] {
-            sh(&format!(
-                "ip -n {ns} link set lo up && \
-                 ip -n {ns} addr add {v4}.{me}/24 dev {dev} && \
-                 ip -n {ns} addr add {v6}{me}/64 dev {dev} nodad && \
-                 ip netns exec {ns} sysctl -qw net.ipv6.conf.{dev}.router_solicitations=0 && \
-                 ip -n {ns} link set {dev} up && \
-                 ip -n {ns} neigh add {v4}.{peer} lladdr {mac} dev {dev} nud permanent && \
-                 ip -n {ns} -6 neigh add {v6}{peer} lladdr {mac} dev {dev} nud permanent"
-            ));
-        }
-        n
-    }
-
-    fn exec(&self, ns: &str, cmd: &str) -> Command {
-        let mut c = Command::new("ip");
-        c.args(["netns", "exec", ns, "sh", "-c", cmd]);
-        c
-    }
-
-    fn run(&self, ns: &str, cmd: &str) {
-        let out = self.exec(ns, cmd).output().unwrap();
-        assert!(
-            out.status.success(),
-            "{cmd}: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        for ns in [&self.a, &self.b] {
-            let _ = Command::new("ip").args(["netns", "del", ns]).status();
-        }
-    }
-}
+/// What the tests need besides root.
+const TOOLS: &[&str] = &["ip", "nft", "ping", "python3", "tcpdump"];
 
 const FORMAT: &str = "${interface-id} ${srcaddr} ${dstaddr} ${srcport} ${dstport} ${protocol} ${packets} ${bytes} ${action} ${log-status} ${tcp-flags} ${flow-direction} ${reject-reason}";
 
@@ -289,91 +183,16 @@ except socket.timeout:
 
 /// A configuration capturing on `va`, with `extra` sections.
 fn config(dir: &Path, va: &str, extra: &str) -> PathBuf {
-    let path = dir.join("vpcflow.toml");
-    std::fs::write(
-        &path,
-        format!(
-            r#"
-[flow_log]
-account_id = "123456789012"
-region = "eu-west-1"
-flow_log_id = "fl-0630869f236e76872"
-interval = 60
-format = "{FORMAT}"
-[output]
-out = "{}"
-[capture]
-idle_delay = 5
-[[capture.interface]]
-name = "{va}"
-{extra}"#,
-            dir.join("out").display(),
-        ),
+    netns::config(
+        dir,
+        FORMAT,
+        &format!("[[capture.interface]]\nname = \"{va}\"\n{extra}"),
     )
-    .unwrap();
-    path
-}
-
-/// Starts `vpcflow run` in `a` and waits until it captures.
-fn start(n: &Netns, config: &Path) -> Child {
-    let child = Command::new("ip")
-        .args(["netns", "exec", &n.a, env!("CARGO_BIN_EXE_vpcflow")])
-        .args(["run", "--config", config.to_str().unwrap()])
-        .env("VPCFLOW_LOG", "warn")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    thread::sleep(Duration::from_millis(1500));
-    child
-}
-
-fn stop(mut child: Child) -> String {
-    sh(&format!("kill -TERM {}", child.id()));
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            let mut err = String::new();
-            child
-                .stderr
-                .take()
-                .unwrap()
-                .read_to_string(&mut err)
-                .unwrap();
-            assert!(status.success(), "{status}: {err}");
-            return err;
-        }
-        assert!(Instant::now() < deadline, "vpcflow run did not stop");
-        thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// The OK records of every file below `out`, split into fields.
-fn records(out: &Path) -> Vec<Vec<String>> {
-    let mut rows = Vec::new();
-    for f in files_below(out) {
-        if f.starts_with(".vpcflow-staging") {
-            continue;
-        }
-        let mut text = String::new();
-        flate2::read::GzDecoder::new(std::fs::File::open(out.join(f)).unwrap())
-            .read_to_string(&mut text)
-            .unwrap();
-        rows.extend(
-            text.lines()
-                .skip(1)
-                .map(|l| l.split(' ').map(String::from).collect::<Vec<_>>())
-                .filter(|r| r[9] == "OK"),
-        );
-    }
-    rows.sort();
-    rows
-}
-
-fn show(rows: &[Vec<String>]) -> String {
-    rows.iter()
-        .map(|r| r.join(" "))
-        .collect::<Vec<_>>()
-        .join("\n")
+fn ok_records(out: &Path) -> Vec<Vec<String>> {
+    records(out).into_iter().filter(|r| r[9] == "OK").collect()
 }
 
 /// (packets, bytes) of the records `pick` selects.
@@ -398,7 +217,7 @@ fn ours(r: &[String]) -> bool {
 
 #[test]
 fn policy_rejects_match_an_nftables_mirror() {
-    if !can_run("policy_rejects_match_an_nftables_mirror") {
+    if !can_run("policy_rejects_match_an_nftables_mirror", TOOLS) {
         return;
     }
     let n = Netns::new("10.77.0", "fd77::");
@@ -421,33 +240,10 @@ fn policy_rejects_match_an_nftables_mirror() {
         &format!("nft -f {}", dir.path().join("b.nft").display()),
     );
 
-    let mut server = n
-        .exec(&n.a, &format!("python3 -c '{SERVER_A}'"))
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        use std::io::BufRead;
-        let mut line = String::new();
-        std::io::BufReader::new(server.stdout.as_mut().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert_eq!(line.trim(), "ready");
-    }
+    let mut server = n.python_ready(&n.a, SERVER_A);
     let pcap = dir.path().join("ref.pcap");
-    let mut tcpdump = n
-        .exec(
-            &n.a,
-            &format!(
-                "exec tcpdump -i {} -n -s 256 -w {} --immediate-mode -U",
-                n.va,
-                pcap.display()
-            ),
-        )
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let daemon = start(&n, &cfg);
+    let tcpdump = n.tcpdump(&pcap);
+    let daemon = start(&n, &n.a, &cfg);
 
     // Replies of the IPv4 ping are dropped (ACL), the IPv6 echo requests too
     // (no security group rule): ping fails, on purpose.
@@ -464,12 +260,11 @@ fn policy_rejects_match_an_nftables_mirror() {
     assert!(server.wait().unwrap().success());
     thread::sleep(Duration::from_millis(500));
     let stderr = stop(daemon);
-    sh(&format!("kill -INT {}", tcpdump.id()));
-    tcpdump.wait().unwrap();
+    stop_tcpdump(tcpdump);
 
     let in_a = counters(&n, &n.a);
     let in_b = counters(&n, &n.b);
-    let rows: Vec<_> = records(&dir.path().join("out"))
+    let rows: Vec<_> = ok_records(&dir.path().join("out"))
         .into_iter()
         .filter(|r| ours(r))
         .collect();
@@ -560,7 +355,7 @@ fn policy_rejects_match_an_nftables_mirror() {
     // The same traffic captured by tcpdump and converted with
     // `--traffic-type REJECT`: the same REJECT records and nothing else.
     let conv = dir.path().join("conv");
-    let out = common::vpcflow(&[
+    common::vpcflow_ok(&[
         "convert",
         pcap.to_str().unwrap(),
         "--config",
@@ -572,12 +367,7 @@ fn policy_rejects_match_an_nftables_mirror() {
         "--traffic-type",
         "REJECT",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let converted: Vec<_> = records(&conv).into_iter().filter(|r| ours(r)).collect();
+    let converted: Vec<_> = ok_records(&conv).into_iter().filter(|r| ours(r)).collect();
     let live_rejects: Vec<_> = rows.iter().filter(|r| reject(r)).cloned().collect();
     assert_eq!(converted, live_rejects, "{ctx}");
 }
@@ -631,7 +421,10 @@ else:
 /// come from the operating system only.
 #[test]
 fn block_public_access_rejects_match_an_nftables_mirror() {
-    if !can_run("block_public_access_rejects_match_an_nftables_mirror") {
+    if !can_run(
+        "block_public_access_rejects_match_an_nftables_mirror",
+        TOOLS,
+    ) {
         return;
     }
     let n = Netns::new("198.51.100", "2001:db8:77::");
@@ -646,20 +439,8 @@ fn block_public_access_rejects_match_an_nftables_mirror() {
         &n.a,
         &format!("nft -f {}", dir.path().join("a.nft").display()),
     );
-    let mut server = n
-        .exec(&n.b, &format!("python3 -c '{SERVER_B}'"))
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        use std::io::BufRead;
-        let mut line = String::new();
-        std::io::BufReader::new(server.stdout.as_mut().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert_eq!(line.trim(), "ready");
-    }
-    let daemon = start(&n, &cfg);
+    let mut server = n.python_ready(&n.b, SERVER_B);
+    let daemon = start(&n, &n.a, &cfg);
     n.run(&n.a, &format!("python3 -c '{BPA_CLIENTS}' a"));
     n.run(&n.b, &format!("python3 -c '{BPA_CLIENTS}' b"));
     let _ = n
@@ -675,7 +456,7 @@ fn block_public_access_rejects_match_an_nftables_mirror() {
     let stderr = stop(daemon);
 
     let dropped = counters(&n, &n.a);
-    let rows: Vec<_> = records(&dir.path().join("out"))
+    let rows: Vec<_> = ok_records(&dir.path().join("out"))
         .into_iter()
         .filter(|r| ours(r))
         .collect();

@@ -9,7 +9,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::analyzer::{analyzer, flow, now_ms, store};
-use common::{files_below, gunzip};
+use common::{files_below, gunzip, signal, wait_exit};
 
 fn start(dir: &Path, port: u16) -> Child {
     let config = dir.join("vpcflow.toml");
@@ -61,38 +61,11 @@ fn records(dir: &Path) -> Vec<String> {
     lines
 }
 
-fn signal(child: &Child, name: &str) {
-    let status = Command::new("kill")
-        .args([&format!("-{name}"), &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-}
-
-fn wait(mut child: Child) -> (std::process::ExitStatus, String) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            let mut err = String::new();
-            use std::io::Read;
-            child
-                .stderr
-                .take()
-                .unwrap()
-                .read_to_string(&mut err)
-                .unwrap();
-            return (status, err);
-        }
-        assert!(Instant::now() < deadline, "vpcflow run did not stop");
-        thread::sleep(Duration::from_millis(50));
-    }
-}
-
 #[test]
 fn quiet_windows_close_on_the_clock_and_sigterm_flushes_the_rest() {
     let dir = tempfile::tempdir().unwrap();
     let (port, tx, server) = analyzer();
-    let child = start(dir.path(), port);
+    let mut child = start(dir.path(), port);
     // Traffic of an hour ago: its windows close on the wall clock while the
     // daemon runs.
     let old = now_ms() - 3_600_000;
@@ -113,7 +86,7 @@ fn quiet_windows_close_on_the_clock_and_sigterm_flushes_the_rest() {
         .unwrap();
     thread::sleep(Duration::from_millis(700));
     signal(&child, "TERM");
-    let (status, stderr) = wait(child);
+    let (status, stderr) = wait_exit(&mut child);
     assert!(status.success(), "{status}: {stderr}");
     assert!(stderr.contains("1 connections"), "{stderr}");
     let all = records(dir.path());
@@ -131,13 +104,13 @@ fn quiet_windows_close_on_the_clock_and_sigterm_flushes_the_rest() {
 fn sigint_flushes_open_windows() {
     let dir = tempfile::tempdir().unwrap();
     let (port, tx, server) = analyzer();
-    let child = start(dir.path(), port);
+    let mut child = start(dir.path(), port);
     tx.send(store(&[flow("a", "10.0.0.3", 1, now_ms())]))
         .unwrap();
     thread::sleep(Duration::from_millis(1000));
     assert!(records(dir.path()).is_empty());
     signal(&child, "INT");
-    let (status, stderr) = wait(child);
+    let (status, stderr) = wait_exit(&mut child);
     assert!(status.success(), "{status}: {stderr}");
     let all = records(dir.path());
     assert_eq!(all.len(), 1, "{all:?}\n{stderr}");

@@ -8,7 +8,9 @@ pub mod analyzer;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, ExitStatus, Output};
+use std::thread;
+use std::time::{Duration, Instant};
 
 /// Runs `vpcflow` with `args`.
 pub fn vpcflow(args: &[&str]) -> Output {
@@ -29,6 +31,41 @@ pub fn vpcflow_ok(args: &[&str]) -> Output {
         String::from_utf8_lossy(&out.stderr)
     );
     out
+}
+
+/// Sends signal `name` (`TERM`, `INT`, `HUP`, `STOP`, …) to `child` with
+/// kill(1).
+pub fn signal(child: &Child, name: &str) {
+    let out = Command::new("kill")
+        .args([format!("-{name}"), child.id().to_string()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "kill -{name} {}: {}",
+        child.id(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Waits (up to 20 s) for `vpcflow run` in `child` to exit: its exit status
+/// and stderr (piped).
+pub fn wait_exit(child: &mut Child) -> (ExitStatus, String) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut err = String::new();
+            child
+                .stderr
+                .take()
+                .unwrap()
+                .read_to_string(&mut err)
+                .unwrap();
+            return (status, err);
+        }
+        assert!(Instant::now() < deadline, "vpcflow run did not stop");
+        thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// `$VPCFLOW_SHARED`, or `shared/` beside the workspace; `None` (after saying
