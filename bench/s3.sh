@@ -10,7 +10,9 @@
 #            the spool, the store refuses them, convert gives up (the spool alone)
 #   deliver  vpcflow deliver of that spool          (upload only: objects/s, MB/s)
 #   s3       convert --out s3://…                   (end to end: spool + upload)
-# The spool's cost is (spool - dir) / s3.
+# The spool's cost is (spool - dir) / s3. Object sizes: the default cap, small
+# objects (--max-file-bytes), uncompressed objects (--gzip-level 0), and those
+# as multipart uploads.
 #
 #   bench/s3.sh                  # best of 3
 #   RUNS=1 bench/s3.sh           # quicker, noisier
@@ -102,7 +104,7 @@ measure() { # LABEL EXTRA_ARGS…
         bytes=$(du_bytes "$spool")
         [[ $objects -gt 0 ]] || { echo "bench/s3.sh: nothing was spooled" >&2; exit 1; }
         delivers+=("$(seconds "$VPCFLOW" deliver --spool "$spool" --out "s3://$S3_BUCKET/" \
-            --s3-endpoint "$AWS_ENDPOINT_URL")")
+            --s3-endpoint "$AWS_ENDPOINT_URL" ${DELIVER_CONFIG:+--config "$DELIVER_CONFIG"})")
         [[ $(count_objs "$spool") -eq 0 ]] || { echo "bench/s3.sh: deliver left objects in $spool" >&2; exit 1; }
         s3s+=("$(seconds "$VPCFLOW" convert "$CAP" --out "s3://$S3_BUCKET/e2e-$run/" \
             --spool "$spool-e2e" --s3-endpoint "$AWS_ENDPOINT_URL" "${COMMON[@]}" "$@")")
@@ -129,3 +131,9 @@ echo "| objects of | objects | MB | dir s | spool s | deliver s | objects/s | MB
 echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 measure "default cap (75 MB)"
 measure "$SMALL_BYTES bytes" --max-file-bytes "$SMALL_BYTES"
+# Larger objects: the same records without compression (gzip level 0).
+measure "gzip level 0" --gzip-level 0
+# The same, uploaded as multipart (5 MiB parts).
+MULTIPART=$BENCH_DIR/multipart.toml
+printf '[output.s3]\nmultipart_threshold = 5242880\nmultipart_part_size = 5242880\n' > "$MULTIPART"
+DELIVER_CONFIG=$MULTIPART measure "gzip level 0, multipart 5 MiB" --gzip-level 0 --config "$MULTIPART"
