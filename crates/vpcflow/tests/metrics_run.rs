@@ -404,3 +404,48 @@ fn a_port_in_use_is_a_start_up_error_naming_the_key() {
         "{stderr}"
     );
 }
+
+#[test]
+fn sighup_applies_a_new_reject_policy_to_open_windows_without_loss() {
+    let dir = tempfile::tempdir().unwrap();
+    let (port, tx, server) = analyzer();
+    let mport = free_port();
+    // node-1 owns 10.9.9.9, so the flows to it are ingress.
+    let base = config_text(dir.path(), "out", port, mport, ENI_A).replace(
+        "interface_id = \"eni-0000000000000000a\"",
+        "interface_id = \"eni-0000000000000000a\"\naddresses = [\"10.9.9.9\"]",
+    );
+    let d = Daemon::start(dir.path(), &base, mport);
+    let out = dir.path().join("out");
+    let node1 = "vpcflow_packets_total{source=\"skydive\",interface=\"node-1\"}";
+    tx.send(store(&[flow("before", "10.0.0.1", 3, now_ms() - 1_000)]))
+        .unwrap();
+    d.wait_metric(node1, 3);
+
+    // A security group that lets nothing in: later flows are REJECT.
+    let with_policy = format!(
+        "{base}\n[[policy.security_group]]\nname = \"closed\"\ninterfaces = [\"node-1\"]\ninbound = []\noutbound = [ {{ protocol = \"all\", cidr = \"0.0.0.0/0\" }} ]\n"
+    );
+    std::fs::write(&d.config, with_policy).unwrap();
+    d.signal("HUP");
+    d.wait_metric("vpcflow_config_reloads_total{result=\"ok\"}", 1);
+    tx.send(store(&[flow("after", "10.0.0.2", 4, now_ms())]))
+        .unwrap();
+    d.wait_metric(node1, 7);
+    assert!(records(&out).is_empty(), "the open window stayed open");
+
+    let (status, stderr) = d.stop();
+    assert!(status.success(), "{status}: {stderr}");
+    let rows = records(&out);
+    let actions: Vec<(&str, &str, &str)> = rows
+        .iter()
+        .map(|r| (r[3].as_str(), r[8].as_str(), r[12].as_str()))
+        .collect();
+    assert_eq!(
+        actions,
+        [("10.0.0.1", "3", "ACCEPT"), ("10.0.0.2", "4", "REJECT")],
+        "{rows:?}"
+    );
+    drop(tx);
+    server.join().unwrap();
+}
