@@ -28,8 +28,66 @@ pub struct Report {
     pub interfaces: Vec<InterfaceReport>,
     /// The AWS ip-ranges file, when configured.
     pub aws_ip_ranges: Option<IpRangesReport>,
+    /// The REJECT policy, when configured.
+    pub policy: Option<PolicyReport>,
+    /// Where `vpcflow run` serves `/metrics` and `/healthz`.
+    pub metrics_listen: Option<String>,
     /// Things that are valid but probably not meant.
     pub warnings: Vec<String>,
+}
+
+/// The REJECT policy.
+#[derive(Debug, Serialize)]
+pub struct PolicyReport {
+    /// Security groups (stateful).
+    pub security_groups: Vec<RuleSetReport>,
+    /// Network ACLs (stateless).
+    pub network_acls: Vec<RuleSetReport>,
+    /// Block Public Access: `off`, `bidirectional` or `ingress`.
+    pub block_public_access: String,
+    /// Interfaces Block Public Access does not apply to.
+    pub block_public_access_exclusions: Vec<String>,
+}
+
+/// One security group or network ACL.
+#[derive(Debug, Serialize)]
+pub struct RuleSetReport {
+    /// Its name.
+    pub name: String,
+    /// The interface names or patterns it applies to.
+    pub interfaces: Vec<String>,
+    /// Number of inbound rules.
+    pub inbound_rules: usize,
+    /// Number of outbound rules.
+    pub outbound_rules: usize,
+}
+
+fn policy_report(policy: &vpcflow_core::policy::Policy) -> PolicyReport {
+    use vpcflow_core::values::FlowDirection;
+    PolicyReport {
+        security_groups: policy
+            .security_groups
+            .iter()
+            .map(|g| RuleSetReport {
+                name: g.name.clone(),
+                interfaces: g.interfaces.clone(),
+                inbound_rules: g.inbound.len(),
+                outbound_rules: g.outbound.len(),
+            })
+            .collect(),
+        network_acls: policy
+            .network_acls
+            .iter()
+            .map(|a| RuleSetReport {
+                name: a.name().to_string(),
+                interfaces: a.interfaces().to_vec(),
+                inbound_rules: a.rules(FlowDirection::Ingress).len(),
+                outbound_rules: a.rules(FlowDirection::Egress).len(),
+            })
+            .collect(),
+        block_public_access: format!("{:?}", policy.block_public_access.mode).to_lowercase(),
+        block_public_access_exclusions: policy.block_public_access.exclusions.clone(),
+    }
 }
 
 /// The flow log.
@@ -329,6 +387,8 @@ pub fn report(path: &Path, settings: &Settings, now: u64) -> Report {
         },
         interfaces,
         aws_ip_ranges,
+        policy: settings.policy.as_ref().map(policy_report),
+        metrics_listen: settings.metrics_listen.map(|a| a.to_string()),
         warnings,
     }
 }
@@ -545,6 +605,43 @@ pub fn write_text(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
             r.path, r.prefixes, r.services
         )?,
         None => writeln!(out, "  none (pkt-*-aws-service are -)")?,
+    }
+
+    writeln!(out, "\npolicy")?;
+    match &report.policy {
+        None => writeln!(out, "  none (every flow is ACCEPT)")?,
+        Some(p) => {
+            for (kind, sets) in [
+                ("security group", &p.security_groups),
+                ("network ACL", &p.network_acls),
+            ] {
+                for set in sets {
+                    writeln!(
+                        out,
+                        "  {kind} {}: {} inbound, {} outbound rules, on {}",
+                        set.name,
+                        set.inbound_rules,
+                        set.outbound_rules,
+                        set.interfaces.join(", ")
+                    )?;
+                }
+            }
+            write!(out, "  block public access {}", p.block_public_access)?;
+            if !p.block_public_access_exclusions.is_empty() {
+                write!(
+                    out,
+                    " (except {})",
+                    p.block_public_access_exclusions.join(", ")
+                )?;
+            }
+            writeln!(out)?;
+        }
+    }
+
+    writeln!(out, "\nmetrics")?;
+    match &report.metrics_listen {
+        Some(addr) => writeln!(out, "  http://{addr}/metrics and /healthz")?,
+        None => writeln!(out, "  off (no [metrics] listen)")?,
     }
     for w in &report.warnings {
         writeln!(out, "\nwarning: {w}")?;

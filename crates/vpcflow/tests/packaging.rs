@@ -29,6 +29,50 @@ fn example_configuration_is_valid() {
     }
 }
 
+/// The example's commented S3 and policy blocks are valid too: with their
+/// keys uncommented (and the directory `out` dropped), `vpcflow check` accepts
+/// the file and reports them.
+#[test]
+fn example_configurations_commented_s3_and_policy_blocks_are_valid() {
+    let text = std::fs::read_to_string(repo_file("examples/vpcflow.toml")).unwrap();
+    let mut block = false;
+    let mut lines = Vec::new();
+    for line in text.lines() {
+        if line.starts_with("# S3 delivery instead")
+            || line.starts_with("# REJECT policy, modelled")
+        {
+            block = true;
+        } else if !line.starts_with('#') {
+            block = false;
+        }
+        let key_or_table = line.strip_prefix("# ").filter(|rest| {
+            let head = rest.trim_start();
+            head.starts_with('[')
+                || head.starts_with('{')
+                || head.split_once('=').is_some_and(|(k, _)| {
+                    !k.trim().is_empty()
+                        && k.trim().chars().all(|c| c.is_ascii_lowercase() || c == '_')
+                })
+        });
+        match key_or_table {
+            Some(rest) if block => lines.push(rest.to_string()),
+            _ if line == r#"out = "/var/lib/vpcflow/flowlogs""# => {}
+            _ => lines.push(line.to_string()),
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("full.toml");
+    std::fs::write(&cfg, lines.join("\n")).unwrap();
+    let out = common::vpcflow_ok(&["check", "--config", cfg.to_str().unwrap(), "--json"]);
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["output"]["destination"], "s3");
+    assert_eq!(r["output"]["s3_url"], "s3://my-flow-logs/vpc/");
+    assert_eq!(r["output"]["spool_dir"], "/var/lib/vpcflow/spool");
+    assert_eq!(r["policy"]["security_groups"][0]["name"], "web");
+    assert_eq!(r["policy"]["network_acls"][0]["inbound_rules"], 1);
+    assert_eq!(r["metrics_listen"], "127.0.0.1:9808");
+}
+
 #[test]
 fn systemd_unit_is_complete_and_verifies() {
     let unit = std::fs::read_to_string(repo_file("packaging/systemd/vpcflow.service")).unwrap();
