@@ -37,6 +37,16 @@ impl Reloadable {
     }
 }
 
+/// The delivery settings of an S3 destination, comparable (`None` for other
+/// destinations). Compared as text: the settings hold no floating point or
+/// unordered collections, so equal settings print equally.
+fn s3_settings(settings: &Settings) -> Option<String> {
+    match &settings.destination {
+        crate::config::Destination::S3(target) => Some(format!("{:?}", target.settings)),
+        _ => None,
+    }
+}
+
 /// The keys whose values differ between `old` and `new` among those a reload
 /// cannot change.
 pub fn restart_only_changes(old: &Settings, new: &Settings) -> Vec<&'static str> {
@@ -91,6 +101,10 @@ pub fn restart_only_changes(old: &Settings, new: &Settings) -> Vec<&'static str>
             "skydive.idle_delay",
         ),
         (old.metrics_listen != new.metrics_listen, "metrics.listen"),
+        (
+            s3_settings(old) != s3_settings(new),
+            "output.spool_dir/spool_max_bytes/s3",
+        ),
     ];
     checks
         .into_iter()
@@ -182,6 +196,16 @@ mod tests {
         );
         let new = settings(&BASE.replace("[flow_log]", "[flow_log]\ninterval = 60"));
         assert_eq!(restart_only_changes(&old, &new), ["flow_log.interval"]);
+        let s3 = |extra: &str| {
+            settings(&format!(
+                "{BASE}\n[output]\nout = \"s3://bucket/logs/\"\nspool_dir = \"/tmp/spool\"\n[output.s3]\nregion = \"eu-west-1\"\n{extra}"
+            ))
+        };
+        assert!(restart_only_changes(&s3(""), &s3("")).is_empty());
+        assert_eq!(
+            restart_only_changes(&s3(""), &s3("max_concurrent_uploads = 8\n")),
+            ["output.spool_dir/spool_max_bytes/s3"]
+        );
     }
 
     #[test]
