@@ -103,6 +103,16 @@ fn convert_to_dir(inputs: &[&Path], out: &Path, extra: &[&str]) {
     vpcflow_ok(&args);
 }
 
+/// Converts `inputs` into the directory `dir` (the reference output) and
+/// returns how many files it published.
+fn reference_files(inputs: &[&Path], dir: &Path, extra: &[&str]) -> usize {
+    convert_to_dir(inputs, dir, extra);
+    files_below(dir)
+        .iter()
+        .filter(|p| !p.starts_with(".vpcflow-staging"))
+        .count()
+}
+
 /// Waits for `run` up to `limit`; kills it and fails the test past that.
 fn wait(mut run: Running, limit: Duration) -> Finished {
     let start = Instant::now();
@@ -334,12 +344,7 @@ fn server_down_at_start_files_wait_in_the_spool_then_arrive() {
     garage.kill();
     let tmp = tempfile::tempdir().unwrap();
     let input = generate(tmp.path(), 5, 1500, 15_000);
-    let dir = tmp.path().join("dir");
-    convert_to_dir(&[&input.path], &dir, &[]);
-    let files = files_below(&dir)
-        .iter()
-        .filter(|p| !p.starts_with(".vpcflow-staging"))
-        .count();
+    let files = reference_files(&[&input.path], &tmp.path().join("dir"), &[]);
     let spool = tmp.path().join("spool");
     let child = spawn(convert_to_s3(&garage, &[&input.path], &spool, &[]));
     eventually(Duration::from_secs(60), "every file in the spool", || {
@@ -363,12 +368,7 @@ fn server_killed_mid_run_and_restarted_loses_and_duplicates_nothing() {
     let spool = tmp.path().join("spool");
     // Small files: many objects, so the server dies between deliveries.
     let args = ["--max-file-bytes", "20000"];
-    let dir = tmp.path().join("dir");
-    convert_to_dir(&[&input.path], &dir, &args);
-    let expected_objects = files_below(&dir)
-        .iter()
-        .filter(|p| !p.starts_with(".vpcflow-staging"))
-        .count();
+    let expected_objects = reference_files(&[&input.path], &tmp.path().join("dir"), &args);
     let child = spawn(convert_to_s3(&garage, &[&input.path], &spool, &args));
     eventually(
         Duration::from_secs(60),
@@ -392,12 +392,7 @@ fn exporter_killed_with_sigkill_then_the_next_start_delivers_the_spool() {
     garage.kill();
     let tmp = tempfile::tempdir().unwrap();
     let input = generate(tmp.path(), 7, 1500, 15_000);
-    let dir = tmp.path().join("dir");
-    convert_to_dir(&[&input.path], &dir, &[]);
-    let files = files_below(&dir)
-        .iter()
-        .filter(|p| !p.starts_with(".vpcflow-staging"))
-        .count();
+    let files = reference_files(&[&input.path], &tmp.path().join("dir"), &[]);
     let spool = tmp.path().join("spool");
     let child = spawn(convert_to_s3(&garage, &[&input.path], &spool, &[]));
     eventually(
@@ -433,12 +428,7 @@ fn exporter_killed_during_uploads_then_rerun_duplicates_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let input = generate(tmp.path(), 8, 4000, 60_000);
     let args = ["--max-file-bytes", "20000"];
-    let dir = tmp.path().join("dir");
-    convert_to_dir(&[&input.path], &dir, &args);
-    let files = files_below(&dir)
-        .iter()
-        .filter(|p| !p.starts_with(".vpcflow-staging"))
-        .count();
+    let files = reference_files(&[&input.path], &tmp.path().join("dir"), &args);
     let spool = tmp.path().join("spool");
     let child = spawn(convert_to_s3(&garage, &[&input.path], &spool, &args));
     eventually(
@@ -590,15 +580,11 @@ fn three_exporters_into_one_bucket_collide_nowhere() {
     let inputs: Vec<Input> = (0..3)
         .map(|i| generate(tmp.path(), 20 + i, 1500, 15_000))
         .collect();
-    let mut expected_files = 0;
-    for (i, input) in inputs.iter().enumerate() {
-        let dir = tmp.path().join(format!("dir{i}"));
-        convert_to_dir(&[&input.path], &dir, &[]);
-        expected_files += files_below(&dir)
-            .iter()
-            .filter(|p| !p.starts_with(".vpcflow-staging"))
-            .count();
-    }
+    let expected_files: usize = inputs
+        .iter()
+        .enumerate()
+        .map(|(i, input)| reference_files(&[&input.path], &tmp.path().join(format!("dir{i}")), &[]))
+        .sum();
     let children: Vec<Running> = inputs
         .iter()
         .enumerate()
@@ -622,12 +608,7 @@ fn replicated_store_losing_a_node_mid_run_loses_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let input = generate(tmp.path(), 30, 4000, 60_000);
     let args = ["--max-file-bytes", "20000"];
-    let dir = tmp.path().join("dir");
-    convert_to_dir(&[&input.path], &dir, &args);
-    let files = files_below(&dir)
-        .iter()
-        .filter(|p| !p.starts_with(".vpcflow-staging"))
-        .count();
+    let files = reference_files(&[&input.path], &tmp.path().join("dir"), &args);
     let spool = tmp.path().join("spool");
     let child = spawn(convert_to_s3(&cluster, &[&input.path], &spool, &args));
     eventually(
