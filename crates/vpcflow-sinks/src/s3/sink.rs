@@ -192,10 +192,14 @@ impl RecordSink for S3Sink {
         self.writer.write(released, interfaces)
     }
 
-    /// Seals every open file into the spool (whatever its size limit), then
-    /// waits for the delivery as the [`DrainPolicy`] says.
+    /// Seals every open file into the spool, then waits for the delivery as
+    /// the [`DrainPolicy`] says. A bounded drain (the daemon stopping) seals
+    /// whatever the spool's size limit; a one-shot conversion keeps the limit
+    /// and waits for deliveries to free space, as while it ran.
     fn finish(&mut self) -> Result<RunSummary, SinkError> {
-        self.queue.admit_all();
+        if matches!(self.drain, DrainPolicy::For(_)) {
+            self.queue.admit_all();
+        }
         let summary = self.writer.finish()?;
         let report = wait(
             &self.queue,
