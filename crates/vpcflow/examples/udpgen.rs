@@ -120,7 +120,8 @@ impl Pacer {
     }
 
     /// After `sent` packets: `false` once the time is up, otherwise sleeps
-    /// until the next packet is due (if paced) and returns `true`.
+    /// until the next packet is due (if paced; never past the end) and
+    /// returns `true`.
     fn go_on(&self, sent: u64) -> bool {
         let now = Instant::now();
         if now >= self.end {
@@ -128,6 +129,7 @@ impl Pacer {
         }
         if self.pps > 0 {
             let due = self.start + Duration::from_secs_f64(sent as f64 / self.pps as f64);
+            let due = due.min(self.end);
             if due > now {
                 std::thread::sleep(due - now);
             }
