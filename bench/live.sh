@@ -8,10 +8,10 @@
 # and repeat (a fresh process each time) and the script prints, per run: the
 # rate asked for, sent, delivered to the receiving veth (its rx_packets), the
 # packets captured, the packets lost (kernel drops, and for vpcflow also the
-# ones lost behind its pipeline) and the capture process's CPU seconds per
-# million packets captured, and the busy time of CPU 0 as a whole (every
-# task, interrupts and softirqs: other load on the machine shows up there)
-# per million packets delivered. It ends with, per tool, the highest delivered rate
+# ones lost behind its pipeline), the capture process's CPU seconds per
+# million packets captured, and CPU 0's busy time as a whole (every task,
+# interrupts, softirqs: other load on the machine shows up there) per million
+# packets delivered. It ends with, per tool, the highest delivered rate
 # captured with no loss and the CPU per million packets at that rate.
 #
 #   bench/live.sh [SECONDS] [RATES] [REPEATS]
@@ -22,7 +22,7 @@
 #   REPEATS  runs per tool and rate (default 1)
 #
 # Environment: CARGO_TARGET_DIR (default target); UDPGEN_MODE=udp to drive
-# the veth with UDP sockets instead (the old generator, ~250 k packets/s).
+# the veth with UDP sockets (one sendto per datagram, far slower) instead.
 #
 # RPS=1 (default) steers the receiving veth's softirq work (IP input and the
 # copy into the capture ring) to CPU 0 with RPS, as a NIC interrupting the
