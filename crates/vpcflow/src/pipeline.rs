@@ -237,7 +237,9 @@ impl FlowConsumer for Ingest {
 
     #[inline]
     fn update(&mut self, update: &FlowUpdate) {
-        self.count(update);
+        if self.telemetry.is_some() {
+            self.count(update);
+        }
         match &mut self.policy {
             None => self.aggregator.observe(update),
             Some(policy) => {
@@ -251,8 +253,11 @@ impl FlowConsumer for Ingest {
 
     #[inline]
     fn update_batch(&mut self, updates: &[FlowUpdate]) {
-        for u in updates {
-            self.count(u);
+        // Per-interface traffic is only for the metrics of `vpcflow run`.
+        if self.telemetry.is_some() {
+            for u in updates {
+                self.count(u);
+            }
         }
         match &mut self.policy {
             None => self.aggregator.observe_batch(updates),
