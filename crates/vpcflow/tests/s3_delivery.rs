@@ -722,3 +722,80 @@ listen = "127.0.0.1:{metrics_port}"
     drop(tx);
     server.join().unwrap();
 }
+
+/// A tmpfs mounted for one test, unmounted when dropped.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    /// Mounts a tmpfs of `bytes` at `dir`, or `None` (after saying why) when
+    /// this is not root; under `CI=true` that is a failure.
+    fn mount(dir: &Path, bytes: u64) -> Option<Tmpfs> {
+        let root = Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
+        if !root {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "CI runs as root: the full-disk test must run"
+            );
+            eprintln!("SKIPPED: mounting a tmpfs needs root");
+            return None;
+        }
+        std::fs::create_dir_all(dir).unwrap();
+        let status = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={bytes}"), "tmpfs"])
+            .arg(dir)
+            .status()
+            .unwrap();
+        assert!(status.success(), "mount a tmpfs at {}", dir.display());
+        Some(Tmpfs(dir.to_path_buf()))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// A real full disk: the spool on a tmpfs too small for the output while the
+/// store is down. Writing waits for space instead of failing; once the store
+/// is back, deliveries free the disk and every record arrives once.
+#[test]
+fn a_full_disk_under_the_spool_is_waited_out() {
+    let Some(mut garage) = Garage::start() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let spool = tmp.path().join("spool");
+    let Some(_tmpfs) = Tmpfs::mount(&spool, 24 * 1024) else {
+        return;
+    };
+    garage.kill();
+    let input = generate(tmp.path(), 12, 4000, 60_000);
+    let files = reference_files(&[&input.path], &tmp.path().join("dir"), &[]);
+    let mut run = spawn(convert_to_s3(&garage, &[&input.path], &spool, &[]));
+    let log = run.stderr.path().to_path_buf();
+    eventually(Duration::from_secs(60), "the disk-full warning", || {
+        std::fs::read_to_string(&log).is_ok_and(|l| l.contains("disk full"))
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(
+        run.child.try_wait().unwrap().is_none(),
+        "a full disk is waited out, not an error"
+    );
+    assert!(
+        spooled_objects(&spool) < files,
+        "the spool could not hold everything"
+    );
+    garage.restart();
+    let out = wait(run, Duration::from_secs(180));
+    assert_success(&out);
+    assert!(
+        out.stderr.contains("disk space available again"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(assert_bucket_holds(&garage, &[&input]), files);
+}
