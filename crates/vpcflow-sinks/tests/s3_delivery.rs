@@ -97,6 +97,70 @@ fn a_large_object_is_sent_in_parts() {
 }
 
 #[test]
+fn a_multipart_upload_left_by_a_killed_attempt_is_aborted() {
+    let Some(g) = server() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (mut sp, queue, _stats) = spool(dir.path(), &g.bucket, "leftover-parts");
+    let body = bytes(11 << 20, 4);
+    let key = put(&mut sp, &body, 21);
+    let options = || {
+        let mut o = g.options("good");
+        o.multipart_threshold = 5 << 20;
+        o.multipart_part_size = 5 << 20;
+        o
+    };
+    let reader = Reader::new(&options());
+    reader.abandon_multipart(&g.bucket, &key);
+    assert_eq!(reader.incomplete_uploads(&g.bucket, &key).len(), 1);
+    // Garage drops a key's incomplete uploads itself once an object is
+    // stored there (AWS S3 keeps them until aborted), so the log shows that
+    // delivery aborted it.
+    let log = capture_logs();
+    let mut delivery = Delivery::start(queue.clone(), options()).unwrap();
+    assert_eq!(
+        drained(&queue, Duration::from_secs(120)),
+        DrainOutcome::Drained
+    );
+    delivery.stop();
+    assert!(reader.get(&g.bucket, &key).expect("delivered").body == body);
+    assert_eq!(
+        reader.incomplete_uploads(&g.bucket, &key),
+        Vec::<String>::new(),
+        "the abandoned upload is aborted"
+    );
+    let log = String::from_utf8_lossy(&log.lock().unwrap()).into_owned();
+    assert!(
+        log.contains("aborted an incomplete multipart upload left by an earlier attempt"),
+        "{log}"
+    );
+}
+
+/// Log lines of this test process (info and up), collected from now on.
+fn capture_logs() -> std::sync::Arc<std::sync::Mutex<Vec<u8>>> {
+    use std::sync::{Arc, Mutex};
+    #[derive(Clone)]
+    struct Sink(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Sink {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buffer = Arc::new(Mutex::new(Vec::new()));
+    let sink = Sink(buffer.clone());
+    tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::INFO)
+        .with_ansi(false)
+        .with_writer(move || sink.clone())
+        .try_init()
+        .expect("only this test sets the global subscriber");
+    buffer
+}
+
+#[test]
 fn the_same_object_twice_is_stored_once() {
     let Some(g) = server() else { return };
     let dir = tempfile::tempdir().unwrap();

@@ -223,6 +223,7 @@ async fn upload_multipart(
     key: &str,
 ) -> Result<(), Failure> {
     let bucket = &entry.sidecar.bucket;
+    abort_leftover_uploads(client, bucket, key).await;
     let mut create = client
         .create_multipart_upload()
         .bucket(bucket)
@@ -269,6 +270,52 @@ async fn upload_multipart(
         }
     }
     result
+}
+
+/// Aborts incomplete multipart uploads of `key` left by an earlier attempt
+/// (a process killed mid-upload cannot abort its own). The key derives from
+/// this object's content, so such uploads can only be earlier tries of the
+/// same object. Failing to list or abort is logged and otherwise ignored:
+/// the new upload does not depend on it.
+async fn abort_leftover_uploads(client: &Client, bucket: &str, key: &str) {
+    let listed = match client
+        .list_multipart_uploads()
+        .bucket(bucket)
+        .prefix(key)
+        .send()
+        .await
+    {
+        Ok(listed) => listed,
+        Err(e) => {
+            tracing::debug!(key, error = %classify(&e), "cannot list incomplete multipart uploads");
+            return;
+        }
+    };
+    for upload in listed.uploads() {
+        let (Some(k), Some(id)) = (upload.key(), upload.upload_id()) else {
+            continue;
+        };
+        if k != key {
+            continue;
+        }
+        match client
+            .abort_multipart_upload()
+            .bucket(bucket)
+            .key(key)
+            .upload_id(id)
+            .send()
+            .await
+        {
+            Ok(_) => tracing::info!(
+                key,
+                upload_id = id,
+                "aborted an incomplete multipart upload left by an earlier attempt"
+            ),
+            Err(e) => {
+                tracing::warn!(key, upload_id = id, error = %classify(&e), "cannot abort an incomplete multipart upload; a lifecycle rule for incomplete uploads removes it")
+            }
+        }
+    }
 }
 
 async fn send_parts(

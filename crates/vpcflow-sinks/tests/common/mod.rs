@@ -376,6 +376,50 @@ impl Reader {
         });
     }
 
+    /// Starts a multipart upload of `key` and sends one part, then leaves it
+    /// incomplete (as a process killed mid-upload would).
+    pub fn abandon_multipart(&self, bucket: &str, key: &str) {
+        self.rt.block_on(async {
+            let created = self
+                .client
+                .create_multipart_upload()
+                .bucket(bucket)
+                .key(key)
+                .send()
+                .await
+                .unwrap();
+            self.client
+                .upload_part()
+                .bucket(bucket)
+                .key(key)
+                .upload_id(created.upload_id().unwrap())
+                .part_number(1)
+                .body(vec![7u8; 5 << 20].into())
+                .send()
+                .await
+                .unwrap();
+        });
+    }
+
+    /// The upload ids of incomplete multipart uploads of `key`.
+    pub fn incomplete_uploads(&self, bucket: &str, key: &str) -> Vec<String> {
+        self.rt.block_on(async {
+            let out = self
+                .client
+                .list_multipart_uploads()
+                .bucket(bucket)
+                .prefix(key)
+                .send()
+                .await
+                .unwrap();
+            out.uploads()
+                .iter()
+                .filter(|u| u.key() == Some(key))
+                .filter_map(|u| u.upload_id().map(str::to_string))
+                .collect()
+        })
+    }
+
     /// Every key below `prefix`.
     pub fn keys(&self, bucket: &str, prefix: &str) -> Vec<String> {
         self.rt.block_on(async {
