@@ -166,6 +166,32 @@ fn local_error(path: &Path) -> impl Fn(std::io::Error) -> Failure + '_ {
     }
 }
 
+/// The ACL, encryption and storage class an object is created with, as the
+/// optional values PutObject and CreateMultipartUpload both take.
+struct ObjectHeaders {
+    acl: Option<ObjectCannedAcl>,
+    sse: Option<ServerSideEncryption>,
+    kms_key_id: Option<String>,
+    storage_class: Option<StorageClass>,
+}
+
+impl ObjectHeaders {
+    fn of(options: &S3Options) -> ObjectHeaders {
+        let (sse, kms_key_id) = match &options.sse {
+            Some(Sse::S3) => (Some(ServerSideEncryption::Aes256), None),
+            Some(Sse::Kms(key_id)) => (Some(ServerSideEncryption::AwsKms), Some(key_id.clone())),
+            None => (None, None),
+        };
+        ObjectHeaders {
+            acl: (options.acl == Acl::BucketOwnerFullControl)
+                .then_some(ObjectCannedAcl::BucketOwnerFullControl),
+            sse,
+            kms_key_id,
+            storage_class: options.storage_class.as_deref().map(StorageClass::from),
+        }
+    }
+}
+
 /// Uploads `entry` to the free `key`: one PUT, or a multipart upload above
 /// the threshold.
 async fn upload(
@@ -187,7 +213,7 @@ async fn upload(
     let body = ByteStream::from_path(&entry.data)
         .await
         .map_err(|e| Failure::new(Class::Permanent, "local file", e.to_string()))?;
-    let mut put = client
+    let put = client
         .put_object()
         .bucket(&entry.sidecar.bucket)
         .key(key)
@@ -196,22 +222,15 @@ async fn upload(
         .content_type(CONTENT_TYPE)
         .checksum_sha256(BASE64.encode(digest))
         .if_none_match("*");
-    if options.acl == Acl::BucketOwnerFullControl {
-        put = put.acl(ObjectCannedAcl::BucketOwnerFullControl);
-    }
-    match &options.sse {
-        Some(Sse::S3) => put = put.server_side_encryption(ServerSideEncryption::Aes256),
-        Some(Sse::Kms(key_id)) => {
-            put = put
-                .server_side_encryption(ServerSideEncryption::AwsKms)
-                .ssekms_key_id(key_id)
-        }
-        None => {}
-    }
-    if let Some(class) = &options.storage_class {
-        put = put.storage_class(StorageClass::from(class.as_str()));
-    }
-    put.send().await.map(|_| ()).map_err(|e| classify(&e))
+    let h = ObjectHeaders::of(options);
+    put.set_acl(h.acl)
+        .set_server_side_encryption(h.sse)
+        .set_ssekms_key_id(h.kms_key_id)
+        .set_storage_class(h.storage_class)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| classify(&e))
 }
 
 /// A multipart upload of `entry` to `key`, each part with its SHA-256;
@@ -224,28 +243,21 @@ async fn upload_multipart(
 ) -> Result<(), Failure> {
     let bucket = &entry.sidecar.bucket;
     abort_leftover_uploads(client, bucket, key).await;
-    let mut create = client
+    let create = client
         .create_multipart_upload()
         .bucket(bucket)
         .key(key)
         .content_type(CONTENT_TYPE)
         .checksum_algorithm(ChecksumAlgorithm::Sha256);
-    if options.acl == Acl::BucketOwnerFullControl {
-        create = create.acl(ObjectCannedAcl::BucketOwnerFullControl);
-    }
-    match &options.sse {
-        Some(Sse::S3) => create = create.server_side_encryption(ServerSideEncryption::Aes256),
-        Some(Sse::Kms(key_id)) => {
-            create = create
-                .server_side_encryption(ServerSideEncryption::AwsKms)
-                .ssekms_key_id(key_id)
-        }
-        None => {}
-    }
-    if let Some(class) = &options.storage_class {
-        create = create.storage_class(StorageClass::from(class.as_str()));
-    }
-    let created = create.send().await.map_err(|e| classify(&e))?;
+    let h = ObjectHeaders::of(options);
+    let created = create
+        .set_acl(h.acl)
+        .set_server_side_encryption(h.sse)
+        .set_ssekms_key_id(h.kms_key_id)
+        .set_storage_class(h.storage_class)
+        .send()
+        .await
+        .map_err(|e| classify(&e))?;
     let upload_id = created
         .upload_id()
         .ok_or_else(|| {

@@ -164,10 +164,6 @@ impl Spool {
                 "objects left in the spool by an earlier run are delivered first"
             );
         }
-        stats
-            .spool_files
-            .store(entries.len() as u64, Ordering::Relaxed);
-        stats.spool_bytes.store(bytes, Ordering::Relaxed);
         let shared = Arc::new(Shared {
             root,
             tmp,
@@ -184,6 +180,7 @@ impl Spool {
             wake: tokio::sync::Notify::new(),
             _lock: lock,
         });
+        shared.lock().publish_gauges(&shared.stats);
         let queue = SpoolQueue {
             shared: Arc::clone(&shared),
         };
@@ -360,11 +357,7 @@ impl ObjectStore for Spool {
         {
             let mut state = self.shared.lock();
             state.entries.insert(seq, entry);
-            let stats = &self.shared.stats;
-            stats
-                .spool_files
-                .store(state.entries.len() as u64, Ordering::Relaxed);
-            stats.spool_bytes.store(state.bytes, Ordering::Relaxed);
+            state.publish_gauges(&self.shared.stats);
         }
         self.shared.changed.notify_all();
         self.shared.wake.notify_one();
@@ -430,11 +423,7 @@ impl SpoolQueue {
             }
             state.taken.remove(&entry.seq);
             state.failing.remove(&entry.seq);
-            let stats = &self.shared.stats;
-            stats
-                .spool_files
-                .store(state.entries.len() as u64, Ordering::Relaxed);
-            stats.spool_bytes.store(state.bytes, Ordering::Relaxed);
+            state.publish_gauges(&self.shared.stats);
         }
         self.shared.changed.notify_all();
         Ok(())
@@ -514,6 +503,14 @@ impl SpoolQueue {
 }
 
 impl State {
+    /// Copies the spool's depth into the gauges of `stats`.
+    fn publish_gauges(&self, stats: &DeliveryStats) {
+        stats
+            .spool_files
+            .store(self.entries.len() as u64, Ordering::Relaxed);
+        stats.spool_bytes.store(self.bytes, Ordering::Relaxed);
+    }
+
     /// Whether every upload in progress failed with a permanent error and
     /// no other could start (`concurrency` uploads at most).
     fn only_permanent_errors(&self, concurrency: usize) -> bool {
