@@ -8,6 +8,8 @@ use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, NoLabelSet};
 use prometheus_client::metrics::MetricType;
 
+use vpcflow_sinks::s3::LATENCY_BOUNDS_SECS;
+
 use super::Telemetry;
 
 /// Encodes the metrics of a running pipeline.
@@ -284,10 +286,10 @@ fn encode_writer(e: &mut DescriptorEncoder, t: &Telemetry) -> Result {
 }
 
 fn encode_delivery(e: &mut DescriptorEncoder, t: &Telemetry) -> Result {
-    let Some(probe) = t.delivery() else {
+    let Some(stats) = t.delivery() else {
         return Ok(());
     };
-    let d = probe.read();
+    let d = stats.snapshot();
     gauge(
         e,
         "spool_files",
@@ -340,10 +342,15 @@ fn encode_delivery(e: &mut DescriptorEncoder, t: &Telemetry) -> Result {
         None,
         MetricType::Histogram,
     )?;
+    let buckets: Vec<(f64, u64)> = LATENCY_BOUNDS_SECS
+        .iter()
+        .copied()
+        .zip(d.upload_latency_buckets)
+        .collect();
     m.encode_histogram::<NoLabelSet>(
-        d.upload_latency_sum_us as f64 / 1e6,
+        d.upload_latency_us_sum as f64 / 1e6,
         d.upload_latency_count,
-        &d.upload_latency_buckets,
+        &buckets,
         None,
     )
 }

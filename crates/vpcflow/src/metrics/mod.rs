@@ -13,15 +13,11 @@
 //! and looks up no label.
 
 mod collector;
-mod delivery;
 mod health;
 mod server;
 mod telemetry;
 
 pub use collector::PipelineCollector;
-// The uploading sink implements `DeliveryProbe` when it is connected.
-#[allow(unused_imports)] // the probe types are named by tests and the sink impl
-pub use delivery::{DeliveryProbe, DeliveryReading};
 pub use health::check;
 pub use server::MetricsServer;
 pub use telemetry::{IngestView, InterfaceCounts, RecordCounts, Telemetry};

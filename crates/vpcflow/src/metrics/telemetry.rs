@@ -10,7 +10,7 @@ use vpcflow_sources::live::LiveCaptureStats;
 use vpcflow_sources::skydive::live::LiveStats;
 use vpcflow_sources::skydive::ConverterStats;
 
-use super::delivery::DeliveryProbe;
+use vpcflow_sinks::DeliveryStats;
 
 /// Traffic counted into flows for one interface.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -96,7 +96,7 @@ pub struct Telemetry {
     writer_stopped: Mutex<Option<String>>,
     reloads_ok: AtomicU64,
     reloads_failed: AtomicU64,
-    delivery: OnceLock<Arc<dyn DeliveryProbe>>,
+    delivery: OnceLock<Arc<DeliveryStats>>,
     permanent: Mutex<PermanentErrors>,
 }
 
@@ -194,13 +194,14 @@ impl Telemetry {
         )
     }
 
-    /// Connects the counters of an uploading sink; only the first call counts.
-    pub fn plug_delivery(&self, probe: Arc<dyn DeliveryProbe>) {
-        let _ = self.delivery.set(probe);
+    /// Connects the counters of the S3 sink (read at scrape time; a local
+    /// directory has no spool and no uploads); only the first call counts.
+    pub fn plug_delivery(&self, stats: Arc<DeliveryStats>) {
+        let _ = self.delivery.set(stats);
     }
 
-    /// The uploading sink's counters, when one is connected.
-    pub fn delivery(&self) -> Option<&Arc<dyn DeliveryProbe>> {
+    /// The S3 sink's counters, when one is connected.
+    pub fn delivery(&self) -> Option<&Arc<DeliveryStats>> {
         self.delivery.get()
     }
 

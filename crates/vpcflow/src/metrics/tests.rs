@@ -1,10 +1,11 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use hyper::{header, Method, StatusCode};
-use vpcflow_sinks::RunSummary;
+use vpcflow_sinks::s3::LATENCY_BOUNDS_SECS;
+use vpcflow_sinks::{DeliveryStats, RunSummary};
 use vpcflow_sources::live::LiveCaptureStats;
 
 use super::health::{INGEST_STALL_MS, PERMANENT_ERROR_MS, WRITER_BEHIND_MS};
@@ -152,42 +153,34 @@ fn skydive_families_appear_with_analyzers() {
     }
 }
 
-/// An uploading sink's counters, as the S3 sink keeps them.
-#[derive(Debug, Default)]
-struct Uploads {
-    permanent: AtomicU64,
-    latency_sum_us: AtomicU64,
-    latency_count: AtomicU64,
-    buckets: Vec<(f64, u64)>,
-}
-
-impl DeliveryProbe for Uploads {
-    fn read(&self) -> DeliveryReading {
-        DeliveryReading {
-            spool_files: 3,
-            spool_bytes: 3_000,
-            objects_delivered: 5,
-            bytes_delivered: 5_000,
-            already_present: 1,
-            upload_errors_transient: 4,
-            upload_errors_permanent: self.permanent.load(Ordering::Relaxed),
-            backpressure_waits: 6,
-            upload_latency_sum_us: self.latency_sum_us.load(Ordering::Relaxed),
-            upload_latency_count: self.latency_count.load(Ordering::Relaxed),
-            upload_latency_buckets: self.buckets.clone(),
-        }
+/// The S3 sink's counters with fixed values for the families not under test.
+fn uploads() -> Arc<DeliveryStats> {
+    let d = DeliveryStats::default();
+    for (counter, value) in [
+        (&d.spool_files, 3),
+        (&d.spool_bytes, 3_000),
+        (&d.objects_delivered, 5),
+        (&d.bytes_delivered, 5_000),
+        (&d.already_present, 1),
+        (&d.upload_errors_transient, 4),
+        (&d.backpressure_waits, 6),
+    ] {
+        counter.store(value, Ordering::Relaxed);
     }
+    Arc::new(d)
 }
 
 #[test]
 fn delivery_counters_are_read_at_scrape_time() {
     let t = Telemetry::new();
-    let uploads = Arc::new(Uploads::default());
+    let uploads = uploads();
     t.plug_delivery(uploads.clone());
     let endpoint = Endpoint::new(t);
-    uploads.latency_sum_us.store(1_500_000, Ordering::Relaxed);
-    uploads.latency_count.store(4, Ordering::Relaxed);
-    uploads.permanent.store(2, Ordering::Relaxed);
+    uploads
+        .upload_latency_us_sum
+        .store(1_500_000, Ordering::Relaxed);
+    uploads.upload_latency_count.store(4, Ordering::Relaxed);
+    uploads.upload_errors_permanent.store(2, Ordering::Relaxed);
     let text = endpoint.metrics_text();
     let all = lines(&text);
     for want in [
@@ -206,7 +199,7 @@ fn delivery_counters_are_read_at_scrape_time() {
     ] {
         assert!(all.contains(&want), "missing {want:?} in\n{text}");
     }
-    uploads.latency_count.store(5, Ordering::Relaxed);
+    uploads.upload_latency_count.store(5, Ordering::Relaxed);
     assert!(endpoint
         .metrics_text()
         .contains("vpcflow_upload_latency_seconds_count 5"));
@@ -215,11 +208,18 @@ fn delivery_counters_are_read_at_scrape_time() {
 #[test]
 fn latency_buckets_are_cumulative_in_the_output() {
     let t = Telemetry::new();
-    t.plug_delivery(Arc::new(Uploads {
-        latency_count: AtomicU64::new(3),
-        buckets: vec![(0.1, 2), (1.0, 1)],
-        ..Uploads::default()
-    }));
+    let uploads = uploads();
+    uploads.upload_latency_count.store(3, Ordering::Relaxed);
+    let bucket = |bound: f64| {
+        let i = LATENCY_BOUNDS_SECS
+            .iter()
+            .position(|b| *b == bound)
+            .unwrap();
+        &uploads.upload_latency_buckets[i]
+    };
+    bucket(0.1).store(2, Ordering::Relaxed);
+    bucket(1.0).store(1, Ordering::Relaxed);
+    t.plug_delivery(uploads);
     let text = Endpoint::new(t).metrics_text();
     let all = lines(&text);
     for want in [
@@ -273,12 +273,12 @@ fn health_names_each_problem() {
 #[test]
 fn permanent_upload_errors_make_it_unhealthy_for_a_while() {
     let t = Telemetry::new();
-    let uploads = Arc::new(Uploads::default());
+    let uploads = Arc::new(DeliveryStats::default());
     t.plug_delivery(uploads.clone());
     t.ingest_alive();
     let now = t.now_ms();
     assert!(check(&t, now).is_ok());
-    uploads.permanent.store(1, Ordering::Relaxed);
+    uploads.upload_errors_permanent.store(1, Ordering::Relaxed);
     let h = check(&t, now);
     assert!(h.problems[0].contains("permanent upload errors"), "{h:?}");
     // Much later, without new errors (the ingest thread's silence is
