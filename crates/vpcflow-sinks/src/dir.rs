@@ -10,16 +10,15 @@ use std::path::{Path, PathBuf};
 use vpcflow_core::layout::{Layout, Prefix};
 use vpcflow_core::name::FileName;
 
-use crate::durable::{create_dirs, rename_noreplace, same_contents, sync_dir};
+use crate::durable::{
+    create_dirs, create_temp, rename_noreplace, same_contents, sync_dir, TEMP_SUFFIX,
+};
 use crate::error::SinkError;
 use crate::store::{ObjectStore, PublishedObject, StagedFile};
 
 /// The folder below the root where objects are written before they are moved
 /// into place. It is outside `AWSLogs/`, so readers of the layout never see it.
 pub const STAGING_DIR: &str = ".vpcflow-staging";
-
-/// Suffix of staged temp files.
-const TEMP_SUFFIX: &str = ".tmp";
 
 /// Lock file in the staging folder: every open sink holds a shared lock on it;
 /// leftovers are only removed under an exclusive one, so a sink never removes
@@ -106,18 +105,10 @@ impl DirSink {
 
 impl ObjectStore for DirSink {
     fn stage(&mut self) -> Result<StagedFile, SinkError> {
-        let pid = std::process::id();
-        loop {
-            let path = self
-                .staging
-                .join(format!("{pid}-{}{TEMP_SUFFIX}", self.next_temp));
-            self.next_temp += 1;
-            match OpenOptions::new().write(true).create_new(true).open(&path) {
-                Ok(file) => return Ok(StagedFile::new(file, path)),
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(SinkError::io("create", path, e)),
-            }
-        }
+        let (file, path) = create_temp(&self.staging, &mut self.next_temp, |path| {
+            OpenOptions::new().write(true).create_new(true).open(path)
+        })?;
+        Ok(StagedFile::new(file, path))
     }
 
     fn publish(

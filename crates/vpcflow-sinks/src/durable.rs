@@ -72,6 +72,28 @@ pub fn link_noreplace(from: &Path, to: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// Suffix of temp files (`PID-N.tmp`) of the directory sink and the spool.
+pub const TEMP_SUFFIX: &str = ".tmp";
+
+/// Creates a new temp file `PID-N.tmp` in `dir` with `create` (which must
+/// refuse an existing path), counting `next` up past names already taken.
+pub fn create_temp(
+    dir: &Path,
+    next: &mut u64,
+    mut create: impl FnMut(&Path) -> io::Result<File>,
+) -> Result<(File, PathBuf), SinkError> {
+    let pid = std::process::id();
+    loop {
+        let path = dir.join(format!("{pid}-{next}{TEMP_SUFFIX}"));
+        *next += 1;
+        match create(&path) {
+            Ok(file) => return Ok((file, path)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(SinkError::io("create", path, e)),
+        }
+    }
+}
+
 /// Flushes a folder's entries (new, renamed or removed files) to stable storage.
 pub fn sync_dir(dir: &Path) -> Result<(), SinkError> {
     File::open(dir)

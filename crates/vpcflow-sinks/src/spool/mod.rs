@@ -30,7 +30,7 @@ use std::time::Instant;
 use vpcflow_core::layout::{Layout, Prefix};
 use vpcflow_core::name::FileName;
 
-use crate::durable::{create_dirs, sync_dir};
+use crate::durable::{create_dirs, create_temp, sync_dir};
 use crate::error::SinkError;
 use crate::s3::stats::DeliveryStats;
 use crate::store::{ObjectStore, PublishedObject, StagedFile};
@@ -305,20 +305,12 @@ impl Spool {
 
 impl ObjectStore for Spool {
     fn stage(&mut self) -> Result<StagedFile, SinkError> {
-        let pid = std::process::id();
-        loop {
-            let path = self
-                .shared
-                .tmp
-                .join(format!("{pid}-{}.tmp", self.next_temp));
-            self.next_temp += 1;
-            let open = || OpenOptions::new().write(true).create_new(true).open(&path);
-            match retry_disk_full("create", &path, open) {
-                Ok(file) => return Ok(StagedFile::waiting_for_space(file, path)),
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(SinkError::io("create", path, e)),
-            }
-        }
+        let (file, path) = create_temp(&self.shared.tmp, &mut self.next_temp, |path| {
+            retry_disk_full("create", path, || {
+                OpenOptions::new().write(true).create_new(true).open(path)
+            })
+        })?;
+        Ok(StagedFile::waiting_for_space(file, path))
     }
 
     fn publish(
