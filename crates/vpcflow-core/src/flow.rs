@@ -11,7 +11,7 @@ pub type Timestamp = u64;
 pub const NANOS_PER_SEC: u64 = 1_000_000_000;
 
 /// Index of an interface (a capture point, the ENI of a record) in the
-/// [`InterfaceTable`](crate::interface::InterfaceTable).
+/// [`InterfaceTable`](crate::enrich::InterfaceTable).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct InterfaceIndex(pub u32);
 

@@ -31,9 +31,10 @@ use flate2::write::GzEncoder;
 use flate2::{Compression, GzBuilder};
 
 use vpcflow_core::enrich::record_values;
+use vpcflow_core::enrich::InterfaceTable;
 use vpcflow_core::flow::{Action, FlowKey, InterfaceIndex};
 use vpcflow_core::format::LogFormat;
-use vpcflow_core::interface::{InterfaceDefaults, InterfaceOverrides, InterfaceTable};
+use vpcflow_core::interface::{InterfaceConfig, InterfaceDefaults};
 use vpcflow_core::record::{FlowRecord, LogStatus, Traffic};
 use vpcflow_core::tcp_flags::TcpFlags;
 use vpcflow_sinks::{DeflatePool, GzipLevel, TextGzipEncoder};
@@ -70,7 +71,7 @@ fn interfaces() -> (InterfaceTable, Vec<(InterfaceIndex, IpAddr, IpAddr)>) {
             Ipv6Addr::new(0x2600, 0x1f18, 0x47b, 0xa00 + i / 4, 0, 0, 0, 0x10 + i).into();
         configured.insert(
             format!("eth{i}"),
-            InterfaceOverrides {
+            InterfaceConfig {
                 addresses: vec![v4, v6],
                 ..Default::default()
             },

@@ -19,7 +19,8 @@
 //! ```
 //! use vpcflow_core::aggregate::Released;
 //! use vpcflow_core::format::LogFormat;
-//! use vpcflow_core::interface::{InterfaceDefaults, InterfaceTable};
+//! use vpcflow_core::enrich::InterfaceTable;
+//! use vpcflow_core::interface::InterfaceDefaults;
 //! use vpcflow_core::layout::{Layout, Prefix};
 //! use vpcflow_core::name::FlowLogId;
 //! use vpcflow_sinks::{DirSink, FileWriter, RecordSink, WriterOptions};

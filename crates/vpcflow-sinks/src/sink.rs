@@ -1,7 +1,7 @@
 //! The interface the pipeline writes released records to, whatever the output.
 
 use vpcflow_core::aggregate::Released;
-use vpcflow_core::interface::InterfaceTable;
+use vpcflow_core::enrich::InterfaceTable;
 
 use crate::error::SinkError;
 

@@ -4,8 +4,8 @@
 use std::io::Write;
 
 use vpcflow_core::aggregate::Released;
+use vpcflow_core::enrich::InterfaceTable;
 use vpcflow_core::format::LogFormat;
-use vpcflow_core::interface::InterfaceTable;
 
 use crate::error::SinkError;
 use crate::sink::{RecordSink, RunSummary};
@@ -24,7 +24,8 @@ const CHUNK: usize = 64 * 1024;
 /// ```
 /// use vpcflow_core::aggregate::Released;
 /// use vpcflow_core::format::LogFormat;
-/// use vpcflow_core::interface::{InterfaceDefaults, InterfaceTable};
+/// use vpcflow_core::enrich::InterfaceTable;
+/// use vpcflow_core::interface::InterfaceDefaults;
 /// use vpcflow_sinks::StdoutSink;
 ///
 /// let interfaces = InterfaceTable::new(

@@ -3,8 +3,9 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use vpcflow_core::enrich::InterfaceTable;
 use vpcflow_core::flow::{Action, FlowKey, InterfaceIndex};
-use vpcflow_core::interface::{InterfaceDefaults, InterfaceTable};
+use vpcflow_core::interface::InterfaceDefaults;
 use vpcflow_core::record::{FlowRecord, LogStatus, Traffic};
 use vpcflow_core::tcp_flags::TcpFlags;
 

@@ -4,8 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::Overrides;
-use crate::s3_config::S3Flags;
+use crate::config::{ConversionFlags, DestinationFlags, FlowLogFlags, OutputFlags, Overrides};
 
 /// Turns network flows into AWS VPC Flow Logs files, identical to the ones AWS
 /// delivers to S3.
@@ -51,22 +50,13 @@ pub enum Command {
 /// `vpcflow deliver`.
 #[derive(Debug, Args)]
 pub struct DeliverArgs {
-    /// The spool folder (default as for convert).
-    #[arg(long, value_name = "DIR")]
-    pub spool: Option<PathBuf>,
-    /// The S3 destination, `s3://bucket/prefix/` (used for the client's
-    /// settings; each spooled object carries its own bucket and keys).
-    #[arg(long, short)]
-    pub out: Option<String>,
     /// Configuration file (TOML) with `[output]` and `[output.s3]`.
     #[arg(long, short)]
     pub config: Option<PathBuf>,
-    /// Endpoint URL of an S3-compatible store.
-    #[arg(long, value_name = "URL")]
-    pub s3_endpoint: Option<String>,
-    /// Region of the S3 bucket.
-    #[arg(long, value_name = "REGION")]
-    pub s3_region: Option<String>,
+    /// The S3 destination (its client settings; each spooled object carries
+    /// its own bucket and keys) and the spool folder.
+    #[command(flatten)]
+    pub destination: DestinationFlags,
     /// Give up after this many seconds (default: until delivered, or until
     /// only permanent errors remain).
     #[arg(long, value_name = "SECONDS")]
@@ -77,12 +67,7 @@ impl DeliverArgs {
     /// The flags that override the configuration file.
     pub fn overrides(&self) -> Overrides {
         Overrides {
-            out: self.out.clone(),
-            s3: S3Flags {
-                spool: self.spool.clone(),
-                endpoint: self.s3_endpoint.clone(),
-                region: self.s3_region.clone(),
-            },
+            destination: self.destination.clone(),
             ..Overrides::default()
         }
     }
@@ -151,40 +136,21 @@ pub struct AthenaArgs {
     /// Configuration file of the conversion (TOML); flags override it.
     #[arg(long, short)]
     pub config: Option<PathBuf>,
-    /// Record format of the files, as given to convert.
-    #[arg(long)]
-    pub format: Option<String>,
-    /// Key layout of the files: default, hive, hourly, hive-hourly.
-    #[arg(long)]
-    pub layout: Option<String>,
-    /// Folder before `AWSLogs/` in keys.
-    #[arg(long)]
-    pub prefix: Option<String>,
-    /// File format of the files: text or parquet.
-    #[arg(long)]
-    pub file_format: Option<String>,
-    /// 12-digit account id of the flow log.
-    #[arg(long)]
-    pub account_id: Option<String>,
-    /// Region code of the flow log.
-    #[arg(long)]
-    pub region: Option<String>,
-    /// Flow log id (`fl-` + 8 or 17 hex digits).
-    #[arg(long)]
-    pub flow_log_id: Option<String>,
+    /// The flow log's identity and the record format of the files, as given
+    /// to convert.
+    #[command(flatten)]
+    pub flow_log: FlowLogFlags,
+    /// How the files are named and laid out, as given to convert.
+    #[command(flatten)]
+    pub output: OutputFlags,
 }
 
 impl AthenaArgs {
     /// The flags that override the configuration file.
     pub fn overrides(&self) -> Overrides {
         Overrides {
-            account_id: self.account_id.clone(),
-            region: self.region.clone(),
-            flow_log_id: self.flow_log_id.clone(),
-            format: self.format.clone(),
-            layout: self.layout.clone(),
-            file_format: self.file_format.clone(),
-            prefix: self.prefix.clone(),
+            flow_log: self.flow_log.clone(),
+            output: self.output.clone(),
             ..Overrides::default()
         }
     }
@@ -201,73 +167,21 @@ pub struct ConvertArgs {
     /// message, or one JSON array of flows, per line.
     #[arg(long)]
     pub skydive: bool,
-    /// Output directory (files laid out like the S3 bucket), `-` for plain
-    /// records on stdout, or an S3 destination: `s3://bucket/prefix/` or
-    /// `arn:aws:s3:::bucket/prefix/` (delivered through the spool).
-    /// Default: ./flowlogs.
-    #[arg(long, short)]
-    pub out: Option<String>,
-    /// Spool folder of S3 delivery (default: $STATE_DIRECTORY/spool under
-    /// systemd, /var/spool/vpcflow for root, else ~/.local/state/vpcflow/spool).
-    #[arg(long, value_name = "DIR")]
-    pub spool: Option<PathBuf>,
-    /// Endpoint URL of an S3-compatible store (AWS_ENDPOINT_URL also works).
-    #[arg(long, value_name = "URL")]
-    pub s3_endpoint: Option<String>,
-    /// Region of the S3 bucket (default: the SDK's chain, else --region).
-    #[arg(long, value_name = "REGION")]
-    pub s3_region: Option<String>,
+    /// Where records go, and the S3 client.
+    #[command(flatten)]
+    pub destination: DestinationFlags,
     /// Configuration file (TOML); flags override it.
     #[arg(long, short)]
     pub config: Option<PathBuf>,
-    /// Aggregation interval in seconds: 60 or 600 (default 600).
-    #[arg(long)]
-    pub interval: Option<u64>,
-    /// Record format as AWS takes it, e.g. '${version} ${srcaddr} ${dstaddr}'.
-    /// Default: the 14 version-2 fields.
-    #[arg(long)]
-    pub format: Option<String>,
-    /// Key layout: default, hive, hourly, hive-hourly.
-    #[arg(long)]
-    pub layout: Option<String>,
-    /// File format: text (gzip text, `.log.gz`, the default) or parquet
-    /// (`.log.parquet`, GZIP-compressed columns).
-    #[arg(long)]
-    pub file_format: Option<String>,
-    /// Folder before `AWSLogs/` in keys.
-    #[arg(long)]
-    pub prefix: Option<String>,
-    /// 12-digit account id of the flow log.
-    #[arg(long)]
-    pub account_id: Option<String>,
-    /// Region code of the flow log.
-    #[arg(long)]
-    pub region: Option<String>,
-    /// Flow log id (`fl-` + 8 or 17 hex digits).
-    #[arg(long)]
-    pub flow_log_id: Option<String>,
-    /// Which records to write: ACCEPT, REJECT or ALL.
-    #[arg(long)]
-    pub traffic_type: Option<String>,
-    /// Size cap of one file in compressed bytes (default 75000000).
-    #[arg(long)]
-    pub max_file_bytes: Option<u64>,
-    /// gzip level 0-9 (default 6).
-    #[arg(long)]
-    pub gzip_level: Option<u32>,
-    /// Cap on open flows; a full table is flushed early (default 2000000).
-    #[arg(long)]
-    pub max_open_flows: Option<usize>,
-    /// Interface name for classic pcap files (default capture0).
-    #[arg(long)]
-    pub interface_name: Option<String>,
-    /// Ports of non-first IP fragments: zero, or track-first to take them from
-    /// an earlier first fragment.
-    #[arg(long)]
-    pub fragments: Option<String>,
-    /// Do not write NODATA records.
-    #[arg(long)]
-    pub no_nodata: bool,
+    /// The flow log's identity and record format.
+    #[command(flatten)]
+    pub flow_log: FlowLogFlags,
+    /// How files are named and laid out.
+    #[command(flatten)]
+    pub output: OutputFlags,
+    /// How flows become records.
+    #[command(flatten)]
+    pub conversion: ConversionFlags,
     /// No progress bar and no summary.
     #[arg(long, short)]
     pub quiet: bool,
@@ -277,27 +191,10 @@ impl ConvertArgs {
     /// The flags that override the configuration file.
     pub fn overrides(&self) -> Overrides {
         Overrides {
-            account_id: self.account_id.clone(),
-            region: self.region.clone(),
-            flow_log_id: self.flow_log_id.clone(),
-            format: self.format.clone(),
-            interval: self.interval,
-            traffic_type: self.traffic_type.clone(),
-            out: self.out.clone(),
-            layout: self.layout.clone(),
-            file_format: self.file_format.clone(),
-            prefix: self.prefix.clone(),
-            max_file_bytes: self.max_file_bytes,
-            gzip_level: self.gzip_level,
-            max_open_flows: self.max_open_flows,
-            interface_name: self.interface_name.clone(),
-            fragments: self.fragments.clone(),
-            no_nodata: self.no_nodata,
-            s3: S3Flags {
-                spool: self.spool.clone(),
-                endpoint: self.s3_endpoint.clone(),
-                region: self.s3_region.clone(),
-            },
+            flow_log: self.flow_log.clone(),
+            output: self.output.clone(),
+            destination: self.destination.clone(),
+            conversion: self.conversion.clone(),
         }
     }
 }

@@ -10,7 +10,6 @@ mod metrics;
 mod pipeline;
 mod progress;
 mod reload;
-mod s3_config;
 mod summary;
 
 use std::io::{IsTerminal, Write as _};
@@ -76,29 +75,20 @@ fn run(cli: Cli) -> Result<ExitCode> {
 
 /// `vpcflow deliver`: drains a spool, then exits (0: all delivered).
 fn deliver(args: cli::DeliverArgs) -> Result<ExitCode> {
-    let file = match &args.config {
-        Some(path) => config::read_file(path)?,
-        None => config::ConfigFile::default(),
-    };
-    let settings = config::settings(file, args.overrides())?;
+    let settings = config::load(args.config.as_deref(), &args.overrides())?;
     let config::Destination::S3(target) = &settings.destination else {
         anyhow::bail!(
             "output.out: vpcflow deliver needs an S3 destination (--out s3://bucket/prefix/)"
         );
     };
-    let s3 = &target.settings;
-    let report = vpcflow_sinks::s3::drain_spool(vpcflow_sinks::S3SinkOptions {
-        destination: target.destination.clone(),
-        layout: settings.layout,
-        spool_dir: s3.spool_dir.clone(),
-        spool_max_bytes: s3.spool_max_bytes,
-        s3: s3.options.clone(),
-        drain: match args.timeout {
-            Some(secs) => vpcflow_sinks::DrainPolicy::For(std::time::Duration::from_secs(secs)),
-            None => vpcflow_sinks::DrainPolicy::UntilDelivered,
-        },
-    })
-    .with_context(|| format!("cannot deliver the spool {}", s3.spool_dir.display()))?;
+    let drain = match args.timeout {
+        Some(secs) => vpcflow_sinks::DrainPolicy::For(std::time::Duration::from_secs(secs)),
+        None => vpcflow_sinks::DrainPolicy::UntilDelivered,
+    };
+    let spool_dir = &target.settings.spool_dir;
+    let report =
+        vpcflow_sinks::s3::drain_spool(pipeline::sinks::s3_options(&settings, target, drain))
+            .with_context(|| format!("cannot deliver the spool {}", spool_dir.display()))?;
     eprint!("{}", summary::render_delivery_only(&report));
     check_delivered(Some(&report))?;
     Ok(ExitCode::SUCCESS)
@@ -127,8 +117,7 @@ fn check_delivered(report: Option<&vpcflow_sinks::DeliveryReport>) -> Result<()>
 }
 
 fn check(args: &cli::CheckArgs) -> Result<ExitCode> {
-    let file = config::read_file(&args.config)?;
-    let settings = config::settings(file, config::Overrides::default())?;
+    let settings = config::load(Some(&args.config), &config::Overrides::default())?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -148,8 +137,7 @@ fn run_daemon(args: cli::RunArgs) -> Result<ExitCode> {
     use std::sync::atomic::AtomicBool;
     use std::sync::Arc;
 
-    let file = config::read_file(&args.config)?;
-    let settings = config::settings(file, config::Overrides::default())?;
+    let settings = config::load(Some(&args.config), &config::Overrides::default())?;
     let stop = Arc::new(AtomicBool::new(false));
     let reload = Arc::new(AtomicBool::new(false));
     for (signal, flag) in [
@@ -204,11 +192,7 @@ fn run_daemon(args: cli::RunArgs) -> Result<ExitCode> {
 
 /// The text `vpcflow athena` prints.
 fn athena_sql(args: &AthenaArgs) -> Result<String> {
-    let file = match &args.config {
-        Some(path) => config::read_file(path)?,
-        None => config::ConfigFile::default(),
-    };
-    let settings = config::settings(file, args.overrides())?;
+    let settings = config::load(args.config.as_deref(), &args.overrides())?;
     let target = athena::Target {
         table: athena::parse_table(&args.table).map_err(anyhow::Error::msg)?,
         format: settings.format,
@@ -231,20 +215,13 @@ fn athena_sql(args: &AthenaArgs) -> Result<String> {
 }
 
 fn convert(args: ConvertArgs) -> Result<ExitCode> {
-    let file = match &args.config {
-        Some(path) => config::read_file(path)?,
-        None => config::ConfigFile::default(),
-    };
-    let settings = config::settings(file, args.overrides())?;
+    let settings = config::load(args.config.as_deref(), &args.overrides())?;
     let input = if args.skydive {
         pipeline::InputKind::Skydive
     } else {
         pipeline::InputKind::Captures
     };
-    let what = match input {
-        pipeline::InputKind::Captures => "capture file",
-        pipeline::InputKind::Skydive => "Skydive recording",
-    };
+    let what = input.file_noun();
     for path in &args.files {
         if !path.is_file() {
             anyhow::bail!("{what} {} does not exist or is not a file", path.display());

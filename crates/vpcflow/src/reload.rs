@@ -1,41 +1,12 @@
 //! SIGHUP: the configuration file is read again; what can change while
 //! running is applied, what cannot is reported and kept.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 
-use std::sync::Arc;
-
 use anyhow::Result;
-use vpcflow_core::aws_service::AwsServices;
-use vpcflow_core::interface::InterfaceOverrides;
-use vpcflow_core::policy::Policy;
 
 use crate::config::{self, Overrides, Settings};
-
-/// What a reload applies to a running pipeline, on the ingest and the writer
-/// side alike, without closing windows or files.
-#[derive(Debug, Clone)]
-pub struct Reloadable {
-    /// `[[interface]]`: interface metadata by capture interface name.
-    pub interfaces: HashMap<String, InterfaceOverrides>,
-    /// `[policy]`: the REJECT policy (tracked connections are kept).
-    pub policy: Option<Policy>,
-    /// `flow_log.aws_ip_ranges`, read again from its file (when the format
-    /// shows an AWS service field).
-    pub aws_services: Option<Arc<AwsServices>>,
-}
-
-impl Reloadable {
-    /// The reloadable part of `settings`.
-    pub fn of(settings: &Settings) -> Reloadable {
-        Reloadable {
-            interfaces: settings.interfaces.clone(),
-            policy: settings.policy.clone(),
-            aws_services: crate::pipeline::aws_services(settings),
-        }
-    }
-}
+use crate::pipeline::Reloadable;
 
 /// The delivery settings of an S3 destination, comparable (`None` for other
 /// destinations). Compared as text: the settings hold no floating point or
@@ -130,8 +101,7 @@ impl Reloader {
     /// need a restart and changed are logged as warnings and keep their
     /// running values.
     pub fn reload(&mut self) -> Result<Reloadable> {
-        let file = config::read_file(&self.path)?;
-        let new = config::settings(file, Overrides::default())?;
+        let new = config::load(Some(&self.path), &Overrides::default())?;
         let kept = restart_only_changes(&self.running, &new);
         if !kept.is_empty() {
             tracing::warn!(
@@ -150,7 +120,10 @@ mod tests {
     use super::*;
 
     fn settings(text: &str) -> Settings {
-        config::settings(toml::from_str(text).unwrap(), Overrides::default()).unwrap()
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vpcflow.toml");
+        std::fs::write(&path, text).unwrap();
+        config::load(Some(&path), &Overrides::default()).unwrap()
     }
 
     const BASE: &str = r#"

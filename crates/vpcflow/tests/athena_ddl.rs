@@ -289,8 +289,14 @@ fn bad_athena_options_are_errors_naming_them() {
         (vec!["--location", "/tmp/x"], "must be an s3:// URL"),
         (vec!["--table", "my-table"], "table name \"my-table\""),
         (vec!["--since", "2020-13-01"], "since \"2020-13-01\""),
-        (vec!["--file-format", "csv"], "output.file_format"),
-        (vec!["--layout", "weekly"], "output.layout"),
+        (
+            vec!["--file-format", "csv"],
+            "'--file-format <FILE_FORMAT>': file format \"csv\" is not one of",
+        ),
+        (
+            vec!["--layout", "weekly"],
+            "'--layout <LAYOUT>': layout \"weekly\" is not one of",
+        ),
     ] {
         let mut all = vec!["athena"];
         all.extend(&args);

@@ -196,7 +196,8 @@ fn check_errors_name_the_key_and_exit_2() {
         ("[output]\nlayuot = \"hive\"\n", "layuot".to_string()),
         (
             "[[interface]]\nname = \"eth0\"\nprimary_ipv4 = \"10.0.0\"\n",
-            "interface[0] (eth0).primary_ipv4".to_string(),
+            "line 3, column 16\n  |\n3 | primary_ipv4 = \"10.0.0\"\n  |                ^^^^^^^^\ninvalid IPv4 address syntax"
+                .to_string(),
         ),
         (
             "[[interface]]\nname = \"eth0\"\nnetworks = [\"10.0.0.1/8\"]\n",

@@ -49,8 +49,8 @@ pub use network_acl::{AclAction, AclRule, NetworkAcl};
 pub use rule::{Match, PortRange, Protocol};
 pub use security_group::SecurityGroup;
 
-use crate::enrich::flow_direction;
 use crate::flow::{Action, FlowUpdate, InterfaceIndex};
+use crate::interface::flow_direction;
 use crate::values::FlowDirection;
 
 /// A whole policy, as configured.

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use vpcflow_core::aggregate::Released;
+use vpcflow_core::enrich::InterfaceTable;
 use vpcflow_core::format::LogFormat;
-use vpcflow_core::interface::InterfaceTable;
 use vpcflow_core::layout::Layout;
 use vpcflow_core::name::FlowLogId;
 

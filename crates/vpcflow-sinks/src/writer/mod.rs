@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use vpcflow_core::aggregate::Released;
 use vpcflow_core::batch::SlotRouter;
+use vpcflow_core::enrich::InterfaceTable;
 use vpcflow_core::format::LogFormat;
-use vpcflow_core::interface::InterfaceTable;
 use vpcflow_core::name::{slot_of, ContentHasher, FileName, FlowLogId};
 
 use crate::encode::{

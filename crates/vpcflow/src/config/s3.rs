@@ -1,5 +1,5 @@
-//! The S3 part of the configuration: `[output.s3]`, the spool folder and its
-//! size limit, validated into [`S3Settings`].
+//! `[output.s3]`, the spool folder and its size limit: the S3 destination's
+//! part of the configuration, validated into [`S3Settings`].
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -9,6 +9,9 @@ use serde::Deserialize;
 use vpcflow_core::layout::Prefix;
 use vpcflow_sinks::s3::{Acl, S3Destination, S3Options, Sse};
 use vpcflow_sinks::spool::DEFAULT_SPOOL_MAX_BYTES;
+
+use super::flags::DestinationFlags;
+use super::typed;
 
 /// `[output.s3]`.
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -23,13 +26,14 @@ pub struct S3Section {
     /// Path-style addressing (default: true when an endpoint is set).
     pub force_path_style: Option<bool>,
     /// "bucket-owner-full-control" (default) or "none".
-    pub acl: Option<String>,
+    #[serde(default, deserialize_with = "typed::optional")]
+    pub acl: Option<Acl>,
     /// "AES256" or "aws:kms".
-    pub sse: Option<String>,
+    pub sse: Option<SseAlgorithm>,
     /// KMS key ARN, with `sse = "aws:kms"`.
     pub sse_kms_key_id: Option<String>,
     /// Storage class (STANDARD, STANDARD_IA, …).
-    pub storage_class: Option<String>,
+    pub storage_class: Option<StorageClass>,
     /// Bytes above which an object is sent in parts.
     pub multipart_threshold: Option<u64>,
     /// Part size of multipart uploads.
@@ -40,6 +44,64 @@ pub struct S3Section {
     pub shutdown_timeout: Option<u64>,
     /// Seconds between attempts of an object that fails with a permanent error.
     pub permanent_error_retry: Option<u64>,
+}
+
+/// The server-side encryption algorithm of `output.s3.sse`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum SseAlgorithm {
+    /// SSE-S3.
+    #[serde(rename = "AES256")]
+    Aes256,
+    /// SSE-KMS (with `sse_kms_key_id`).
+    #[serde(rename = "aws:kms")]
+    AwsKms,
+}
+
+impl SseAlgorithm {
+    /// The name S3 uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SseAlgorithm::Aes256 => "AES256",
+            SseAlgorithm::AwsKms => "aws:kms",
+        }
+    }
+}
+
+/// The S3 storage classes an object can be written in (`output.s3.storage_class`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[allow(missing_docs)] // S3's own names
+pub enum StorageClass {
+    Standard,
+    ReducedRedundancy,
+    StandardIa,
+    OnezoneIa,
+    IntelligentTiering,
+    Glacier,
+    GlacierIr,
+    DeepArchive,
+    Outposts,
+    Snow,
+    ExpressOnezone,
+}
+
+impl StorageClass {
+    /// The name S3 uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StorageClass::Standard => "STANDARD",
+            StorageClass::ReducedRedundancy => "REDUCED_REDUNDANCY",
+            StorageClass::StandardIa => "STANDARD_IA",
+            StorageClass::OnezoneIa => "ONEZONE_IA",
+            StorageClass::IntelligentTiering => "INTELLIGENT_TIERING",
+            StorageClass::Glacier => "GLACIER",
+            StorageClass::GlacierIr => "GLACIER_IR",
+            StorageClass::DeepArchive => "DEEP_ARCHIVE",
+            StorageClass::Outposts => "OUTPOSTS",
+            StorageClass::Snow => "SNOW",
+            StorageClass::ExpressOnezone => "EXPRESS_ONEZONE",
+        }
+    }
 }
 
 /// Default wait for deliveries when `vpcflow run` stops.
@@ -56,17 +118,6 @@ pub struct S3Settings {
     pub spool_max_bytes: u64,
     /// Wait for deliveries when `vpcflow run` stops.
     pub shutdown_timeout: Duration,
-}
-
-/// What the command line gives for S3 (`None`: not given).
-#[derive(Debug, Default, Clone)]
-pub struct S3Flags {
-    /// `--spool`.
-    pub spool: Option<PathBuf>,
-    /// `--s3-endpoint`.
-    pub endpoint: Option<String>,
-    /// `--s3-region`.
-    pub region: Option<String>,
 }
 
 /// Parses the destination `out` (an `s3://` URL or bucket ARN) and checks its
@@ -95,26 +146,28 @@ pub fn s3_settings(
     section: &S3Section,
     spool_dir: Option<&Path>,
     spool_max_bytes: Option<u64>,
-    flags: &S3Flags,
+    flags: &DestinationFlags,
     flow_log_region: &str,
 ) -> Result<S3Settings> {
     let key = |k: &str| format!("output.s3.{k}");
-    let acl: Acl = match &section.acl {
-        None => Acl::default(),
-        Some(a) => a.parse().map_err(|e| anyhow!("{}: {e}", key("acl")))?,
-    };
-    let sse = Sse::from_options(section.sse.as_deref(), section.sse_kms_key_id.as_deref())
-        .map_err(|e| anyhow!("output.s3.{e}"))?;
+    let sse = Sse::from_options(
+        section.sse.map(SseAlgorithm::as_str),
+        section.sse_kms_key_id.as_deref(),
+    )
+    .map_err(|e| anyhow!("output.s3.{e}"))?;
     let defaults = S3Options::default();
     let options = S3Options {
-        region: flags.region.clone().or_else(|| section.region.clone()),
+        region: flags.s3_region.clone().or_else(|| section.region.clone()),
         fallback_region: Some(flow_log_region.to_string()),
-        endpoint: flags.endpoint.clone().or_else(|| section.endpoint.clone()),
+        endpoint: flags
+            .s3_endpoint
+            .clone()
+            .or_else(|| section.endpoint.clone()),
         profile: section.profile.clone(),
         force_path_style: section.force_path_style,
-        acl,
+        acl: section.acl.unwrap_or_default(),
         sse,
-        storage_class: section.storage_class.clone(),
+        storage_class: section.storage_class.map(|c| c.as_str().to_string()),
         multipart_threshold: section
             .multipart_threshold
             .unwrap_or(defaults.multipart_threshold),
@@ -219,9 +272,9 @@ mod tests {
 
     #[test]
     fn section_values_are_checked_with_their_key() {
-        let flags = S3Flags {
+        let flags = DestinationFlags {
             spool: Some("/tmp/s".into()),
-            ..S3Flags::default()
+            ..DestinationFlags::default()
         };
         let ok = s3_settings(&S3Section::default(), None, None, &flags, "eu-west-1").unwrap();
         assert_eq!(ok.spool_dir, PathBuf::from("/tmp/s"));
@@ -234,12 +287,7 @@ mod tests {
                 .to_string()
         };
         let e = err(S3Section {
-            acl: Some("private".into()),
-            ..S3Section::default()
-        });
-        assert!(e.starts_with("output.s3.acl: "), "{e}");
-        let e = err(S3Section {
-            sse: Some("aws:kms".into()),
+            sse: Some(SseAlgorithm::AwsKms),
             sse_kms_key_id: Some("alias".into()),
             ..S3Section::default()
         });

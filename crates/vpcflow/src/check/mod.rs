@@ -1,17 +1,20 @@
 //! `vpcflow check`: validates a configuration and shows what a run with it
 //! would produce, without capturing or writing anything.
 
-use std::io::Write;
-use std::net::IpAddr;
+mod text;
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::Path;
 
 use serde::Serialize;
 use vpcflow_core::fields::Field;
-use vpcflow_core::interface::{InterfaceMeta, InterfaceOverrides};
+use vpcflow_core::interface::{InterfaceConfig, InterfaceMeta};
 use vpcflow_core::name::{slot_of, ContentHasher, FileName};
 use vpcflow_sources::live::{interface_addresses, matches, present_interfaces};
 
-use crate::config::{Destination, Settings, TrafficType};
+use crate::config::{Destination, Settings};
+
+pub use text::write_text;
 
 /// What `vpcflow check` reports (also its `--json` form).
 #[derive(Debug, Serialize)]
@@ -183,31 +186,18 @@ pub struct AnalyzerReport {
 
 /// One interface and the metadata of its records.
 #[derive(Debug, Serialize)]
-#[allow(missing_docs)] // named like the record fields
 pub struct InterfaceReport {
-    pub name: String,
+    /// The metadata its records carry, with the configured addresses only
+    /// and the primary address of each family as resolved (configured, or
+    /// taken from the configured and OS addresses).
+    #[serde(flatten)]
+    pub meta: InterfaceMeta,
     /// Has an `[[interface]]` block (else every ID is derived).
     pub configured: bool,
     /// Captured live (named by, or matching, a `[[capture.interface]]`).
     pub live: bool,
-    pub interface_id: String,
-    pub account_id: String,
-    pub vpc_id: Option<String>,
-    pub subnet_id: Option<String>,
-    pub instance_id: Option<String>,
-    pub region: String,
-    pub az_id: Option<String>,
-    pub sublocation_type: Option<String>,
-    pub sublocation_id: Option<String>,
-    /// Configured addresses.
-    pub addresses: Vec<IpAddr>,
     /// Addresses the operating system has on it now (live interfaces).
     pub os_addresses: Vec<IpAddr>,
-    /// The interface's side of srcaddr/dstaddr for IPv4 traffic.
-    pub primary_ipv4: Option<IpAddr>,
-    /// The same for IPv6.
-    pub primary_ipv6: Option<IpAddr>,
-    pub networks: Vec<String>,
 }
 
 /// The AWS ip-ranges file.
@@ -219,14 +209,6 @@ pub struct IpRangesReport {
     pub prefixes: usize,
     /// Distinct service names.
     pub services: usize,
-}
-
-fn traffic_type_name(t: TrafficType) -> &'static str {
-    match t {
-        TrafficType::All => "ALL",
-        TrafficType::Accept => "ACCEPT",
-        TrafficType::Reject => "REJECT",
-    }
 }
 
 /// The report on validated `settings` read from `path`, at Unix second `now`.
@@ -246,7 +228,7 @@ pub fn report(path: &Path, settings: &Settings, now: u64) -> Report {
                 version: f.version(),
             })
             .collect(),
-        traffic_type: traffic_type_name(settings.traffic_type),
+        traffic_type: settings.traffic_type.as_str(),
         interval_secs: settings.aggregation.interval.secs(),
     };
     let name = FileName {
@@ -399,252 +381,36 @@ fn interface_report(
     name: &str,
 ) -> InterfaceReport {
     let configured = settings.interfaces.get(name);
-    let empty = InterfaceOverrides::default();
+    let empty = InterfaceConfig::default();
     let mut meta = InterfaceMeta::resolve(
         name,
         configured.unwrap_or(&empty),
         &settings.interface_defaults,
     );
     let live = captures.iter().any(|c| matches(&c.name, name));
-    let configured_addresses = meta.addresses.clone();
     let os_addresses = if live {
         interface_addresses(name)
     } else {
         Vec::new()
     };
+    let mut with_os = meta.clone();
     for a in &os_addresses {
-        if !meta.addresses.contains(a) {
-            meta.addresses.push(*a);
+        if !with_os.addresses.contains(a) {
+            with_os.addresses.push(*a);
         }
     }
+    meta.primary_ipv4 = match with_os.primary(IpAddr::V4(Ipv4Addr::UNSPECIFIED)) {
+        Some(IpAddr::V4(a)) => Some(a),
+        _ => None,
+    };
+    meta.primary_ipv6 = match with_os.primary(IpAddr::V6(Ipv6Addr::UNSPECIFIED)) {
+        Some(IpAddr::V6(a)) => Some(a),
+        _ => None,
+    };
     InterfaceReport {
-        name: name.to_string(),
+        meta,
         configured: configured.is_some(),
         live,
-        primary_ipv4: meta.primary(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
-        primary_ipv6: meta.primary(IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED)),
-        interface_id: meta.interface_id,
-        account_id: meta.account_id,
-        vpc_id: meta.vpc_id,
-        subnet_id: meta.subnet_id,
-        instance_id: meta.instance_id,
-        region: meta.region,
-        az_id: meta.az_id,
-        sublocation_type: meta.sublocation_type,
-        sublocation_id: meta.sublocation_id,
-        addresses: configured_addresses,
         os_addresses,
-        networks: meta.networks.iter().map(|n| n.to_string()).collect(),
     }
-}
-
-/// Writes `report` as text for people.
-pub fn write_text(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
-    let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
-    let list = |v: &[IpAddr]| {
-        if v.is_empty() {
-            "none".to_string()
-        } else {
-            v.iter()
-                .map(|a| a.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        }
-    };
-    writeln!(out, "configuration {}: valid", report.config)?;
-    let f = &report.flow_log;
-    writeln!(out, "\nflow log")?;
-    writeln!(out, "  flow log id     {}", f.flow_log_id)?;
-    writeln!(out, "  account         {}", f.account_id)?;
-    writeln!(out, "  region          {}", f.region)?;
-    writeln!(out, "  format          {}", f.format)?;
-    writeln!(out, "  version         {}", f.version)?;
-    let fields: Vec<String> = f
-        .fields
-        .iter()
-        .map(|x| format!("{} (v{})", x.name, x.version))
-        .collect();
-    writeln!(
-        out,
-        "  fields          {}: {}",
-        fields.len(),
-        fields.join(", ")
-    )?;
-    writeln!(out, "  traffic type    {}", f.traffic_type)?;
-    writeln!(out, "  interval        {} s", f.interval_secs)?;
-
-    let o = &report.output;
-    writeln!(out, "\noutput")?;
-    match (&o.directory, &o.s3_url) {
-        (Some(dir), _) => writeln!(out, "  destination     directory {dir}")?,
-        (None, Some(url)) => {
-            writeln!(out, "  destination     {url}")?;
-            if let Some(endpoint) = &o.s3_endpoint {
-                writeln!(out, "  endpoint        {endpoint}")?;
-            }
-            if let Some(spool) = &o.spool_dir {
-                writeln!(out, "  spool           {spool}")?;
-            }
-        }
-        (None, None) => writeln!(out, "  destination     standard output (records, no files)")?,
-    }
-    writeln!(out, "  file format     {}", o.file_format)?;
-    writeln!(out, "  layout          {}", o.layout)?;
-    if !o.prefix.is_empty() {
-        writeln!(out, "  prefix          {}", o.prefix)?;
-    }
-    if let (Some(key), Some(file)) = (&o.example_key, &o.example_file) {
-        writeln!(out, "  example key     {key}")?;
-        writeln!(
-            out,
-            "  example file    {file} (the 8 hex digits depend on the content)"
-        )?;
-    }
-    writeln!(out, "  max file bytes  {}", o.max_file_bytes)?;
-    writeln!(out, "  gzip level      {}", o.gzip_level)?;
-
-    writeln!(out, "\nsources")?;
-    if report.sources.captures.is_empty() && report.sources.analyzers.is_empty() {
-        writeln!(out, "  none")?;
-    }
-    for c in &report.sources.captures {
-        let present = if c.pattern {
-            format!(
-                "pattern, matching now: {}",
-                if c.present.is_empty() {
-                    "none".to_string()
-                } else {
-                    c.present.join(", ")
-                }
-            )
-        } else if c.present.is_empty() {
-            "does not exist now".to_string()
-        } else {
-            "present".to_string()
-        };
-        writeln!(
-            out,
-            "  capture {} ({present}) filter {} promisc {} snaplen {} buffer {}",
-            c.name,
-            c.filter
-                .as_deref()
-                .map(|f| format!("{f:?}"))
-                .unwrap_or_else(|| "none".into()),
-            if c.promisc { "on" } else { "off" },
-            c.snaplen,
-            c.buffer
-        )?;
-    }
-    for a in &report.sources.analyzers {
-        writeln!(
-            out,
-            "  skydive analyzer {} ({}, {}, namespaces {})",
-            a.url,
-            a.endpoint,
-            a.protocol,
-            a.namespaces.join(", ")
-        )?;
-    }
-
-    writeln!(out, "\ninterfaces")?;
-    if report.interfaces.is_empty() {
-        writeln!(
-            out,
-            "  none configured (each capture interface gets IDs derived from its name)"
-        )?;
-    }
-    for i in &report.interfaces {
-        let how = match (i.configured, i.live) {
-            (true, true) => "configured, live",
-            (true, false) => "configured",
-            (false, true) => "live, derived IDs",
-            (false, false) => "derived IDs",
-        };
-        writeln!(out, "  {} ({how})", i.name)?;
-        writeln!(
-            out,
-            "    interface-id {}  account-id {}  vpc-id {}  subnet-id {}  instance-id {}",
-            i.interface_id,
-            i.account_id,
-            dash(&i.vpc_id),
-            dash(&i.subnet_id),
-            dash(&i.instance_id)
-        )?;
-        writeln!(
-            out,
-            "    region {}  az-id {}  sublocation {} {}",
-            i.region,
-            dash(&i.az_id),
-            dash(&i.sublocation_type),
-            dash(&i.sublocation_id)
-        )?;
-        writeln!(out, "    addresses {}", list(&i.addresses))?;
-        if i.live {
-            writeln!(out, "    os addresses {}", list(&i.os_addresses))?;
-        }
-        writeln!(
-            out,
-            "    primary {} / {}",
-            i.primary_ipv4
-                .map(|a| a.to_string())
-                .unwrap_or_else(|| "no IPv4".into()),
-            i.primary_ipv6
-                .map(|a| a.to_string())
-                .unwrap_or_else(|| "no IPv6".into())
-        )?;
-        if !i.networks.is_empty() {
-            writeln!(out, "    networks {}", i.networks.join(", "))?;
-        }
-    }
-
-    writeln!(out, "\naws ip ranges")?;
-    match &report.aws_ip_ranges {
-        Some(r) => writeln!(
-            out,
-            "  {}: {} prefixes, {} services",
-            r.path, r.prefixes, r.services
-        )?,
-        None => writeln!(out, "  none (pkt-*-aws-service are -)")?,
-    }
-
-    writeln!(out, "\npolicy")?;
-    match &report.policy {
-        None => writeln!(out, "  none (every flow is ACCEPT)")?,
-        Some(p) => {
-            for (kind, sets) in [
-                ("security group", &p.security_groups),
-                ("network ACL", &p.network_acls),
-            ] {
-                for set in sets {
-                    writeln!(
-                        out,
-                        "  {kind} {}: {} inbound, {} outbound rules, on {}",
-                        set.name,
-                        set.inbound_rules,
-                        set.outbound_rules,
-                        set.interfaces.join(", ")
-                    )?;
-                }
-            }
-            write!(out, "  block public access {}", p.block_public_access)?;
-            if !p.block_public_access_exclusions.is_empty() {
-                write!(
-                    out,
-                    " (except {})",
-                    p.block_public_access_exclusions.join(", ")
-                )?;
-            }
-            writeln!(out)?;
-        }
-    }
-
-    writeln!(out, "\nmetrics")?;
-    match &report.metrics_listen {
-        Some(addr) => writeln!(out, "  http://{addr}/metrics and /healthz")?,
-        None => writeln!(out, "  off (no [metrics] listen)")?,
-    }
-    for w in &report.warnings {
-        writeln!(out, "\nwarning: {w}")?;
-    }
-    Ok(())
 }

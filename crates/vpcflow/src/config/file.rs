@@ -1,0 +1,120 @@
+//! The configuration file as written: [`ConfigFile`] and its general
+//! sections (`[flow_log]`, `[output]`, `[aggregation]`, `[metrics]`). The
+//! sections of a source or destination sit in their own files beside this one.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+use vpcflow_core::interface::InterfaceConfig;
+use vpcflow_core::layout::Layout;
+use vpcflow_sinks::FileFormat;
+
+use super::capture::CaptureSection;
+use super::policy::PolicySection;
+use super::s3::S3Section;
+use super::settings::TrafficType;
+use super::skydive::SkydiveSection;
+use super::typed;
+
+/// The configuration file, as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    /// `[flow_log]`: the identity and format of the flow log.
+    #[serde(default)]
+    pub flow_log: FlowLogSection,
+    /// `[output]`: where files go and how they are laid out.
+    #[serde(default)]
+    pub output: OutputSection,
+    /// `[aggregation]`: windows and memory.
+    #[serde(default)]
+    pub aggregation: AggregationSection,
+    /// `[capture]`: how capture files are read, and live captures.
+    #[serde(default)]
+    pub capture: CaptureSection,
+    /// `[[interface]]`: metadata per capture interface.
+    #[serde(default, rename = "interface")]
+    pub interfaces: Vec<InterfaceConfig>,
+    /// `[skydive]`: Skydive flows (recordings and analyzers).
+    #[serde(default)]
+    pub skydive: SkydiveSection,
+    /// `[policy]`: security groups, network ACLs, Block Public Access.
+    #[serde(default)]
+    pub policy: PolicySection,
+    /// `[metrics]`: the metrics and health endpoint of `vpcflow run`.
+    #[serde(default)]
+    pub metrics: MetricsSection,
+}
+
+/// `[flow_log]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlowLogSection {
+    /// 12-digit account that owns the flow log (and default interface owner).
+    pub account_id: Option<String>,
+    /// Region code of the flow log (and default interface Region).
+    pub region: Option<String>,
+    /// `fl-` + 8 or 17 hex digits.
+    pub flow_log_id: Option<String>,
+    /// AWS log format string, `${version} ${srcaddr} …`.
+    pub format: Option<String>,
+    /// Aggregation interval, 60 or 600 seconds.
+    pub interval: Option<u64>,
+    /// ACCEPT, REJECT or ALL.
+    #[serde(default, deserialize_with = "typed::optional")]
+    pub traffic_type: Option<TrafficType>,
+    /// AWS's `ip-ranges.json`, for `pkt-src-aws-service` / `pkt-dst-aws-service`.
+    pub aws_ip_ranges: Option<PathBuf>,
+}
+
+/// `[output]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputSection {
+    /// A directory, `-` for stdout, or `s3://bucket/prefix/` (or
+    /// `arn:aws:s3:::bucket/prefix/`).
+    pub out: Option<String>,
+    /// default, hive, hourly or hive-hourly.
+    #[serde(default, deserialize_with = "typed::optional")]
+    pub layout: Option<Layout>,
+    /// text or parquet.
+    #[serde(default, deserialize_with = "typed::optional")]
+    pub file_format: Option<FileFormat>,
+    /// Folder below the destination, before `AWSLogs/`.
+    pub prefix: Option<String>,
+    /// Size cap of one file, in compressed bytes.
+    pub max_file_bytes: Option<u64>,
+    /// gzip level 0–9.
+    pub gzip_level: Option<u32>,
+    /// Spool folder of S3 delivery.
+    pub spool_dir: Option<PathBuf>,
+    /// Size limit of the spool in bytes.
+    pub spool_max_bytes: Option<u64>,
+    /// `[output.s3]`: the S3 client and uploads.
+    #[serde(default)]
+    pub s3: S3Section,
+}
+
+/// `[aggregation]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AggregationSection {
+    /// Cap on open flows before an early flush.
+    pub max_open_flows: Option<usize>,
+    /// flush or skip.
+    pub overflow: Option<String>,
+    /// Seconds a packet may arrive behind the newest one.
+    pub allowed_lateness: Option<u64>,
+    /// Emit NODATA records.
+    pub nodata: Option<bool>,
+    /// Idle runs longer than this many seconds get no NODATA records.
+    pub nodata_max_gap: Option<u64>,
+}
+
+/// `[metrics]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSection {
+    /// `ADDRESS:PORT` serving `/metrics` and `/healthz` (none: no endpoint).
+    pub listen: Option<String>,
+}

@@ -1,0 +1,59 @@
+//! The configuration: the TOML file ([`ConfigFile`]), the command-line flags
+//! that override it ([`Overrides`]), and their validation into [`Settings`]
+//! through one path, [`load`].
+//!
+//! Every key is optional; flags override the file. Unknown keys and bad
+//! values are errors at start-up that name the key.
+//!
+//! One file per section: [`file`] holds the file's general sections
+//! (`[flow_log]`, `[output]`, `[aggregation]`, `[metrics]`); each source and
+//! destination has its own (`capture`, `skydive`, `s3`), as do `interface`
+//! and `policy`. A new source or destination adds its section in a file of
+//! its own here, a field in [`ConfigFile`], and its validated form in
+//! [`Settings`].
+
+mod capture;
+mod file;
+mod flags;
+mod interface;
+mod policy;
+mod s3;
+mod settings;
+mod skydive;
+mod typed;
+mod validate;
+
+#[cfg(test)]
+mod tests;
+
+use std::path::Path;
+
+use anyhow::{anyhow, Context, Result};
+
+pub use file::ConfigFile;
+pub use flags::{ConversionFlags, DestinationFlags, FlowLogFlags, OutputFlags, Overrides};
+pub use settings::{Destination, S3Target, Settings, TrafficType};
+
+/// Reads a configuration file.
+pub fn read_file(path: &Path) -> Result<ConfigFile> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read configuration file {}", path.display()))?;
+    toml::from_str(&text).map_err(|e| {
+        anyhow!(
+            "configuration file {}: {}",
+            path.display(),
+            e.to_string().trim_end()
+        )
+    })
+}
+
+/// The settings of a run: the file at `path` (none: every default) with the
+/// command-line `flags` over it. Every subcommand and a reload come through
+/// here.
+pub fn load(path: Option<&Path>, flags: &Overrides) -> Result<Settings> {
+    let file = match path {
+        Some(path) => read_file(path)?,
+        None => ConfigFile::default(),
+    };
+    settings::build(file, flags)
+}

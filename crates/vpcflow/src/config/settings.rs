@@ -1,0 +1,358 @@
+//! [`Settings`]: everything a run needs, validated, and how the file and the
+//! flags are combined into it ([`build`]).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::Arc;
+
+use anyhow::{anyhow, bail, Result};
+use serde::Deserialize;
+use vpcflow_core::aggregate::{AggregatorConfig, OverflowPolicy};
+use vpcflow_core::aws_service::AwsServices;
+use vpcflow_core::fields::Field;
+use vpcflow_core::format::LogFormat;
+use vpcflow_core::interface::{derived_id, InterfaceConfig, InterfaceDefaults};
+use vpcflow_core::layout::{Layout, Prefix};
+use vpcflow_core::name::FlowLogId;
+use vpcflow_core::window::Interval;
+use vpcflow_sinks::{FileFormat, S3Destination};
+use vpcflow_sources::live::CaptureSpec;
+use vpcflow_sources::pcap::PcapOptions;
+use vpcflow_sources::skydive::subscriber::AnalyzerConfig;
+use vpcflow_sources::skydive::ConverterOptions;
+
+use super::file::{AggregationSection, ConfigFile, MetricsSection};
+use super::flags::{ConversionFlags, Overrides};
+use super::s3::{self, S3Settings};
+
+/// Which records are written, by action (NODATA and SKIPDATA always are).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum TrafficType {
+    /// ACCEPT records only.
+    Accept,
+    /// REJECT records only.
+    Reject,
+    /// Both.
+    #[default]
+    All,
+}
+
+impl TrafficType {
+    /// The name AWS uses: `ACCEPT`, `REJECT` or `ALL`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TrafficType::Accept => "ACCEPT",
+            TrafficType::Reject => "REJECT",
+            TrafficType::All => "ALL",
+        }
+    }
+}
+
+impl FromStr for TrafficType {
+    type Err = String;
+    fn from_str(s: &str) -> Result<TrafficType, String> {
+        match s {
+            "ACCEPT" => Ok(TrafficType::Accept),
+            "REJECT" => Ok(TrafficType::Reject),
+            "ALL" => Ok(TrafficType::All),
+            other => Err(format!("{other:?} must be ACCEPT, REJECT or ALL")),
+        }
+    }
+}
+
+/// Where records go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    /// A local directory with the S3 key layout.
+    Directory(PathBuf),
+    /// Uncompressed records on standard output.
+    Stdout,
+    /// An S3 bucket (through the spool), with its delivery settings.
+    S3(Box<S3Target>),
+}
+
+/// An S3 destination and how to deliver to it.
+#[derive(Debug, Clone)]
+pub struct S3Target {
+    /// Bucket and key prefix.
+    pub destination: S3Destination,
+    /// Client, upload and spool settings.
+    pub settings: S3Settings,
+}
+
+impl PartialEq for S3Target {
+    fn eq(&self, other: &Self) -> bool {
+        self.destination == other.destination
+    }
+}
+
+impl Eq for S3Target {}
+
+/// A loaded AWS `ip-ranges.json` file.
+#[derive(Debug, Clone)]
+pub struct AwsIpRanges {
+    /// Where it was read from.
+    pub path: PathBuf,
+    /// Its ranges.
+    pub services: Arc<AwsServices>,
+}
+
+impl AwsIpRanges {
+    /// Reads the file at `path` (`flow_log.aws_ip_ranges`); errors name the
+    /// key, the file and the bad entry. A reload calls this again to get a
+    /// fresh table.
+    pub fn load(path: &Path) -> Result<AwsIpRanges> {
+        let services =
+            crate::ip_ranges::load(path).map_err(|e| anyhow!("flow_log.aws_ip_ranges: {e:#}"))?;
+        Ok(AwsIpRanges {
+            path: path.to_path_buf(),
+            services: Arc::new(services),
+        })
+    }
+}
+
+/// Everything a run needs, validated.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The flow log's identity.
+    pub flow_log: FlowLogId,
+    /// The record format.
+    pub format: LogFormat,
+    /// Which records are written.
+    pub traffic_type: TrafficType,
+    /// Aggregation settings.
+    pub aggregation: AggregatorConfig,
+    /// Where files go.
+    pub destination: Destination,
+    /// Key layout.
+    pub layout: Layout,
+    /// Text or Parquet files.
+    pub file_format: FileFormat,
+    /// Key prefix.
+    pub prefix: Prefix,
+    /// Size cap of one file (compressed bytes).
+    pub max_file_bytes: u64,
+    /// gzip level.
+    pub gzip_level: u32,
+    /// How capture files are read.
+    pub capture: PcapOptions,
+    /// Interface defaults.
+    pub interface_defaults: InterfaceDefaults,
+    /// Configured interfaces by name.
+    pub interfaces: HashMap<String, InterfaceConfig>,
+    /// How Skydive flows are converted.
+    pub skydive: ConverterOptions,
+    /// Skydive analyzers (`vpcflow run`).
+    pub analyzers: Vec<AnalyzerConfig>,
+    /// Event time trails the wall clock by this many seconds (`vpcflow run`).
+    pub idle_delay_secs: u64,
+    /// Live captures (`vpcflow run`).
+    pub captures: Vec<CaptureSpec>,
+    /// Live capture: event time trails the wall clock by this many seconds.
+    pub capture_idle_delay_secs: u64,
+    /// The REJECT policy (`None`: every flow is ACCEPT).
+    pub policy: Option<vpcflow_core::policy::Policy>,
+    /// AWS service ranges (`flow_log.aws_ip_ranges`).
+    pub aws_ip_ranges: Option<AwsIpRanges>,
+    /// Where `vpcflow run` serves `/metrics` and `/healthz` (`None`: nowhere).
+    pub metrics_listen: Option<SocketAddr>,
+}
+
+impl Settings {
+    /// The AWS service ranges records are enriched with: those of
+    /// `flow_log.aws_ip_ranges` when the format has a field that shows them
+    /// (so other formats never pay for the lookups).
+    pub fn aws_services(&self) -> Option<Arc<AwsServices>> {
+        let shown = self.format.contains(Field::PktSrcAwsService)
+            || self.format.contains(Field::PktDstAwsService);
+        let ranges = self.aws_ip_ranges.as_ref()?;
+        shown.then(|| ranges.services.clone())
+    }
+}
+
+/// The default size cap of a file: 75 MB, as AWS documented it.
+pub const DEFAULT_MAX_FILE_BYTES: u64 = 75_000_000;
+
+/// Combines the file and the command line into validated [`Settings`].
+pub fn build(file: ConfigFile, flags: &Overrides) -> Result<Settings> {
+    let policy = file.policy.policy()?;
+    let fl = &file.flow_log;
+    let f = &flags.flow_log;
+    let region = f
+        .region
+        .clone()
+        .or_else(|| fl.region.clone())
+        .unwrap_or_else(|| "us-east-1".to_string());
+    let account_id = f
+        .account_id
+        .clone()
+        .or_else(|| fl.account_id.clone())
+        .unwrap_or_else(default_account_id);
+    let flow_log_id = f
+        .flow_log_id
+        .clone()
+        .or_else(|| fl.flow_log_id.clone())
+        .unwrap_or_else(|| derived_id("fl-", &[&account_id, &region, "flow-log", &host_name()]));
+    let flow_log =
+        FlowLogId::new(&account_id, &region, &flow_log_id).map_err(|e| anyhow!("flow_log: {e}"))?;
+    let format = match f.format.as_ref().or(fl.format.as_ref()) {
+        Some(text) => LogFormat::parse(text).map_err(|e| anyhow!("flow_log.format: {e}"))?,
+        None => LogFormat::default_v2(),
+    };
+    let conversion = &flags.conversion;
+    let interval_secs = conversion.interval.or(fl.interval).unwrap_or(600);
+    let interval =
+        Interval::from_secs(interval_secs).map_err(|e| anyhow!("flow_log.interval: {e}"))?;
+    let traffic_type = conversion
+        .traffic_type
+        .or(fl.traffic_type)
+        .unwrap_or_default();
+
+    let out = &file.output;
+    let files = &flags.output;
+    let layout = files.layout.or(out.layout).unwrap_or_default();
+    let file_format = files.file_format.or(out.file_format).unwrap_or_default();
+    let prefix_text = files.prefix.clone().or_else(|| out.prefix.clone());
+    let prefix = Prefix::new(prefix_text.as_deref().unwrap_or_default())
+        .map_err(|e| anyhow!("output.prefix: {e}"))?;
+    let out_text = flags.destination.out.clone().or_else(|| out.out.clone());
+    let (destination, prefix) = match out_text.as_deref() {
+        Some("-") => (Destination::Stdout, prefix),
+        Some(url) if S3Destination::is_s3(url) => {
+            let destination = s3::destination(url, &prefix, prefix_text.is_some())?;
+            let settings = s3::s3_settings(
+                &out.s3,
+                out.spool_dir.as_deref(),
+                out.spool_max_bytes,
+                &flags.destination,
+                &region,
+            )?;
+            let prefix = destination.prefix.clone();
+            let target = S3Target {
+                destination,
+                settings,
+            };
+            (Destination::S3(Box::new(target)), prefix)
+        }
+        Some(dir) if !dir.is_empty() => (Destination::Directory(PathBuf::from(dir)), prefix),
+        Some(_) => bail!("output.out: must be a directory, - or s3://bucket/prefix/"),
+        None => (Destination::Directory(PathBuf::from("flowlogs")), prefix),
+    };
+    if file_format == FileFormat::Parquet && destination == Destination::Stdout {
+        bail!("output.file_format: parquet files need an output directory, not stdout (-)");
+    }
+    let max_file_bytes = conversion
+        .max_file_bytes
+        .or(out.max_file_bytes)
+        .unwrap_or(DEFAULT_MAX_FILE_BYTES);
+    if max_file_bytes < 1024 {
+        bail!("output.max_file_bytes: {max_file_bytes} is below the minimum of 1024 bytes");
+    }
+    let gzip_level = conversion.gzip_level.or(out.gzip_level).unwrap_or(6);
+    if gzip_level > 9 {
+        bail!("output.gzip_level: {gzip_level} must be between 0 and 9");
+    }
+
+    let mut aggregation = aggregation(&file.aggregation, conversion)?;
+    aggregation.interval = interval;
+    aggregation.key_by_packet_addrs =
+        format.contains(Field::PktSrcAddr) || format.contains(Field::PktDstAddr);
+    let capture = file.capture.settings(conversion)?;
+    let interfaces = super::interface::by_name(&file.interfaces)?;
+    let skydive = file.skydive.settings()?;
+    let aws_ip_ranges = fl
+        .aws_ip_ranges
+        .as_deref()
+        .map(AwsIpRanges::load)
+        .transpose()?;
+    let metrics_listen = metrics_listen(&file.metrics)?;
+
+    Ok(Settings {
+        policy,
+        aws_ip_ranges,
+        metrics_listen,
+        skydive: skydive.converter,
+        analyzers: skydive.analyzers,
+        idle_delay_secs: skydive.idle_delay_secs,
+        captures: capture.live,
+        capture_idle_delay_secs: capture.idle_delay_secs,
+        capture: capture.files,
+        interface_defaults: InterfaceDefaults {
+            account_id: flow_log.account_id.clone(),
+            region: flow_log.region.clone(),
+        },
+        flow_log,
+        format,
+        traffic_type,
+        aggregation,
+        destination,
+        layout,
+        file_format,
+        prefix,
+        max_file_bytes,
+        gzip_level,
+        interfaces,
+    })
+}
+
+/// `[aggregation]` with its flags (the interval and the packet-address key
+/// come from the flow log's settings and are set by the caller).
+fn aggregation(section: &AggregationSection, flags: &ConversionFlags) -> Result<AggregatorConfig> {
+    let max_open_flows = flags
+        .max_open_flows
+        .or(section.max_open_flows)
+        .unwrap_or(2_000_000);
+    if max_open_flows == 0 {
+        bail!("aggregation.max_open_flows: must be at least 1");
+    }
+    let overflow = match section.overflow.as_deref() {
+        None | Some("flush") => OverflowPolicy::Flush,
+        Some("skip") => OverflowPolicy::Skip,
+        Some(other) => bail!("aggregation.overflow: {other:?} must be flush or skip"),
+    };
+    let allowed_lateness = section.allowed_lateness.unwrap_or(60);
+    if allowed_lateness > 3600 {
+        bail!(
+            "aggregation.allowed_lateness: {allowed_lateness} s is more than the maximum of 3600 s"
+        );
+    }
+    Ok(AggregatorConfig {
+        interval: Interval::TenMinutes,
+        allowed_lateness_secs: allowed_lateness,
+        max_open_flows,
+        key_by_packet_addrs: false,
+        overflow,
+        emit_nodata: !flags.no_nodata && section.nodata.unwrap_or(true),
+        nodata_max_gap_secs: section.nodata_max_gap.unwrap_or(86_400),
+    })
+}
+
+fn metrics_listen(section: &MetricsSection) -> Result<Option<SocketAddr>> {
+    section
+        .listen
+        .as_ref()
+        .map(|a| {
+            a.parse::<SocketAddr>().map_err(|_| {
+                anyhow!("metrics.listen: {a:?} is not an address and port such as 127.0.0.1:9808")
+            })
+        })
+        .transpose()
+}
+
+/// A stable 12-digit account id derived from the host name, for runs that do
+/// not configure one.
+fn default_account_id() -> String {
+    let host = host_name();
+    let hex = derived_id("", &["account", &host]);
+    let n = u64::from_str_radix(&hex[..15], 16).unwrap_or(0) % 1_000_000_000_000;
+    format!("{n:012}")
+}
+
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "localhost".to_string())
+}

@@ -1,0 +1,390 @@
+//! Tests of the configuration: file, flags and validation.
+
+use std::path::PathBuf;
+
+use anyhow::anyhow;
+use vpcflow_core::format::LogFormat;
+use vpcflow_core::window::Interval;
+use vpcflow_sinks::FileFormat;
+use vpcflow_sources::skydive::subscriber::WireProtocol;
+
+use super::settings::{build, DEFAULT_MAX_FILE_BYTES};
+use super::*;
+
+fn parse(text: &str) -> Result<Settings> {
+    let file: ConfigFile = toml::from_str(text).map_err(|e| anyhow!("{e}"))?;
+    build(file, &Overrides::default())
+}
+
+#[test]
+fn file_format_from_file_and_flag() {
+    assert_eq!(parse("").unwrap().file_format, FileFormat::Text);
+    let s = parse("[output]\nfile_format = \"parquet\"").unwrap();
+    assert_eq!(s.file_format, FileFormat::Parquet);
+    let file: ConfigFile = toml::from_str("[output]\nfile_format = \"parquet\"").unwrap();
+    let flag = Overrides {
+        output: OutputFlags {
+            file_format: Some(FileFormat::Text),
+            ..OutputFlags::default()
+        },
+        ..Overrides::default()
+    };
+    assert_eq!(build(file, &flag).unwrap().file_format, FileFormat::Text);
+    let e = parse("[output]\nfile_format = \"csv\"").unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("file format \"csv\" is not one of text, parquet"),
+        "{e}"
+    );
+    let e = parse("[output]\nfile_format = \"parquet\"\nout = \"-\"").unwrap_err();
+    assert!(e.to_string().contains("need an output directory"), "{e}");
+}
+
+#[test]
+fn empty_config_gives_defaults() {
+    let s = parse("").unwrap();
+    assert_eq!(s.format, LogFormat::default_v2());
+    assert_eq!(s.aggregation.interval, Interval::TenMinutes);
+    assert_eq!(s.flow_log.region, "us-east-1");
+    assert_eq!(s.flow_log.account_id.len(), 12);
+    assert_eq!(s.destination, Destination::Directory("flowlogs".into()));
+    assert_eq!(s.max_file_bytes, DEFAULT_MAX_FILE_BYTES);
+    assert!(!s.aggregation.key_by_packet_addrs);
+}
+
+#[test]
+fn full_config() {
+    let s = parse(
+        r#"
+        [flow_log]
+        account_id = "123456789012"
+        region = "eu-west-1"
+        flow_log_id = "fl-0630869f236e76872"
+        format = "${version} ${pkt-srcaddr} ${srcaddr}"
+        interval = 60
+        traffic_type = "ACCEPT"
+        [output]
+        out = "-"
+        layout = "hive-hourly"
+        prefix = "a/b"
+        max_file_bytes = 1000000
+        gzip_level = 1
+        [aggregation]
+        max_open_flows = 10
+        overflow = "skip"
+        allowed_lateness = 5
+        nodata = false
+        [capture]
+        interface_name = "eth0"
+        fragments = "track-first"
+        [[interface]]
+        name = "eth0"
+        interface_id = "eni-1235b8ca123456789"
+        addresses = ["10.0.0.1", "2001:db8::1"]
+        primary_ipv4 = "10.0.0.2"
+        networks = ["10.0.0.0/16", "fd00::/8"]
+        [interface.ecs]
+        cluster_name = "prod"
+        "#,
+    )
+    .unwrap();
+    assert_eq!(s.format.version(), 3);
+    assert!(s.aggregation.key_by_packet_addrs);
+    assert_eq!(s.destination, Destination::Stdout);
+    assert!(s.layout.hive && s.layout.hourly);
+    assert_eq!(s.interfaces["eth0"].addresses.len(), 2);
+    assert_eq!(
+        s.interfaces["eth0"].primary_ipv4,
+        Some("10.0.0.2".parse().unwrap())
+    );
+    assert_eq!(s.interfaces["eth0"].networks.len(), 2);
+    assert_eq!(
+        s.interfaces["eth0"]
+            .ecs
+            .as_ref()
+            .unwrap()
+            .cluster_name
+            .as_deref(),
+        Some("prod")
+    );
+    assert_eq!(s.capture.interface_name.as_deref(), Some("eth0"));
+    assert!(!s.aggregation.emit_nodata);
+}
+
+#[test]
+fn errors_name_the_key() {
+    let cases = [
+        ("[flow_log]\ninterval = 300", "flow_log.interval"),
+        (
+            "[flow_log]\nformat = \"${version} ${nope}\"",
+            "flow_log.format: unknown field \"nope\"",
+        ),
+        ("[flow_log]\naccount_id = \"12\"", "flow_log: account id"),
+        (
+            "[flow_log]\nflow_log_id = \"fl-XYZ\"",
+            "flow_log: flow log id",
+        ),
+        ("[output]\nprefix = \"x/AWSLogs\"", "output.prefix"),
+        (
+            "[output]\nlayout = \"daily\"",
+            "layout = \"daily\"\n  |          ^^^^^^^\nlayout \"daily\" is not one of",
+        ),
+        ("[output]\ngzip_level = 11", "output.gzip_level"),
+        ("[aggregation]\noverflow = \"grow\"", "aggregation.overflow"),
+        (
+            "[[interface]]\nname = \"a\"\naddresses = [\"10.0.0.300\"]",
+            "addresses = [\"10.0.0.300\"]\n  |              ^^^^^^^^^^^^\ninvalid IP address syntax",
+        ),
+        (
+            "[[interface]]\nname = \"a\"\ninterface_id = \"eth0\"",
+            "interface[0] (a).interface_id",
+        ),
+        (
+            "[[interface]]\nname = \"a\"\n[[interface]]\nname = \"a\"",
+            "configured twice",
+        ),
+        ("[capture]\nfragments = \"all\"", "capture.fragments"),
+        (
+            "[[interface]]\nname = \"a\"\nprimary_ipv4 = \"fd00::1\"",
+            "primary_ipv4 = \"fd00::1\"\n  |                ^^^^^^^^^\ninvalid IPv4 address syntax",
+        ),
+        (
+            "[[interface]]\nname = \"a\"\nprimary_ipv6 = \"10.0.0.1\"",
+            "invalid IPv6 address syntax",
+        ),
+        (
+            "[[interface]]\nname = \"a\"\nnetworks = [\"10.0.0.0\"]",
+            "networks = [\"10.0.0.0\"]\n  |             ^^^^^^^^^^\ninvalid IP address syntax",
+        ),
+        (
+            "[[interface]]\nname = \"a\"\nnetworks = [\"10.0.0.5/16\"]",
+            "host bits set (the network is 10.0.0.0/16)",
+        ),
+        (
+            "[flow_log]\naws_ip_ranges = \"/nonexistent/ip-ranges.json\"",
+            "flow_log.aws_ip_ranges: cannot read AWS ip-ranges file /nonexistent/ip-ranges.json",
+        ),
+        (
+            "[[interface]]\nname = \"a\"\n[interface.ecs]\ntask_id = \"a b\"",
+            "interface[0] (a).ecs.task_id",
+        ),
+    ];
+    for (text, expected) in cases {
+        let e = parse(text).unwrap_err().to_string();
+        assert!(e.contains(expected), "{text:?}: {e}");
+    }
+}
+
+#[test]
+fn unknown_ecs_keys_are_rejected_by_name() {
+    let e =
+        toml::from_str::<ConfigFile>("[[interface]]\nname = \"a\"\n[interface.ecs]\ntask = \"x\"")
+            .unwrap_err()
+            .to_string();
+    assert!(e.contains("task"), "{e}");
+}
+
+#[test]
+fn unknown_keys_are_rejected_by_name() {
+    let e = toml::from_str::<ConfigFile>("[output]\nlayuot = \"hive\"")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("layuot"), "{e}");
+}
+
+#[test]
+fn live_captures() {
+    let s = parse(
+        r#"
+        [capture]
+        idle_delay = 2
+        [[capture.interface]]
+        name = "eth0"
+        filter = "ip or ip6"
+        promisc = true
+        snaplen = 128
+        buffer = 1048576
+        [[capture.interface]]
+        name = "veth*"
+    "#,
+    )
+    .unwrap();
+    assert_eq!(s.capture_idle_delay_secs, 2);
+    assert_eq!(s.captures.len(), 2);
+    assert_eq!(s.captures[0].filter.as_deref(), Some("ip or ip6"));
+    assert!(s.captures[0].promisc);
+    assert_eq!(s.captures[0].snaplen, 128);
+    assert_eq!(s.captures[0].buffer_bytes, 1 << 20);
+    assert!(s.captures[1].is_pattern());
+    assert!(!s.captures[1].promisc);
+    for (text, key) in [
+        (
+            "[[capture.interface]]\nname = \"\"",
+            "capture.interface[0].name",
+        ),
+        (
+            "[[capture.interface]]\nname = \"a\"\nsnaplen = 10",
+            "capture.interface[0].snaplen",
+        ),
+        (
+            "[[capture.interface]]\nname = \"a\"\nbuffer = 10",
+            "capture.interface[0].buffer",
+        ),
+    ] {
+        let e = parse(text).unwrap_err().to_string();
+        assert!(e.contains(key), "{e}");
+    }
+}
+
+#[test]
+fn skydive_analyzers() {
+    let s = parse(
+        r#"
+        [skydive]
+        capture_ids = ["c1"]
+        idle_delay = 30
+        [[skydive.analyzer]]
+        url = "ws://a1:8082"
+        username = "admin"
+        password = "pw"
+        [[skydive.analyzer]]
+        url = "wss://a2"
+        protocol = "protobuf"
+        token = "tok"
+        ca_file = "/etc/ca.pem"
+        capture_id = "c1"
+        stats = false
+        cookies = { lb = "x" }
+        "#,
+    )
+    .unwrap();
+    assert_eq!(s.analyzers.len(), 2);
+    assert_eq!(s.analyzers[0].username.as_deref(), Some("admin"));
+    assert_eq!(s.analyzers[1].protocol, WireProtocol::Protobuf);
+    assert_eq!(s.analyzers[1].namespaces(), vec!["flow/c1"]);
+    assert_eq!(s.analyzers[1].cookies, vec![("lb".into(), "x".into())]);
+    assert_eq!(s.skydive.capture_ids, vec!["c1"]);
+    assert_eq!(s.idle_delay_secs, 30);
+    for (text, expected) in [
+        (
+            "[[skydive.analyzer]]\nurl = \"http://a\"",
+            "skydive.analyzer[0].url",
+        ),
+        (
+            "[[skydive.analyzer]]\nurl = \"ws://a\"\nprotocol = \"xml\"",
+            "skydive.analyzer[0].protocol",
+        ),
+        (
+            "[[skydive.analyzer]]\nurl = \"wss://a\"",
+            "skydive.analyzer[0].ca_file",
+        ),
+        (
+            "[[skydive.analyzer]]\nurl = \"ws://a\"\npassword = \"x\"",
+            "skydive.analyzer[0].password",
+        ),
+        ("[skydive]\nstate_ttl = 5", "skydive.state_ttl"),
+        (
+            "[skydive.reject]\noutside = \"a\"\ninside = \"a\"",
+            "skydive.reject",
+        ),
+    ] {
+        let e = parse(text).unwrap_err().to_string();
+        assert!(e.contains(expected), "{text:?}: {e}");
+    }
+}
+
+#[test]
+fn metrics_listen() {
+    assert_eq!(parse("").unwrap().metrics_listen, None);
+    let s = parse("[metrics]\nlisten = \"127.0.0.1:9808\"").unwrap();
+    assert_eq!(s.metrics_listen, Some("127.0.0.1:9808".parse().unwrap()));
+    let s = parse("[metrics]\nlisten = \"[::1]:9808\"").unwrap();
+    assert_eq!(s.metrics_listen, Some("[::1]:9808".parse().unwrap()));
+    for bad in ["localhost:9808", "127.0.0.1", ""] {
+        let e = parse(&format!("[metrics]\nlisten = {bad:?}")).unwrap_err();
+        assert!(e.to_string().starts_with("metrics.listen: "), "{e}");
+    }
+    let e = toml::from_str::<ConfigFile>("[metrics]\nport = 1")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("port"), "{e}");
+}
+
+#[test]
+fn command_line_wins() {
+    let file: ConfigFile = toml::from_str("[flow_log]\ninterval = 60").unwrap();
+    let s = build(
+        file,
+        &Overrides {
+            conversion: ConversionFlags {
+                interval: Some(600),
+                ..ConversionFlags::default()
+            },
+            ..Overrides::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(s.aggregation.interval, Interval::TenMinutes);
+}
+
+#[test]
+fn s3_destination_and_every_s3_key() {
+    let s = parse(
+        r#"
+        [flow_log]
+        region = "eu-west-1"
+        [output]
+        out = "arn:aws:s3:::my-flow-logs/vpc/"
+        spool_dir = "/var/tmp/spool"
+        spool_max_bytes = 2097152
+        [output.s3]
+        endpoint = "http://127.0.0.1:3900"
+        region = "us-east-1"
+        profile = "flowlogs"
+        force_path_style = false
+        acl = "none"
+        sse = "aws:kms"
+        sse_kms_key_id = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+        storage_class = "STANDARD_IA"
+        multipart_threshold = 33554432
+        multipart_part_size = 16777216
+        max_concurrent_uploads = 2
+        shutdown_timeout = 5
+        permanent_error_retry = 60
+        "#,
+    )
+    .unwrap();
+    let Destination::S3(t) = &s.destination else {
+        panic!("{:?}", s.destination)
+    };
+    assert_eq!(t.destination.bucket, "my-flow-logs");
+    assert_eq!(s.prefix.as_str(), "vpc");
+    let o = &t.settings.options;
+    assert_eq!(o.endpoint.as_deref(), Some("http://127.0.0.1:3900"));
+    assert_eq!(o.region.as_deref(), Some("us-east-1"));
+    assert_eq!(o.fallback_region.as_deref(), Some("eu-west-1"));
+    assert_eq!(o.profile.as_deref(), Some("flowlogs"));
+    assert_eq!(o.force_path_style, Some(false));
+    assert_eq!(o.acl, vpcflow_sinks::s3::Acl::None);
+    assert!(matches!(o.sse, Some(vpcflow_sinks::s3::Sse::Kms(_))));
+    assert_eq!(o.storage_class.as_deref(), Some("STANDARD_IA"));
+    assert_eq!(
+        (o.multipart_threshold, o.multipart_part_size),
+        (32 << 20, 16 << 20)
+    );
+    assert_eq!(o.max_concurrent_uploads, 2);
+    assert_eq!(o.permanent_error_retry.as_secs(), 60);
+    assert_eq!(t.settings.shutdown_timeout.as_secs(), 5);
+    assert_eq!(t.settings.spool_dir, PathBuf::from("/var/tmp/spool"));
+    assert_eq!(t.settings.spool_max_bytes, 2 << 20);
+
+    let e = parse("[output]\nout = \"s3://b-1/x/\"\n[output.s3]\nbucket = \"y\"").unwrap_err();
+    assert!(e.to_string().contains("unknown field `bucket`"), "{e}");
+    let e = parse("[output]\nout = \"s3://b-1/x/\"\nprefix = \"y\"").unwrap_err();
+    assert!(e.to_string().starts_with("output.prefix: "), "{e}");
+    let e = parse("[output]\nout = \"s3://B/\"").unwrap_err();
+    assert!(e.to_string().starts_with("output.out: "), "{e}");
+    // Without an S3 destination the S3 table is accepted and unused.
+    let s = parse("[output.s3]\nregion = \"us-east-1\"").unwrap();
+    assert_eq!(s.destination, Destination::Directory("flowlogs".into()));
+}

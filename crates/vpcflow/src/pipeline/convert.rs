@@ -1,0 +1,135 @@
+//! One-shot conversion (`vpcflow convert`): capture files or Skydive
+//! recordings, read to the end, through the pipeline into the destination.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use vpcflow_core::aggregate::AggregatorStats;
+use vpcflow_sinks::s3::{DeliveryReport, DrainPolicy};
+use vpcflow_sinks::{FileFormat, RunSummary};
+use vpcflow_sources::pcap::{read_capture, CaptureStats};
+use vpcflow_sources::skydive::replay::{self, BadLine};
+use vpcflow_sources::skydive::{Converter, ConverterStats};
+
+use super::start;
+use crate::config::Settings;
+
+/// What the input files are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum InputKind {
+    /// Capture files (pcap, pcapng).
+    #[default]
+    Captures,
+    /// Recorded Skydive messages, one JSON message or flow array per line.
+    Skydive,
+}
+
+impl InputKind {
+    /// What one input file is called in messages.
+    pub fn file_noun(self) -> &'static str {
+        match self {
+            InputKind::Captures => "capture file",
+            InputKind::Skydive => "Skydive recording",
+        }
+    }
+}
+
+/// The totals of one conversion.
+#[derive(Debug, Default)]
+pub struct ConvertSummary {
+    /// What the input files were.
+    pub input: InputKind,
+    /// What the Skydive converter did (Skydive recordings).
+    pub skydive: ConverterStats,
+    /// Skydive messages read (Skydive recordings).
+    pub skydive_messages: u64,
+    /// Malformed lines of Skydive recordings.
+    pub bad_lines: u64,
+    /// The first malformed lines, with their file, line number and reason.
+    pub bad: Vec<BadLine>,
+    /// Capture files read completely or up to a truncation.
+    pub files_read: usize,
+    /// Capture files that could not be read, with the reason.
+    pub files_failed: Vec<(PathBuf, String)>,
+    /// What the capture reader saw.
+    pub capture: CaptureStats,
+    /// What aggregation did.
+    pub aggregation: AggregatorStats,
+    /// What the sink wrote.
+    pub output: RunSummary,
+    /// What the delivery to S3 did (S3 destinations).
+    pub delivery: Option<DeliveryReport>,
+    /// Wall time of the whole run.
+    pub elapsed: Duration,
+    /// Text or Parquet files.
+    pub file_format: FileFormat,
+}
+
+/// Converts `files` into flow log files as `settings` say. `progress` is told
+/// how many input bytes have been consumed so far.
+pub fn convert(
+    settings: &Settings,
+    input: InputKind,
+    files: &[PathBuf],
+    progress: &mut dyn FnMut(u64),
+) -> Result<ConvertSummary> {
+    let started = Instant::now();
+    let mut pipeline = start(settings, DrainPolicy::UntilDelivered, None)?;
+    let ingest = &mut pipeline.ingest;
+    let mut summary = ConvertSummary {
+        input,
+        file_format: settings.file_format,
+        ..ConvertSummary::default()
+    };
+    let mut converter = Converter::new(settings.skydive.clone());
+    let mut done_before = 0u64;
+    for path in files {
+        if input == InputKind::Skydive {
+            match replay::read_file(path, &mut converter, ingest) {
+                Ok(stats) => {
+                    summary.files_read += 1;
+                    summary.skydive_messages += stats.messages;
+                    summary.bad_lines += stats.bad_lines;
+                    let room = replay::ReplayStats::MAX_BAD_LINES.saturating_sub(summary.bad.len());
+                    summary.bad.extend(stats.bad.into_iter().take(room));
+                }
+                Err(e) => {
+                    tracing::error!(file = %path.display(), error = %e, "cannot read Skydive recording");
+                    summary.files_failed.push((path.clone(), e.to_string()));
+                }
+            }
+            done_before += std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+            progress(done_before);
+            if ingest.writer_gone {
+                break;
+            }
+            continue;
+        }
+        let mut file_progress = |bytes: u64| progress(done_before + bytes);
+        match read_capture(path, &settings.capture, ingest, &mut file_progress) {
+            Ok(stats) => {
+                if stats.truncated_file {
+                    tracing::warn!(file = %path.display(), "capture file is truncated: read up to the last complete packet");
+                }
+                summary.files_read += 1;
+                summary.capture += stats;
+            }
+            Err(e) => {
+                tracing::error!(file = %path.display(), error = %e, "cannot read capture file");
+                summary.files_failed.push((path.clone(), e.to_string()));
+            }
+        }
+        done_before += std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        if ingest.writer_gone {
+            break;
+        }
+    }
+    converter.finish(ingest);
+    summary.skydive = *converter.stats();
+    ingest.finish();
+    summary.aggregation = *ingest.aggregator.stats();
+    (summary.output, summary.delivery) = pipeline.join()?;
+    summary.elapsed = started.elapsed();
+    Ok(summary)
+}
