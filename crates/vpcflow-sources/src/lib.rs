@@ -17,6 +17,7 @@ pub mod fragments;
 pub mod live;
 pub mod pcap;
 pub mod skydive;
+pub mod source;
 pub mod stats;
 
 pub use decode::{decode, Decoded, IpPacket, Outcome};
@@ -24,4 +25,5 @@ pub use fragments::{FragmentPolicy, FragmentTable, PacketDecoder};
 pub use pcap::{
     read_capture, read_capture_bytes, sniff_format, CaptureError, CaptureFormat, PcapOptions,
 };
+pub use source::{Source, SourceStats};
 pub use stats::{CaptureStats, CaptureWarning, TunnelCounts, WarningKind};

@@ -2,7 +2,7 @@
 //! for interfaces that appear later and match a pattern) and applies what they
 //! send to a [`FlowConsumer`].
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender};
 use std::sync::Arc;
@@ -14,6 +14,7 @@ use vpcflow_core::{FlowConsumer, InterfaceIndex, LossEvent};
 use super::capture::{self, Event};
 use super::{pattern, CaptureSpec};
 use crate::fragments::FragmentPolicy;
+use crate::source::{Source, SourceStats};
 
 /// Batches in flight from the capture threads to the ingest side.
 const CHANNEL_DEPTH: usize = 1024;
@@ -283,4 +284,54 @@ pub fn present_interfaces() -> Vec<String> {
         .unwrap_or_default();
     names.sort();
     names
+}
+
+impl Source for LiveSource {
+    fn start(&mut self, out: &mut dyn FlowConsumer) -> Result<(), String> {
+        LiveSource::start(self, out)
+    }
+
+    fn pump(&mut self, wait: Duration, _now_ms: i64, out: &mut dyn FlowConsumer) {
+        LiveSource::pump(self, wait, out);
+    }
+
+    fn tick(&mut self, out: &mut dyn FlowConsumer) {
+        if self.specs.iter().any(CaptureSpec::is_pattern) {
+            self.poll_interfaces(out);
+        }
+    }
+
+    fn stop(&mut self, _now_ms: i64, out: &mut dyn FlowConsumer) {
+        LiveSource::stop(self, out);
+    }
+
+    /// Each capture configured by name whose capture has ended.
+    fn failing(&mut self) -> Vec<String> {
+        let open: HashSet<&str> = self.open_interfaces().collect();
+        self.specs
+            .iter()
+            .enumerate()
+            .filter(|(_, spec)| !spec.is_pattern() && !open.contains(spec.name.as_str()))
+            .map(|(i, spec)| {
+                format!(
+                    "capture.interface[{i}]: the capture of {} has ended",
+                    spec.name
+                )
+            })
+            .collect()
+    }
+
+    fn stats(&self) -> SourceStats {
+        let mut per_interface: Vec<_> = self
+            .per_interface
+            .iter()
+            .map(|(name, s)| (name.clone(), *s))
+            .collect();
+        per_interface.sort_by(|a, b| a.0.cmp(&b.0));
+        SourceStats::Capture {
+            totals: self.stats,
+            per_interface,
+            open: self.open_interfaces().count() as u64,
+        }
+    }
 }

@@ -68,6 +68,7 @@ pub mod live;
 pub mod protobuf;
 mod reject;
 pub mod replay;
+mod source;
 pub mod subscriber;
 #[cfg(test)]
 mod tests;
@@ -77,3 +78,4 @@ pub use convert::{
 };
 pub use message::{parse_json, Flow, FlowMetric, Payload, Stats, TcpMetric};
 pub use reject::{RejectStats, TwoPoint};
+pub use source::SkydiveSource;

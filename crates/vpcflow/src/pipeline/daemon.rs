@@ -1,11 +1,9 @@
 //! The daemon loop (`vpcflow run`): the live sources (captures of
-//! `[[capture.interface]]`, Skydive analyzers of `[[skydive.analyzer]]`) feed
-//! the pipeline until a signal; reloads are applied on the way, and the
-//! ingest side publishes its counters for the metrics endpoint.
+//! `[[capture.interface]]`, Skydive analyzers of `[[skydive.analyzer]]`, each
+//! a [`Source`]) feed the pipeline until a signal; reloads are applied on the
+//! way, and the ingest side publishes its counters for the metrics endpoint.
 
-use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{channel, TryRecvError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -13,21 +11,21 @@ use anyhow::{anyhow, Result};
 use vpcflow_core::aggregate::AggregatorStats;
 use vpcflow_sinks::s3::{DeliveryReport, DrainPolicy};
 use vpcflow_sinks::RunSummary;
-use vpcflow_sources::live::{LiveCaptureStats, LiveSource};
-use vpcflow_sources::skydive::live::{Live, LiveStats};
-use vpcflow_sources::skydive::subscriber::Subscription;
-use vpcflow_sources::skydive::{Converter, ConverterStats};
+use vpcflow_sources::live::LiveCaptureStats;
+use vpcflow_sources::skydive::live::LiveStats;
+use vpcflow_sources::skydive::ConverterStats;
+use vpcflow_sources::{Source, SourceStats};
 
 use super::ingest::Ingest;
-use super::{start, Reloadable};
+use super::{sources, start, Reloadable};
 use crate::config::{Destination, Settings};
 use crate::metrics::{IngestView, Telemetry};
 
 /// How often the ingest thread of `vpcflow run` publishes its counters.
 const PUBLISH_EVERY: Duration = Duration::from_millis(250);
 
-/// A Skydive analyzer disconnected this long makes the daemon unhealthy.
-const ANALYZER_GRACE: Duration = Duration::from_secs(10);
+/// How long one pass of the loop waits for the sources when they are quiet.
+const PUMP_WAIT: Duration = Duration::from_millis(100);
 
 /// The totals of a `vpcflow run`.
 #[derive(Debug, Default)]
@@ -66,67 +64,37 @@ pub struct Control<'a> {
     pub telemetry: Arc<Telemetry>,
 }
 
-/// Why the live sources are failing, for the health check; `down_since`
-/// remembers since when an analyzer has been missing.
-fn failing_sources(
-    settings: &Settings,
-    capture: &LiveSource,
-    live: &Live,
-    down_since: &mut Option<Instant>,
-) -> Vec<String> {
-    let mut failing = Vec::new();
-    let open: HashSet<&str> = capture.open_interfaces().collect();
-    for (i, spec) in settings.captures.iter().enumerate() {
-        if !spec.is_pattern() && !open.contains(spec.name.as_str()) {
-            failing.push(format!(
-                "capture.interface[{i}]: the capture of {} has ended",
-                spec.name
-            ));
-        }
-    }
-    let configured = settings.analyzers.len() as u64;
-    let stats = live.stats();
-    let connected = stats.connects.saturating_sub(stats.disconnects);
-    if connected < configured {
-        let since = *down_since.get_or_insert_with(Instant::now);
-        if since.elapsed() >= ANALYZER_GRACE {
-            failing.push(format!(
-                "skydive.analyzer: {} of {configured} analyzers not connected for {} s",
-                configured - connected,
-                since.elapsed().as_secs()
-            ));
-        }
-    } else {
-        *down_since = None;
-    }
-    failing
-}
-
 /// The counters of the ingest side of `vpcflow run`, for the telemetry.
-fn ingest_view(
-    settings: &Settings,
-    ingest: &Ingest,
-    capture: &LiveSource,
-    live: &Live,
-    analyzers_down_since: &mut Option<Instant>,
-) -> IngestView {
-    let mut captures: Vec<_> = capture
-        .per_interface()
-        .iter()
-        .map(|(name, s)| (name.clone(), *s))
-        .collect();
-    captures.sort_by(|a, b| a.0.cmp(&b.0));
-    IngestView {
+fn ingest_view(ingest: &Ingest, sources: &mut [Box<dyn Source>]) -> IngestView {
+    let mut view = IngestView {
         interfaces: ingest.counts.clone(),
-        captures,
-        captures_open: capture.open_interfaces().count() as u64,
-        analyzers: settings.analyzers.len() as u64,
-        skydive_live: *live.stats(),
-        skydive: *live.converter().stats(),
         aggregation: *ingest.aggregator.stats(),
         open_flows: ingest.aggregator.open_flows() as u64,
-        failing: failing_sources(settings, capture, live, analyzers_down_since),
+        ..IngestView::default()
+    };
+    for source in sources.iter_mut() {
+        match source.stats() {
+            SourceStats::Capture {
+                per_interface,
+                open,
+                ..
+            } => {
+                view.captures = per_interface;
+                view.captures_open = open;
+            }
+            SourceStats::Skydive {
+                live,
+                converter,
+                analyzers,
+            } => {
+                view.skydive_live = live;
+                view.skydive = converter;
+                view.analyzers = analyzers;
+            }
+        }
+        view.failing.extend(source.failing());
     }
+    view
 }
 
 /// Runs the live sources (the captures of `[[capture.interface]]`, the
@@ -145,7 +113,8 @@ fn ingest_view(
 /// `skydive.idle_delay`), so windows close (NODATA for idle interfaces) and
 /// files are published.
 pub fn run_live(settings: &Settings, control: Control) -> Result<RunTotals> {
-    if settings.analyzers.is_empty() && settings.captures.is_empty() {
+    let mut sources = sources::open(settings);
+    if sources.is_empty() {
         anyhow::bail!(
             "nothing to run: configure [[capture.interface]] or [[skydive.analyzer]] blocks"
         );
@@ -168,32 +137,17 @@ pub fn run_live(settings: &Settings, control: Control) -> Result<RunTotals> {
     }
     ingest.captures = settings.captures.clone();
     ingest.other_source = "skydive";
-    let mut capture = LiveSource::new(settings.captures.clone(), settings.capture.fragments);
-    capture.start(ingest).map_err(|e| anyhow!("{e}"))?;
-    let (tx, rx) = channel();
-    let subscription = if settings.analyzers.is_empty() {
-        None
-    } else {
-        Some(
-            Subscription::start(&settings.analyzers, tx)
-                .map_err(|e| anyhow!("skydive.analyzer: {e}"))?,
-        )
-    };
-    let mut live = Live::new(
-        Converter::new(settings.skydive.clone()),
-        settings.analyzers.len(),
-        settings.aggregation.interval.secs(),
-    );
+    for source in &mut sources {
+        source.start(ingest).map_err(|e| anyhow!("{e}"))?;
+    }
     let idle_delay = if settings.captures.is_empty() {
         settings.idle_delay_secs
     } else {
         settings.capture_idle_delay_secs
     };
     let mut last_advance = Instant::now();
-    let mut last_poll = Instant::now();
+    let mut last_tick = Instant::now();
     let mut last_publish: Option<Instant> = None;
-    let mut analyzers_down_since = None;
-    let has_patterns = settings.captures.iter().any(|c| c.is_pattern());
     while !stop.load(Ordering::SeqCst) && !ingest.writer_gone {
         if reload.swap(false, Ordering::SeqCst) {
             if let Some(new) = reloader() {
@@ -202,22 +156,19 @@ pub fn run_live(settings: &Settings, control: Control) -> Result<RunTotals> {
         }
         if last_publish.is_none_or(|t| t.elapsed() >= PUBLISH_EVERY) {
             last_publish = Some(Instant::now());
-            let view = ingest_view(settings, ingest, &capture, &live, &mut analyzers_down_since);
-            telemetry.publish_ingest(view);
+            telemetry.publish_ingest(ingest_view(ingest, &mut sources));
         }
-        capture.pump(Duration::from_millis(100), ingest);
-        if subscription.is_some() {
-            loop {
-                match rx.try_recv() {
-                    Ok(event) => live.handle(event, wall_ms(), ingest),
-                    Err(TryRecvError::Empty) => break,
-                    Err(TryRecvError::Disconnected) => break,
-                }
+        // The first source waits for input; the others hand over what they
+        // already have.
+        for (i, source) in sources.iter_mut().enumerate() {
+            let wait = if i == 0 { PUMP_WAIT } else { Duration::ZERO };
+            source.pump(wait, wall_ms(), ingest);
+        }
+        if last_tick.elapsed() >= Duration::from_secs(1) {
+            last_tick = Instant::now();
+            for source in &mut sources {
+                source.tick(ingest);
             }
-        }
-        if has_patterns && last_poll.elapsed() >= Duration::from_secs(1) {
-            last_poll = Instant::now();
-            capture.poll_interfaces(ingest);
         }
         if last_advance.elapsed() >= Duration::from_millis(500) {
             last_advance = Instant::now();
@@ -233,23 +184,25 @@ pub fn run_live(settings: &Settings, control: Control) -> Result<RunTotals> {
     if let Some(spool) = &spool {
         spool.admit_all();
     }
-    capture.stop(ingest);
-    if let Some(subscription) = subscription {
-        subscription.stop();
+    for source in &mut sources {
+        source.stop(wall_ms(), ingest);
     }
-    // Events already received are counted.
-    while let Ok(event) = rx.try_recv() {
-        live.handle(event, wall_ms(), ingest);
-    }
-    live.finish(wall_ms(), ingest);
     ingest.finish();
     let mut totals = RunTotals {
-        capture: *capture.stats(),
-        live: *live.stats(),
-        skydive: *live.converter().stats(),
         aggregation: *ingest.aggregator.stats(),
         ..RunTotals::default()
     };
+    for source in &sources {
+        match source.stats() {
+            SourceStats::Capture { totals: t, .. } => totals.capture = t,
+            SourceStats::Skydive {
+                live, converter, ..
+            } => {
+                totals.live = live;
+                totals.skydive = converter;
+            }
+        }
+    }
     (totals.output, totals.delivery) = pipeline.join()?;
     Ok(totals)
 }

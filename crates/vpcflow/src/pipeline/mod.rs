@@ -10,7 +10,7 @@
 //!   metadata to the writer with the records.
 //! * [`writer`]: the writer thread.
 //! * [`sinks`]: the sink of the configured destination (one factory for
-//!   every subcommand).
+//!   every subcommand); `sources`: the live sources of the settings.
 //! * [`convert`]: one-shot conversion of files (`vpcflow convert`).
 //! * [`daemon`]: the live sources until a signal (`vpcflow run`).
 //!
@@ -22,6 +22,7 @@ mod convert;
 mod daemon;
 mod ingest;
 pub mod sinks;
+mod sources;
 mod writer;
 
 use std::collections::HashMap;

@@ -1,0 +1,118 @@
+//! [`SkydiveSource`]: the Skydive analyzers of `vpcflow run` as a
+//! [`Source`]: a [`Subscription`] (one thread per analyzer) feeding a channel,
+//! and the [`Live`] side that applies its events to the converter.
+
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::time::{Duration, Instant};
+
+use vpcflow_core::FlowConsumer;
+
+use super::live::Live;
+use super::subscriber::{AnalyzerConfig, Event, Subscription};
+use super::Converter;
+use crate::source::{Source, SourceStats};
+
+/// An analyzer disconnected this long makes the source failing.
+const ANALYZER_GRACE: Duration = Duration::from_secs(10);
+
+/// The live Skydive source.
+pub struct SkydiveSource {
+    analyzers: Vec<AnalyzerConfig>,
+    subscription: Option<Subscription>,
+    tx: Option<Sender<Event>>,
+    rx: Receiver<Event>,
+    live: Live,
+    /// Since when fewer analyzers than configured are connected.
+    down_since: Option<Instant>,
+}
+
+impl SkydiveSource {
+    /// A source over `analyzers` whose flows `converter` converts;
+    /// `interval_secs` is the aggregation interval (see [`Live::new`]).
+    pub fn new(
+        analyzers: Vec<AnalyzerConfig>,
+        converter: Converter,
+        interval_secs: u64,
+    ) -> SkydiveSource {
+        let (tx, rx) = channel();
+        let live = Live::new(converter, analyzers.len(), interval_secs);
+        SkydiveSource {
+            analyzers,
+            subscription: None,
+            tx: Some(tx),
+            rx,
+            live,
+            down_since: None,
+        }
+    }
+}
+
+impl Source for SkydiveSource {
+    fn start(&mut self, _out: &mut dyn FlowConsumer) -> Result<(), String> {
+        let tx = self
+            .tx
+            .take()
+            .ok_or("the Skydive source was started twice")?;
+        let subscription = Subscription::start(&self.analyzers, tx)
+            .map_err(|e| format!("skydive.analyzer: {e}"))?;
+        self.subscription = Some(subscription);
+        Ok(())
+    }
+
+    fn pump(&mut self, wait: Duration, now_ms: i64, out: &mut dyn FlowConsumer) {
+        if self.subscription.is_none() {
+            return;
+        }
+        let first = if wait.is_zero() {
+            self.rx.try_recv().ok()
+        } else {
+            self.rx.recv_timeout(wait).ok()
+        };
+        let Some(first) = first else {
+            return;
+        };
+        self.live.handle(first, now_ms, out);
+        while let Ok(event) = self.rx.try_recv() {
+            self.live.handle(event, now_ms, out);
+        }
+    }
+
+    fn stop(&mut self, now_ms: i64, out: &mut dyn FlowConsumer) {
+        if let Some(subscription) = self.subscription.take() {
+            subscription.stop();
+        }
+        // Events already received are counted.
+        while let Ok(event) = self.rx.try_recv() {
+            self.live.handle(event, now_ms, out);
+        }
+        self.live.finish(now_ms, out);
+    }
+
+    /// Analyzers not connected for longer than a grace period.
+    fn failing(&mut self) -> Vec<String> {
+        let configured = self.analyzers.len() as u64;
+        let stats = self.live.stats();
+        let connected = stats.connects.saturating_sub(stats.disconnects);
+        if connected >= configured {
+            self.down_since = None;
+            return Vec::new();
+        }
+        let since = *self.down_since.get_or_insert_with(Instant::now);
+        if since.elapsed() < ANALYZER_GRACE {
+            return Vec::new();
+        }
+        vec![format!(
+            "skydive.analyzer: {} of {configured} analyzers not connected for {} s",
+            configured - connected,
+            since.elapsed().as_secs()
+        )]
+    }
+
+    fn stats(&self) -> SourceStats {
+        SourceStats::Skydive {
+            live: *self.live.stats(),
+            converter: *self.live.converter().stats(),
+            analyzers: self.analyzers.len() as u64,
+        }
+    }
+}

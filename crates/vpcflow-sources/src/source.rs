@@ -1,0 +1,69 @@
+//! [`Source`]: what a live source of `vpcflow run` implements.
+//!
+//! The daemon's loop owns every configured source as a `Box<dyn Source>`,
+//! starts them, pumps each in turn into the pipeline's
+//! [`FlowConsumer`], and stops them at the end; the health check and the
+//! metrics read [`Source::failing`] and [`Source::stats`]. Offline inputs
+//! (capture files, Skydive recordings) are plain functions that read one
+//! file into a [`FlowConsumer`] ([`crate::read_capture`],
+//! [`crate::skydive::replay::read_file`]).
+
+use std::time::Duration;
+
+use vpcflow_core::FlowConsumer;
+
+use crate::live::LiveCaptureStats;
+use crate::skydive::live::LiveStats;
+use crate::skydive::ConverterStats;
+
+/// A live source of flow observations: it reads on threads of its own and
+/// hands what arrived to the consumer when pumped, on the pipeline's thread.
+pub trait Source {
+    /// Opens what it reads (captures, connections), registering the
+    /// interfaces it already knows with `out`. An error (naming the
+    /// configuration key it is about) stops the start-up.
+    fn start(&mut self, out: &mut dyn FlowConsumer) -> Result<(), String>;
+
+    /// Hands `out` everything that arrived, waiting at most `wait` when
+    /// nothing has; `now_ms` is the wall clock in Unix milliseconds.
+    fn pump(&mut self, wait: Duration, now_ms: i64, out: &mut dyn FlowConsumer);
+
+    /// Housekeeping, about once a second (e.g. captures of interfaces that
+    /// appeared and match a pattern).
+    fn tick(&mut self, _out: &mut dyn FlowConsumer) {}
+
+    /// Stops reading and hands `out` what was still in flight: the end of
+    /// its input.
+    fn stop(&mut self, now_ms: i64, out: &mut dyn FlowConsumer);
+
+    /// Why the source is failing now, one line per reason naming the
+    /// configuration key (empty: healthy).
+    fn failing(&mut self) -> Vec<String>;
+
+    /// Its counters so far.
+    fn stats(&self) -> SourceStats;
+}
+
+/// The counters of one source, by kind (the metrics and the summary show
+/// each kind's own).
+#[derive(Debug, Clone, PartialEq)]
+pub enum SourceStats {
+    /// Live captures.
+    Capture {
+        /// Summed over the interfaces.
+        totals: LiveCaptureStats,
+        /// Per interface name, sorted by name.
+        per_interface: Vec<(String, LiveCaptureStats)>,
+        /// Interfaces being captured now.
+        open: u64,
+    },
+    /// Skydive analyzers.
+    Skydive {
+        /// Connections, messages and events.
+        live: LiveStats,
+        /// What the conversion of their flows did.
+        converter: ConverterStats,
+        /// Analyzers configured.
+        analyzers: u64,
+    },
+}
