@@ -1,12 +1,45 @@
-//! [`Source`]: what a live source of `vpcflow run` implements.
+//! [`Source`]: what a live source of `vpcflow run` implements, and how a new
+//! source joins vpcflow.
 //!
 //! The daemon's loop owns every configured source as a `Box<dyn Source>`,
-//! starts them, pumps each in turn into the pipeline's
-//! [`FlowConsumer`], and stops them at the end; the health check and the
-//! metrics read [`Source::failing`] and [`Source::stats`]. Offline inputs
-//! (capture files, Skydive recordings) are plain functions that read one
-//! file into a [`FlowConsumer`] ([`crate::read_capture`],
-//! [`crate::skydive::replay::read_file`]).
+//! starts them, pumps each in turn into the pipeline's [`FlowConsumer`], and
+//! stops them at the end; the health check and the metrics read
+//! [`Source::failing`] and [`Source::stats`]. Offline inputs (capture files,
+//! Skydive recordings) are plain functions that read one file into a
+//! [`FlowConsumer`] ([`crate::read_capture`],
+//! [`crate::skydive::replay::read_file`]), called by the one-shot conversion.
+//!
+//! # Adding a source
+//!
+//! 1. **Code**: a folder of its own here (`src/NAME/`), public through
+//!    `lib.rs`. Decoding is pure and separate from I/O (a decoder that turns
+//!    bytes into [`FlowUpdate`](vpcflow_core::FlowUpdate)s, fuzzable on its
+//!    own); the source type owns its threads or sockets and implements
+//!    [`Source`]. Everything it observes reaches the pipeline through the
+//!    consumer only: [`FlowConsumer::interface`] once per interface (so it
+//!    gets NODATA while idle), [`FlowConsumer::update`] or
+//!    [`FlowConsumer::update_batch`] per observation, and
+//!    [`FlowConsumer::loss`] for what it knows it lost (it becomes SKIPDATA).
+//!    Nothing downstream knows where a flow came from. Add a variant to
+//!    [`SourceStats`] for its counters.
+//! 2. **Configuration**: its section in a file of its own under
+//!    `crates/vpcflow/src/config/` (a `serde` struct with `deny_unknown_fields`
+//!    and doc comments, validated into a settings type whose errors name the
+//!    key), a field in `ConfigFile`, and its validated form in `Settings`;
+//!    document every key in `docs/configuration.md` (a test compares the
+//!    documented keys with the ones the parser accepts).
+//! 3. **Wiring**: one arm in `crates/vpcflow/src/pipeline/sources.rs` builds
+//!    it from the settings; an offline form (a file or capture replay) is
+//!    called from `pipeline/convert.rs`. `vpcflow check` reports it
+//!    (`crates/vpcflow/src/check/`), and the metrics show its
+//!    [`SourceStats`] (`crates/vpcflow/src/metrics/`).
+//! 4. **Tests**: unit tests of the decoder next to it, including malformed
+//!    and truncated input (an error names what and where, nothing panics, the
+//!    rest is still read); counts checked against an independent truth (a
+//!    real capture with its truth file, a real exporter or peer on loopback,
+//!    an independent decoder), never against our own output; losses become
+//!    SKIPDATA; an end-to-end test through the `vpcflow` binary in
+//!    `crates/vpcflow/tests/`; shared helpers come from `vpcflow-testkit`.
 
 use std::time::Duration;
 

@@ -12,8 +12,8 @@ use vpcflow_sinks::FileFormat;
 use super::capture::CaptureSection;
 use super::policy::PolicySection;
 use super::s3::S3Section;
-use super::settings::TrafficType;
 use super::skydive::SkydiveSection;
+use super::traffic_type::TrafficType;
 use super::typed;
 
 /// The configuration file, as written.

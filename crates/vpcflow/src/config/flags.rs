@@ -10,7 +10,7 @@ use clap::Args;
 use vpcflow_core::layout::Layout;
 use vpcflow_sinks::FileFormat;
 
-use super::settings::TrafficType;
+use super::traffic_type::TrafficType;
 
 /// The flow log's identity and record format (`convert`, `athena`).
 #[derive(Debug, Default, Clone, Args)]

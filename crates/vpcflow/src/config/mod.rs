@@ -20,6 +20,7 @@ mod policy;
 mod s3;
 mod settings;
 mod skydive;
+mod traffic_type;
 mod typed;
 mod validate;
 
@@ -32,7 +33,8 @@ use anyhow::{anyhow, Context, Result};
 
 pub use file::ConfigFile;
 pub use flags::{ConversionFlags, DestinationFlags, FlowLogFlags, OutputFlags, Overrides};
-pub use settings::{Destination, S3Target, Settings, TrafficType};
+pub use settings::{Destination, S3Target, Settings};
+pub use traffic_type::TrafficType;
 
 /// Reads a configuration file.
 pub fn read_file(path: &Path) -> Result<ConfigFile> {

@@ -4,11 +4,9 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Result};
-use serde::Deserialize;
 use vpcflow_core::aggregate::{AggregatorConfig, OverflowPolicy};
 use vpcflow_core::aws_service::AwsServices;
 use vpcflow_core::fields::Field;
@@ -26,42 +24,7 @@ use vpcflow_sources::skydive::ConverterOptions;
 use super::file::{AggregationSection, ConfigFile, MetricsSection};
 use super::flags::{ConversionFlags, Overrides};
 use super::s3::{self, S3Settings};
-
-/// Which records are written, by action (NODATA and SKIPDATA always are).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum TrafficType {
-    /// ACCEPT records only.
-    Accept,
-    /// REJECT records only.
-    Reject,
-    /// Both.
-    #[default]
-    All,
-}
-
-impl TrafficType {
-    /// The name AWS uses: `ACCEPT`, `REJECT` or `ALL`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TrafficType::Accept => "ACCEPT",
-            TrafficType::Reject => "REJECT",
-            TrafficType::All => "ALL",
-        }
-    }
-}
-
-impl FromStr for TrafficType {
-    type Err = String;
-    fn from_str(s: &str) -> Result<TrafficType, String> {
-        match s {
-            "ACCEPT" => Ok(TrafficType::Accept),
-            "REJECT" => Ok(TrafficType::Reject),
-            "ALL" => Ok(TrafficType::All),
-            other => Err(format!("{other:?} must be ACCEPT, REJECT or ALL")),
-        }
-    }
-}
+use super::traffic_type::TrafficType;
 
 /// Where records go.
 #[derive(Debug, Clone, PartialEq, Eq)]
