@@ -30,7 +30,7 @@ use crate::values::{FlowDirection, RecordValues, TrafficType};
 /// NODATA and SKIPDATA records keep the interface metadata, `start`, `end` and
 /// `log-status`; every traffic field is `-` (spec §2.6).
 ///
-/// [`InterfaceTable::values`]: crate::interface::InterfaceTable::values
+/// [`InterfaceTable::values`]: crate::enrich::InterfaceTable::values
 pub fn record_values<'a>(
     record: &FlowRecord,
     meta: &'a InterfaceMeta,

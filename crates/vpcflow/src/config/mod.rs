@@ -5,7 +5,7 @@
 //! Every key is optional; flags override the file. Unknown keys and bad
 //! values are errors at start-up that name the key.
 //!
-//! One file per section: [`file`] holds the file's general sections
+//! One file per section: [`mod@file`] holds the file's general sections
 //! (`[flow_log]`, `[output]`, `[aggregation]`, `[metrics]`); each source and
 //! destination has its own (`capture`, `skydive`, `s3`), as do `interface`
 //! and `policy`. A new source or destination adds its section in a file of

@@ -11,7 +11,7 @@
 //! * [`writer`]: the writer thread.
 //! * [`sinks`]: the sink of the configured destination (one factory for
 //!   every subcommand); `sources`: the live sources of the settings.
-//! * [`convert`]: one-shot conversion of files (`vpcflow convert`).
+//! * [`mod@convert`]: one-shot conversion of files (`vpcflow convert`).
 //! * [`daemon`]: the live sources until a signal (`vpcflow run`).
 //!
 //! Formatting and compression run on their own thread so that ingest keeps one

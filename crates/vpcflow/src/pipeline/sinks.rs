@@ -2,7 +2,7 @@
 //! one place that builds it for `convert`, `run` and `deliver` alike.
 //!
 //! A new destination adds an arm here (and a variant of
-//! [`Destination`](crate::config::Destination)); nothing else in the
+//! [`crate::config::Destination`]); nothing else in the
 //! pipeline changes.
 
 use anyhow::{Context, Result};
