@@ -1,4 +1,35 @@
-//! The interface the pipeline writes released records to, whatever the output.
+//! [`RecordSink`]: the interface the pipeline writes released records to,
+//! whatever the output, and how a new destination joins vpcflow.
+//!
+//! # Adding a destination
+//!
+//! 1. **Code**: a folder of its own here (`src/NAME/`, as [`crate::s3`]),
+//!    public through `lib.rs`, with one type that implements [`RecordSink`].
+//!    A destination of files reuses [`FileWriter`](crate::FileWriter) (slots,
+//!    size cap, encoders, AWS names) over an [`ObjectStore`](crate::ObjectStore)
+//!    of its own; one that takes records (log events, stream records) formats
+//!    them with the record format and batches them within the service's
+//!    limits itself. Whatever leaves the process is first made durable in the
+//!    [`Spool`](crate::Spool) and removed only when the service confirmed it,
+//!    so a crash or an outage loses nothing that was sealed; its delivery
+//!    counters are a [`DeliveryStats`](crate::DeliveryStats) for the metrics.
+//! 2. **Configuration**: its section in a file of its own under
+//!    `crates/vpcflow/src/config/` (as `s3.rs`: a `serde` struct with
+//!    `deny_unknown_fields` and doc comments, validated into a settings type
+//!    whose errors name the key), its form of `--out` / `output.out` parsed
+//!    into a variant of `Destination`; every key documented in
+//!    `docs/configuration.md` (a test compares it with the parser).
+//! 3. **Wiring**: one arm in `crates/vpcflow/src/pipeline/sinks.rs` opens it
+//!    from the settings; `convert`, `run` and `deliver` all open sinks there,
+//!    and the writer thread calls [`RecordSink::write`] for every batch and
+//!    [`RecordSink::finish`] at the end.
+//! 4. **Tests**: unit tests next to the code for batching limits and
+//!    encoding; delivery tested against a real server on loopback (Garage for
+//!    S3; a stand-in only where no real server implements the API, and say
+//!    so), including faults (refused connections, throttling, a kill between
+//!    upload and confirmation) and that nothing is lost or duplicated; an
+//!    end-to-end test through the `vpcflow` binary in `crates/vpcflow/tests/`;
+//!    shared helpers come from `vpcflow-testkit`.
 
 use vpcflow_core::aggregate::Released;
 use vpcflow_core::enrich::InterfaceTable;
