@@ -165,6 +165,9 @@ impl Garage {
         let base_port = free_base_port(if cluster { 3 } else { 1 });
         let data =
             std::env::temp_dir().join(format!("vpcflow-garage-{}-{base_port}", std::process::id()));
+        // Left by an earlier process with the same pid that was killed: the
+        // start script would reuse its configuration, key and bucket.
+        let _ = std::fs::remove_dir_all(&data);
         when_this_process_exits(&format!(
             "{} {} --wipe",
             shell_quote(&scripts.join("s3-server-stop.sh")),
