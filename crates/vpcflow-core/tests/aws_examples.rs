@@ -1,30 +1,8 @@
 //! The example records of AWS's documentation (`../shared/spec/aws-example-records.txt`)
 //! parse with their format and are written back byte for byte.
 
-use std::path::PathBuf;
-
 use vpcflow_core::format::LogFormat;
-
-/// `$VPCFLOW_SHARED`, or `shared/` beside the workspace.
-fn shared_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("VPCFLOW_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    if std::env::var("VPCFLOW_REQUIRE_SHARED").as_deref() == Ok("1") {
-        panic!(
-            "shared test data not found at {} (set VPCFLOW_SHARED)",
-            dir.display()
-        );
-    }
-    eprintln!(
-        "SKIPPED: shared test data not found at {} (set VPCFLOW_SHARED)",
-        dir.display()
-    );
-    None
-}
+use vpcflow_testkit::shared_dir;
 
 struct Case {
     id: String,

@@ -10,21 +10,22 @@ mod common;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use common::{bytes, drained, put, set_profile, spool, Garage, Reader};
+use common::{bytes, drained, put, s3_options, set_profile, spool};
 use vpcflow_core::layout::Layout;
 use vpcflow_sinks::s3::{drain_spool, Delivery, DrainPolicy, S3Destination, S3SinkOptions};
 use vpcflow_sinks::spool::DrainOutcome;
+use vpcflow_testkit::garage::Garage;
 
 /// One server for the whole file; each test writes below its own prefix.
 fn server() -> Option<&'static Garage> {
     static SERVER: OnceLock<Option<Garage>> = OnceLock::new();
     SERVER
         .get_or_init(|| {
-            let g = Garage::start_or_skip()?;
-            set_profile("good", &g.key_id, &g.secret);
+            let g = Garage::start()?;
+            set_profile("good", g.key_id(), g.secret());
             set_profile(
                 "bad",
-                &g.key_id,
+                g.key_id(),
                 "0000000000000000000000000000000000000000000000000000000000000000",
             );
             Some(g)
@@ -36,18 +37,16 @@ fn server() -> Option<&'static Garage> {
 fn an_object_lands_at_its_key_with_the_right_headers_and_bytes() {
     let Some(g) = server() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let (mut sp, queue, stats) = spool(dir.path(), &g.bucket, "headers");
+    let (mut sp, queue, stats) = spool(dir.path(), g.bucket(), "headers");
     let body = bytes(300_000, 1);
     let key = put(&mut sp, &body, 10);
-    let mut delivery = Delivery::start(queue.clone(), g.options("good")).unwrap();
+    let mut delivery = Delivery::start(queue.clone(), s3_options(g, "good")).unwrap();
     assert_eq!(
         drained(&queue, Duration::from_secs(60)),
         DrainOutcome::Drained
     );
     delivery.stop();
-    let stored = Reader::new(&g.options("good"))
-        .get(&g.bucket, &key)
-        .expect("delivered");
+    let stored = g.client().get(&key).expect("delivered");
     assert!(stored.body == body, "body differs");
     assert_eq!(
         stored.content_type.as_deref(),
@@ -71,10 +70,10 @@ fn an_object_lands_at_its_key_with_the_right_headers_and_bytes() {
 fn a_large_object_is_sent_in_parts() {
     let Some(g) = server() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let (mut sp, queue, _stats) = spool(dir.path(), &g.bucket, "multipart");
+    let (mut sp, queue, _stats) = spool(dir.path(), g.bucket(), "multipart");
     let body = bytes(12 << 20, 2);
     let key = put(&mut sp, &body, 20);
-    let mut options = g.options("good");
+    let mut options = s3_options(g, "good");
     options.multipart_threshold = 5 << 20;
     options.multipart_part_size = 5 << 20;
     let mut delivery = Delivery::start(queue.clone(), options).unwrap();
@@ -83,9 +82,7 @@ fn a_large_object_is_sent_in_parts() {
         DrainOutcome::Drained
     );
     delivery.stop();
-    let stored = Reader::new(&g.options("good"))
-        .get(&g.bucket, &key)
-        .expect("delivered");
+    let stored = g.client().get(&key).expect("delivered");
     assert!(stored.body == body, "body differs");
     assert_eq!(
         stored.content_type.as_deref(),
@@ -100,18 +97,18 @@ fn a_large_object_is_sent_in_parts() {
 fn a_multipart_upload_left_by_a_killed_attempt_is_aborted() {
     let Some(g) = server() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let (mut sp, queue, _stats) = spool(dir.path(), &g.bucket, "leftover-parts");
+    let (mut sp, queue, _stats) = spool(dir.path(), g.bucket(), "leftover-parts");
     let body = bytes(11 << 20, 4);
     let key = put(&mut sp, &body, 21);
     let options = || {
-        let mut o = g.options("good");
+        let mut o = s3_options(g, "good");
         o.multipart_threshold = 5 << 20;
         o.multipart_part_size = 5 << 20;
         o
     };
-    let reader = Reader::new(&options());
-    reader.abandon_multipart(&g.bucket, &key);
-    assert_eq!(reader.incomplete_uploads(&g.bucket, &key).len(), 1);
+    let reader = g.client();
+    reader.abandon_multipart(&key);
+    assert_eq!(reader.incomplete_uploads(&key).len(), 1);
     // Garage drops a key's incomplete uploads itself once an object is
     // stored there (AWS S3 keeps them until aborted), so the log shows that
     // delivery aborted it.
@@ -122,9 +119,9 @@ fn a_multipart_upload_left_by_a_killed_attempt_is_aborted() {
         DrainOutcome::Drained
     );
     delivery.stop();
-    assert!(reader.get(&g.bucket, &key).expect("delivered").body == body);
+    assert!(reader.get(&key).expect("delivered").body == body);
     assert_eq!(
-        reader.incomplete_uploads(&g.bucket, &key),
+        reader.incomplete_uploads(&key),
         Vec::<String>::new(),
         "the abandoned upload is aborted"
     );
@@ -164,10 +161,10 @@ fn capture_logs() -> std::sync::Arc<std::sync::Mutex<Vec<u8>>> {
 fn the_same_object_twice_is_stored_once() {
     let Some(g) = server() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let (mut sp, queue, stats) = spool(dir.path(), &g.bucket, "twice");
+    let (mut sp, queue, stats) = spool(dir.path(), g.bucket(), "twice");
     let body = bytes(50_000, 3);
     let key = put(&mut sp, &body, 30);
-    let mut delivery = Delivery::start(queue.clone(), g.options("good")).unwrap();
+    let mut delivery = Delivery::start(queue.clone(), s3_options(g, "good")).unwrap();
     assert_eq!(
         drained(&queue, Duration::from_secs(60)),
         DrainOutcome::Drained
@@ -181,33 +178,33 @@ fn the_same_object_twice_is_stored_once() {
     delivery.stop();
     let s = stats.snapshot();
     assert_eq!((s.objects_delivered, s.already_present), (2, 1));
-    let reader = Reader::new(&g.options("good"));
-    assert_eq!(reader.keys(&g.bucket, "twice/"), [key]);
+    let reader = g.client();
+    assert_eq!(reader.keys("twice/"), [key]);
 }
 
 #[test]
 fn a_key_holding_another_object_sends_it_to_the_next_candidate() {
     let Some(g) = server() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let (mut sp, queue, stats) = spool(dir.path(), &g.bucket, "collision");
-    let reader = Reader::new(&g.options("good"));
+    let (mut sp, queue, stats) = spool(dir.path(), g.bucket(), "collision");
+    let reader = g.client();
     let key0 = key_of(40, 0);
-    reader.put(&g.bucket, &key0, b"another exporter's object");
+    reader.put(&key0, b"another exporter's object");
     let body = bytes(10_000, 4);
     assert_eq!(put(&mut sp, &body, 40), key0);
-    let mut delivery = Delivery::start(queue.clone(), g.options("good")).unwrap();
+    let mut delivery = Delivery::start(queue.clone(), s3_options(g, "good")).unwrap();
     assert_eq!(
         drained(&queue, Duration::from_secs(60)),
         DrainOutcome::Drained
     );
     delivery.stop();
     assert_eq!(
-        reader.get(&g.bucket, &key0).unwrap().body,
+        reader.get(&key0).unwrap().body,
         b"another exporter's object"
     );
     let key1 = key_of(40, 1);
-    assert!(reader.get(&g.bucket, &key1).unwrap().body == body);
-    let mut keys = reader.keys(&g.bucket, "collision/");
+    assert!(reader.get(&key1).unwrap().body == body);
+    let mut keys = reader.keys("collision/");
     keys.sort();
     let mut want = vec![key0, key1];
     want.sort();
@@ -230,7 +227,7 @@ fn assert_permanent(bucket: &str, profile: &str, prefix: &str) {
     let dir = tempfile::tempdir().unwrap();
     let (mut sp, queue, stats) = spool(dir.path(), bucket, prefix);
     put(&mut sp, b"kept", 50);
-    let mut options = g.options(profile);
+    let mut options = s3_options(g, profile);
     options.permanent_error_retry = Duration::from_secs(3600);
     let mut delivery = Delivery::start(queue.clone(), options).unwrap();
     let outcome = queue.wait_drained(Some(Instant::now() + Duration::from_secs(60)), Some(4));
@@ -250,7 +247,7 @@ fn assert_permanent(bucket: &str, profile: &str, prefix: &str) {
 fn a_body_that_does_not_match_its_checksum_is_refused_by_the_store() {
     let Some(g) = server() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let (mut sp, queue, stats) = spool(dir.path(), &g.bucket, "corrupt");
+    let (mut sp, queue, stats) = spool(dir.path(), g.bucket(), "corrupt");
     let key = put(&mut sp, &bytes(5_000, 5), 80);
     // Damage the committed object after its SHA-256 went into the sidecar.
     let data = std::fs::read_dir(dir.path().join("ready"))
@@ -261,16 +258,14 @@ fn a_body_that_does_not_match_its_checksum_is_refused_by_the_store() {
     let mut damaged = std::fs::read(&data).unwrap();
     damaged[100] ^= 0xff;
     std::fs::write(&data, damaged).unwrap();
-    let mut options = g.options("good");
+    let mut options = s3_options(g, "good");
     options.permanent_error_retry = Duration::from_secs(3600);
     let mut delivery = Delivery::start(queue.clone(), options).unwrap();
     let outcome = queue.wait_drained(Some(Instant::now() + Duration::from_secs(60)), Some(4));
     delivery.stop();
     assert_eq!(outcome, DrainOutcome::OnlyPermanentErrors);
     assert_eq!(stats.snapshot().upload_errors_permanent, 1);
-    assert!(Reader::new(&g.options("good"))
-        .get(&g.bucket, &key)
-        .is_none());
+    assert!(g.client().get(&key).is_none());
 }
 
 #[test]
@@ -284,7 +279,7 @@ fn a_missing_bucket_is_a_permanent_error_and_the_object_is_kept() {
 #[test]
 fn wrong_credentials_are_a_permanent_error_and_the_object_is_kept() {
     let Some(g) = server() else { return };
-    assert_permanent(&g.bucket, "bad", "badcreds");
+    assert_permanent(g.bucket(), "bad", "badcreds");
 }
 
 #[test]
@@ -293,7 +288,7 @@ fn objects_left_by_an_earlier_run_are_delivered_at_the_next_start() {
     let dir = tempfile::tempdir().unwrap();
     let bodies: Vec<Vec<u8>> = (0..3).map(|i| bytes(20_000 + i, 60 + i as u64)).collect();
     let keys: Vec<String> = {
-        let (mut sp, _queue, _stats) = spool(dir.path(), &g.bucket, "leftovers");
+        let (mut sp, _queue, _stats) = spool(dir.path(), g.bucket(), "leftovers");
         bodies
             .iter()
             .enumerate()
@@ -302,18 +297,18 @@ fn objects_left_by_an_earlier_run_are_delivered_at_the_next_start() {
         // Dropped without delivery, as by a crash.
     };
     let report = drain_spool(S3SinkOptions {
-        destination: S3Destination::parse(&format!("s3://{}/leftovers/", g.bucket)).unwrap(),
+        destination: S3Destination::parse(&format!("s3://{}/leftovers/", g.bucket())).unwrap(),
         layout: Layout::default(),
         spool_dir: dir.path().to_path_buf(),
         spool_max_bytes: 1 << 30,
-        s3: g.options("good"),
+        s3: s3_options(g, "good"),
         drain: DrainPolicy::For(Duration::from_secs(60)),
     })
     .unwrap();
     assert_eq!(report.outcome, DrainOutcome::Drained);
     assert_eq!((report.delivered, report.left.files), (3, 0));
-    let reader = Reader::new(&g.options("good"));
+    let reader = g.client();
     for (key, body) in keys.iter().zip(&bodies) {
-        assert!(reader.get(&g.bucket, key).unwrap().body == *body, "{key}");
+        assert!(reader.get(key).unwrap().body == *body, "{key}");
     }
 }

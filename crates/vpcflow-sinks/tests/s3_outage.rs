@@ -1,32 +1,34 @@
 //! A store that is down: objects wait in the spool, transient errors are
-//! counted, and everything arrives once it is up (with its own Garage server,
-//! see `common`; skipped like `s3_delivery`); a bounded shutdown while it is
-//! down leaves the objects in the spool and reports them (no server needed).
+//! counted, and everything arrives once it is up (with its own Garage server
+//! of `vpcflow_testkit::garage`; skipped like `s3_delivery`); a bounded
+//! shutdown while it is down leaves the objects in the spool and reports them
+//! (no server needed).
 
 mod common;
 
 use std::time::Duration;
 
-use common::{bytes, drained, put, set_profile, spool, Garage, Reader};
+use common::{bytes, drained, put, s3_options, set_profile, spool};
 use vpcflow_sinks::s3::Delivery;
 use vpcflow_sinks::spool::DrainOutcome;
+use vpcflow_testkit::garage::Garage;
 
 #[test]
 fn objects_wait_while_the_server_is_down_then_arrive() {
-    let Some(g) = Garage::start_or_skip() else {
+    let Some(mut g) = Garage::start() else {
         return;
     };
-    set_profile("outage", &g.key_id, &g.secret);
+    set_profile("outage", g.key_id(), g.secret());
     g.stop();
     let dir = tempfile::tempdir().unwrap();
-    let (mut sp, queue, stats) = spool(dir.path(), &g.bucket, "outage");
+    let (mut sp, queue, stats) = spool(dir.path(), g.bucket(), "outage");
     let bodies: Vec<Vec<u8>> = (0..3).map(|i| bytes(40_000, 70 + i)).collect();
     let keys: Vec<String> = bodies
         .iter()
         .enumerate()
         .map(|(i, b)| put(&mut sp, b, 70 + i as u32 * 100))
         .collect();
-    let mut delivery = Delivery::start(queue.clone(), g.options("outage")).unwrap();
+    let mut delivery = Delivery::start(queue.clone(), s3_options(&g, "outage")).unwrap();
     assert_eq!(
         drained(&queue, Duration::from_secs(3)),
         DrainOutcome::TimedOut
@@ -41,9 +43,9 @@ fn objects_wait_while_the_server_is_down_then_arrive() {
     );
     delivery.stop();
     assert_eq!(stats.snapshot().objects_delivered, 3);
-    let reader = Reader::new(&g.options("outage"));
+    let reader = g.client();
     for (key, body) in keys.iter().zip(&bodies) {
-        assert!(reader.get(&g.bucket, key).unwrap().body == *body, "{key}");
+        assert!(reader.get(key).unwrap().body == *body, "{key}");
     }
 }
 

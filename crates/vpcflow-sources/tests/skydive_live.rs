@@ -17,11 +17,12 @@ use tungstenite::http::StatusCode;
 use tungstenite::protocol::frame::coding::{Data, OpCode};
 use tungstenite::protocol::frame::Frame;
 use tungstenite::Message;
-use vpcflow_core::{FlowConsumer, FlowUpdate, InterfaceIndex, LossEvent};
+use vpcflow_core::InterfaceIndex;
 use vpcflow_sources::skydive::live::Live;
 use vpcflow_sources::skydive::protobuf::{encode, encode_stats, FORMAT_JSON, FORMAT_PROTOBUF};
 use vpcflow_sources::skydive::subscriber::{AnalyzerConfig, Event, Subscription, WireProtocol};
 use vpcflow_sources::skydive::{Converter, ConverterOptions, Stats};
+use vpcflow_testkit::RecordingConsumer;
 
 /// One step of a connection's script.
 #[derive(Clone)]
@@ -222,29 +223,6 @@ fn store(namespace: &str, flows: &[String]) -> String {
 
 const T0: i64 = 1_800_000_000_000;
 
-#[derive(Default)]
-struct Sink {
-    names: Vec<String>,
-    updates: Vec<FlowUpdate>,
-    losses: Vec<LossEvent>,
-}
-
-impl FlowConsumer for Sink {
-    fn interface(&mut self, name: &str) -> InterfaceIndex {
-        if let Some(i) = self.names.iter().position(|n| n == name) {
-            return InterfaceIndex(i as u32);
-        }
-        self.names.push(name.into());
-        InterfaceIndex(self.names.len() as u32 - 1)
-    }
-    fn update(&mut self, u: &FlowUpdate) {
-        self.updates.push(*u);
-    }
-    fn loss(&mut self, l: &LossEvent) {
-        self.losses.push(*l);
-    }
-}
-
 fn config(port: u16) -> AnalyzerConfig {
     AnalyzerConfig {
         reconnect_min: Duration::from_millis(50),
@@ -258,8 +236,8 @@ fn config(port: u16) -> AnalyzerConfig {
 fn drive(
     rx: &Receiver<Event>,
     live: &mut Live,
-    sink: &mut Sink,
-    done: impl Fn(&Live, &Sink) -> bool,
+    sink: &mut RecordingConsumer,
+    done: impl Fn(&Live, &RecordingConsumer) -> bool,
 ) -> Vec<Event> {
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut events = Vec::new();
@@ -278,7 +256,7 @@ fn drive(
     events
 }
 
-fn packets(sink: &Sink) -> u64 {
+fn packets(sink: &RecordingConsumer) -> u64 {
     sink.updates.iter().map(|u| u.packets).sum()
 }
 
@@ -323,7 +301,7 @@ fn json_with_basic_auth_pings_stats_and_bad_messages() {
     cfg.password = Some("secret".into());
     let sub = Subscription::start(&[cfg], tx).unwrap();
     let mut live = Live::new(Converter::new(ConverterOptions::default()), 1, 600);
-    let mut sink = Sink::default();
+    let mut sink = RecordingConsumer::default();
     drive(&rx, &mut live, &mut sink, |_, s| packets(s) == 4);
     sub.stop();
     assert_eq!(live.stats().malformed, 1);
@@ -396,7 +374,7 @@ fn protobuf_with_token_cookie_and_capture_filter() {
     cfg.capture_id = Some("cap".into());
     let sub = Subscription::start(&[cfg], tx).unwrap();
     let mut live = Live::new(Converter::new(ConverterOptions::default()), 1, 600);
-    let mut sink = Sink::default();
+    let mut sink = RecordingConsumer::default();
     drive(&rx, &mut live, &mut sink, |l, _| {
         l.stats().messages + l.stats().ignored + l.stats().malformed == 6
     });
@@ -422,7 +400,7 @@ fn wrong_credentials_are_retried_with_backoff() {
     cfg.password = Some("wrong".into());
     let sub = Subscription::start(&[cfg], tx).unwrap();
     let mut live = Live::new(Converter::new(ConverterOptions::default()), 1, 600);
-    let mut sink = Sink::default();
+    let mut sink = RecordingConsumer::default();
     let events = drive(&rx, &mut live, &mut sink, |l, _| {
         l.stats().failed_attempts >= 3
     });
@@ -451,7 +429,7 @@ fn dropped_connection_and_resent_deltas_across_reconnects() {
     let (tx, rx) = channel();
     let sub = Subscription::start(&[config(server.port)], tx).unwrap();
     let mut live = Live::new(Converter::new(ConverterOptions::default()), 1, 600);
-    let mut sink = Sink::default();
+    let mut sink = RecordingConsumer::default();
     drive(&rx, &mut live, &mut sink, |_, s| packets(s) == 6);
     sub.stop();
     assert_eq!(live.converter().stats().duplicate_deltas, 1);
@@ -471,7 +449,7 @@ fn conflict_on_reconnect_is_retried() {
     let (tx, rx) = channel();
     let sub = Subscription::start(&[config(server.port)], tx).unwrap();
     let mut live = Live::new(Converter::new(ConverterOptions::default()), 1, 600);
-    let mut sink = Sink::default();
+    let mut sink = RecordingConsumer::default();
     let events = drive(&rx, &mut live, &mut sink, |_, s| packets(s) == 1);
     sub.stop();
     let conflicts = events
@@ -500,7 +478,7 @@ fn one_of_two_analyzers_down_then_back() {
     let (tx, rx) = channel();
     let sub = Subscription::start(&[config(up.port), config(down_port)], tx).unwrap();
     let mut live = Live::new(Converter::new(ConverterOptions::default()), 2, 600);
-    let mut sink = Sink::default();
+    let mut sink = RecordingConsumer::default();
     // The first analyzer's flows arrive while the second is down.
     drive(&rx, &mut live, &mut sink, |l, s| {
         packets(s) == 2 && l.stats().failed_attempts >= 2
@@ -601,7 +579,7 @@ fn tls_with_ca_file_and_client_certificate() {
     cfg.client_key = Some(key);
     let sub = Subscription::start(&[cfg], tx).unwrap();
     let mut live = Live::new(Converter::new(ConverterOptions::default()), 1, 600);
-    let mut sink = Sink::default();
+    let mut sink = RecordingConsumer::default();
     drive(&rx, &mut live, &mut sink, |_, s| packets(s) == 2);
     sub.stop();
     server.join().unwrap();

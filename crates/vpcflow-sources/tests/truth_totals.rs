@@ -11,101 +11,28 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
-use vpcflow_core::{FlowConsumer, FlowUpdate, InterfaceIndex, LossEvent};
+use vpcflow_core::FlowKey;
 use vpcflow_sources::{read_capture, CaptureStats, PcapOptions};
+use vpcflow_testkit::{shared_dir, FlowTotals, RecordingConsumer};
 
-type Key = (IpAddr, IpAddr, u16, u16, u8);
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Totals {
-    packets: u64,
-    bytes: u64,
-    first_ns: u64,
-    last_ns: u64,
-    tcp_flags: u8,
-}
-
-/// Sums updates per 5-tuple, across interfaces.
-#[derive(Default)]
-struct Summer {
-    interfaces: Vec<String>,
-    flows: BTreeMap<Key, Totals>,
-    losses: u64,
-}
-
-impl FlowConsumer for Summer {
-    fn interface(&mut self, name: &str) -> InterfaceIndex {
-        let i = match self.interfaces.iter().position(|n| n == name) {
-            Some(i) => i,
-            None => {
-                self.interfaces.push(name.to_owned());
-                self.interfaces.len() - 1
-            }
-        };
-        InterfaceIndex(i as u32)
-    }
-
-    fn update(&mut self, u: &FlowUpdate) {
-        assert!(
-            (u.interface.0 as usize) < self.interfaces.len(),
-            "update before interface"
-        );
-        let k = u.key;
-        let key = (k.src, k.dst, k.src_port, k.dst_port, k.protocol);
-        let t = self.flows.entry(key).or_insert(Totals {
-            packets: 0,
-            bytes: 0,
-            first_ns: u64::MAX,
-            last_ns: 0,
-            tcp_flags: 0,
-        });
-        t.packets += u.packets;
-        t.bytes += u.bytes;
-        t.first_ns = t.first_ns.min(u.first);
-        t.last_ns = t.last_ns.max(u.last);
-        t.tcp_flags |= u.tcp_flags.value();
-    }
-
-    fn loss(&mut self, l: &LossEvent) {
-        self.losses += l.count;
-    }
-}
-
+/// The shared captures folder, or `None` (see [`shared_dir`]).
 fn shared_pcaps() -> Option<PathBuf> {
-    let base = match std::env::var_os("VPCFLOW_SHARED") {
-        Some(s) => PathBuf::from(s),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"),
-    };
-    let dir = base.join("pcaps");
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    if std::env::var("VPCFLOW_REQUIRE_SHARED").as_deref() == Ok("1") {
-        panic!(
-            "shared captures not found at {} (VPCFLOW_REQUIRE_SHARED=1; set VPCFLOW_SHARED)",
-            dir.display()
-        );
-    }
-    eprintln!(
-        "SKIPPED: shared captures {} not found (set VPCFLOW_SHARED)",
-        dir.display()
-    );
-    None
+    shared_dir().map(|d| d.join("pcaps"))
 }
 
-fn truth_totals(truth: &Value) -> BTreeMap<Key, Totals> {
+fn truth_totals(truth: &Value) -> BTreeMap<FlowKey, FlowTotals> {
     let mut out = BTreeMap::new();
     for t in truth["totals"].as_array().expect("totals array") {
         let ip = |f: &str| t[f].as_str().unwrap().parse::<IpAddr>().unwrap();
         let n = |f: &str| t[f].as_u64().unwrap_or_else(|| panic!("field {f} in {t}"));
-        let key = (
-            ip("src"),
-            ip("dst"),
-            n("sport") as u16,
-            n("dport") as u16,
-            n("proto") as u8,
-        );
-        let tot = Totals {
+        let key = FlowKey {
+            src: ip("src"),
+            dst: ip("dst"),
+            src_port: n("sport") as u16,
+            dst_port: n("dport") as u16,
+            protocol: n("proto") as u8,
+        };
+        let tot = FlowTotals {
             packets: n("packets"),
             bytes: n("bytes"),
             first_ns: n("first_ns"),
@@ -149,7 +76,7 @@ fn our_stats(s: &CaptureStats) -> BTreeMap<&'static str, u64> {
 fn check(pcap: &Path, truth: &Value) -> Vec<String> {
     let name = pcap.file_name().unwrap().to_string_lossy().into_owned();
     let mut diffs = Vec::new();
-    let mut consumer = Summer::default();
+    let mut consumer = RecordingConsumer::default();
     let mut last_progress = 0;
     let stats = read_capture(pcap, &PcapOptions::default(), &mut consumer, &mut |b| {
         last_progress = b
@@ -164,10 +91,11 @@ fn check(pcap: &Path, truth: &Value) -> Vec<String> {
     if stats.truncated_file || !stats.warnings.is_empty() {
         diffs.push(format!("{name}: unexpected warnings {:?}", stats.warnings));
     }
-    if stats.undecodable != 0 || consumer.losses != 0 {
+    if stats.undecodable != 0 || consumer.lost() != 0 {
         diffs.push(format!(
             "{name}: {} undecodable frames, {} losses",
-            stats.undecodable, consumer.losses
+            stats.undecodable,
+            consumer.lost()
         ));
     }
     if stats.accounted_frames() != stats.frames {
@@ -183,7 +111,7 @@ fn check(pcap: &Path, truth: &Value) -> Vec<String> {
             t.first_ns = 1_340_954_905_298_858_000;
         }
     }
-    let ours = &consumer.flows;
+    let ours = &consumer.totals();
     let want_keys: BTreeSet<_> = want.keys().collect();
     let our_keys: BTreeSet<_> = ours.keys().collect();
     for k in want_keys.difference(&our_keys) {
@@ -307,19 +235,19 @@ fn gopacket_pcapng_simple_packets_and_interfaces() {
         return;
     };
     let path = dir.join("gopacket-le-test100.pcapng");
-    let mut consumer = Summer::default();
+    let mut consumer = RecordingConsumer::default();
     let stats = read_capture(&path, &PcapOptions::default(), &mut consumer, &mut |_| {}).unwrap();
-    assert_eq!(consumer.interfaces, ["eth0", "null1", "wifi2?"]);
+    assert_eq!(consumer.names, ["eth0", "null1", "wifi2?"]);
     assert_eq!(stats.pcapng_simple_packet_no_ts, 2);
     assert_eq!(stats.linktypes, BTreeMap::from([(0, 1), (1, 4)]));
-    let dhcp_discover: Key = (
-        "0.0.0.0".parse().unwrap(),
-        "255.255.255.255".parse().unwrap(),
-        68,
-        67,
-        17,
-    );
-    let t = consumer.flows[&dhcp_discover];
+    let dhcp_discover = FlowKey {
+        src: "0.0.0.0".parse().unwrap(),
+        dst: "255.255.255.255".parse().unwrap(),
+        src_port: 68,
+        dst_port: 67,
+        protocol: 17,
+    };
+    let t = consumer.totals()[&dhcp_discover];
     // First SPB: no packet before it, so the time of the first EPB after it,
     // which is also the EPB just before the second SPB.
     assert_eq!(t.first_ns, 1_340_954_905_298_858_000);
@@ -340,9 +268,9 @@ fn gopacket_pcapng_simple_packets_and_interfaces() {
         interface_name: Some("eni-test".into()),
         ..PcapOptions::default()
     };
-    let mut consumer = Summer::default();
+    let mut consumer = RecordingConsumer::default();
     read_capture(&path, &options, &mut consumer, &mut |_| {}).unwrap();
-    assert_eq!(consumer.interfaces, ["eni-test", "null1", "wifi2?"]);
+    assert_eq!(consumer.names, ["eni-test", "null1", "wifi2?"]);
 }
 
 /// `FragmentPolicy::TrackFirst` on the capture full of UDP fragments: the same
@@ -353,16 +281,17 @@ fn track_first_fragments_on_tcpdump_afs() {
         return;
     };
     let path = dir.join("tcpdump-afs.pcap");
-    let mut zero = Summer::default();
+    let mut zero = RecordingConsumer::default();
     let z = read_capture(&path, &PcapOptions::default(), &mut zero, &mut |_| {}).unwrap();
     let options = PcapOptions {
         fragments: vpcflow_sources::FragmentPolicy::TrackFirst,
         ..PcapOptions::default()
     };
-    let mut tracked = Summer::default();
+    let mut tracked = RecordingConsumer::default();
     let t = read_capture(&path, &options, &mut tracked, &mut |_| {}).unwrap();
-    let sum = |s: &Summer| {
-        s.flows
+    let (zero, tracked) = (zero.totals(), tracked.totals());
+    let sum = |flows: &BTreeMap<FlowKey, FlowTotals>| {
+        flows
             .values()
             .fold((0, 0), |(p, b), t| (p + t.packets, b + t.bytes))
     };
@@ -372,14 +301,15 @@ fn track_first_fragments_on_tcpdump_afs() {
         "tracked {} of {} later fragments; flows {} -> {}",
         t.fragments_tracked,
         t.fragments_nonfirst,
-        zero.flows.len(),
-        tracked.flows.len()
+        zero.len(),
+        tracked.len()
     );
     assert_eq!(t.fragments_tracked, t.fragments_nonfirst);
     // No later fragment is left in a port-0 UDP flow.
     assert!(tracked
-        .flows
         .keys()
-        .all(|k| k.4 != 17 || (k.2, k.3) != (0, 0)));
-    assert!(zero.flows.keys().any(|k| k.4 == 17 && (k.2, k.3) == (0, 0)));
+        .all(|k| k.protocol != 17 || (k.src_port, k.dst_port) != (0, 0)));
+    assert!(zero
+        .keys()
+        .any(|k| k.protocol == 17 && (k.src_port, k.dst_port) == (0, 0)));
 }

@@ -6,6 +6,7 @@ mod common;
 use std::path::Path;
 
 use common::{vpcflow, vpcflow_ok};
+use vpcflow_testkit::ConfigToml;
 
 /// AWS's ip-ranges.json format, written by the test: three prefixes, two
 /// services.
@@ -30,39 +31,31 @@ fn write_config(dir: &Path, body: &str) -> String {
 fn full_config(dir: &Path) -> String {
     let ranges = dir.join("ip-ranges.json");
     std::fs::write(&ranges, IP_RANGES).unwrap();
-    write_config(
-        dir,
-        &format!(
-            r#"
-[flow_log]
-account_id = "123456789012"
-region = "eu-west-1"
-flow_log_id = "fl-0630869f236e76872"
-format = "${{version}} ${{interface-id}} ${{srcaddr}} ${{dstaddr}} ${{pkt-dstaddr}} ${{pkt-dst-aws-service}} ${{flow-direction}}"
-interval = 60
-traffic_type = "ACCEPT"
-aws_ip_ranges = "{}"
-[output]
-out = "{}"
-layout = "hive-hourly"
-prefix = "logs"
-[[capture.interface]]
-name = "lo"
-filter = "ip"
-[[capture.interface]]
-name = "vfcheck*"
-[[skydive.analyzer]]
-url = "ws://127.0.0.1:1"
-[[interface]]
-name = "ens5"
-interface_id = "eni-1235b8ca123456789"
-addresses = ["10.0.0.5", "10.0.0.6", "fe80::5", "2001:db8::5"]
-networks = ["10.0.0.0/16"]
-"#,
-            ranges.display(),
-            dir.join("out").display()
-        ),
-    )
+    let path = ConfigToml::new()
+        .test_flow_log()
+        .set(
+            "format",
+            "${version} ${interface-id} ${srcaddr} ${dstaddr} ${pkt-dstaddr} ${pkt-dst-aws-service} ${flow-direction}",
+        )
+        .set("traffic_type", "ACCEPT")
+        .set("aws_ip_ranges", &ranges)
+        .table("output")
+        .set("out", dir.join("out"))
+        .set("layout", "hive-hourly")
+        .set("prefix", "logs")
+        .array_entry("capture.interface")
+        .set("name", "lo")
+        .set("filter", "ip")
+        .array_entry("capture.interface")
+        .set("name", "vfcheck*")
+        .skydive_analyzer(1)
+        .array_entry("interface")
+        .set("name", "ens5")
+        .set("interface_id", "eni-1235b8ca123456789")
+        .set("addresses", ["10.0.0.5", "10.0.0.6", "fe80::5", "2001:db8::5"])
+        .set("networks", ["10.0.0.0/16"])
+        .write(dir);
+    path.to_str().unwrap().to_string()
 }
 
 #[test]

@@ -7,6 +7,7 @@ mod common;
 use common::vpcflow_ok;
 use pcapgen::pcap::{write_file_header, write_record};
 use pcapgen::TsResolution;
+use vpcflow_testkit::ConfigToml;
 
 /// An Ethernet frame carrying an IPv4 UDP packet from `src` to `dst`.
 fn udp_frame(src: &str, dst: &str) -> Vec<u8> {
@@ -71,28 +72,22 @@ fn nat_interface_secondary_addresses_and_aws_services() {
     std::fs::write(&pcap, out).unwrap();
     let ranges = tmp.path().join("ip-ranges.json");
     std::fs::write(&ranges, IP_RANGES).unwrap();
-    let cfg = tmp.path().join("vpcflow.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            r#"
-[flow_log]
-account_id = "123456789012"
-region = "ap-southeast-2"
-format = "${{instance-id}} ${{srcaddr}} ${{dstaddr}} ${{pkt-srcaddr}} ${{pkt-dstaddr}} ${{pkt-src-aws-service}} ${{pkt-dst-aws-service}} ${{flow-direction}}"
-aws_ip_ranges = "{}"
-[aggregation]
-nodata = false
-[[interface]]
-name = "capture0"
-instance_id = "-"
-addresses = ["10.0.0.220", "10.0.0.221"]
-networks = ["10.0.0.0/16"]
-"#,
-            ranges.display()
-        ),
-    )
-    .unwrap();
+    let cfg = ConfigToml::new()
+        .table("flow_log")
+        .set("account_id", "123456789012")
+        .set("region", "ap-southeast-2")
+        .set(
+            "format",
+            "${instance-id} ${srcaddr} ${dstaddr} ${pkt-srcaddr} ${pkt-dstaddr} ${pkt-src-aws-service} ${pkt-dst-aws-service} ${flow-direction}",
+        )
+        .set("aws_ip_ranges", &ranges)
+        .without_nodata()
+        .array_entry("interface")
+        .set("name", "capture0")
+        .set("instance_id", "-")
+        .set("addresses", ["10.0.0.220", "10.0.0.221"])
+        .set("networks", ["10.0.0.0/16"])
+        .write(tmp.path());
     let out = vpcflow_ok(&[
         "convert",
         pcap.to_str().unwrap(),
@@ -132,12 +127,10 @@ fn a_bad_ip_ranges_file_is_a_configuration_error_naming_file_and_entry() {
         r#"{"prefixes": [{"ip_prefix": "52.95.0.0/16", "service": "AMAZON"}, {"ip_prefix": "52.95.0.0/33", "service": "S3"}]}"#,
     )
     .unwrap();
-    let cfg = tmp.path().join("vpcflow.toml");
-    std::fs::write(
-        &cfg,
-        format!("[flow_log]\naws_ip_ranges = \"{}\"\n", ranges.display()),
-    )
-    .unwrap();
+    let cfg = ConfigToml::new()
+        .table("flow_log")
+        .set("aws_ip_ranges", &ranges)
+        .write(tmp.path());
     let pcap = tmp.path().join("empty.pcap");
     let mut out = Vec::new();
     write_file_header(&mut out, TsResolution::Micro).unwrap();

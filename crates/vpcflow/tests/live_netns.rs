@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use common::{metric, signal};
 use netns::{can_run, config, records, sh, show, start, start_with, stop, stop_tcpdump, Netns};
+use vpcflow_testkit::ConfigToml;
 
 /// What the tests need besides root.
 const TOOLS: &[&str] = &["ip", "ping", "python3", "tcpdump"];
@@ -113,14 +114,12 @@ fn live_records_match_the_traffic_and_a_tcpdump_capture_of_it() {
         "ip -n {a} link add idle0 type veth peer name idle1 && for i in idle0 idle1; do ip netns exec {a} sysctl -qw net.ipv6.conf.$i.disable_ipv6=1 && ip -n {a} link set $i up; done",
         a = n.a
     ));
-    let cfg = config(
-        dir.path(),
-        FORMAT,
-        &format!(
-            "[[capture.interface]]\nname = \"{}\"\n[[capture.interface]]\nname = \"idle0\"\n",
-            n.va
-        ),
-    );
+    let cfg = config(dir.path(), FORMAT)
+        .array_entry("capture.interface")
+        .set("name", &n.va)
+        .array_entry("capture.interface")
+        .set("name", "idle0")
+        .write(dir.path());
     let mut peer = n.python_ready(&n.b, PEER);
     let pcap = dir.path().join("ref.pcap");
     let tcpdump = n.tcpdump(&pcap);
@@ -233,14 +232,14 @@ fn a_stalled_capture_overruns_the_ring_and_gives_skipdata() {
     }
     let n = Netns::new("10.77.0", "fd77::");
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config(
-        dir.path(),
-        FORMAT,
-        &format!(
-            "[[capture.interface]]\nname = \"{}\"\nbuffer = 65536\nfilter = \"udp\"\n[metrics]\nlisten = \"127.0.0.1:9808\"\n",
-            n.va
-        ),
-    );
+    let cfg = config(dir.path(), FORMAT)
+        .array_entry("capture.interface")
+        .set("name", &n.va)
+        .set("buffer", 65536)
+        .set("filter", "udp")
+        .table("metrics")
+        .set("listen", "127.0.0.1:9808")
+        .write(dir.path());
     let daemon = start(&n, &n.a, &cfg);
     // Stop the daemon while a burst arrives: the small ring overflows.
     signal(&daemon, "STOP");
@@ -276,11 +275,10 @@ fn an_interface_appearing_later_that_matches_a_pattern_is_captured() {
     }
     let n = Netns::new("10.77.0", "fd77::");
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config(
-        dir.path(),
-        FORMAT,
-        "[[capture.interface]]\nname = \"late*\"\n",
-    );
+    let cfg = config(dir.path(), FORMAT)
+        .array_entry("capture.interface")
+        .set("name", "late*")
+        .write(dir.path());
     let daemon = start_with(
         &n,
         &n.a,
@@ -333,28 +331,22 @@ fn a_secondary_address_is_reported_as_the_interfaces_primary() {
         vb = n.vb
     ));
     let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("vpcflow.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            r#"
-[flow_log]
-account_id = "123456789012"
-interval = 60
-format = "${{srcaddr}} ${{dstaddr}} ${{pkt-srcaddr}} ${{pkt-dstaddr}} ${{protocol}} ${{flow-direction}} ${{log-status}} ${{packets}}"
-[output]
-out = "{}"
-[capture]
-idle_delay = 5
-[[capture.interface]]
-name = "{}"
-filter = "icmp"
-"#,
-            dir.path().join("out").display(),
-            n.va
-        ),
-    )
-    .unwrap();
+    let cfg = ConfigToml::new()
+        .table("flow_log")
+        .set("account_id", "123456789012")
+        .set("interval", 60)
+        .set(
+            "format",
+            "${srcaddr} ${dstaddr} ${pkt-srcaddr} ${pkt-dstaddr} ${protocol} ${flow-direction} ${log-status} ${packets}",
+        )
+        .table("output")
+        .set("out", dir.path().join("out"))
+        .table("capture")
+        .set("idle_delay", 5)
+        .array_entry("capture.interface")
+        .set("name", &n.va)
+        .set("filter", "icmp")
+        .write(dir.path());
     let child = start(&n, &n.a, &cfg);
     n.run(&n.b, "ping -c 2 -i 0.2 -W 1 10.77.0.11");
     thread::sleep(Duration::from_millis(300));
@@ -404,14 +396,13 @@ fn capture_metrics_match_the_traffic_and_the_records() {
     let n = Netns::new("10.77.0", "fd77::");
     let dir = tempfile::tempdir().unwrap();
     // IPv4 only: the kernel's IPv6 chatter stays out of the counts.
-    let cfg = config(
-        dir.path(),
-        FORMAT,
-        &format!(
-            "[[capture.interface]]\nname = \"{}\"\nfilter = \"ip\"\n[metrics]\nlisten = \"127.0.0.1:9808\"\n",
-            n.va
-        ),
-    );
+    let cfg = config(dir.path(), FORMAT)
+        .array_entry("capture.interface")
+        .set("name", &n.va)
+        .set("filter", "ip")
+        .table("metrics")
+        .set("listen", "127.0.0.1:9808")
+        .write(dir.path());
     let daemon = start(&n, &n.a, &cfg);
     n.run(&n.a, "ping -n -q -c 3 -i 0.2 -s 56 10.77.0.2");
     // Capture threads hand over batches within 100 ms; ingest publishes

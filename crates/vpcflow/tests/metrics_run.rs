@@ -12,37 +12,29 @@ use std::time::{Duration, Instant};
 
 use common::analyzer::{analyzer, flow, flow_of, now_ms, store};
 use common::{files_below, free_port, gunzip, http_get, metric, signal, wait_exit};
+use vpcflow_testkit::{ConfigToml, RawToml};
 
 const ENI_A: &str = "eni-0000000000000000a";
 const ENI_B: &str = "eni-0000000000000000b";
 
-/// The configuration text: Skydive analyzer on `port`, metrics on
-/// `metrics`, node-1 reported as `eni`, files below `out`.
-fn config_text(dir: &Path, out: &str, port: u16, metrics: u16, eni: &str) -> String {
-    format!(
-        r#"
-[flow_log]
-account_id = "123456789012"
-region = "eu-west-1"
-flow_log_id = "fl-0630869f236e76872"
-interval = 60
-[output]
-out = "{}"
-[aggregation]
-nodata = false
-[skydive]
-idle_delay = 120
-[[skydive.analyzer]]
-url = "ws://127.0.0.1:{port}"
-host_id = "vpcflow-test"
-[[interface]]
-name = "node-1"
-interface_id = "{eni}"
-[metrics]
-listen = "127.0.0.1:{metrics}"
-"#,
-        dir.join(out).display()
-    )
+/// The configuration: Skydive analyzer on `port`, metrics on `metrics`,
+/// files below `out`; it ends with the entry reporting node-1 as `eni`, so
+/// more keys of that entry may follow.
+fn config(dir: &Path, out: &str, port: u16, metrics: u16, eni: &str) -> ConfigToml {
+    ConfigToml::new()
+        .test_flow_log()
+        .table("output")
+        .set("out", dir.join(out))
+        .without_nodata()
+        .table("skydive")
+        .set("idle_delay", 120)
+        .skydive_analyzer(port)
+        .set("host_id", "vpcflow-test")
+        .table("metrics")
+        .set("listen", format!("127.0.0.1:{metrics}"))
+        .array_entry("interface")
+        .set("name", "node-1")
+        .set("interface_id", eni)
 }
 
 struct Daemon {
@@ -52,10 +44,9 @@ struct Daemon {
 }
 
 impl Daemon {
-    /// Starts `vpcflow run` on `text` and waits until its endpoint answers.
-    fn start(dir: &Path, text: &str, metrics: u16) -> Daemon {
-        let config = dir.join("vpcflow.toml");
-        std::fs::write(&config, text).unwrap();
+    /// Starts `vpcflow run` on `config` and waits until its endpoint answers.
+    fn start(dir: &Path, config: &ConfigToml, metrics: u16) -> Daemon {
+        let config = config.write(dir);
         let child = Command::new(env!("CARGO_BIN_EXE_vpcflow"))
             .args(["run", "--config", config.to_str().unwrap()])
             .env("VPCFLOW_LOG", "info")
@@ -160,7 +151,7 @@ fn scraped_counters_match_the_records_and_files() {
     let mport = free_port();
     let d = Daemon::start(
         dir.path(),
-        &config_text(dir.path(), "out", port, mport, ENI_A),
+        &config(dir.path(), "out", port, mport, ENI_A),
         mport,
     );
     let out = dir.path().join("out");
@@ -239,7 +230,7 @@ fn sighup_applies_new_interface_metadata_to_open_windows_without_loss() {
     let mport = free_port();
     let d = Daemon::start(
         dir.path(),
-        &config_text(dir.path(), "out", port, mport, ENI_A),
+        &config(dir.path(), "out", port, mport, ENI_A),
         mport,
     );
     let out = dir.path().join("out");
@@ -253,11 +244,7 @@ fn sighup_applies_new_interface_metadata_to_open_windows_without_loss() {
         .unwrap();
     d.wait_metric(node1, 5);
 
-    std::fs::write(
-        &d.config,
-        config_text(dir.path(), "out", port, mport, ENI_B),
-    )
-    .unwrap();
+    config(dir.path(), "out", port, mport, ENI_B).write_as(&d.config);
     d.signal("HUP");
     d.wait_metric("vpcflow_config_reloads_total{result=\"ok\"}", 1);
     // Traffic after the reload, in the same open window.
@@ -295,7 +282,7 @@ fn a_broken_configuration_is_rejected_and_restart_only_keys_are_kept() {
     let mport = free_port();
     let d = Daemon::start(
         dir.path(),
-        &config_text(dir.path(), "out", port, mport, ENI_A),
+        &config(dir.path(), "out", port, mport, ENI_A),
         mport,
     );
     tx.send(store(&[flow("a", "10.0.0.1", 2, now_ms() - 1_000)]))
@@ -304,22 +291,14 @@ fn a_broken_configuration_is_rejected_and_restart_only_keys_are_kept() {
     d.wait_metric(node1, 2);
 
     // An invalid interface id: rejected, the run goes on as it was.
-    std::fs::write(
-        &d.config,
-        config_text(dir.path(), "out", port, mport, "eni-XYZ"),
-    )
-    .unwrap();
+    config(dir.path(), "out", port, mport, "eni-XYZ").write_as(&d.config);
     d.signal("HUP");
     d.wait_metric("vpcflow_config_reloads_total{result=\"failed\"}", 1);
     let health = http_get(d.metrics, "/healthz").unwrap();
     assert_eq!((health.status, health.body.as_str()), (200, "ok\n"));
 
     // A valid file that moves the output: the output stays where it is.
-    std::fs::write(
-        &d.config,
-        config_text(dir.path(), "elsewhere", port, mport, ENI_A),
-    )
-    .unwrap();
+    config(dir.path(), "elsewhere", port, mport, ENI_A).write_as(&d.config);
     d.signal("HUP");
     d.wait_metric("vpcflow_config_reloads_total{result=\"ok\"}", 1);
     tx.send(store(&[flow("b", "10.0.0.2", 3, now_ms())]))
@@ -354,7 +333,7 @@ fn healthz_reports_an_unreachable_analyzer() {
     let mport = free_port();
     let d = Daemon::start(
         dir.path(),
-        &config_text(dir.path(), "out", closed, mport, ENI_A),
+        &config(dir.path(), "out", closed, mport, ENI_A),
         mport,
     );
     let first = http_get(d.metrics, "/healthz").unwrap();
@@ -388,12 +367,8 @@ fn a_port_in_use_is_a_start_up_error_naming_the_key() {
     let dir = tempfile::tempdir().unwrap();
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let mport = taken.local_addr().unwrap().port();
-    let config = dir.path().join("c.toml");
-    std::fs::write(
-        &config,
-        config_text(dir.path(), "out", free_port(), mport, ENI_A),
-    )
-    .unwrap();
+    let config =
+        config(dir.path(), "out", free_port(), mport, ENI_A).write_as(&dir.path().join("c.toml"));
     let out = common::vpcflow(&["run", "--config", config.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -411,10 +386,7 @@ fn sighup_applies_a_new_reject_policy_to_open_windows_without_loss() {
     let (port, tx, server) = analyzer();
     let mport = free_port();
     // node-1 owns 10.9.9.9, so the flows to it are ingress.
-    let base = config_text(dir.path(), "out", port, mport, ENI_A).replace(
-        "interface_id = \"eni-0000000000000000a\"",
-        "interface_id = \"eni-0000000000000000a\"\naddresses = [\"10.9.9.9\"]",
-    );
+    let base = config(dir.path(), "out", port, mport, ENI_A).set("addresses", ["10.9.9.9"]);
     let d = Daemon::start(dir.path(), &base, mport);
     let out = dir.path().join("out");
     let node1 = "vpcflow_packets_total{source=\"skydive\",interface=\"node-1\"}";
@@ -423,10 +395,15 @@ fn sighup_applies_a_new_reject_policy_to_open_windows_without_loss() {
     d.wait_metric(node1, 3);
 
     // A security group that lets nothing in: later flows are REJECT.
-    let with_policy = format!(
-        "{base}\n[[policy.security_group]]\nname = \"closed\"\ninterfaces = [\"node-1\"]\ninbound = []\noutbound = [ {{ protocol = \"all\", cidr = \"0.0.0.0/0\" }} ]\n"
-    );
-    std::fs::write(&d.config, with_policy).unwrap();
+    base.array_entry("policy.security_group")
+        .set("name", "closed")
+        .set("interfaces", ["node-1"])
+        .set("inbound", RawToml("[]"))
+        .set(
+            "outbound",
+            RawToml(r#"[ { protocol = "all", cidr = "0.0.0.0/0" } ]"#),
+        )
+        .write_as(&d.config);
     d.signal("HUP");
     d.wait_metric("vpcflow_config_reloads_total{result=\"ok\"}", 1);
     tx.send(store(&[flow("after", "10.0.0.2", 4, now_ms())]))

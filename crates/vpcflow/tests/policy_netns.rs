@@ -183,11 +183,11 @@ except socket.timeout:
 
 /// A configuration capturing on `va`, with `extra` sections.
 fn config(dir: &Path, va: &str, extra: &str) -> PathBuf {
-    netns::config(
-        dir,
-        FORMAT,
-        &format!("[[capture.interface]]\nname = \"{va}\"\n{extra}"),
-    )
+    netns::config(dir, FORMAT)
+        .array_entry("capture.interface")
+        .set("name", va)
+        .raw(extra)
+        .write(dir)
 }
 
 /// The OK records of every file below `out`, split into fields.

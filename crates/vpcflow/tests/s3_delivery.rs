@@ -1,13 +1,11 @@
 //! End to end into a real S3-compatible server (Garage on loopback, see
-//! common/s3.rs): what lands in the bucket is byte for byte what the directory
-//! sink writes, and faults — server down or killed, exporter killed, a full
-//! spool, wrong credentials, a missing bucket, several exporters, a replicated
-//! store losing a node — lose nothing and duplicate nothing: the packets and
-//! bytes in the bucket always equal the input's.
+//! `vpcflow_testkit::garage`): what lands in the bucket is byte for byte what
+//! the directory sink writes, and faults — server down or killed, exporter
+//! killed, a full spool, wrong credentials, a missing bucket, several
+//! exporters, a replicated store losing a node — lose nothing and duplicate
+//! nothing: the packets and bytes in the bucket always equal the input's.
 
 mod common;
-#[path = "common/s3.rs"]
-mod s3;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -15,7 +13,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{files_below, gunzip, vpcflow_ok};
-use s3::Garage;
+use vpcflow_testkit::garage::Garage;
+use vpcflow_testkit::ConfigToml;
 
 const FLOW_LOG: &str = "fl-0630869f236e76872";
 const ACCOUNT: &str = "123456789012";
@@ -472,8 +471,10 @@ fn a_full_spool_holds_the_conversion_back_until_deliveries_free_it() {
     );
 
     let spool = tmp.path().join("spool");
-    let config = tmp.path().join("spool-limit.toml");
-    std::fs::write(&config, format!("[output]\nspool_max_bytes = {limit}\n")).unwrap();
+    let config = ConfigToml::new()
+        .table("output")
+        .set("spool_max_bytes", limit)
+        .write_as(&tmp.path().join("spool-limit.toml"));
     let mut extra = args.to_vec();
     extra.extend(["--config", config.to_str().unwrap()]);
     let child = spawn(convert_to_s3(&garage, &[&input.path], &spool, &extra));
@@ -637,36 +638,24 @@ fn the_daemon_delivers_while_running_and_flushes_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let (port, tx, server) = analyzer();
     let metrics_port = free_port();
-    let config = dir.path().join("vpcflow.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"
-[flow_log]
-account_id = "{ACCOUNT}"
-flow_log_id = "{FLOW_LOG}"
-interval = 60
-[output]
-out = "s3://{bucket}/daemon/"
-spool_dir = "{spool}"
-[output.s3]
-endpoint = "{endpoint}"
-shutdown_timeout = 60
-[aggregation]
-nodata = false
-[skydive]
-idle_delay = 120
-[[skydive.analyzer]]
-url = "ws://127.0.0.1:{port}"
-[metrics]
-listen = "127.0.0.1:{metrics_port}"
-"#,
-            bucket = garage.bucket(),
-            spool = dir.path().join("spool").display(),
-            endpoint = garage.endpoint(),
-        ),
-    )
-    .unwrap();
+    let config = ConfigToml::new()
+        .table("flow_log")
+        .set("account_id", ACCOUNT)
+        .set("flow_log_id", FLOW_LOG)
+        .set("interval", 60)
+        .table("output")
+        .set("out", format!("s3://{}/daemon/", garage.bucket()))
+        .set("spool_dir", dir.path().join("spool"))
+        .table("output.s3")
+        .set("endpoint", garage.endpoint())
+        .set("shutdown_timeout", 60)
+        .without_nodata()
+        .table("skydive")
+        .set("idle_delay", 120)
+        .skydive_analyzer(port)
+        .table("metrics")
+        .set("listen", format!("127.0.0.1:{metrics_port}"))
+        .write(dir.path());
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_vpcflow"));
     cmd.args(["run", "--config", config.to_str().unwrap()]);
     garage.apply_env(&mut cmd);

@@ -8,10 +8,11 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::Path;
 
-use common::{shared_dir, vpcflow};
+use common::vpcflow;
 use serde_json::Value;
 use vpcflow_core::format::LogFormat;
 use vpcflow_core::LogStatus;
+use vpcflow_testkit::shared_dir;
 
 const FORMAT: &str = "${version} ${account-id} ${interface-id} ${srcaddr} ${dstaddr} ${srcport} ${dstport} ${protocol} ${packets} ${bytes} ${start} ${end} ${action} ${log-status} ${tcp-flags}";
 

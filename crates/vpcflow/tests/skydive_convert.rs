@@ -6,10 +6,11 @@ mod common;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-use common::{shared_dir, vpcflow};
+use common::vpcflow;
 use serde_json::{json, Value};
-use vpcflow_core::{FlowConsumer, FlowUpdate, InterfaceIndex, LossEvent};
+use vpcflow_core::FlowUpdate;
 use vpcflow_sources::pcap::{read_capture, PcapOptions};
+use vpcflow_testkit::{shared_dir, ConfigToml, RecordingConsumer};
 
 const FORMAT: &str = "${version} ${interface-id} ${srcaddr} ${dstaddr} ${srcport} ${dstport} ${protocol} ${packets} ${bytes} ${start} ${end} ${action} ${log-status} ${tcp-flags}";
 
@@ -143,30 +144,6 @@ fn missing_recording_is_an_error_naming_it() {
 
 // ---------------------------------------------------------------------------
 // Equivalence with the pcap path.
-
-/// The pcap source's own updates, with interface names.
-#[derive(Default)]
-struct Collect {
-    names: Vec<String>,
-    updates: Vec<FlowUpdate>,
-    losses: usize,
-}
-
-impl FlowConsumer for Collect {
-    fn interface(&mut self, name: &str) -> InterfaceIndex {
-        if let Some(i) = self.names.iter().position(|n| n == name) {
-            return InterfaceIndex(i as u32);
-        }
-        self.names.push(name.to_string());
-        InterfaceIndex(self.names.len() as u32 - 1)
-    }
-    fn update(&mut self, update: &FlowUpdate) {
-        self.updates.push(*update);
-    }
-    fn loss(&mut self, _: &LossEvent) {
-        self.losses += 1;
-    }
-}
 
 /// One Skydive flow being built: cumulative counters and what was sent.
 struct Building {
@@ -330,7 +307,7 @@ type Pair = (String, IpAddr, u16, IpAddr, u16, u8);
 /// second (at each whole second), sending each changed flow with its
 /// cumulative Metric and the delta since the previous update; every third
 /// update is sent twice; at most 100 flows per message.
-fn skydive_recording(c: &Collect) -> String {
+fn skydive_recording(c: &RecordingConsumer) -> String {
     let mut table: Vec<Building> = Vec::new();
     let mut index: BTreeMap<Pair, usize> = BTreeMap::new();
     let mut inner_index: BTreeMap<(usize, IpAddr, IpAddr), usize> = BTreeMap::new();
@@ -461,9 +438,9 @@ fn skydive_shaped_captures_give_the_records_of_the_pcap_path() {
         "suricata-nfs3-01",
     ] {
         let pcap = shared.join("pcaps").join(format!("{name}.pcap"));
-        let mut c = Collect::default();
+        let mut c = RecordingConsumer::default();
         read_capture(&pcap, &PcapOptions::default(), &mut c, &mut |_| {}).unwrap();
-        assert_eq!(c.losses, 0, "{name}");
+        assert!(c.losses.is_empty(), "{name}");
         let rec = dir.path().join(format!("{name}.jsonl"));
         std::fs::write(&rec, skydive_recording(&c)).unwrap();
         for (interval, format) in [("60", FORMAT), ("600", FORMAT), ("600", FORMAT_PKT)] {
@@ -515,12 +492,15 @@ fn reject_from_two_capture_points_through_the_binary() {
     ];
     let rec = dir.path().join("rec.jsonl");
     std::fs::write(&rec, lines.map(|l| l.to_string()).join("\n")).unwrap();
-    let config = dir.path().join("c.toml");
-    std::fs::write(
-        &config,
-        "[skydive.reject]\noutside = \"fw-out\"\ninside = \"fw-in\"\ntimeout = 60\n[[interface]]\nname = \"fw-out\"\ninterface_id = \"eni-0000000000000000a\"\n",
-    )
-    .unwrap();
+    let config = ConfigToml::new()
+        .table("skydive.reject")
+        .set("outside", "fw-out")
+        .set("inside", "fw-in")
+        .set("timeout", 60)
+        .array_entry("interface")
+        .set("name", "fw-out")
+        .set("interface_id", "eni-0000000000000000a")
+        .write_as(&dir.path().join("c.toml"));
     let text = records(&[
         "convert",
         "--skydive",
@@ -571,22 +551,19 @@ fn skydive_shaped_captures_through_a_live_analyzer_give_the_pcap_records() {
     for name in ["skydive-simple-tcpv4", "skydive-dns", "skydive-geneve"] {
         let dir = tempfile::tempdir().unwrap();
         let pcap = shared.join("pcaps").join(format!("{name}.pcap"));
-        let mut c = Collect::default();
+        let mut c = RecordingConsumer::default();
         read_capture(&pcap, &PcapOptions::default(), &mut c, &mut |_| {}).unwrap();
         let recording = skydive_recording(&c);
         let lines: Vec<String> = recording.lines().map(String::from).collect();
         let messages = lines.len();
         let (port, server) = analyzer(lines);
-        let identity = "[flow_log]\naccount_id = \"123456789012\"\nregion = \"eu-west-1\"\nflow_log_id = \"fl-0630869f236e76872\"\ninterval = 60\n[aggregation]\nnodata = false\n";
-        let config = dir.path().join("run.toml");
-        std::fs::write(
-            &config,
-            format!(
-                "{identity}[output]\nout = \"{}\"\n[[skydive.analyzer]]\nurl = \"ws://127.0.0.1:{port}\"\n",
-                dir.path().join("out").display()
-            ),
-        )
-        .unwrap();
+        let identity = ConfigToml::new().test_flow_log().without_nodata();
+        let config = identity
+            .clone()
+            .table("output")
+            .set("out", dir.path().join("out"))
+            .skydive_analyzer(port)
+            .write_as(&dir.path().join("run.toml"));
         let mut child = Command::new(env!("CARGO_BIN_EXE_vpcflow"))
             .args(["run", "--config", config.to_str().unwrap()])
             .env_remove("VPCFLOW_LOG")
@@ -594,15 +571,10 @@ fn skydive_shaped_captures_through_a_live_analyzer_give_the_pcap_records() {
             .spawn()
             .unwrap();
         // The same configuration, reading the capture.
-        let config2 = dir.path().join("pcap.toml");
-        std::fs::write(
-            &config2,
-            format!(
-                "{identity}[output]\nout = \"{}\"\n",
-                dir.path().join("out-pcap").display()
-            ),
-        )
-        .unwrap();
+        let config2 = identity
+            .table("output")
+            .set("out", dir.path().join("out-pcap"))
+            .write_as(&dir.path().join("pcap.toml"));
         let run = vpcflow(&[
             "convert",
             pcap.to_str().unwrap(),

@@ -10,32 +10,19 @@ use std::time::{Duration, Instant};
 
 use common::analyzer::{analyzer, flow, now_ms, store};
 use common::{files_below, gunzip, signal, wait_exit};
+use vpcflow_testkit::ConfigToml;
 
 fn start(dir: &Path, port: u16) -> Child {
-    let config = dir.join("vpcflow.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"
-[flow_log]
-account_id = "123456789012"
-region = "eu-west-1"
-flow_log_id = "fl-0630869f236e76872"
-interval = 60
-[output]
-out = "{}"
-[aggregation]
-nodata = false
-[skydive]
-idle_delay = 120
-[[skydive.analyzer]]
-url = "ws://127.0.0.1:{port}"
-host_id = "vpcflow-test"
-"#,
-            dir.join("out").display()
-        ),
-    )
-    .unwrap();
+    let config = ConfigToml::new()
+        .test_flow_log()
+        .table("output")
+        .set("out", dir.join("out"))
+        .without_nodata()
+        .table("skydive")
+        .set("idle_delay", 120)
+        .skydive_analyzer(port)
+        .set("host_id", "vpcflow-test")
+        .write(dir);
     Command::new(env!("CARGO_BIN_EXE_vpcflow"))
         .args(["run", "--config", config.to_str().unwrap()])
         .env_remove("VPCFLOW_LOG")

@@ -12,18 +12,12 @@ fn spec_defaults_and_patterns() {
 
 #[test]
 fn opening_a_missing_interface_names_it() {
-    struct Sink;
-    impl vpcflow_core::FlowConsumer for Sink {
-        fn interface(&mut self, _: &str) -> vpcflow_core::InterfaceIndex {
-            vpcflow_core::InterfaceIndex(0)
-        }
-        fn update(&mut self, _: &vpcflow_core::FlowUpdate) {}
-        fn loss(&mut self, _: &vpcflow_core::LossEvent) {}
-    }
     let mut src = LiveSource::new(
         vec![CaptureSpec::new("no-such-if0")],
         crate::FragmentPolicy::Zero,
     );
-    let err = src.start(&mut Sink).unwrap_err();
+    let err = src
+        .start(&mut vpcflow_testkit::RecordingConsumer::default())
+        .unwrap_err();
     assert!(err.contains("capture.interface[0] no-such-if0"), "{err}");
 }

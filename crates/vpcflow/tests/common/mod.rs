@@ -68,28 +68,6 @@ pub fn wait_exit(child: &mut Child) -> (ExitStatus, String) {
     }
 }
 
-/// `$VPCFLOW_SHARED`, or `shared/` beside the workspace; `None` (after saying
-/// so) when absent, a panic when `VPCFLOW_REQUIRE_SHARED=1`.
-pub fn shared_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("VPCFLOW_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    if dir.join("pcaps").is_dir() {
-        return Some(dir);
-    }
-    if std::env::var("VPCFLOW_REQUIRE_SHARED").as_deref() == Ok("1") {
-        panic!(
-            "shared test data not found at {} (set VPCFLOW_SHARED)",
-            dir.display()
-        );
-    }
-    eprintln!(
-        "SKIPPED: shared test data not found at {} (set VPCFLOW_SHARED)",
-        dir.display()
-    );
-    None
-}
-
 /// Every regular file below `root`, as paths relative to it, sorted.
 pub fn files_below(root: &Path) -> Vec<PathBuf> {
     fn walk(dir: &Path, root: &Path, out: &mut Vec<PathBuf>) {

@@ -5,11 +5,13 @@
 //! to `mod common;`.
 
 use std::io::{BufRead, Read};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::thread;
 use std::time::Duration;
+
+use vpcflow_testkit::ConfigToml;
 
 use crate::common::{files_below, signal, wait_exit};
 
@@ -173,30 +175,17 @@ pub fn stop_tcpdump(mut tcpdump: Child) {
     tcpdump.wait().unwrap();
 }
 
-/// Writes `vpcflow.toml` in `dir`: records in `format`, files below
-/// `dir/out`, then `sections` (the interfaces to capture and any more).
-pub fn config(dir: &Path, format: &str, sections: &str) -> PathBuf {
-    let path = dir.join("vpcflow.toml");
-    std::fs::write(
-        &path,
-        format!(
-            r#"
-[flow_log]
-account_id = "123456789012"
-region = "eu-west-1"
-flow_log_id = "fl-0630869f236e76872"
-interval = 60
-format = "{format}"
-[output]
-out = "{}"
-[capture]
-idle_delay = 5
-{sections}"#,
-            dir.join("out").display()
-        ),
-    )
-    .unwrap();
-    path
+/// The configuration of the live tests: the test flow log with `format`,
+/// files below `dir/out`, flows idle for 5 s closed; capture interfaces and
+/// other tables follow.
+pub fn config(dir: &Path, format: &str) -> ConfigToml {
+    ConfigToml::new()
+        .test_flow_log()
+        .set("format", format)
+        .table("output")
+        .set("out", dir.join("out"))
+        .table("capture")
+        .set("idle_delay", 5)
 }
 
 /// Starts `vpcflow run` in namespace `ns` and waits until it captures.

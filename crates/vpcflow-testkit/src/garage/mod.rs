@@ -1,14 +1,12 @@
-//! A real S3-compatible server for the end-to-end tests: Garage, started on
-//! loopback by `../shared/scripts/s3-server-start.sh` (one node) or
-//! `s3-cluster-start.sh` (three nodes, replication factor 3), each test on
-//! its own ports and data folder. The bucket is read back with the AWS SDK.
+//! A real S3-compatible server for the S3 tests: Garage, started on loopback
+//! by `../shared/scripts/s3-server-start.sh` (one node) or
+//! `s3-cluster-start.sh` (three nodes, replication factor 3), each server on
+//! its own ports and data folder, and a client that reads its bucket back.
 //!
 //! Without the shared scripts or a garage binary the tests say why and are
 //! skipped, unless `VPCFLOW_REQUIRE_S3=1` (CI), which makes that a failure.
 //! Tests never build garage themselves (that takes half an hour): `.ci/run`
 //! installs it.
-
-#![allow(dead_code)] // each test file uses its own subset
 
 use std::collections::BTreeMap;
 use std::net::TcpListener;
@@ -17,10 +15,11 @@ use std::process::Command;
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::Duration;
 
-use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
-use aws_sdk_s3::Client;
+mod bucket;
 
-use crate::common::shared_dir;
+pub use bucket::{BucketClient, StoredObject};
+
+use crate::shared::shared_location;
 
 /// The garage version the shared scripts install.
 const GARAGE_VERSION: &str = "2.5.0";
@@ -42,7 +41,10 @@ fn garage_binary() -> Option<PathBuf> {
     if let Some(path) = std::env::var_os("PATH") {
         candidates.extend(std::env::split_paths(&path).map(|p| p.join("garage")));
     }
-    candidates.into_iter().find(|c| {
+    // Only files are tried: every spawn briefly shares this process's open
+    // files (and so their locks) with a child, which tests running in
+    // parallel would notice.
+    candidates.into_iter().filter(|c| c.is_file()).find(|c| {
         Command::new(c)
             .arg("--version")
             .output()
@@ -54,15 +56,19 @@ fn garage_binary() -> Option<PathBuf> {
 /// why (a panic when `VPCFLOW_REQUIRE_S3=1`).
 fn prerequisites() -> Option<(PathBuf, PathBuf)> {
     let required = std::env::var("VPCFLOW_REQUIRE_S3").as_deref() == Ok("1");
-    let scripts = shared_dir().map(|d| d.join("scripts"));
-    let Some(scripts) = scripts.filter(|s| s.join("s3-server-start.sh").is_file()) else {
+    let scripts = shared_location().join("scripts");
+    if !scripts.join("s3-server-start.sh").is_file() {
         assert!(
             !required,
-            "VPCFLOW_REQUIRE_S3=1 but ../shared/scripts is missing"
+            "VPCFLOW_REQUIRE_S3=1 but ../shared/scripts is missing ({} not found; set VPCFLOW_SHARED)",
+            scripts.display()
         );
-        eprintln!("SKIPPED: the S3 server scripts of ../shared/scripts are missing");
+        eprintln!(
+            "SKIPPED: the S3 server scripts of ../shared/scripts are missing ({} not found; set VPCFLOW_SHARED)",
+            scripts.display()
+        );
         return None;
-    };
+    }
     let Some(garage) = garage_binary() else {
         assert!(
             !required,
@@ -79,7 +85,7 @@ fn prerequisites() -> Option<(PathBuf, PathBuf)> {
 }
 
 /// A base port whose S3, RPC and admin ports (`+0`, `+1`, `+3`, and for a
-/// cluster the same at `+10` and `+20`) are free now. Tests of one process
+/// cluster the same at `+10` and `+20`) are free now. Servers of one process
 /// take turns through a counter; processes differ by pid.
 fn free_base_port(nodes: u16) -> u16 {
     static NEXT: AtomicU16 = AtomicU16::new(0);
@@ -108,15 +114,37 @@ fn parse_exports(text: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// A garage server (or three-node cluster) of one test, stopped and wiped on drop.
+/// Runs the shell command `cleanup` once this process has exited (what a
+/// `static` holds is never dropped).
+pub fn when_this_process_exits(cleanup: &str) {
+    let pid = std::process::id();
+    // The watcher runs in the background of a shell that exits at once.
+    let status = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "(while kill -0 {pid} 2>/dev/null; do sleep 1; done; {cleanup}) >/dev/null 2>&1 </dev/null &"
+        ))
+        .status()
+        .expect("start the cleanup watcher");
+    assert!(status.success());
+}
+
+/// `path` quoted for `sh`.
+pub fn shell_quote(path: &Path) -> String {
+    format!("'{}'", path.display().to_string().replace('\'', "'\\''"))
+}
+
+/// A garage server (or three-node cluster) with one bucket, stopped and
+/// wiped on drop, or when the test process ends if it is never dropped.
 pub struct Garage {
     scripts: PathBuf,
     garage: PathBuf,
-    dir: tempfile::TempDir,
+    data: PathBuf,
     base_port: u16,
     cluster: bool,
     /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_ENDPOINT_URL`,
-    /// `AWS_REGION`, `S3_BUCKET` (and `S3_ENDPOINTS` for a cluster).
+    /// `AWS_REGION`, `S3_BUCKET` (and `S3_ENDPOINTS` for a cluster), as the
+    /// start script printed them.
     pub env: BTreeMap<String, String>,
 }
 
@@ -134,15 +162,21 @@ impl Garage {
 
     fn launch(cluster: bool) -> Option<Garage> {
         let (scripts, garage) = prerequisites()?;
-        let dir = tempfile::Builder::new()
-            .prefix("vpcflow-garage-")
-            .tempdir()
-            .unwrap();
         let base_port = free_base_port(if cluster { 3 } else { 1 });
+        let data =
+            std::env::temp_dir().join(format!("vpcflow-garage-{}-{base_port}", std::process::id()));
+        // Left by an earlier process with the same pid that was killed: the
+        // start script would reuse its configuration, key and bucket.
+        let _ = std::fs::remove_dir_all(&data);
+        when_this_process_exits(&format!(
+            "{} {} --wipe",
+            shell_quote(&scripts.join("s3-server-stop.sh")),
+            shell_quote(&data)
+        ));
         let mut g = Garage {
             scripts,
             garage,
-            dir,
+            data,
             base_port,
             cluster,
             env: BTreeMap::new(),
@@ -151,6 +185,8 @@ impl Garage {
         Some(g)
     }
 
+    /// Runs the start script, which starts the nodes that are down (and, the
+    /// first time, creates the key and the bucket).
     fn run_start_script(&mut self) {
         let script = if self.cluster {
             "s3-cluster-start.sh"
@@ -159,7 +195,7 @@ impl Garage {
         };
         let out = Command::new("bash")
             .arg(self.scripts.join(script))
-            .arg(self.dir.path())
+            .arg(&self.data)
             .env("S3_PORT", self.base_port.to_string())
             .env("GARAGE_BIN", &self.garage)
             .env("RUST_LOG", "garage=warn")
@@ -167,15 +203,19 @@ impl Garage {
             .expect("run the garage start script");
         assert!(
             out.status.success(),
-            "{script} failed: {}",
+            "{script} failed: {}\n{}",
+            out.status,
             String::from_utf8_lossy(&out.stderr)
         );
         self.env = parse_exports(&String::from_utf8_lossy(&out.stdout));
-        assert!(
-            self.env.contains_key("AWS_ENDPOINT_URL"),
-            "no endpoint in {:?}",
-            self.env
-        );
+        for name in [
+            "AWS_ENDPOINT_URL",
+            "S3_BUCKET",
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+        ] {
+            assert!(self.env.contains_key(name), "no {name} in {:?}", self.env);
+        }
     }
 
     /// The bucket name.
@@ -188,16 +228,26 @@ impl Garage {
         &self.env["AWS_ENDPOINT_URL"]
     }
 
+    /// The access key id of the test key.
+    pub fn key_id(&self) -> &str {
+        &self.env["AWS_ACCESS_KEY_ID"]
+    }
+
+    /// The secret of the test key.
+    pub fn secret(&self) -> &str {
+        &self.env["AWS_SECRET_ACCESS_KEY"]
+    }
+
     /// The environment a vpcflow process needs to reach this server.
     pub fn apply_env(&self, cmd: &mut Command) {
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
         // Never pick up a developer's own profile or shared files.
-        cmd.env("AWS_CONFIG_FILE", self.dir.path().join("no-aws-config"))
+        cmd.env("AWS_CONFIG_FILE", self.data.join("no-aws-config"))
             .env(
                 "AWS_SHARED_CREDENTIALS_FILE",
-                self.dir.path().join("no-aws-credentials"),
+                self.data.join("no-aws-credentials"),
             )
             .env("AWS_EC2_METADATA_DISABLED", "true");
     }
@@ -205,10 +255,10 @@ impl Garage {
     fn pid_files(&self) -> Vec<PathBuf> {
         if self.cluster {
             (1..=3)
-                .map(|n| self.dir.path().join(format!("node{n}/garage.pid")))
+                .map(|n| self.data.join(format!("node{n}/garage.pid")))
                 .collect()
         } else {
-            vec![self.dir.path().join("garage.pid")]
+            vec![self.data.join("garage.pid")]
         }
     }
 
@@ -240,74 +290,49 @@ impl Garage {
         }
     }
 
-    /// Starts the nodes that are down again, keeping data, key and bucket.
+    /// Stops the server cleanly (SIGTERM); its data stays.
+    pub fn stop(&self) {
+        let out = Command::new("bash")
+            .arg(self.scripts.join("s3-server-stop.sh"))
+            .arg(&self.data)
+            .output()
+            .expect("run s3-server-stop.sh");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Starts the nodes that are down again on the same ports, keeping data,
+    /// key and bucket.
     pub fn restart(&mut self) {
         self.run_start_script();
     }
 
-    /// A client for reading the bucket back.
-    fn client(&self, runtime: &tokio::runtime::Runtime) -> Client {
-        let _guard = runtime.enter();
-        let config = aws_sdk_s3::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new(self.env["AWS_REGION"].clone()))
-            .endpoint_url(self.endpoint())
-            .force_path_style(true)
-            .credentials_provider(Credentials::new(
-                &self.env["AWS_ACCESS_KEY_ID"],
-                &self.env["AWS_SECRET_ACCESS_KEY"],
-                None,
-                None,
-                "test",
-            ))
-            .build();
-        Client::from_conf(config)
+    /// A client of this server with the test key, for reading back what it
+    /// holds (and for writing as another exporter would).
+    pub fn client(&self) -> BucketClient {
+        let region = self
+            .env
+            .get("AWS_REGION")
+            .map_or("us-east-1", String::as_str);
+        BucketClient::new(
+            self.endpoint(),
+            region,
+            (self.key_id(), self.secret()),
+            self.bucket(),
+        )
     }
 
-    /// Every object of the bucket: key → (body, headers of a HEAD request).
+    /// Every object of the bucket by key.
     pub fn objects(&self) -> BTreeMap<String, StoredObject> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let client = self.client(&runtime);
-        runtime.block_on(async {
-            let mut out = BTreeMap::new();
-            let mut pages = client
-                .list_objects_v2()
-                .bucket(self.bucket())
-                .into_paginator()
-                .send();
-            while let Some(page) = pages.next().await {
-                let page = page.expect("list the bucket");
-                for o in page.contents() {
-                    let key = o.key().unwrap().to_string();
-                    let got = client
-                        .get_object()
-                        .bucket(self.bucket())
-                        .key(&key)
-                        .send()
-                        .await
-                        .expect("get an object");
-                    let content_type = got.content_type().map(str::to_string);
-                    let content_encoding = got.content_encoding().map(str::to_string);
-                    let body = got.body.collect().await.unwrap().into_bytes().to_vec();
-                    out.insert(
-                        key,
-                        StoredObject {
-                            body,
-                            content_type,
-                            content_encoding,
-                        },
-                    );
-                }
-            }
-            out
-        })
+        self.client().objects()
     }
 
     /// Writes every object of the bucket below `root` at its key, so the
-    /// directory-based checks apply to what the bucket holds.
+    /// directory-based checks apply to what the bucket holds; returns how
+    /// many there were.
     pub fn download_to(&self, root: &Path) -> usize {
         let objects = self.objects();
         for (key, o) in &objects {
@@ -323,18 +348,8 @@ impl Drop for Garage {
     fn drop(&mut self) {
         let _ = Command::new("bash")
             .arg(self.scripts.join("s3-server-stop.sh"))
-            .arg(self.dir.path())
+            .arg(&self.data)
+            .arg("--wipe")
             .output();
     }
-}
-
-/// One object as read back.
-#[derive(Debug, Clone)]
-pub struct StoredObject {
-    /// Its bytes.
-    pub body: Vec<u8>,
-    /// `Content-Type`.
-    pub content_type: Option<String>,
-    /// `Content-Encoding`.
-    pub content_encoding: Option<String>,
 }
