@@ -1,6 +1,6 @@
 //! Encoders: how the records of one object become its bytes.
 //!
-//! An encoder streams into any [`Write`]: records are formatted and compressed as
+//! An encoder streams into any [`Write`](std::io::Write): records are formatted and compressed as
 //! they arrive, so memory does not grow with the size of the object. Text
 //! objects come from [`TextGzipEncoder`], Parquet objects from
 //! [`ParquetEncoder`]; [`ObjectEncoder`] is either, as [`FileFormat`] says.

@@ -18,7 +18,7 @@ pub struct SpoolOptions {
     /// Key prefix of the candidate keys.
     pub prefix: Prefix,
     /// When committing an object would take the ready objects above this many
-    /// bytes, [`ObjectStore::publish`] waits for deliveries to free space
+    /// bytes, [`ObjectStore::publish`](crate::store::ObjectStore::publish) waits for deliveries to free space
     /// (an object larger than the limit is admitted into an empty spool).
     pub max_bytes: u64,
     /// When set (to the delivery's concurrency), a writer waiting for space

@@ -148,7 +148,7 @@ impl SpoolQueue {
     }
 
     /// From now on, objects are committed whatever the size limit; see
-    /// [`Spool::admit_all`]. Callable from any thread, e.g. on a shutdown
+    /// [`Spool::admit_all`](super::Spool::admit_all). Callable from any thread, e.g. on a shutdown
     /// signal while the writer waits for space.
     pub fn admit_all(&self) {
         self.shared.lock().admit_all = true;

@@ -2,7 +2,7 @@
 
 use crate::skydive::reject::TwoPoint;
 
-/// Settings of the [`Converter`].
+/// Settings of the [`Converter`](super::Converter).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConverterOptions {
     /// A flow UUID not seen for this many seconds of event time is forgotten.
