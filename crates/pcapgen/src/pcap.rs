@@ -2,7 +2,7 @@
 
 use std::io::{self, Write};
 
-use crate::TsResolution;
+use crate::config::TsResolution;
 
 /// Bytes of the pcap file header.
 pub const FILE_HEADER_LEN: u64 = 24;

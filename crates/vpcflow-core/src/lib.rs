@@ -17,7 +17,7 @@ pub mod name;
 pub mod policy;
 pub mod record;
 pub mod tcp_flags;
-pub mod time;
+pub(crate) mod time;
 pub mod values;
 pub mod window;
 

@@ -45,7 +45,8 @@
 //! ```
 
 pub mod dir;
-pub mod durable;
+mod disk_full;
+pub(crate) mod durable;
 pub mod encode;
 pub mod error;
 pub mod s3;
@@ -61,11 +62,9 @@ mod test_support;
 pub use dir::DirSink;
 pub use encode::{DeflatePool, FileFormat, GzipLevel, ParquetEncoder, TextGzipEncoder};
 pub use error::SinkError;
-pub use s3::{
-    DeliveryReport, DeliveryStats, DrainPolicy, S3Destination, S3Options, S3Sink, S3SinkOptions,
-};
+pub use s3::{DrainPolicy, S3Destination, S3Options, S3Sink, S3SinkOptions};
 pub use sink::{RecordSink, RunSummary};
-pub use spool::{Spool, SpoolOptions, SpoolQueue};
+pub use spool::{DeliveryReport, DeliveryStats, Spool, SpoolOptions, SpoolQueue};
 pub use stdout::StdoutSink;
 pub use store::{ObjectStore, PublishedObject, StagedFile};
 pub use writer::{CapMeasure, FileWriter, WriterOptions, DEFAULT_MAX_FILE_BYTES};

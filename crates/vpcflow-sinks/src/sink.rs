@@ -35,6 +35,7 @@ use vpcflow_core::aggregate::Released;
 use vpcflow_core::enrich::InterfaceTable;
 
 use crate::error::SinkError;
+use crate::spool::DeliveryReport;
 
 /// Takes the records released by aggregation and turns them into output.
 pub trait RecordSink {
@@ -53,8 +54,8 @@ pub trait RecordSink {
     fn open_files(&self) -> usize;
 
     /// What the delivery to an object store achieved, after
-    /// [`RecordSink::finish`], for sinks that deliver (S3); `None` otherwise.
-    fn delivery_report(&self) -> Option<crate::s3::DeliveryReport> {
+    /// [`RecordSink::finish`], for sinks that deliver from a spool (S3); `None` otherwise.
+    fn delivery_report(&self) -> Option<DeliveryReport> {
         None
     }
 }

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use vpcflow_core::name::FileName;
 
+use crate::disk_full::retry_disk_full;
 use crate::error::SinkError;
-use crate::spool::retry::retry_disk_full;
 
 /// A destination for finished objects: a local directory now, S3 (through a
 /// local spool) later.

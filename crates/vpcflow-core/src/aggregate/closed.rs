@@ -4,8 +4,18 @@
 use crate::flow::PacketAddrs;
 use crate::record::{sort_head, sort_key_of_traffic, FlowRecord, LogStatus, SortKey, Traffic};
 
-use super::table::{Counters, TableKey};
-use super::Released;
+use super::entry::{Counters, TableKey};
+
+/// A batch of records in file order, as sinks take them (see
+/// [`Closed::into_released`]).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Released {
+    /// The records, sorted by [`FlowRecord::sort_key`].
+    pub records: Vec<FlowRecord>,
+    /// Every window that ends at or before this second is closed: records
+    /// released later have an `end` at or after it, except for late input.
+    pub complete_before: u64,
+}
 
 /// One flow of a closed window, still compact.
 #[derive(Debug, Clone, Copy)]

@@ -6,7 +6,7 @@
 //! lets the caller start the miss of a packet a few packets ahead (see
 //! `Aggregator::observe_batch`); no general-purpose map exposes that.
 
-use super::table::{Counters, TableKey};
+use super::entry::{Counters, TableKey};
 
 /// One slot: a 32-bit tag from the hash (0 = empty), the key and its sums.
 #[derive(Debug, Clone, Copy)]

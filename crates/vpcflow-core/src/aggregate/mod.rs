@@ -13,6 +13,7 @@
 //! or drops the new flow and marks its window SKIPDATA.
 
 mod closed;
+mod entry;
 mod flow_table;
 mod stats;
 mod table;
@@ -20,10 +21,11 @@ mod table;
 use std::collections::{BTreeMap, BTreeSet};
 use std::hash::BuildHasher;
 
-pub use closed::Closed;
 use closed::ClosedFlow;
+pub use closed::{Closed, Released};
+use entry::{Counters, TableKey, TunnelKey};
 pub use stats::AggregatorStats;
-use table::{Counters, TableKey, TunnelKey, WindowTable};
+use table::WindowTable;
 
 use crate::flow::{FlowUpdate, InterfaceIndex, LossEvent, NANOS_PER_SEC};
 use crate::record::{FlowRecord, LogStatus};
@@ -73,17 +75,6 @@ impl Default for AggregatorConfig {
             nodata_max_gap_secs: 86_400,
         }
     }
-}
-
-/// A batch of records in file order, as sinks take them (see
-/// [`Closed::into_released`]).
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Released {
-    /// The records, sorted by [`FlowRecord::sort_key`].
-    pub records: Vec<FlowRecord>,
-    /// Every window that ends at or before this second is closed: records
-    /// released later have an `end` at or after it, except for late input.
-    pub complete_before: u64,
 }
 
 /// The aggregation stage. See the [module documentation](self).

@@ -11,8 +11,8 @@ use flate2::Crc;
 use super::block::{
     compress_block, gzip_header, gzip_trailer, Block, Compressed, BLOCK_SIZE, WINDOW,
 };
+use super::counting::CountingWriter;
 use super::pool::{gone, DeflatePool};
-use super::CountingWriter;
 
 /// Blocks in flight per pool thread: enough to keep the threads busy while the
 /// caller waits for the oldest.

@@ -6,7 +6,11 @@ use std::sync::Arc;
 use vpcflow_core::format::LogFormat;
 use vpcflow_core::values::RecordValues;
 
-use super::{DeflatePool, Encoded, FileFormat, GzipLevel, ParquetEncoder, TextGzipEncoder};
+use super::encoded::Encoded;
+use super::format::FileFormat;
+use super::parquet::ParquetEncoder;
+use super::pool::DeflatePool;
+use super::text_gzip::{GzipLevel, TextGzipEncoder};
 
 /// The encoder of one object in the chosen [`FileFormat`].
 pub enum ObjectEncoder<W: Write + Send> {

@@ -9,8 +9,9 @@ use vpcflow_core::format::LogFormat;
 use vpcflow_core::name::ContentHasher;
 use vpcflow_core::values::RecordValues;
 
+use super::encoded::{Encoded, ObjectStats};
 use super::gzip_stream::GzipStream;
-use super::{DeflatePool, Encoded, ObjectStats};
+use super::pool::DeflatePool;
 
 /// Uncompressed bytes collected before they are hashed and compressed: large
 /// enough that per-call overhead vanishes, small enough to stay in cache.

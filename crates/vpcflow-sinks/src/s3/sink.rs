@@ -14,10 +14,9 @@ use vpcflow_core::name::FlowLogId;
 use super::delivery::Delivery;
 use super::dest::S3Destination;
 use super::options::S3Options;
-use super::stats::DeliveryStats;
 use crate::error::SinkError;
 use crate::sink::{RecordSink, RunSummary};
-use crate::spool::{DrainOutcome, Spool, SpoolOptions, SpoolQueue, SpoolStatus};
+use crate::spool::{DeliveryReport, DeliveryStats, Spool, SpoolOptions, SpoolQueue};
 use crate::writer::{FileWriter, WriterOptions};
 
 /// How long [`RecordSink::finish`] waits for the spool to drain.
@@ -45,22 +44,6 @@ pub struct S3SinkOptions {
     pub s3: S3Options,
     /// How long `finish` waits for deliveries.
     pub drain: DrainPolicy,
-}
-
-/// What the delivery achieved when the sink finished.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeliveryReport {
-    /// How the wait for the spool to drain ended.
-    pub outcome: DrainOutcome,
-    /// Objects delivered during the run (including those left by an earlier
-    /// run, and those found already present).
-    pub delivered: u64,
-    /// Of those, objects the store already held.
-    pub already_present: u64,
-    /// Bytes delivered.
-    pub bytes_delivered: u64,
-    /// What stays in the spool for the next run.
-    pub left: SpoolStatus,
 }
 
 /// Spools and delivers: see the [module documentation](self).

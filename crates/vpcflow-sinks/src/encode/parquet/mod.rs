@@ -16,7 +16,8 @@ use vpcflow_core::values::RecordValues;
 
 pub use self::columns::schema;
 use self::columns::ColumnBuffer;
-use super::{Encoded, GzipLevel, ObjectStats};
+use super::encoded::{Encoded, ObjectStats};
+use super::text_gzip::GzipLevel;
 
 /// Rows buffered before they are written as one row group: memory per open
 /// file stays bounded (a few tens of MB for the widest formats) while row

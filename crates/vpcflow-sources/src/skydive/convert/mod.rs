@@ -3,157 +3,23 @@
 //!
 //! See the [module documentation](super) for the rules.
 
+mod fields;
+mod options;
+mod state;
+
 use std::collections::HashMap;
-use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
-use std::net::IpAddr;
 
 use vpcflow_core::tcp_flags::TcpFlags;
 use vpcflow_core::{
-    Action, FlowConsumer, FlowKey, FlowUpdate, InterfaceIndex, LossEvent, PacketAddrs, Timestamp,
+    Action, FlowConsumer, FlowKey, FlowUpdate, InterfaceIndex, LossEvent, PacketAddrs,
 };
 
-use super::message::{Flow, FlowMetric, Payload, Stats, TcpMetric};
-use super::reject::{Decider, RejectStats, TwoPoint};
-
-const NANOS_PER_MS: u64 = 1_000_000;
-
-/// Settings of the [`Converter`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConverterOptions {
-    /// A flow UUID not seen for this many seconds of event time is forgotten.
-    /// Must exceed Skydive's flow expiry (default 600 s) so that a flow's final
-    /// update still finds its state.
-    pub state_ttl_secs: u64,
-    /// Cap on the number of flow UUIDs tracked; the least recently seen are
-    /// forgotten first when it is reached (bounded memory).
-    pub max_tracked_flows: usize,
-    /// Count only flows of these capture ids (empty: every capture).
-    pub capture_ids: Vec<String>,
-    /// How long (seconds of event time) a tunnel's inner flow whose parent has
-    /// not been seen yet waits for it before being dropped as an orphan.
-    pub orphan_wait_secs: u64,
-    /// REJECT from two capture points around a firewall (see [`TwoPoint`]).
-    pub two_point: Option<TwoPoint>,
-}
-
-impl Default for ConverterOptions {
-    fn default() -> Self {
-        ConverterOptions {
-            state_ttl_secs: 1800,
-            max_tracked_flows: 4_000_000,
-            capture_ids: Vec::new(),
-            orphan_wait_secs: 180,
-            two_point: None,
-        }
-    }
-}
-
-/// What the converter saw and did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ConverterStats {
-    /// Flow messages (or bare arrays) handled.
-    pub flow_messages: u64,
-    /// Flows handled.
-    pub flows: u64,
-    /// Flow updates emitted.
-    pub updates: u64,
-    /// Packets in the emitted updates.
-    pub packets: u64,
-    /// IP-layer bytes in the emitted updates.
-    pub bytes: u64,
-    /// Deltas dropped because the same (UUID, Start, Last) delta was already counted.
-    pub duplicate_deltas: u64,
-    /// Flows without a Network layer (ARP, …): not flow-log traffic.
-    pub non_ip_flows: u64,
-    /// Inner flows of tunnels (counted as their outer flow).
-    pub tunnel_inner_flows: u64,
-    /// Inner flows whose parent never arrived (dropped).
-    pub orphan_flows: u64,
-    /// Flows of captures not selected by `capture_ids`.
-    pub filtered_flows: u64,
-    /// Flows whose addresses are not IP addresses.
-    pub bad_addresses: u64,
-    /// Flows whose IP protocol could not be derived (written as 0).
-    pub unknown_protocol: u64,
-    /// Cumulative counters that went backwards (taken as restarted).
-    pub counter_resets: u64,
-    /// Statistics messages handled.
-    pub stats_messages: u64,
-    /// Packets and flows reported dropped by captures.
-    pub dropped_units: u64,
-    /// Drops that could not be attributed to an interface (capture not seen yet).
-    pub unattributed_drops: u64,
-    /// Flow states forgotten after `state_ttl_secs` of silence.
-    pub expired_states: u64,
-    /// Flow states forgotten early because `max_tracked_flows` was reached.
-    pub evicted_states: u64,
-    /// Messages of other types.
-    pub other_messages: u64,
-}
-
-/// Identity of a flow: 128 bits of hash of its UUID string.
-type FlowId = u128;
-
-#[derive(Default)]
-struct IdHasher(u64);
-
-impl Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes.iter().take(8) {
-            self.0 = (self.0 << 8) | u64::from(b);
-        }
-    }
-    fn write_u128(&mut self, n: u128) {
-        self.0 = n as u64;
-    }
-}
-
-type IdMap<V> = HashMap<FlowId, V, BuildHasherDefault<IdHasher>>;
-
-fn flow_id(uuid: &str) -> FlowId {
-    let a = foldhash::fast::FixedState::with_seed(0x5c1d_17e0).hash_one(uuid);
-    let b = foldhash::fast::FixedState::with_seed(0x00dd_ba11).hash_one(uuid);
-    (u128::from(a) << 64) | u128::from(b)
-}
-
-const HAVE_DELTA: u8 = 1;
-const HAVE_METRIC: u8 = 2;
-const SEEN: u8 = 4;
-const NETWORK: u8 = 8;
-
-/// What is kept per flow UUID between its updates.
-#[derive(Default)]
-struct FlowState {
-    /// Start and Last of the last counted LastUpdateMetric.
-    delta_span: (i64, i64),
-    /// The last cumulative Metric: AB packets, AB bytes, BA packets, BA bytes.
-    metric: [i64; 4],
-    /// The Last of that Metric.
-    metric_last: i64,
-    /// Newest time of the flow seen (ms), for expiry.
-    last_seen: i64,
-    /// HAVE_DELTA, HAVE_METRIC, SEEN (the flow itself arrived), NETWORK (it has
-    /// a Network layer).
-    bits: u8,
-    /// AWS tcp-flags already reported, per direction (AB, BA).
-    flags_done: [u8; 2],
-    /// Innermost addresses (A side, B side) of a tunnel's inner flow.
-    inner: Option<Box<PacketAddrs>>,
-}
-
-/// A counted delta of one flow.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Delta {
-    ab_packets: u64,
-    ab_bytes: u64,
-    ba_packets: u64,
-    ba_bytes: u64,
-    first_ms: i64,
-    last_ms: i64,
-}
+use super::message::{Flow, Payload, Stats};
+use super::reject::{Decider, RejectStats};
+use fields::{addresses, ms_to_ns};
+pub use fields::{link_overhead, protocol_number, tcp_flags};
+pub use options::{ConverterOptions, ConverterStats};
+use state::{flow_id, FlowState, IdMap, NETWORK, SEEN};
 
 /// Turns Skydive messages into [`FlowUpdate`]s and [`LossEvent`]s. One converter
 /// holds the per-UUID state of every analyzer subscribed to, so that deltas are
@@ -340,7 +206,8 @@ impl Converter {
             return;
         };
         let id = flow_id(&f.uuid);
-        let Some(delta) = self.delta(id, f) else {
+        let st = self.states.get_mut(&id).expect("state made in pass 1");
+        let Some(delta) = st.delta(f, &mut self.stats) else {
             return;
         };
         // A tunnel's inner flow counts only when its parent has no Network layer
@@ -457,75 +324,6 @@ impl Converter {
         }
     }
 
-    /// The packets and bytes of `f` not counted before, if any.
-    fn delta(&mut self, id: FlowId, f: &Flow) -> Option<Delta> {
-        let st = self.states.get_mut(&id).expect("state made in pass 1");
-        let flow_start = if f.start > 0 {
-            f.start
-        } else {
-            f.metric.map_or(0, |m| m.start)
-        };
-        let flow_last = if f.last > 0 {
-            f.last
-        } else {
-            f.metric.map_or(0, |m| m.last)
-        };
-        let delta = if let Some(l) = f.last_update_metric {
-            if st.bits & HAVE_DELTA != 0 && st.delta_span == (l.start, l.last) {
-                self.stats.duplicate_deltas += 1;
-                return None;
-            }
-            st.bits |= HAVE_DELTA;
-            st.delta_span = (l.start, l.last);
-            if let Some(m) = f.metric {
-                st.bits |= HAVE_METRIC;
-                st.metric = counters(&m);
-                st.metric_last = m.last;
-            }
-            let c = counters(&l);
-            if c.iter().any(|&v| v < 0) {
-                self.stats.counter_resets += 1;
-                return None;
-            }
-            let first = l.start.max(flow_start);
-            let last = if flow_last > 0 { flow_last } else { l.last };
-            (c, first.min(last), last)
-        } else if let Some(m) = f.metric {
-            let now = counters(&m);
-            let mut c = now;
-            let mut first = m.start.max(flow_start);
-            if st.bits & HAVE_METRIC != 0 {
-                let prev = st.metric;
-                c = [0, 1, 2, 3].map(|i| now[i] - prev[i]);
-                if c.iter().any(|&v| v < 0) {
-                    self.stats.counter_resets += 1;
-                    c = now;
-                } else {
-                    first = first.max(st.metric_last);
-                }
-            }
-            st.bits |= HAVE_METRIC;
-            st.metric = now;
-            st.metric_last = m.last;
-            let last = if m.last > 0 { m.last } else { flow_last };
-            (c, first.min(last), last)
-        } else {
-            return None;
-        };
-        let (c, first_ms, last_ms) = delta;
-        if c[0] <= 0 && c[2] <= 0 {
-            return None;
-        }
-        Some(Delta {
-            ab_packets: c[0].max(0) as u64,
-            ab_bytes: c[1].max(0) as u64,
-            ba_packets: c[2].max(0) as u64,
-            ba_bytes: c[3].max(0) as u64,
-            first_ms,
-            last_ms,
-        })
-    }
-
     /// Handles capture statistics: new drops (the increase of the capture's
     /// cumulative drop counters since its previous statistics) become a
     /// [`LossEvent`] for every interface the capture's flows were seen on, at
@@ -629,121 +427,4 @@ impl Converter {
             self.stats.evicted_states += (before - self.states.len()) as u64;
         }
     }
-}
-
-fn counters(m: &FlowMetric) -> [i64; 4] {
-    [m.ab_packets, m.ab_bytes, m.ba_packets, m.ba_bytes]
-}
-
-fn ms_to_ns(ms: i64) -> Timestamp {
-    (ms.max(0) as u64).saturating_mul(NANOS_PER_MS)
-}
-
-/// The flow's network addresses, A as `src`, B as `dst`.
-fn addresses(f: &Flow) -> Option<PacketAddrs> {
-    let n = f.network.as_ref()?;
-    let src: IpAddr = n.a.parse().ok()?;
-    let dst: IpAddr = n.b.parse().ok()?;
-    Some(PacketAddrs { src, dst })
-}
-
-/// The IANA protocol number: from the transport layer for TCP, UDP and SCTP, 1
-/// or 58 when an ICMP layer is present, else the layer after the first IP
-/// layer in the LayersPath.
-pub fn protocol_number(f: &Flow, src: IpAddr) -> Option<u8> {
-    if let Some(t) = &f.transport {
-        match t.protocol.to_ascii_uppercase().as_str() {
-            "TCP" => return Some(6),
-            "UDP" => return Some(17),
-            "SCTP" => return Some(132),
-            _ => {}
-        }
-    }
-    if f.icmp.is_some() {
-        return Some(if src.is_ipv4() { 1 } else { 58 });
-    }
-    let mut layers = f.layers_path.split('/').filter(|l| !l.is_empty());
-    layers.find(|l| *l == "IPv4" || *l == "IPv6")?;
-    for l in layers {
-        let n = match l {
-            "TCP" => 6,
-            "UDP" => 17,
-            "SCTP" => 132,
-            "ICMPv4" => 1,
-            "ICMPv6" => 58,
-            "GRE" => 47,
-            "IPv4" => 4,
-            "IPv6" => 41,
-            "IGMP" => 2,
-            "IPSecESP" => 50,
-            "IPSecAH" => 51,
-            "OSPF" => 89,
-            "VRRPv2" => 112,
-            "EtherIP" => 97,
-            // IPv6 extension headers: the protocol is the next layer.
-            "IPv6HopByHop" | "IPv6Routing" | "IPv6Destination" | "IPv6Fragment" => continue,
-            _ => return None,
-        };
-        return Some(n);
-    }
-    None
-}
-
-/// Bytes per packet to remove (link headers before the first IP layer) and to
-/// add (40 for an IPv6 flow captured without a link layer, whose bytes are the
-/// payload length) to turn Skydive's bytes into IP-layer bytes.
-pub fn link_overhead(layers_path: &str, ipv6: bool) -> (u64, u64) {
-    let mut overhead = 0;
-    for l in layers_path.split('/').filter(|l| !l.is_empty()) {
-        overhead += match l {
-            "IPv4" | "IPv6" => break,
-            "Ethernet" => 14,
-            "Dot1Q" => 4,
-            "MPLS" => 4,
-            "LinuxSLL" => 16,
-            "Loopback" => 4,
-            "PPPoE" => 6,
-            "PPP" => 2,
-            _ => 0,
-        };
-    }
-    let first_is_ip = layers_path
-        .split('/')
-        .find(|l| !l.is_empty())
-        .is_some_and(|l| l == "IPv4" || l == "IPv6");
-    (overhead, if first_is_ip && ipv6 { 40 } else { 0 })
-}
-
-/// AWS tcp-flags per direction (AB, BA) derived from the extra TCP metrics: SYN
-/// (2) for a side that sent a SYN, SYN-ACK (18) for the side whose SYN came
-/// second (the answer), FIN (1), RST (4).
-pub fn tcp_flags(t: &TcpMetric) -> [u8; 2] {
-    let mut ab = 0;
-    let mut ba = 0;
-    match (t.ab_syn_start > 0, t.ba_syn_start > 0) {
-        (true, true) if t.ba_syn_start >= t.ab_syn_start => {
-            ab |= 2;
-            ba |= 18;
-        }
-        (true, true) => {
-            ab |= 18;
-            ba |= 2;
-        }
-        (true, false) => ab |= 2,
-        (false, true) => ba |= 2,
-        (false, false) => {}
-    }
-    if t.ab_fin_start > 0 {
-        ab |= 1;
-    }
-    if t.ba_fin_start > 0 {
-        ba |= 1;
-    }
-    if t.ab_rst_start > 0 {
-        ab |= 4;
-    }
-    if t.ba_rst_start > 0 {
-        ba |= 4;
-    }
-    [ab, ba]
 }

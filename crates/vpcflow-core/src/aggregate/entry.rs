@@ -1,0 +1,236 @@
+//! What one entry of a window's flow table holds, kept compact (72 bytes): a
+//! million open flows must fit in a few hundred megabytes.
+
+use std::hash::{Hash, Hasher};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use crate::flow::{Action, FlowKey, FlowUpdate, InterfaceIndex, PacketAddrs};
+use crate::tcp_flags::TcpFlags;
+
+/// An address as 16 bytes (IPv4 in the first four); the family is a flag.
+type AddrBytes = [u8; 16];
+
+#[inline(always)]
+fn to_bytes(a: IpAddr) -> AddrBytes {
+    match a {
+        IpAddr::V4(v4) => {
+            let mut b = [0u8; 16];
+            b[..4].copy_from_slice(&v4.octets());
+            b
+        }
+        IpAddr::V6(v6) => v6.octets(),
+    }
+}
+
+#[inline]
+fn from_bytes(b: AddrBytes, v6: bool) -> IpAddr {
+    if v6 {
+        IpAddr::V6(Ipv6Addr::from(b))
+    } else {
+        IpAddr::V4(Ipv4Addr::new(b[0], b[1], b[2], b[3]))
+    }
+}
+
+const FLAG_V6: u8 = 1;
+const FLAG_REJECT: u8 = 2;
+const FLAG_BPA: u8 = 4;
+
+/// What one record is keyed by within a window: interface, 5-tuple, action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct TableKey {
+    src: AddrBytes,
+    dst: AddrBytes,
+    src_port: u16,
+    dst_port: u16,
+    interface: u32,
+    protocol: u8,
+    flags: u8,
+}
+
+impl TableKey {
+    /// An all-zero key, the content of empty table slots.
+    pub const ZERO: TableKey = TableKey {
+        src: [0; 16],
+        dst: [0; 16],
+        src_port: 0,
+        dst_port: 0,
+        interface: 0,
+        protocol: 0,
+        flags: 0,
+    };
+
+    #[inline(always)]
+    pub fn new(interface: InterfaceIndex, key: &FlowKey, action: Action) -> TableKey {
+        TableKey {
+            src: to_bytes(key.src),
+            dst: to_bytes(key.dst),
+            src_port: key.src_port,
+            dst_port: key.dst_port,
+            interface: interface.0,
+            protocol: key.protocol,
+            flags: (if key.src.is_ipv6() { FLAG_V6 } else { 0 })
+                | match action {
+                    Action::Accept => 0,
+                    Action::Reject => FLAG_REJECT,
+                    Action::RejectBpa => FLAG_REJECT | FLAG_BPA,
+                },
+        }
+    }
+
+    pub fn interface(&self) -> InterfaceIndex {
+        InterfaceIndex(self.interface)
+    }
+
+    pub fn flow_key(&self) -> FlowKey {
+        let v6 = self.flags & FLAG_V6 != 0;
+        FlowKey {
+            src: from_bytes(self.src, v6),
+            dst: from_bytes(self.dst, v6),
+            src_port: self.src_port,
+            dst_port: self.dst_port,
+            protocol: self.protocol,
+        }
+    }
+
+    /// Source and destination as [`addr_bits`](crate::record::addr_bits) gives
+    /// them: the byte layout is the same (IPv4 first), read big-endian.
+    #[inline(always)]
+    pub fn addr_bits(&self) -> (u128, u128) {
+        (u128::from_be_bytes(self.src), u128::from_be_bytes(self.dst))
+    }
+
+    /// Ports, protocol and family, for sorting.
+    #[inline(always)]
+    pub fn sort_parts(&self) -> (u16, u16, u8, bool) {
+        (
+            self.src_port,
+            self.dst_port,
+            self.protocol,
+            self.flags & FLAG_V6 != 0,
+        )
+    }
+
+    pub fn action(&self) -> Action {
+        if self.flags & FLAG_BPA != 0 {
+            Action::RejectBpa
+        } else if self.flags & FLAG_REJECT != 0 {
+            Action::Reject
+        } else {
+            Action::Accept
+        }
+    }
+}
+
+/// Hashes the key as two wide words instead of field by field: this is on the
+/// per-packet path.
+impl Hash for TableKey {
+    #[inline(always)]
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u128(
+            u128::from_ne_bytes(self.src) ^ u128::from_ne_bytes(self.dst).rotate_left(67),
+        );
+        state.write_u64(
+            (u64::from(self.src_port) << 48)
+                | (u64::from(self.dst_port) << 32)
+                | (u64::from(self.protocol) << 24)
+                | (u64::from(self.flags) << 22)
+                | u64::from(self.interface & 0x3f_ffff),
+        );
+    }
+}
+
+/// The key of a tunnelled flow when records are keyed by packet addresses too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(super) struct TunnelKey {
+    pub base: TableKey,
+    pub inner: PacketAddrs,
+}
+
+/// Running sums of one record. Times are seconds after the window start, which
+/// fit 16 bits for windows of up to 18 hours.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Counters {
+    pub packets: u64,
+    pub bytes: u64,
+    pub first: u16,
+    pub last: u16,
+    pub tcp_flags: TcpFlags,
+}
+
+impl Counters {
+    /// No packet yet.
+    pub const ZERO: Counters = Counters {
+        packets: 0,
+        bytes: 0,
+        first: 0,
+        last: 0,
+        tcp_flags: TcpFlags::NONE,
+    };
+
+    #[inline(always)]
+    pub fn new(u: &FlowUpdate, first: u16, last: u16) -> Counters {
+        Counters {
+            packets: u.packets,
+            bytes: u.bytes,
+            first,
+            last,
+            tcp_flags: u.tcp_flags,
+        }
+    }
+
+    #[inline(always)]
+    pub fn add(&mut self, u: &FlowUpdate, first: u16, last: u16) {
+        self.packets += u.packets;
+        self.bytes += u.bytes;
+        self.first = self.first.min(first);
+        self.last = self.last.max(last);
+        self.tcp_flags = self.tcp_flags.union(u.tcp_flags);
+    }
+}
+
+// One table entry stays at 72 bytes: key 44, counters 24.
+const _: () = assert!(std::mem::size_of::<(TableKey, Counters)>() == 72);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_round_trip() {
+        for (src, dst) in [
+            ("10.0.0.1", "192.168.1.255"),
+            ("2001:db8::1", "::ffff:1.2.3.4"),
+        ] {
+            let key = FlowKey {
+                src: src.parse().unwrap(),
+                dst: dst.parse().unwrap(),
+                src_port: 443,
+                dst_port: 65535,
+                protocol: 6,
+            };
+            for action in [Action::Accept, Action::Reject, Action::RejectBpa] {
+                let k = TableKey::new(InterfaceIndex(7), &key, action);
+                assert_eq!(k.flow_key(), key);
+                assert_eq!(k.action(), action);
+                assert_eq!(k.interface(), InterfaceIndex(7));
+            }
+        }
+        // 1.2.3.4 and ::102:304 share bytes but not the family.
+        let v4 = FlowKey {
+            src: "1.2.3.4".parse().unwrap(),
+            dst: "1.2.3.4".parse().unwrap(),
+            src_port: 0,
+            dst_port: 0,
+            protocol: 1,
+        };
+        let v6 = FlowKey {
+            src: "102:304::".parse().unwrap(),
+            dst: "102:304::".parse().unwrap(),
+            ..v4
+        };
+        assert_ne!(
+            TableKey::new(InterfaceIndex(0), &v4, Action::Accept),
+            TableKey::new(InterfaceIndex(0), &v6, Action::Accept)
+        );
+    }
+}
