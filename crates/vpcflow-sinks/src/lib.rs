@@ -13,8 +13,12 @@
 //! * [`Spool`]: the [`ObjectStore`] of a durable local spool, and
 //!   [`S3Sink`]: a writer into it with the delivery to S3 that drains it.
 //! * [`StdoutSink`]: header and plain lines for piping.
-//! * [`RecordSink`]: what the pipeline writes to, implemented by both
-//!   [`FileWriter`] and [`StdoutSink`].
+//! * [`RecordSink`]: what the pipeline writes to, implemented by
+//!   [`FileWriter`], [`S3Sink`] and [`StdoutSink`]. Every destination is one
+//!   implementation of it in a folder of its own; [how to add a
+//!   destination](mod@sink) (which trait, where its configuration section
+//!   lives, how it reaches the pipeline, what its tests must show) is written
+//!   in the [`sink`](mod@sink) module.
 //!
 //! ```
 //! use vpcflow_core::aggregate::Released;

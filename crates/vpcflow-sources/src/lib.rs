@@ -11,6 +11,11 @@
 //!
 //! The counting rules are those of the `policy` object of the shared truth files
 //! (see the [`decode`](mod@decode) module).
+//!
+//! Every live source implements one trait, [`Source`]; [how to add a
+//! source](mod@source) (which trait, where its configuration section lives,
+//! how it reaches the pipeline, what its tests must show) is written in the
+//! [`source`](mod@source) module.
 
 pub mod decode;
 pub mod fragments;

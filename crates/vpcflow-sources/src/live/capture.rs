@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use vpcflow_core::{FlowUpdate, InterfaceIndex, Timestamp};
 
-use super::{CaptureSpec, STATS_PERIOD};
+use super::spec::{CaptureSpec, STATS_PERIOD};
 use crate::decode::Outcome;
 use crate::fragments::{FragmentPolicy, PacketDecoder};
 

@@ -12,7 +12,8 @@ use std::time::Duration;
 use vpcflow_core::{FlowConsumer, InterfaceIndex, LossEvent};
 
 use super::capture::{self, Event};
-use super::{pattern, CaptureSpec};
+use super::pattern;
+use super::spec::CaptureSpec;
 use crate::fragments::FragmentPolicy;
 use crate::source::{Source, SourceStats};
 

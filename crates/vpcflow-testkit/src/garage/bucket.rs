@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_s3::Client;
+use aws_smithy_http_client::tls::rustls_provider::CryptoMode;
+use aws_smithy_http_client::tls::Provider;
 
 /// One object as read back.
 #[derive(Debug, Clone)]
@@ -38,6 +40,11 @@ impl BucketClient {
             .region(Region::new(region.to_string()))
             .endpoint_url(endpoint)
             .force_path_style(true)
+            .http_client(
+                aws_smithy_http_client::Builder::new()
+                    .tls_provider(Provider::Rustls(CryptoMode::Ring))
+                    .build_https(),
+            )
             .credentials_provider(Credentials::new(key.0, key.1, None, None, "test"))
             .build();
         let client = {
