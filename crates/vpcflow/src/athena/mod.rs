@@ -112,28 +112,25 @@ pub fn parse_since(text: &str) -> Result<String, String> {
 /// What `vpcflow athena --duckdb DIR` prints: a DuckDB view named like the
 /// table over the output directory `dir`, then the same named queries.
 pub fn render_duckdb(target: &Target, dir: &str) -> String {
-    let mut out = duckdb::create_view(target, dir);
-    out.push('\n');
-    out.push_str(&queries::render(
-        &target.table,
-        &target.format,
-        target.layout,
-    ));
-    out
+    with_queries(duckdb::create_view(target, dir), target)
 }
 
 /// Everything `vpcflow athena` prints: the table DDL (and `MSCK REPAIR
 /// TABLE` for Hive-compatible layouts), then the named queries the format
 /// allows.
 pub fn render(target: &Target) -> String {
-    let mut out = create_table(target);
-    out.push('\n');
-    out.push_str(&queries::render(
+    with_queries(create_table(target), target)
+}
+
+/// `head`, a blank line, then the named queries over `target`.
+fn with_queries(mut head: String, target: &Target) -> String {
+    head.push('\n');
+    head.push_str(&queries::render(
         &target.table,
         &target.format,
         target.layout,
     ));
-    out
+    head
 }
 
 #[cfg(test)]
