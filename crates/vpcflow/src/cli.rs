@@ -5,18 +5,26 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::{ConversionFlags, DestinationFlags, FlowLogFlags, OutputFlags, Overrides};
+use crate::logging::{LogFormat, LogLevel};
 
 /// Turns network flows into AWS VPC Flow Logs files, identical to the ones AWS
 /// delivers to S3.
 #[derive(Debug, Parser)]
 #[command(name = "vpcflow", version, about, long_about = None)]
 pub struct Cli {
-    /// Log verbosity for diagnostics on stderr (error, warn, info, debug, trace).
+    /// Log verbosity for diagnostics on stderr: error, warn, info, debug,
+    /// trace, off, or TARGET=LEVEL directives (`warn,vpcflow=debug`).
     #[arg(long, global = true, default_value = "warn", env = "VPCFLOW_LOG")]
-    pub log_level: String,
+    pub log_level: LogLevel,
     /// Log lines as text or as JSON objects (one per line), for log collectors.
-    #[arg(long, global = true, default_value = "text", value_parser = ["text", "json"], env = "VPCFLOW_LOG_FORMAT")]
-    pub log_format: String,
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "text",
+        env = "VPCFLOW_LOG_FORMAT"
+    )]
+    pub log_format: LogFormat,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,

@@ -6,6 +6,7 @@ mod cli;
 mod config;
 mod fields_cmd;
 mod ip_ranges;
+mod logging;
 mod metrics;
 mod pipeline;
 mod progress;
@@ -22,14 +23,15 @@ use crate::cli::{AthenaArgs, Cli, Command, ConvertArgs};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(&cli.log_level, &cli.log_format);
+    logging::init(&cli.log_level, cli.log_format);
+    let log_format = cli.log_format;
     match run(cli) {
         Ok(code) => code,
         // A reader that went away (`vpcflow convert … --out - | head`) is not an
         // error of ours.
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("vpcflow: error: {e:#}");
+            logging::fatal(&e, log_format);
             ExitCode::from(2)
         }
     }
@@ -39,20 +41,6 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain()
         .filter_map(|c| c.downcast_ref::<std::io::Error>())
         .any(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-}
-
-fn init_logging(level: &str, format: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(level)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let fmt = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false);
-    if format == "json" {
-        fmt.json().init();
-    } else {
-        fmt.init();
-    }
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {

@@ -1,0 +1,124 @@
+//! Diagnostics on stderr: the level filter (`--log-level`), text or JSON
+//! lines (`--log-format`), colour only on a terminal, and the fatal error in
+//! the same format as every other line.
+
+use std::fmt;
+use std::io::IsTerminal;
+use std::str::FromStr;
+
+use tracing_subscriber::filter::{Directive, EnvFilter, LevelFilter};
+
+/// What `--log-level` accepts: a level (`error`, `warn`, `info`, `debug`,
+/// `trace`, `off`), or comma-separated directives each with a level
+/// (`warn,vpcflow=debug`). Anything else is refused, never taken for a
+/// target name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogLevel(String);
+
+impl FromStr for LogLevel {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<LogLevel, String> {
+        let bad = |part: &str| {
+            format!(
+                "{part:?} is not a level (error, warn, info, debug, trace, off) or a TARGET=LEVEL directive"
+            )
+        };
+        if text.trim().is_empty() {
+            return Err(bad(text));
+        }
+        for part in text.split(',') {
+            let part = part.trim();
+            let level = match part.rsplit_once('=') {
+                Some((target, level)) if !target.is_empty() => level,
+                Some(_) => return Err(bad(part)),
+                None => part,
+            };
+            if level.parse::<LevelFilter>().is_err() || part.parse::<Directive>().is_err() {
+                return Err(bad(part));
+            }
+        }
+        Ok(LogLevel(text.to_string()))
+    }
+}
+
+impl fmt::Display for LogLevel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The form of log lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable text.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// Installs the subscriber: lines on stderr at `level`, in `format`, with
+/// ANSI colours only when stderr is a terminal.
+pub fn init(level: &LogLevel, format: LogFormat) {
+    // Validated by `LogLevel::from_str`, so this cannot fall back silently.
+    let filter = EnvFilter::try_new(&level.0).unwrap_or_else(|_| EnvFilter::new("warn"));
+    let fmt = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false);
+    match format {
+        LogFormat::Json => fmt.json().init(),
+        LogFormat::Text => fmt.init(),
+    }
+}
+
+/// Reports the error that ends the run: a plain line for people, or a JSON
+/// object like the other lines under `--log-format json` (whatever the level
+/// filter).
+pub fn fatal(error: &anyhow::Error, format: LogFormat) {
+    let message = format!("{error:#}");
+    match format {
+        LogFormat::Text => eprintln!("vpcflow: error: {message}"),
+        LogFormat::Json => {
+            let line = serde_json::json!({
+                "timestamp": rfc3339_now(),
+                "level": "ERROR",
+                "fields": { "message": message },
+            });
+            eprintln!("{line}");
+        }
+    }
+}
+
+/// The wall clock as RFC 3339 UTC with microseconds, as the JSON lines of
+/// the subscriber write it.
+fn rfc3339_now() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    let format = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"
+    );
+    now.format(&format).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn levels_and_directives_are_accepted_and_words_are_not() {
+        for ok in [
+            "warn",
+            "INFO",
+            "off",
+            "warn,vpcflow=debug",
+            "vpcflow_sinks=trace",
+        ] {
+            assert!(ok.parse::<LogLevel>().is_ok(), "{ok}");
+        }
+        for bad in ["verbose", "", "warn,loud", "=debug", "vpcflow=loud"] {
+            let e = bad.parse::<LogLevel>().unwrap_err();
+            assert!(e.contains("is not a level"), "{bad}: {e}");
+        }
+    }
+}
