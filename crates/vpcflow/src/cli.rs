@@ -90,6 +90,12 @@ pub struct CheckArgs {
     /// Print the report as one JSON object.
     #[arg(long)]
     pub json: bool,
+    /// Check the configuration only, not whether `vpcflow run` can start
+    /// with it on this host: for a configuration of `vpcflow convert` (no
+    /// live source), or one written for another host. Without it, a source
+    /// is required and the interfaces captured by name must exist here.
+    #[arg(long)]
+    pub config_only: bool,
 }
 
 /// `vpcflow run`.

@@ -106,6 +106,13 @@ fn check_delivered(report: Option<&vpcflow_sinks::DeliveryReport>) -> Result<()>
 
 fn check(args: &cli::CheckArgs) -> Result<ExitCode> {
     let settings = config::load(Some(&args.config), &config::Overrides::default())?;
+    if !args.config_only {
+        pipeline::sources::preflight(&settings).map_err(|e| {
+            anyhow::anyhow!(
+                "{e:#} (vpcflow run would stop here; to check only the configuration, for vpcflow convert or another host: --config-only)"
+            )
+        })?;
+    }
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())

@@ -164,16 +164,52 @@ fn check_warns_about_settings_that_do_nothing() {
         tmp.path(),
         "[flow_log]\nformat = \"${srcaddr} ${pkt-src-aws-service}\"\n[output]\nout = \"-\"\n",
     );
-    let out = vpcflow_ok(&["check", "--config", &cfg, "--json"]);
+    let out = vpcflow_ok(&["check", "--config-only", "--config", &cfg, "--json"]);
     let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(r["output"]["destination"], "stdout");
     assert_eq!(r["output"]["example_key"], serde_json::Value::Null);
     let warnings = r["warnings"].to_string();
     assert!(
-        warnings.contains("without flow_log.aws_ip_ranges")
-            && warnings.contains("vpcflow run has nothing to run"),
+        warnings.contains("without flow_log.aws_ip_ranges"),
         "{warnings}"
     );
+}
+
+/// `check` fails where `vpcflow run` would fail at start-up, with the same
+/// message; `--config-only` checks the configuration alone.
+#[test]
+fn check_fails_where_run_fails() {
+    let tmp = tempfile::tempdir().unwrap();
+    let expect_error = |body: &str, args: &[&str], want: &str| {
+        let cfg = write_config(tmp.path(), body);
+        let mut all = args.to_vec();
+        all.extend(["--config", cfg.as_str()]);
+        let out = vpcflow(&all);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?} {body}: {err}");
+        assert!(err.contains(want), "{args:?} {body}: {err}");
+    };
+    // Nothing to run.
+    let empty = "[output]\nout = \"-\"\n";
+    expect_error(empty, &["check"], "nothing to run");
+    expect_error(empty, &["check"], "--config-only");
+    expect_error(empty, &["run"], "nothing to run");
+    let cfg = write_config(tmp.path(), empty);
+    vpcflow_ok(&["check", "--config-only", "--config", &cfg]);
+    // An interface captured by name that this host does not have.
+    let missing = "[[capture.interface]]\nname = \"vfnosuch0\"\n";
+    let want = "capture.interface[0].name: there is no interface \"vfnosuch0\"";
+    expect_error(missing, &["check"], want);
+    expect_error(missing, &["run"], want);
+    let cfg = write_config(tmp.path(), missing);
+    vpcflow_ok(&["check", "--config-only", "--config", &cfg]);
+    // A BPF filter libpcap cannot compile: refused with the configuration,
+    // by check (even --config-only) as by run.
+    let bad_filter = "[[capture.interface]]\nname = \"lo\"\nfilter = \"ip or or\"\n";
+    let want = "capture.interface[0].filter: \"ip or or\": ";
+    expect_error(bad_filter, &["check"], want);
+    expect_error(bad_filter, &["check", "--config-only"], want);
+    expect_error(bad_filter, &["run"], want);
 }
 
 #[test]

@@ -121,7 +121,7 @@ fn check(text: &str) -> Output {
     let path = dir.path().join("vpcflow.toml");
     std::fs::write(&path, text).unwrap();
     Command::new(env!("CARGO_BIN_EXE_vpcflow"))
-        .args(["check", "--config"])
+        .args(["check", "--config-only", "--config"])
         .arg(&path)
         .current_dir(dir.path())
         .env_remove("VPCFLOW_LOG")

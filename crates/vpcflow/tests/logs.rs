@@ -33,7 +33,9 @@ fn logs_into_a_file_have_no_colour_codes() {
     assert_eq!(run.status.code(), Some(0));
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(
-        stderr.lines().any(|l| l.contains("DEBUG") || l.contains("INFO")),
+        stderr
+            .lines()
+            .any(|l| l.contains("DEBUG") || l.contains("INFO")),
         "no log line to look at: {stderr}"
     );
     assert!(!stderr.contains('\u{1b}'), "ANSI escape in {stderr:?}");
@@ -50,8 +52,8 @@ fn the_fatal_error_is_a_json_line_under_json_logs() {
     assert_eq!(run.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&run.stderr);
     let last = stderr.lines().last().expect("an error line");
-    let line: serde_json::Value = serde_json::from_str(last)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {last}"));
+    let line: serde_json::Value =
+        serde_json::from_str(last).unwrap_or_else(|e| panic!("not JSON ({e}): {last}"));
     assert_eq!(line["level"], "ERROR", "{line}");
     let message = line["fields"]["message"].as_str().unwrap();
     assert!(

@@ -15,7 +15,13 @@ fn repo_file(path: &str) -> PathBuf {
 #[test]
 fn example_configuration_is_valid() {
     let cfg = repo_file("examples/vpcflow.toml");
-    let out = common::vpcflow_ok(&["check", "--config", cfg.to_str().unwrap(), "--json"]);
+    let out = common::vpcflow_ok(&[
+        "check",
+        "--config-only",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--json",
+    ]);
     let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     // What the unit and the README promise about it.
     assert_eq!(
@@ -63,7 +69,13 @@ fn example_configurations_commented_s3_and_policy_blocks_are_valid() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("full.toml");
     std::fs::write(&cfg, lines.join("\n")).unwrap();
-    let out = common::vpcflow_ok(&["check", "--config", cfg.to_str().unwrap(), "--json"]);
+    let out = common::vpcflow_ok(&[
+        "check",
+        "--config-only",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--json",
+    ]);
     let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(r["output"]["destination"], "s3");
     assert_eq!(r["output"]["s3_url"], "s3://my-flow-logs/vpc/");

@@ -30,4 +30,4 @@ mod tests;
 pub use addresses::interface_addresses;
 pub use pattern::matches;
 pub use source::{present_interfaces, LiveCaptureStats, LiveSource};
-pub use spec::{CaptureSpec, DEFAULT_BUFFER_BYTES, DEFAULT_SNAPLEN, STATS_PERIOD};
+pub use spec::{check_filter, CaptureSpec, DEFAULT_BUFFER_BYTES, DEFAULT_SNAPLEN, STATS_PERIOD};

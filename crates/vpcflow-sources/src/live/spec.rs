@@ -48,3 +48,28 @@ impl CaptureSpec {
         self.name.contains(['*', '?'])
     }
 }
+
+/// Compiles `filter` (tcpdump syntax) for an Ethernet capture, as libpcap
+/// will when the capture opens: a syntax error is found before anything
+/// runs (a filter valid for Ethernet can still be refused by an interface of
+/// another link type when it opens).
+pub fn check_filter(filter: &str) -> Result<(), String> {
+    let dead = pcap::Capture::dead(pcap::Linktype::ETHERNET).map_err(|e| e.to_string())?;
+    dead.compile(filter, true)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_filter;
+
+    #[test]
+    fn filters_are_compiled() {
+        assert!(check_filter("ip or ip6").is_ok());
+        assert!(check_filter("tcp port 80 and not host 10.0.0.1").is_ok());
+        let e = check_filter("ip or or").unwrap_err();
+        assert!(e.contains("syntax error"), "{e}");
+        assert!(check_filter("port 99999").is_err());
+    }
+}

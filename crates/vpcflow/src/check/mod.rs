@@ -346,11 +346,6 @@ pub fn report(path: &Path, settings: &Settings, now: u64) -> Report {
         ),
         _ => {}
     }
-    if captures.is_empty() && settings.analyzers.is_empty() {
-        warnings.push(
-            "no [[capture.interface]] and no [[skydive.analyzer]]: vpcflow run has nothing to run (vpcflow convert can use this configuration)".to_string(),
-        );
-    }
     for c in &captures {
         if !c.pattern && c.present.is_empty() {
             warnings.push(format!(

@@ -1,9 +1,9 @@
 //! `[capture]` and `[[capture.interface]]`: how capture files are read, and
 //! the live captures of `vpcflow run`.
 
-use anyhow::{bail, Result};
+use anyhow::{anyhow, bail, Result};
 use serde::Deserialize;
-use vpcflow_sources::live::CaptureSpec;
+use vpcflow_sources::live::{check_filter, CaptureSpec};
 use vpcflow_sources::pcap::{FragmentPolicy, PcapOptions};
 
 use super::flags::ConversionFlags;
@@ -98,6 +98,9 @@ impl LiveInterfaceSection {
         }
         let mut spec = CaptureSpec::new(self.name.clone());
         spec.filter = self.filter.clone().filter(|f| !f.trim().is_empty());
+        if let Some(filter) = &spec.filter {
+            check_filter(filter).map_err(|e| anyhow!("{}: {filter:?}: {e}", key("filter")))?;
+        }
         spec.promisc = self.promisc.unwrap_or(false);
         if let Some(n) = self.snaplen {
             if !(64..=262_144).contains(&n) {

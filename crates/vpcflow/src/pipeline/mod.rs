@@ -22,7 +22,7 @@ mod convert;
 mod daemon;
 mod ingest;
 pub mod sinks;
-mod sources;
+pub mod sources;
 mod writer;
 
 use std::collections::HashMap;

@@ -5,7 +5,8 @@
 //! arm here (with its validated settings in
 //! [`Settings`]); the daemon's loop needs no change.
 
-use vpcflow_sources::live::LiveSource;
+use anyhow::{bail, Result};
+use vpcflow_sources::live::{present_interfaces, LiveSource};
 use vpcflow_sources::skydive::{Converter, SkydiveSource};
 use vpcflow_sources::Source;
 
@@ -29,4 +30,24 @@ pub fn open(settings: &Settings) -> Vec<Box<dyn Source>> {
         )));
     }
     sources
+}
+
+/// What makes `vpcflow run` fail at start-up before any source opens: no
+/// source configured, or a capture configured by name whose interface does
+/// not exist. `vpcflow check` runs the same checks.
+pub fn preflight(settings: &Settings) -> Result<()> {
+    if settings.captures.is_empty() && settings.analyzers.is_empty() {
+        bail!("nothing to run: configure [[capture.interface]] or [[skydive.analyzer]] blocks");
+    }
+    let present = present_interfaces();
+    for (i, spec) in settings.captures.iter().enumerate() {
+        if !spec.is_pattern() && !present.contains(&spec.name) {
+            bail!(
+                "capture.interface[{i}].name: there is no interface {:?} on this host (a pattern such as \"{}*\" waits for interfaces that appear later)",
+                spec.name,
+                spec.name
+            );
+        }
+    }
+    Ok(())
 }
