@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::{ConversionFlags, DestinationFlags, FlowLogFlags, OutputFlags, Overrides};
-use crate::logging::{LogFormat, LogLevel};
+use crate::logging::{LogLevel, LogStyle};
 
 /// Turns network flows into AWS VPC Flow Logs files, identical to the ones AWS
 /// delivers to S3.
@@ -22,9 +22,9 @@ pub struct Cli {
         global = true,
         value_enum,
         default_value = "text",
-        env = "VPCFLOW_LOG_FORMAT"
+        env = "VPCFLOW_LOG_STYLE"
     )]
-    pub log_format: LogFormat,
+    pub log_style: LogStyle,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,

@@ -1,5 +1,5 @@
 //! Diagnostics on stderr: the level filter (`--log-level`), text or JSON
-//! lines (`--log-format`), colour only on a terminal, and the fatal error in
+//! lines (`--log-style`), colour only on a terminal, and the fatal error in
 //! the same format as every other line.
 
 use std::fmt;
@@ -50,7 +50,7 @@ impl fmt::Display for LogLevel {
 
 /// The form of log lines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum LogFormat {
+pub enum LogStyle {
     /// Human-readable text.
     Text,
     /// One JSON object per line, for log collectors.
@@ -59,7 +59,7 @@ pub enum LogFormat {
 
 /// Installs the subscriber: lines on stderr at `level`, in `format`, with
 /// ANSI colours only when stderr is a terminal.
-pub fn init(level: &LogLevel, format: LogFormat) {
+pub fn init(level: &LogLevel, format: LogStyle) {
     // Validated by `LogLevel::from_str`, so this cannot fall back silently.
     let filter = EnvFilter::try_new(&level.0).unwrap_or_else(|_| EnvFilter::new("warn"));
     let fmt = tracing_subscriber::fmt()
@@ -68,19 +68,19 @@ pub fn init(level: &LogLevel, format: LogFormat) {
         .with_ansi(std::io::stderr().is_terminal())
         .with_target(false);
     match format {
-        LogFormat::Json => fmt.json().init(),
-        LogFormat::Text => fmt.init(),
+        LogStyle::Json => fmt.json().init(),
+        LogStyle::Text => fmt.init(),
     }
 }
 
 /// Reports the error that ends the run: a plain line for people, or a JSON
-/// object like the other lines under `--log-format json` (whatever the level
+/// object like the other lines under `--log-style json` (whatever the level
 /// filter).
-pub fn fatal(error: &anyhow::Error, format: LogFormat) {
+pub fn fatal(error: &anyhow::Error, format: LogStyle) {
     let message = format!("{error:#}");
     match format {
-        LogFormat::Text => eprintln!("vpcflow: error: {message}"),
-        LogFormat::Json => {
+        LogStyle::Text => eprintln!("vpcflow: error: {message}"),
+        LogStyle::Json => {
             let line = serde_json::json!({
                 "timestamp": rfc3339_now(),
                 "level": "ERROR",

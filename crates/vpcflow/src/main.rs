@@ -23,15 +23,15 @@ use crate::cli::{AthenaArgs, Cli, Command, ConvertArgs};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    logging::init(&cli.log_level, cli.log_format);
-    let log_format = cli.log_format;
+    logging::init(&cli.log_level, cli.log_style);
+    let log_style = cli.log_style;
     match run(cli) {
         Ok(code) => code,
         // A reader that went away (`vpcflow convert … --out - | head`) is not an
         // error of ours.
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            logging::fatal(&e, log_format);
+            logging::fatal(&e, log_style);
             ExitCode::from(2)
         }
     }

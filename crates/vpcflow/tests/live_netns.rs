@@ -283,7 +283,7 @@ fn an_interface_appearing_later_that_matches_a_pattern_is_captured() {
         &n,
         &n.a,
         &cfg,
-        &["--log-format", "json", "--log-level", "info"],
+        &["--log-style", "json", "--log-level", "info"],
     );
     // The pair appears after the start: late0 in a, late1 in b.
     sh(&format!(

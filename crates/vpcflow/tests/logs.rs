@@ -1,5 +1,5 @@
 //! Diagnostics on stderr: no colour codes when stderr is not a terminal, the
-//! fatal error as JSON under `--log-format json`, and an unknown
+//! fatal error as JSON under `--log-style json`, and an unknown
 //! `--log-level` refused.
 
 mod common;
@@ -44,7 +44,7 @@ fn logs_into_a_file_have_no_colour_codes() {
 #[test]
 fn the_fatal_error_is_a_json_line_under_json_logs() {
     let run = vpcflow(&[
-        "--log-format",
+        "--log-style",
         "json",
         "convert",
         "/nonexistent/capture.pcap",

@@ -90,7 +90,7 @@ fn systemd_unit_is_complete_and_verifies() {
     let unit = std::fs::read_to_string(repo_file("packaging/systemd/vpcflow.service")).unwrap();
     for line in [
         "Type=simple",
-        "ExecStart=/usr/local/bin/vpcflow run --config /etc/vpcflow/vpcflow.toml --log-format json",
+        "ExecStart=/usr/local/bin/vpcflow run --config /etc/vpcflow/vpcflow.toml --log-style json",
         "ExecReload=/bin/kill -HUP $MAINPID",
         "Restart=on-failure",
         "StateDirectory=vpcflow",

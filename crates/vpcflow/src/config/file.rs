@@ -10,6 +10,7 @@ use vpcflow_core::layout::Layout;
 use vpcflow_sinks::FileFormat;
 
 use super::capture::CaptureSection;
+use super::destination_options::DestinationOptions;
 use super::policy::PolicySection;
 use super::s3::S3Section;
 use super::skydive::SkydiveSection;
@@ -56,9 +57,11 @@ pub struct FlowLogSection {
     pub region: Option<String>,
     /// `fl-` + 8 or 17 hex digits.
     pub flow_log_id: Option<String>,
-    /// AWS log format string, `${version} ${srcaddr} …`.
+    /// AWS log format string, `${version} ${srcaddr} …` (also `log_format`).
+    #[serde(alias = "log_format")]
     pub format: Option<String>,
-    /// Aggregation interval, 60 or 600 seconds.
+    /// Aggregation interval, 60 or 600 seconds (also `max_aggregation_interval`).
+    #[serde(alias = "max_aggregation_interval")]
     pub interval: Option<u64>,
     /// ACCEPT, REJECT or ALL.
     #[serde(default, deserialize_with = "typed::optional")]
@@ -72,7 +75,8 @@ pub struct FlowLogSection {
 #[serde(deny_unknown_fields)]
 pub struct OutputSection {
     /// A directory, `-` for stdout, or `s3://bucket/prefix/` (or
-    /// `arn:aws:s3:::bucket/prefix/`).
+    /// `arn:aws:s3:::bucket/prefix/`; also `log_destination`).
+    #[serde(alias = "log_destination")]
     pub out: Option<String>,
     /// default, hive, hourly or hive-hourly.
     #[serde(default, deserialize_with = "typed::optional")]
@@ -82,6 +86,10 @@ pub struct OutputSection {
     pub file_format: Option<FileFormat>,
     /// Folder below the destination, before `AWSLogs/`.
     pub prefix: Option<String>,
+    /// AWS's destination options, `{ FileFormat = "parquet",
+    /// HiveCompatiblePartitions = true, PerHourPartition = true }`: the file
+    /// format and layout in AWS's words (not with `layout` or `file_format`).
+    pub destination_options: Option<DestinationOptions>,
     /// Size cap of one file, in compressed bytes.
     pub max_file_bytes: Option<u64>,
     /// gzip level 0–9.

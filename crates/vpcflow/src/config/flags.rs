@@ -10,6 +10,7 @@ use clap::Args;
 use vpcflow_core::layout::Layout;
 use vpcflow_sinks::FileFormat;
 
+use super::destination_options::DestinationOptions;
 use super::traffic_type::TrafficType;
 
 /// The flow log's identity and record format (`convert`, `athena`).
@@ -26,7 +27,7 @@ pub struct FlowLogFlags {
     pub flow_log_id: Option<String>,
     /// Record format as AWS takes it, e.g. '${version} ${srcaddr} ${dstaddr}'.
     /// Default: the 14 version-2 fields.
-    #[arg(long)]
+    #[arg(long, visible_alias = "log-format")]
     pub format: Option<String>,
 }
 
@@ -43,6 +44,11 @@ pub struct OutputFlags {
     /// Folder before `AWSLogs/` in keys.
     #[arg(long)]
     pub prefix: Option<String>,
+    /// File format and layout as AWS's create-flow-logs takes them:
+    /// `FileFormat=plain-text|parquet,HiveCompatiblePartitions=true|false,PerHourPartition=true|false`
+    /// (or the same as JSON).
+    #[arg(long, value_name = "OPTIONS")]
+    pub destination_options: Option<DestinationOptions>,
 }
 
 /// Where records go, and the S3 client's settings (`convert`, `deliver`).
@@ -52,7 +58,7 @@ pub struct DestinationFlags {
     /// records on stdout, or an S3 destination: `s3://bucket/prefix/` or
     /// `arn:aws:s3:::bucket/prefix/` (delivered through the spool).
     /// Default: ./flowlogs.
-    #[arg(long, short)]
+    #[arg(long, short, visible_alias = "log-destination")]
     pub out: Option<String>,
     /// Spool folder of S3 delivery (default: $STATE_DIRECTORY/spool under
     /// systemd, /var/spool/vpcflow for root, else ~/.local/state/vpcflow/spool).
@@ -70,7 +76,7 @@ pub struct DestinationFlags {
 #[derive(Debug, Default, Clone, Args)]
 pub struct ConversionFlags {
     /// Aggregation interval in seconds: 60 or 600 (default 600).
-    #[arg(long)]
+    #[arg(long, visible_alias = "max-aggregation-interval")]
     pub interval: Option<u64>,
     /// Which records to write: ACCEPT, REJECT or ALL.
     #[arg(long)]

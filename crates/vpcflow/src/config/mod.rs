@@ -13,6 +13,7 @@
 //! [`Settings`].
 
 mod capture;
+mod destination_options;
 mod file;
 mod flags;
 mod interface;

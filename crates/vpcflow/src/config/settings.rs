@@ -21,8 +21,9 @@ use vpcflow_sources::pcap::PcapOptions;
 use vpcflow_sources::skydive::subscriber::AnalyzerConfig;
 use vpcflow_sources::skydive::ConverterOptions;
 
-use super::file::{AggregationSection, ConfigFile, MetricsSection};
-use super::flags::{ConversionFlags, Overrides};
+use super::destination_options::DestinationOptions;
+use super::file::{AggregationSection, ConfigFile, MetricsSection, OutputSection};
+use super::flags::{ConversionFlags, OutputFlags, Overrides};
 use super::s3::{self, S3Settings};
 use super::traffic_type::TrafficType;
 
@@ -176,8 +177,7 @@ pub fn build(file: ConfigFile, flags: &Overrides) -> Result<Settings> {
 
     let out = &file.output;
     let files = &flags.output;
-    let layout = files.layout.or(out.layout).unwrap_or_default();
-    let file_format = files.file_format.or(out.file_format).unwrap_or_default();
+    let (layout, file_format) = layout_and_file_format(files, out)?;
     let prefix_text = files.prefix.clone().or_else(|| out.prefix.clone());
     let prefix = Prefix::new(prefix_text.as_deref().unwrap_or_default())
         .map_err(|e| anyhow!("output.prefix: {e}"))?;
@@ -259,6 +259,52 @@ pub fn build(file: ConfigFile, flags: &Overrides) -> Result<Settings> {
         gzip_level,
         interfaces,
     })
+}
+
+/// The key layout and file format: from the flags, else the file; at each
+/// level from `layout` and `file_format` or from AWS's destination options,
+/// which may not say otherwise.
+fn layout_and_file_format(
+    flags: &OutputFlags,
+    section: &OutputSection,
+) -> Result<(Layout, FileFormat)> {
+    let level = |layout: Option<Layout>,
+                 file_format: Option<FileFormat>,
+                 options: Option<&DestinationOptions>,
+                 names: [&str; 3]|
+     -> Result<(Option<Layout>, Option<FileFormat>)> {
+        let [layout_name, format_name, options_name] = names;
+        let Some(o) = options else {
+            return Ok((layout, file_format));
+        };
+        if let Some(l) = layout.filter(|l| *l != o.layout()) {
+            bail!("{options_name}: the layout they give ({}) differs from {layout_name} {l}; give one of them", o.layout());
+        }
+        if let Some(f) = file_format.filter(|f| *f != o.file_format()) {
+            bail!("{options_name}: the file format they give ({}) differs from {format_name} {f}; give one of them", o.file_format());
+        }
+        Ok((Some(o.layout()), Some(o.file_format())))
+    };
+    let (flag_layout, flag_format) = level(
+        flags.layout,
+        flags.file_format,
+        flags.destination_options.as_ref(),
+        ["--layout", "--file-format", "--destination-options"],
+    )?;
+    let (file_layout, file_format) = level(
+        section.layout,
+        section.file_format,
+        section.destination_options.as_ref(),
+        [
+            "output.layout",
+            "output.file_format",
+            "output.destination_options",
+        ],
+    )?;
+    Ok((
+        flag_layout.or(file_layout).unwrap_or_default(),
+        flag_format.or(file_format).unwrap_or_default(),
+    ))
 }
 
 /// `[aggregation]` with its flags (the interval and the packet-address key
