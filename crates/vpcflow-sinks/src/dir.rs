@@ -16,9 +16,31 @@ use crate::durable::{
 use crate::error::SinkError;
 use crate::store::{ObjectStore, PublishedObject, StagedFile};
 
-/// The folder below the root where objects are written before they are moved
-/// into place. It is outside `AWSLogs/`, so readers of the layout never see it.
+/// The suffix of the staging folder, where objects are written before they
+/// are moved into place: see [`staging_dir`].
 pub const STAGING_DIR: &str = ".vpcflow-staging";
+
+/// The staging folder of the output folder `root` (which exists): the sibling
+/// `.NAME.vpcflow-staging` beside it, on the same file system, so that the
+/// output folder holds nothing but the layout (`aws s3 sync OUT s3://…`
+/// uploads only `AWSLogs/…`). When `root` is a mount point (or `/`), a
+/// sibling would be on another file system, where a rename cannot go: the
+/// folder is then `root/.vpcflow-staging`, and a sync needs
+/// `--exclude '.vpcflow-staging/*'`.
+pub fn staging_dir(root: &Path) -> io::Result<PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    let root = fs::canonicalize(root)?;
+    let (Some(parent), Some(name)) = (root.parent(), root.file_name()) else {
+        return Ok(root.join(STAGING_DIR));
+    };
+    if fs::metadata(&root)?.dev() != fs::metadata(parent)?.dev() {
+        return Ok(root.join(STAGING_DIR));
+    }
+    let mut sibling = std::ffi::OsString::from(".");
+    sibling.push(name);
+    sibling.push(STAGING_DIR);
+    Ok(parent.join(sibling))
+}
 
 /// Lock file in the staging folder: every open sink holds a shared lock on it;
 /// leftovers are only removed under an exclusive one, so a sink never removes
@@ -30,8 +52,9 @@ const MAX_EXTRA_ATTEMPTS: u32 = 16;
 
 /// Publishes objects into a local folder laid out like the S3 bucket.
 ///
-/// An object is written to a temp file in `root/.vpcflow-staging/`, fsynced,
-/// then moved to `root/<key>` without replacing an existing file and the
+/// An object is written to a temp file in the staging folder
+/// ([`staging_dir`]: `.ROOT.vpcflow-staging/` beside `root`), fsynced, then
+/// moved to `root/<key>` without replacing an existing file and the
 /// folder fsynced. If the key already holds the same bytes, publishing is a
 /// no-op; if it holds other bytes, the next name is tried. Temp files left by
 /// a crash are removed when a sink is opened and no other one is running.
@@ -55,7 +78,9 @@ impl DirSink {
         prefix: Prefix,
     ) -> Result<DirSink, SinkError> {
         let root = root.into();
-        let staging = root.join(STAGING_DIR);
+        fs::create_dir_all(&root).map_err(|e| SinkError::io("create folder", &root, e))?;
+        let staging = staging_dir(&root)
+            .map_err(|e| SinkError::io("find the staging folder of", &root, e))?;
         fs::create_dir_all(&staging).map_err(|e| SinkError::io("create folder", &staging, e))?;
         let lock_path = staging.join(LOCK_FILE);
         let lock = OpenOptions::new()
@@ -72,6 +97,10 @@ impl DirSink {
             Err(e) => return Err(SinkError::io("lock", &lock_path, e)),
         }
         flock(&lock, libc::LOCK_SH).map_err(|e| SinkError::io("lock", &lock_path, e))?;
+        let inside = root.join(STAGING_DIR);
+        if inside.is_dir() && fs::canonicalize(&inside).ok().as_deref() != Some(staging.as_path()) {
+            remove_old_staging(&inside);
+        }
         Ok(DirSink {
             root,
             staging,
@@ -85,6 +114,11 @@ impl DirSink {
     /// The root folder.
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// The staging folder ([`staging_dir`]).
+    pub fn staging(&self) -> &Path {
+        &self.staging
     }
 
     /// The key layout.
@@ -173,6 +207,35 @@ fn flock(file: &File, operation: libc::c_int) -> io::Result<()> {
 }
 
 /// Removes the temp files in `staging` (left by a writer that crashed).
+/// Removes the staging folder earlier versions kept inside the output folder
+/// (`OUT/.vpcflow-staging`), with its temp files, unless a writer of such a
+/// version still holds it. Best effort: a failure is logged, not an error.
+fn remove_old_staging(folder: &Path) {
+    let lock_path = folder.join(LOCK_FILE);
+    let locked = match OpenOptions::new().write(true).open(&lock_path) {
+        Ok(lock) => flock(&lock, libc::LOCK_EX | libc::LOCK_NB).is_ok(),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => true,
+        Err(_) => false,
+    };
+    if !locked {
+        return;
+    }
+    let result = remove_leftovers(folder)
+        .map_err(|e| e.to_string())
+        .and_then(|()| {
+            let _ = fs::remove_file(&lock_path);
+            fs::remove_dir(folder).map_err(|e| e.to_string())
+        });
+    match result {
+        Ok(()) => {
+            tracing::info!(folder = %folder.display(), "removed the staging folder of an earlier version from the output folder")
+        }
+        Err(e) => {
+            tracing::warn!(folder = %folder.display(), error = %e, "cannot remove the staging folder of an earlier version")
+        }
+    }
+}
+
 fn remove_leftovers(staging: &Path) -> Result<(), SinkError> {
     let entries = fs::read_dir(staging).map_err(|e| SinkError::io("list", staging, e))?;
     let mut removed = 0u64;
@@ -208,6 +271,26 @@ mod tests {
         }
     }
 
+    /// An output folder `out` in a temp dir, so that its sibling staging
+    /// folder is removed with it.
+    struct OutDir {
+        _tmp: tempfile::TempDir,
+        root: PathBuf,
+    }
+
+    impl OutDir {
+        fn path(&self) -> &Path {
+            &self.root
+        }
+    }
+
+    fn out_dir() -> OutDir {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("out");
+        fs::create_dir(&root).unwrap();
+        OutDir { _tmp: tmp, root }
+    }
+
     fn sink(root: &Path) -> DirSink {
         DirSink::open(root, Layout::default(), Prefix::default()).unwrap()
     }
@@ -219,7 +302,7 @@ mod tests {
     }
 
     fn staging_files(root: &Path) -> Vec<String> {
-        let mut v: Vec<String> = fs::read_dir(root.join(STAGING_DIR))
+        let mut v: Vec<String> = fs::read_dir(staging_dir(root).unwrap())
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .filter(|n| n != LOCK_FILE)
@@ -232,11 +315,19 @@ mod tests {
 
     #[test]
     fn publishes_at_the_key_and_leaves_no_temp_file() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = out_dir();
         let mut s = sink(dir.path());
         let f = staged(&mut s, b"object");
         let tmp = f.path().to_path_buf();
-        assert!(tmp.starts_with(dir.path().join(STAGING_DIR)));
+        // The staging folder is the sibling .out.vpcflow-staging: the output
+        // folder holds nothing but the layout.
+        let staging = staging_dir(dir.path()).unwrap();
+        assert_eq!(staging.file_name().unwrap(), ".out.vpcflow-staging");
+        assert_eq!(
+            staging.parent(),
+            fs::canonicalize(dir.path()).unwrap().parent()
+        );
+        assert!(tmp.starts_with(&staging));
         let p = s.publish(f, &|a| name(a)).unwrap();
         assert_eq!(p.key, KEY);
         assert_eq!((p.bytes, p.already_present), (6, false));
@@ -244,11 +335,16 @@ mod tests {
         assert_eq!(fs::read(dir.path().join(KEY)).unwrap(), b"object");
         assert!(!tmp.exists());
         assert!(staging_files(dir.path()).is_empty());
+        let top: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(top, ["AWSLogs"]);
     }
 
     #[test]
     fn identical_existing_file_is_an_idempotent_publish() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = out_dir();
         let mut s = sink(dir.path());
         let first = staged(&mut s, b"object");
         s.publish(first, &|a| name(a)).unwrap();
@@ -261,7 +357,7 @@ mod tests {
 
     #[test]
     fn different_existing_file_is_kept_and_the_next_name_taken() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = out_dir();
         let target = dir.path().join(KEY);
         fs::create_dir_all(target.parent().unwrap()).unwrap();
         fs::write(&target, b"someone else's").unwrap();
@@ -277,7 +373,7 @@ mod tests {
 
     #[test]
     fn gives_up_when_every_name_is_taken() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = out_dir();
         let mut s = sink(dir.path());
         let other = staged(&mut s, b"other");
         s.publish(other, &|_| name(7)).unwrap();
@@ -293,7 +389,7 @@ mod tests {
 
     #[test]
     fn keys_follow_layout_and_prefix() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = out_dir();
         let layout: Layout = "hive-hourly".parse().unwrap();
         let mut s = DirSink::open(dir.path(), layout, Prefix::new("/a/b/").unwrap()).unwrap();
         let f = staged(&mut s, b"x");
@@ -307,8 +403,8 @@ mod tests {
 
     #[test]
     fn leftovers_are_removed_unless_another_writer_is_active() {
-        let dir = tempfile::tempdir().unwrap();
-        let staging = dir.path().join(STAGING_DIR);
+        let dir = out_dir();
+        let staging = staging_dir(dir.path()).unwrap();
         fs::create_dir_all(&staging).unwrap();
         fs::write(staging.join("999-0.tmp"), b"crashed").unwrap();
         let mut first = sink(dir.path());
@@ -325,13 +421,31 @@ mod tests {
     }
 
     #[test]
+    fn the_staging_folder_of_earlier_versions_is_removed_from_the_output() {
+        let dir = out_dir();
+        let old = dir.path().join(STAGING_DIR);
+        fs::create_dir_all(&old).unwrap();
+        fs::write(old.join(LOCK_FILE), b"").unwrap();
+        fs::write(old.join("12-0.tmp"), b"crashed").unwrap();
+        let _s = sink(dir.path());
+        assert!(!old.exists());
+        // Kept while a writer of such a version holds it.
+        fs::create_dir_all(&old).unwrap();
+        let lock = File::create(old.join(LOCK_FILE)).unwrap();
+        flock(&lock, libc::LOCK_SH).unwrap();
+        fs::write(old.join("13-0.tmp"), b"in progress").unwrap();
+        let _t = sink(dir.path());
+        assert!(old.join("13-0.tmp").exists());
+    }
+
+    #[test]
     fn errors_name_the_path() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = out_dir();
         let file = dir.path().join("not-a-folder");
         fs::write(&file, b"").unwrap();
         let e = DirSink::open(&file, Layout::default(), Prefix::default()).unwrap_err();
         let text = e.to_string();
         assert!(text.starts_with("cannot create folder "), "{text}");
-        assert!(text.contains("not-a-folder/.vpcflow-staging"), "{text}");
+        assert!(text.contains("not-a-folder"), "{text}");
     }
 }

@@ -189,7 +189,22 @@ fn directory_output_matches_truth_layout_and_names() {
         vec!["2025-12-31".to_string(), "2026-01-01".to_string()],
         "the run crosses midnight"
     );
-    let staging = out.join(".vpcflow-staging");
+    // The output folder holds the layout only (what `aws s3 sync OUT s3://…`
+    // uploads); the staging folder beside it has no temp file left.
+    let outside: Vec<_> = files_below(&out)
+        .into_iter()
+        .filter(|p| !p.starts_with("AWSLogs"))
+        .collect();
+    assert!(outside.is_empty(), "files outside AWSLogs/: {outside:?}");
+    let staging = vpcflow_sinks::dir::staging_dir(&out).unwrap();
+    assert_eq!(
+        staging,
+        out.canonicalize()
+            .unwrap()
+            .parent()
+            .unwrap()
+            .join(".out.vpcflow-staging")
+    );
     let left: Vec<_> = files_below(&staging)
         .into_iter()
         .filter(|p| p.to_str() != Some(".lock"))

@@ -11,7 +11,7 @@ use regex::Regex;
 use vpcflow_core::layout::{Layout, Prefix};
 
 use super::*;
-use crate::dir::{DirSink, STAGING_DIR};
+use crate::dir::DirSink;
 use crate::test_support::{mixed_records, Fixture};
 
 const HIVE_PARQUET_KEY_RE: &str = r"^pq/AWSLogs/aws-account-id=123456789012/aws-service=vpcflowlogs/aws-region=us-east-1/year=2021/month=03/day=(26|27)/hour=[0-9]{2}/123456789012_vpcflowlogs_us-east-1_fl-0630869f236e76872_2021032[67]T[0-9]{2}[0-5][05]Z_[0-9a-f]{8}\.log\.parquet$";
@@ -31,9 +31,6 @@ fn objects(root: &Path) -> BTreeMap<String, Vec<u8>> {
     fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
         for entry in fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();
-            if path == root.join(STAGING_DIR) {
-                continue;
-            }
             if path.is_dir() {
                 walk(root, &path, out);
             } else {
@@ -79,8 +76,8 @@ fn write_all(root: &Path, options: WriterOptions, n: usize) -> RunSummary {
 #[test]
 fn parquet_objects_go_where_text_objects_go() {
     let dir = tempfile::tempdir().unwrap();
-    let summary = write_all(dir.path(), parquet_options(), 20_000);
-    let objects = objects(dir.path());
+    let summary = write_all(&dir.path().join("out"), parquet_options(), 20_000);
+    let objects = objects(&dir.path().join("out"));
     assert!(objects.len() > 2, "several slots: {:?}", objects.keys());
     let re = Regex::new(HIVE_PARQUET_KEY_RE).unwrap();
     let mut total = 0;
@@ -97,7 +94,7 @@ fn parquet_objects_go_where_text_objects_go() {
 
     // The text objects of the same records: one per Parquet object, same slots.
     let text = tempfile::tempdir().unwrap();
-    write_all(text.path(), WriterOptions::default(), 20_000);
+    write_all(&text.path().join("out"), WriterOptions::default(), 20_000);
     let stems = |objects: &BTreeMap<String, Vec<u8>>, suffix: &str| -> Vec<String> {
         objects
             .keys()
@@ -106,13 +103,16 @@ fn parquet_objects_go_where_text_objects_go() {
     };
     assert_eq!(
         stems(&objects, ".log.parquet"),
-        stems(&super::parquet_tests::objects(text.path()), ".log.gz")
+        stems(
+            &super::parquet_tests::objects(&text.path().join("out")),
+            ".log.gz"
+        )
     );
 
     // Converting again gives the same objects.
     let again = tempfile::tempdir().unwrap();
-    write_all(again.path(), parquet_options(), 20_000);
-    assert!(objects == super::parquet_tests::objects(again.path()));
+    write_all(&again.path().join("out"), parquet_options(), 20_000);
+    assert!(objects == super::parquet_tests::objects(&again.path().join("out")));
 }
 
 #[test]
@@ -123,8 +123,8 @@ fn the_size_cap_splits_parquet_slots() {
         max_file_bytes: cap,
         ..parquet_options()
     };
-    write_all(dir.path(), options, 60_000);
-    let objects = objects(dir.path());
+    write_all(&dir.path().join("out"), options, 60_000);
+    let objects = objects(&dir.path().join("out"));
     let uncapped = tempfile::tempdir().unwrap();
     write_all(uncapped.path(), parquet_options(), 60_000);
     assert!(objects.len() > super::parquet_tests::objects(uncapped.path()).len());

@@ -10,7 +10,7 @@ use vpcflow_core::record::FlowRecord;
 use vpcflow_core::LogStatus;
 
 use super::*;
-use crate::dir::{DirSink, STAGING_DIR};
+use crate::dir::{staging_dir, DirSink};
 use crate::test_support::{mixed_records, nodata, ok_record, Fixture, Rng};
 
 const NAME_RE: &str = r"^(?P<account_id>[0-9]{12})_vpcflowlogs_(?P<region>[a-z]{2}(?:-[a-z]+)+-[0-9]+)_(?P<flow_log_id>fl-[0-9a-f]{8}(?:[0-9a-f]{9})?)_(?P<ts>(?P<Y>[0-9]{4})(?P<m>0[1-9]|1[0-2])(?P<d>0[1-9]|[12][0-9]|3[01])T(?P<H>[01][0-9]|2[0-3])(?P<M>[0-5][05])Z)_(?P<hash>[0-9a-f]{8})\.log\.(?P<ext>gz|parquet)$";
@@ -107,9 +107,6 @@ fn objects(root: &Path) -> BTreeMap<String, Vec<u8>> {
     fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
         for entry in fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();
-            if path == root.join(STAGING_DIR) {
-                continue;
-            }
             if path.is_dir() {
                 walk(root, &path, out);
             } else {
@@ -129,7 +126,7 @@ fn objects(root: &Path) -> BTreeMap<String, Vec<u8>> {
 }
 
 fn staged_leftovers(root: &Path) -> usize {
-    fs::read_dir(root.join(STAGING_DIR))
+    fs::read_dir(staging_dir(root).unwrap())
         .unwrap()
         .filter(|e| e.as_ref().unwrap().file_name() != ".lock")
         .count()
@@ -152,13 +149,13 @@ fn records_land_in_the_slot_of_their_end() {
         .collect();
     for layout in ["default", "hourly"] {
         let root = tempfile::tempdir().unwrap();
-        let mut w = dir_writer(root.path(), layout.parse().unwrap(), "");
+        let mut w = dir_writer(&root.path().join("out"), layout.parse().unwrap(), "");
         w.write(&released(records.clone(), 0), &fx.table).unwrap();
         assert_eq!(w.open_files(), 4);
         let summary = w.finish().unwrap();
         assert_eq!((summary.files, summary.records), (4, 5));
         let format = LogFormat::default();
-        let found: Vec<(String, Vec<String>)> = objects(root.path())
+        let found: Vec<(String, Vec<String>)> = objects(&root.path().join("out"))
             .into_iter()
             .map(|(key, bytes)| {
                 let folder_and_ts = key
@@ -217,11 +214,11 @@ fn keys_and_names_match_the_spec_for_every_layout_and_prefix() {
         let layout: Layout = layout.parse().unwrap();
         for prefix in ["", "my-logs", "/a/b/"] {
             let root = tempfile::tempdir().unwrap();
-            let mut w = dir_writer(root.path(), layout, prefix);
+            let mut w = dir_writer(&root.path().join("out"), layout, prefix);
             w.write(&released(records.clone(), u64::MAX), &fx.table)
                 .unwrap();
             assert_eq!(w.open_files(), 0, "complete_before = MAX seals all");
-            let keys: Vec<String> = objects(root.path()).into_keys().collect();
+            let keys: Vec<String> = objects(&root.path().join("out")).into_keys().collect();
             assert_eq!(keys.len(), 3, "{keys:?}");
             for key in &keys {
                 let re = if layout.hive { &hive_re } else { &default_re };
@@ -251,7 +248,7 @@ fn keys_and_names_match_the_spec_for_every_layout_and_prefix() {
                     ["0905", "2355", "0000"].contains(&format!("{}{}", &n["H"], &n["M"]).as_str())
                 );
             }
-            assert_eq!(staged_leftovers(root.path()), 0);
+            assert_eq!(staged_leftovers(&root.path().join("out")), 0);
         }
     }
 }
@@ -462,21 +459,21 @@ fn rerun_with_the_same_input_is_idempotent() {
     // Ends 03:29:29 to 03:30:28: two slots.
     let records = mixed_records(&fx.indices, V5_END + 20, 3_000);
     let root = tempfile::tempdir().unwrap();
-    let mut first = dir_writer(root.path(), Layout::default(), "logs");
+    let mut first = dir_writer(&root.path().join("out"), Layout::default(), "logs");
     first
         .write(&released(records.clone(), 0), &fx.table)
         .unwrap();
     let s1 = first.finish().unwrap();
     drop(first);
-    let before = objects(root.path());
-    let mut second = dir_writer(root.path(), Layout::default(), "logs");
+    let before = objects(&root.path().join("out"));
+    let mut second = dir_writer(&root.path().join("out"), Layout::default(), "logs");
     second.write(&released(records, 0), &fx.table).unwrap();
     let s2 = second.finish().unwrap();
-    assert_eq!(objects(root.path()), before);
+    assert_eq!(objects(&root.path().join("out")), before);
     assert_eq!(s1.files, 2);
     assert_eq!((s2.files, s2.files_already_present), (2, 2));
     assert_eq!(s1.compressed_bytes, s2.compressed_bytes);
-    assert_eq!(staged_leftovers(root.path()), 0);
+    assert_eq!(staged_leftovers(&root.path().join("out")), 0);
 }
 
 #[test]
@@ -484,18 +481,21 @@ fn a_different_file_at_the_key_is_kept_and_a_new_hash_used() {
     let fx = Fixture::new();
     let records = mixed_records(&fx.indices, V5_END - 200, 100);
     let clean = tempfile::tempdir().unwrap();
-    let mut w = dir_writer(clean.path(), Layout::default(), "");
+    let mut w = dir_writer(&clean.path().join("out"), Layout::default(), "");
     w.write(&released(records.clone(), u64::MAX), &fx.table)
         .unwrap();
-    let (key, bytes) = objects(clean.path()).into_iter().next().unwrap();
+    let (key, bytes) = objects(&clean.path().join("out"))
+        .into_iter()
+        .next()
+        .unwrap();
 
     let root = tempfile::tempdir().unwrap();
-    let taken = root.path().join(&key);
+    let taken = root.path().join("out").join(&key);
     fs::create_dir_all(taken.parent().unwrap()).unwrap();
     fs::write(&taken, b"not ours").unwrap();
-    let mut w = dir_writer(root.path(), Layout::default(), "");
+    let mut w = dir_writer(&root.path().join("out"), Layout::default(), "");
     w.write(&released(records, u64::MAX), &fx.table).unwrap();
-    let found = objects(root.path());
+    let found = objects(&root.path().join("out"));
     assert_eq!(found.len(), 2);
     assert_eq!(found[&key], b"not ours");
     let (other_key, other_bytes) = found.iter().find(|(k, _)| **k != key).unwrap();
@@ -505,7 +505,7 @@ fn a_different_file_at_the_key_is_kept_and_a_new_hash_used() {
         key.rsplit_once('_').unwrap().0,
         "only the hash differs"
     );
-    assert_eq!(staged_leftovers(root.path()), 0);
+    assert_eq!(staged_leftovers(&root.path().join("out")), 0);
 }
 
 #[test]
@@ -515,7 +515,7 @@ fn equal_objects_of_one_run_are_both_kept() {
     let window = 1_616_729_100;
     let record = nodata(eni, window, 60, LogStatus::NoData);
     let root = tempfile::tempdir().unwrap();
-    let mut w = dir_writer(root.path(), Layout::default(), "");
+    let mut w = dir_writer(&root.path().join("out"), Layout::default(), "");
     w.write(&released(vec![record], window + 300), &fx.table)
         .unwrap();
     // The same record again, late: an equal object in the same slot.
@@ -523,7 +523,7 @@ fn equal_objects_of_one_run_are_both_kept() {
         .unwrap();
     let summary = w.finish().unwrap();
     assert_eq!((summary.files, summary.files_already_present), (2, 0));
-    let found = objects(root.path());
+    let found = objects(&root.path().join("out"));
     assert_eq!(found.len(), 2);
     let bodies: Vec<&Vec<u8>> = found.values().collect();
     assert_eq!(bodies[0], bodies[1]);
