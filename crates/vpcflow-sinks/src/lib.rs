@@ -31,7 +31,7 @@
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! # let root = tempfile::tempdir()?;
-//! let store = DirSink::open(root.path(), Layout::default(), Prefix::new("my-logs")?)?;
+//! let store = DirSink::open(root.path().join("flowlogs"), Layout::default(), Prefix::new("my-logs")?)?;
 //! let id = FlowLogId::new("123456789012", "us-east-1", "fl-0630869f236e76872")?;
 //! let mut sink = FileWriter::new(store, id, LogFormat::default(), WriterOptions::default());
 //! # let interfaces = InterfaceTable::new(
