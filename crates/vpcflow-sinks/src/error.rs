@@ -53,6 +53,10 @@ pub enum SinkError {
     /// settings, or it stopped).
     #[error("{0}")]
     Delivery(String),
+    /// No credentials for the object store (a permanent error of a one-shot
+    /// run; the message says where they were looked for).
+    #[error("{0}")]
+    Credentials(String),
 }
 
 impl SinkError {

@@ -546,7 +546,7 @@ fn wrong_credentials_are_reported_and_the_files_kept() {
 }
 
 #[test]
-fn a_missing_bucket_is_reported_and_the_files_kept() {
+fn a_missing_bucket_stops_the_conversion_before_it_starts() {
     let Some(garage) = Garage::start() else {
         return;
     };
@@ -564,12 +564,15 @@ fn a_missing_bucket_is_reported_and_the_files_kept() {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     garage.apply_env(&mut cmd);
-    let out = wait(spawn(cmd), Duration::from_secs(120));
-    assert!(!out.status.success());
+    let out = wait(spawn(cmd), Duration::from_secs(30));
+    assert_eq!(out.status.code(), Some(2));
     let err = stderr_of(&out);
-    assert!(err.contains("no-such-bucket-here"), "{err}");
-    assert!(err.contains("NoSuchBucket"), "{err}");
-    assert!(spooled_objects(&spool) > 0);
+    assert!(
+        err.contains("the bucket no-such-bucket-here does not exist (HeadBucket: 404)"),
+        "{err}"
+    );
+    // Checked before anything was converted: nothing waits in the spool.
+    assert_eq!(spooled_objects(&spool), 0);
 }
 
 #[test]

@@ -95,6 +95,15 @@ pub fn classify<E>(err: &SdkError<E, Response>) -> Failure
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
+    // Credentials that cannot be loaded arrive as a dispatch or construction
+    // failure; retrying soon does not bring them.
+    if let Some(c) = super::identity::credentials_error(err) {
+        return Failure::new(
+            Class::Permanent,
+            "NoCredentials",
+            super::identity::describe(c),
+        );
+    }
     match err {
         SdkError::ServiceError(service) => {
             let status = service.raw().status().as_u16();

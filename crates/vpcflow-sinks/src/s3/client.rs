@@ -6,7 +6,8 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_s3::config::{
-    RequestChecksumCalculation, ResponseChecksumValidation, SharedHttpClient,
+    RequestChecksumCalculation, ResponseChecksumValidation, SharedCredentialsProvider,
+    SharedHttpClient,
 };
 use aws_smithy_http_client::proxy::ProxyConfig;
 use aws_smithy_http_client::tls::rustls_provider::CryptoMode;
@@ -25,7 +26,7 @@ const LAST_RESORT_REGION: &str = "us-east-1";
 /// IMDSv2); region from `options.region`, else the chain, else
 /// `options.fallback_region`; the endpoint from `options.endpoint` or
 /// `AWS_ENDPOINT_URL`.
-pub async fn build_client(options: &S3Options) -> aws_sdk_s3::Client {
+pub async fn build_client(options: &S3Options) -> S3Client {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .http_client(https_client())
         .timeout_config(
@@ -63,7 +64,18 @@ pub async fn build_client(options: &S3Options) -> aws_sdk_s3::Client {
         // its own, which S3-compatible stores do not all accept.
         .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
         .response_checksum_validation(ResponseChecksumValidation::WhenRequired);
-    aws_sdk_s3::Client::from_conf(config.build())
+    S3Client {
+        client: aws_sdk_s3::Client::from_conf(config.build()),
+        credentials: shared.credentials_provider(),
+    }
+}
+
+/// A client with the credentials provider it signs with.
+pub struct S3Client {
+    /// The S3 client.
+    pub client: aws_sdk_s3::Client,
+    /// The SDK's credentials chain (`None`: requests are not signed).
+    pub credentials: Option<SharedCredentialsProvider>,
 }
 
 /// The HTTP client of every AWS call (S3, and the credential providers that

@@ -6,13 +6,13 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use aws_sdk_s3::Client;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use super::backoff::full_jitter;
 use super::classify::Failure;
-use super::client::build_client;
+use super::client::{build_client, S3Client};
+use super::identity::{check_bucket, check_credentials};
 use super::options::S3Options;
 use super::upload::deliver;
 use crate::error::SinkError;
@@ -28,15 +28,42 @@ pub struct Delivery {
 }
 
 struct Context {
-    client: Client,
+    s3: S3Client,
+    /// Why the credentials could not be loaded at the start: they are
+    /// checked again at the pace of permanent errors before any upload.
+    credentials_missing: Option<String>,
     options: S3Options,
     queue: SpoolQueue,
 }
 
 impl Delivery {
     /// Builds the client and starts delivering what `queue` holds and
-    /// receives.
+    /// receives, as a daemon does: when there are no credentials, the error
+    /// is logged, counted as a permanent upload error (so `/healthz` reports
+    /// it), and the credentials are tried again at the pace of permanent
+    /// errors before any upload.
     pub fn start(queue: SpoolQueue, options: S3Options) -> Result<Delivery, SinkError> {
+        Delivery::launch(queue, options, None)
+    }
+
+    /// [`Delivery::start`] for a one-shot run (a conversion, `vpcflow
+    /// deliver`): missing credentials, and a `bucket` that does not exist,
+    /// are errors here, before anything is uploaded.
+    pub fn start_one_shot(
+        queue: SpoolQueue,
+        options: S3Options,
+        bucket: &str,
+    ) -> Result<Delivery, SinkError> {
+        Delivery::launch(queue, options, Some(bucket))
+    }
+
+    /// Starts the delivery; `one_shot_bucket` is the bucket of a one-shot
+    /// run.
+    fn launch(
+        queue: SpoolQueue,
+        options: S3Options,
+        one_shot_bucket: Option<&str>,
+    ) -> Result<Delivery, SinkError> {
         options
             .validate()
             .map_err(|e| SinkError::Delivery(format!("S3 settings: {e}")))?;
@@ -44,10 +71,32 @@ impl Delivery {
             .enable_all()
             .build()
             .map_err(|e| SinkError::Delivery(format!("cannot start the delivery runtime: {e}")))?;
-        let client = runtime.block_on(build_client(&options));
+        let s3 = runtime.block_on(build_client(&options));
+        let mut credentials_missing = None;
+        match runtime.block_on(check_credentials(&s3)) {
+            Ok(()) => {
+                if let Some(bucket) = one_shot_bucket {
+                    runtime
+                        .block_on(check_bucket(&s3, bucket))
+                        .map_err(SinkError::Delivery)?;
+                }
+            }
+            Err(message) if one_shot_bucket.is_some() => {
+                return Err(SinkError::Credentials(message))
+            }
+            Err(message) => {
+                tracing::error!(error = %message, retry_in_s = options.permanent_error_retry.as_secs(), "cannot deliver to S3: no credentials; files are spooled and delivered once credentials can be loaded");
+                queue
+                    .stats()
+                    .upload_errors_permanent
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                credentials_missing = Some(message);
+            }
+        }
         let (stop, stopped) = watch::channel(false);
         let context = Arc::new(Context {
-            client,
+            s3,
+            credentials_missing,
             options,
             queue,
         });
@@ -80,6 +129,11 @@ impl Drop for Delivery {
 }
 
 async fn run(context: Arc<Context>, mut stopped: watch::Receiver<bool>) {
+    if context.credentials_missing.is_some() && !wait_for_credentials(&context, &mut stopped).await
+    {
+        context.queue.release_all();
+        return;
+    }
     let mut tasks = JoinSet::new();
     let max = context.options.max_concurrent_uploads;
     loop {
@@ -99,6 +153,36 @@ async fn run(context: Arc<Context>, mut stopped: watch::Receiver<bool>) {
     context.queue.release_all();
 }
 
+/// Tries the credentials again every `permanent_error_retry` until they load
+/// (true) or the delivery is stopped (false). Each failure counts as a
+/// permanent upload error; a changed message is logged again.
+async fn wait_for_credentials(context: &Context, stopped: &mut watch::Receiver<bool>) -> bool {
+    let mut last = context.credentials_missing.clone();
+    loop {
+        tokio::select! {
+            _ = stopped.changed() => return false,
+            _ = tokio::time::sleep(context.options.permanent_error_retry) => {}
+        }
+        match check_credentials(&context.s3).await {
+            Ok(()) => {
+                tracing::info!("AWS credentials loaded; delivering the spool");
+                return true;
+            }
+            Err(message) => {
+                context
+                    .queue
+                    .stats()
+                    .upload_errors_permanent
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if last.as_deref() != Some(&message) {
+                    tracing::error!(error = %message, "cannot deliver to S3: still no credentials");
+                    last = Some(message);
+                }
+            }
+        }
+    }
+}
+
 /// Delivers one entry, retrying transient failures with backoff and
 /// permanent ones at a slow pace, then removes it from the spool.
 async fn deliver_until_done(context: Arc<Context>, entry: Entry) {
@@ -109,7 +193,7 @@ async fn deliver_until_done(context: Arc<Context>, entry: Entry) {
     let mut last_permanent: Option<String> = None;
     loop {
         let started = Instant::now();
-        match deliver(&context.client, &context.options, &entry).await {
+        match deliver(&context.s3.client, &context.options, &entry).await {
             Ok(done) => {
                 if let Err(e) = queue.remove(&entry) {
                     // Delivered but still in the spool: the next run finds it

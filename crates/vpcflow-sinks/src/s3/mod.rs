@@ -6,6 +6,8 @@
 //!   settings (ACL, encryption, storage class, multipart, concurrency).
 //! * `upload`: one object to its first free candidate key, never
 //!   overwriting another object, idempotent on retry.
+//! * [`identity`]: credentials (and the bucket) checked before the first
+//!   upload.
 //! * [`Delivery`]: the thread that drains the spool, retrying forever.
 //! * [`S3Sink`]: the [`RecordSink`](crate::RecordSink) that spools and
 //!   delivers.
@@ -16,6 +18,7 @@ pub mod classify;
 pub mod client;
 pub mod delivery;
 pub mod dest;
+pub mod identity;
 pub mod options;
 pub mod sink;
 pub(crate) mod upload;

@@ -69,7 +69,12 @@ impl S3Sink {
         let stats = Arc::new(DeliveryStats::default());
         let (spool, queue) = open_spool(&options, Arc::clone(&stats))?;
         let concurrency = options.s3.max_concurrent_uploads;
-        let delivery = Delivery::start(queue.clone(), options.s3)?;
+        let delivery = match options.drain {
+            DrainPolicy::UntilDelivered => {
+                Delivery::start_one_shot(queue.clone(), options.s3, &options.destination.bucket)?
+            }
+            DrainPolicy::For(_) => Delivery::start(queue.clone(), options.s3)?,
+        };
         Ok(S3Sink {
             writer: FileWriter::new(spool, id, format, writer_options),
             queue,
@@ -126,7 +131,8 @@ pub fn drain_spool(options: S3SinkOptions) -> Result<DeliveryReport, SinkError> 
     let stats = Arc::new(DeliveryStats::default());
     let (_spool, queue) = open_spool(&options, Arc::clone(&stats))?;
     let concurrency = options.s3.max_concurrent_uploads;
-    let mut delivery = Delivery::start(queue.clone(), options.s3)?;
+    let mut delivery =
+        Delivery::start_one_shot(queue.clone(), options.s3, &options.destination.bucket)?;
     Ok(wait(
         &queue,
         &mut delivery,
