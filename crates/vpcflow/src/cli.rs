@@ -10,7 +10,7 @@ use crate::logging::{LogLevel, LogStyle};
 /// Turns network flows into AWS VPC Flow Logs files, identical to the ones AWS
 /// delivers to S3.
 #[derive(Debug, Parser)]
-#[command(name = "vpcflow", version, about, long_about = None)]
+#[command(name = "vpcflow", version = env!("VPCFLOW_VERSION"), about, long_about = None)]
 pub struct Cli {
     /// Log verbosity for diagnostics on stderr: error, warn, info, debug,
     /// trace, off, or TARGET=LEVEL directives (`warn,vpcflow=debug`).
@@ -53,6 +53,11 @@ pub enum Command {
     /// Deliver what a spool folder holds to S3, then exit: for objects left
     /// by an earlier run, without reading any input.
     Deliver(DeliverArgs),
+    /// Print a shell completion script: `vpcflow completions bash >
+    /// /etc/bash_completion.d/vpcflow`.
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff): `vpcflow man > vpcflow.1`.
+    Man,
 }
 
 /// `vpcflow deliver`.
@@ -79,6 +84,14 @@ impl DeliverArgs {
             ..Overrides::default()
         }
     }
+}
+
+/// `vpcflow completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 /// `vpcflow check`.

@@ -17,7 +17,7 @@ use std::io::{IsTerminal, Write as _};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 
 use crate::cli::{AthenaArgs, Cli, Command, ConvertArgs};
 
@@ -58,6 +58,20 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Run(args) => run_daemon(args),
         Command::Check(args) => check(&args),
         Command::Deliver(args) => deliver(args),
+        Command::Completions(args) => {
+            // Written whole, so that a closed pipe is an error of ours to
+            // report, not a panic in the generator.
+            let mut script = Vec::new();
+            clap_complete::generate(args.shell, &mut Cli::command(), "vpcflow", &mut script);
+            std::io::stdout().lock().write_all(&script)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man => {
+            let mut page = Vec::new();
+            clap_mangen::Man::new(Cli::command()).render(&mut page)?;
+            std::io::stdout().lock().write_all(&page)?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

@@ -136,3 +136,50 @@ fn systemd_unit_is_complete_and_verifies() {
         "systemd-analyze verify: {err}"
     );
 }
+
+#[test]
+fn completions_and_the_manual_page_come_from_the_command_line_definitions() {
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let out = common::vpcflow_ok(&["completions", shell]);
+        let script = String::from_utf8(out.stdout).unwrap();
+        for word in ["convert", "athena", "destination-options", "log-style"] {
+            assert!(script.contains(word), "{shell}: {word} missing");
+        }
+    }
+    let bad = common::vpcflow(&["completions", "tcsh"]);
+    assert_eq!(bad.status.code(), Some(2));
+    let out = common::vpcflow_ok(&["man"]);
+    let page = String::from_utf8(out.stdout).unwrap();
+    assert!(page.contains(".TH vpcflow 1"), "{page}");
+    for word in [
+        "convert",
+        "run",
+        "check",
+        "deliver",
+        "athena",
+        "log\\-level",
+    ] {
+        assert!(page.contains(word), "{word} missing from the manual page");
+    }
+}
+
+#[test]
+fn the_version_names_the_commit_of_a_git_build() {
+    let out = common::vpcflow_ok(&["--version"]);
+    let version = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        version.starts_with(&format!("vpcflow {}", env!("CARGO_PKG_VERSION"))),
+        "{version}"
+    );
+    let head = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8(o.stdout).unwrap().trim().to_string());
+    match head {
+        Some(commit) => assert!(version.contains(&format!("(git {commit})")), "{version}"),
+        None => assert!(!version.contains("(git "), "{version}"),
+    }
+}
