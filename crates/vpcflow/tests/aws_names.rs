@@ -19,14 +19,8 @@ const IDENTITY: [&str; 6] = [
     "fl-0630869f236e76872",
 ];
 
-fn demo_capture(dir: &Path) -> std::path::PathBuf {
-    let path = dir.join("demo.pcap");
-    let config = pcapgen::Config {
-        flows: 200,
-        ..pcapgen::Config::default()
-    };
-    pcapgen::generate(config, std::fs::File::create(&path).unwrap()).unwrap();
-    path
+fn demo_capture(dir: &std::path::Path) -> std::path::PathBuf {
+    common::synthetic_capture(dir, "demo.pcap", 200)
 }
 
 /// Every file below `dir` with its bytes, by relative path.

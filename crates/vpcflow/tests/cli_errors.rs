@@ -6,13 +6,7 @@ mod common;
 use common::{files_below, vpcflow, vpcflow_ok};
 
 fn demo_capture(dir: &std::path::Path) -> std::path::PathBuf {
-    let path = dir.join("ok.pcap");
-    let config = pcapgen::Config {
-        flows: 50,
-        ..pcapgen::Config::default()
-    };
-    pcapgen::generate(config, std::fs::File::create(&path).unwrap()).unwrap();
-    path
+    common::synthetic_capture(dir, "ok.pcap", 50)
 }
 
 #[test]

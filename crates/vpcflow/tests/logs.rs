@@ -7,13 +7,7 @@ mod common;
 use common::vpcflow;
 
 fn demo_capture(dir: &std::path::Path) -> std::path::PathBuf {
-    let path = dir.join("demo.pcap");
-    let config = pcapgen::Config {
-        flows: 20,
-        ..pcapgen::Config::default()
-    };
-    pcapgen::generate(config, std::fs::File::create(&path).unwrap()).unwrap();
-    path
+    common::synthetic_capture(dir, "demo.pcap", 20)
 }
 
 #[test]

@@ -31,14 +31,8 @@ fn without_credentials(home: &Path, args: &[&str]) -> Command {
     cmd
 }
 
-fn demo_capture(dir: &Path) -> std::path::PathBuf {
-    let path = dir.join("demo.pcap");
-    let config = pcapgen::Config {
-        flows: 20,
-        ..pcapgen::Config::default()
-    };
-    pcapgen::generate(config, std::fs::File::create(&path).unwrap()).unwrap();
-    path
+fn demo_capture(dir: &std::path::Path) -> std::path::PathBuf {
+    common::synthetic_capture(dir, "demo.pcap", 20)
 }
 
 #[test]

@@ -104,6 +104,18 @@ pub fn gunzip(path: &Path) -> String {
     text
 }
 
+/// A synthetic capture of `flows` flows (pcapgen's defaults otherwise),
+/// written to `dir/NAME`.
+pub fn synthetic_capture(dir: &Path, name: &str, flows: u64) -> PathBuf {
+    let path = dir.join(name);
+    let config = pcapgen::Config {
+        flows,
+        ..pcapgen::Config::default()
+    };
+    pcapgen::generate(config, std::fs::File::create(&path).unwrap()).unwrap();
+    path
+}
+
 /// A loopback TCP port free at the time of the call.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
