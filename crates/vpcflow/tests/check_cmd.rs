@@ -258,3 +258,49 @@ fn check_errors_name_the_key_and_exit_2() {
     let out = vpcflow(&["check", "--config", "/nonexistent/vpcflow.toml"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// `${NAME}` in string values is the environment variable NAME; the
+/// lower-case `${field}`s of a record format are left alone.
+#[test]
+fn environment_variables_in_string_values() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = write_config(
+        tmp.path(),
+        concat!(
+            "[flow_log]\nformat = \"${version} ${srcaddr} ${dstaddr}\"\n",
+            "[output]\nout = \"${VPCFLOW_TEST_OUT}/flowlogs\"\n",
+            "[[skydive.analyzer]]\nurl = \"ws://127.0.0.1:1\"\nusername = \"u\"\npassword = \"${VPCFLOW_TEST_SECRET}\"\n",
+        ),
+    );
+    let check = |vars: &[(&str, &str)]| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_vpcflow"));
+        cmd.args(["check", "--config-only", "--json", "--config", &cfg])
+            .env_remove("VPCFLOW_TEST_OUT")
+            .env_remove("VPCFLOW_TEST_SECRET");
+        for (k, v) in vars {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    };
+    let out = check(&[
+        ("VPCFLOW_TEST_OUT", "/srv/x"),
+        ("VPCFLOW_TEST_SECRET", "p\"w"),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["output"]["directory"], "/srv/x/flowlogs");
+    assert_eq!(r["flow_log"]["format"], "${version} ${srcaddr} ${dstaddr}");
+    let out = check(&[("VPCFLOW_TEST_OUT", "/srv/x")]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            "skydive.analyzer[0].password: environment variable VPCFLOW_TEST_SECRET is not set"
+        ),
+        "{err}"
+    );
+}

@@ -14,6 +14,7 @@
 
 mod capture;
 mod destination_options;
+mod env;
 mod file;
 mod flags;
 mod interface;
@@ -37,17 +38,29 @@ pub use flags::{ConversionFlags, DestinationFlags, FlowLogFlags, OutputFlags, Ov
 pub use settings::{Destination, S3Target, Settings};
 pub use traffic_type::TrafficType;
 
-/// Reads a configuration file.
+/// Reads a configuration file, with `${NAME}` in its strings replaced by
+/// the environment variable NAME (see [`env`]).
 pub fn read_file(path: &Path) -> Result<ConfigFile> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read configuration file {}", path.display()))?;
-    toml::from_str(&text).map_err(|e| {
+    let error = |e: toml::de::Error, note: &str| {
         anyhow!(
-            "configuration file {}: {}",
+            "configuration file {}{note}: {}",
             path.display(),
             e.to_string().trim_end()
         )
-    })
+    };
+    let mut table: toml::Table = toml::from_str(&text).map_err(|e| error(e, ""))?;
+    let lookup = |name: &str| std::env::var(name).ok();
+    let expanded = env::expand(&mut table, &lookup)
+        .map_err(|e| anyhow!("configuration file {}: {e:#}", path.display()))?;
+    if !expanded {
+        // Parsed from the text itself, so that errors show its lines.
+        return toml::from_str(&text).map_err(|e| error(e, ""));
+    }
+    let text = toml::to_string(&table)
+        .map_err(|e| anyhow!("configuration file {}: {e}", path.display()))?;
+    toml::from_str(&text).map_err(|e| error(e, " (after ${…} expansion)"))
 }
 
 /// The settings of a run: the file at `path` (none: every default) with the
