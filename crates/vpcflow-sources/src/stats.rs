@@ -127,8 +127,11 @@ pub struct CaptureStats {
     pub files: u64,
     /// Bytes of the files consumed.
     pub file_bytes: u64,
-    /// Packet records read (every frame, IP or not).
+    /// Packet records read (every frame, IP or not) and selected.
     pub frames: u64,
+    /// Packet records left out by the packet selection (`--filter`,
+    /// `--since`, `--until`): not counted anywhere else.
+    pub not_selected: u64,
     /// Frames counted as IP packets (IPv4 + IPv6).
     pub ip_packets: u64,
     /// IP packets whose outermost header is IPv4.
@@ -229,6 +232,7 @@ impl AddAssign<&CaptureStats> for CaptureStats {
         self.files += o.files;
         self.file_bytes += o.file_bytes;
         self.frames += o.frames;
+        self.not_selected += o.not_selected;
         self.ip_packets += o.ip_packets;
         self.ipv4_packets += o.ipv4_packets;
         self.ipv6_packets += o.ipv6_packets;

@@ -87,6 +87,13 @@ fn render_capture(s: &ConvertSummary, secs: f64, out: &mut String) {
             String::new()
         }
     );
+    if c.not_selected > 0 {
+        let _ = writeln!(
+            out,
+            "left out  {} frames by the packet selection (--filter, --since, --until)",
+            c.not_selected
+        );
+    }
 }
 
 fn render_output(s: &ConvertSummary, secs: f64, out: &mut String) {

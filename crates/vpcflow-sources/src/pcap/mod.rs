@@ -29,6 +29,7 @@
 
 mod classic;
 mod pcapng;
+mod select;
 #[cfg(test)]
 mod tests;
 
@@ -42,6 +43,8 @@ use crate::decode::{self, Fragment, Layers, Outcome, TunnelKind, Undecodable};
 pub use crate::fragments::FragmentPolicy;
 use crate::fragments::PacketDecoder;
 pub use crate::stats::{CaptureStats, CaptureWarning, TunnelCounts, WarningKind};
+pub use select::PacketSelection;
+use select::Selector;
 
 /// How capture files are read.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -51,6 +54,8 @@ pub struct PcapOptions {
     pub interface_name: Option<String>,
     /// What later fragments get as ports.
     pub fragments: FragmentPolicy,
+    /// Which packets are converted (default: all).
+    pub select: PacketSelection,
 }
 
 /// Why a capture file could not be read at all.
@@ -202,6 +207,7 @@ pub fn read_capture_bytes<C: FlowConsumer + ?Sized>(
     let mut reader = Reader {
         path,
         options,
+        selector: (!options.select.is_all()).then(|| Selector::new(&options.select)),
         emitter: Emitter::new(consumer, options.fragments),
         progress: Progress {
             report: progress,
@@ -305,6 +311,8 @@ struct Iface {
 struct Reader<'a, C: FlowConsumer + ?Sized> {
     path: &'a Path,
     options: &'a PcapOptions,
+    /// `None` when every packet is taken (the common case costs nothing).
+    selector: Option<Selector<'a>>,
     emitter: Emitter<'a, C>,
     progress: Progress<'a>,
     ifaces: Vec<Iface>,
@@ -373,6 +381,12 @@ impl<C: FlowConsumer + ?Sized> Reader<'_, C> {
     #[inline(always)]
     fn packet(&mut self, iface: usize, frame: &[u8], wire_len: u32, ts: Timestamp) {
         if let Some(i) = self.ifaces.get_mut(iface) {
+            if let Some(selector) = &mut self.selector {
+                if !selector.keep(i.linktype, frame, ts) {
+                    self.stats.not_selected += 1;
+                    return;
+                }
+            }
             i.frames += 1;
             self.emitter
                 .packet(i.index, i.linktype, frame, wire_len, ts);

@@ -4,9 +4,11 @@
 use anyhow::{anyhow, bail, Result};
 use serde::Deserialize;
 use vpcflow_sources::live::{check_filter, CaptureSpec};
-use vpcflow_sources::pcap::{FragmentPolicy, PcapOptions};
+use vpcflow_sources::pcap::{FragmentPolicy, PacketSelection, PcapOptions};
 
 use super::flags::ConversionFlags;
+use super::time_arg::TimeArg;
+use super::typed;
 
 /// `[capture]`.
 #[derive(Debug, Default, Deserialize)]
@@ -16,6 +18,14 @@ pub struct CaptureSection {
     pub interface_name: Option<String>,
     /// zero or track-first.
     pub fragments: Option<String>,
+    /// Capture files: only the frames matching this BPF filter.
+    pub filter: Option<String>,
+    /// Capture files: only the packets at or after this time.
+    #[serde(default, deserialize_with = "typed::optional")]
+    pub since: Option<TimeArg>,
+    /// Capture files: only the packets before this time.
+    #[serde(default, deserialize_with = "typed::optional")]
+    pub until: Option<TimeArg>,
     /// `[[capture.interface]]`: live captures of `vpcflow run`.
     #[serde(default)]
     pub interface: Vec<LiveInterfaceSection>,
@@ -73,6 +83,21 @@ impl CaptureSection {
             Some("track-first") => FragmentPolicy::TrackFirst,
             Some(other) => bail!("capture.fragments: {other:?} must be zero or track-first"),
         };
+        let filter = flags
+            .filter
+            .clone()
+            .or_else(|| self.filter.clone())
+            .filter(|f| !f.trim().is_empty());
+        if let Some(f) = &filter {
+            check_filter(f).map_err(|e| anyhow!("capture.filter: {f:?}: {e}"))?;
+        }
+        let since = flags.since.or(self.since);
+        let until = flags.until.or(self.until);
+        if let (Some(s), Some(u)) = (since, until) {
+            if u <= s {
+                bail!("capture.until: {u} s is not after capture.since ({s} s)");
+            }
+        }
         let live = self
             .interface
             .iter()
@@ -83,6 +108,11 @@ impl CaptureSection {
             files: PcapOptions {
                 interface_name,
                 fragments,
+                select: PacketSelection {
+                    filter,
+                    since_ns: since.map(|t| t.0),
+                    until_ns: until.map(|t| t.0),
+                },
             },
             live,
             idle_delay_secs: self.idle_delay.unwrap_or(5),

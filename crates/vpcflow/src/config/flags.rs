@@ -11,6 +11,7 @@ use vpcflow_core::layout::Layout;
 use vpcflow_sinks::FileFormat;
 
 use super::destination_options::DestinationOptions;
+use super::time_arg::TimeArg;
 use super::traffic_type::TrafficType;
 
 /// The flow log's identity and record format (`convert`, `athena`).
@@ -100,6 +101,17 @@ pub struct ConversionFlags {
     /// Do not write NODATA records.
     #[arg(long)]
     pub no_nodata: bool,
+    /// Convert only the frames of capture files that match this BPF filter
+    /// (tcpdump syntax), e.g. 'tcp port 443 or udp'.
+    #[arg(long, value_name = "BPF")]
+    pub filter: Option<String>,
+    /// Convert only the packets at or after this time: RFC 3339
+    /// (2026-12-06T14:00:00Z) or Unix seconds.
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<TimeArg>,
+    /// Convert only the packets before this time: RFC 3339 or Unix seconds.
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<TimeArg>,
 }
 
 /// Every command-line value that overrides the file; a subcommand fills the

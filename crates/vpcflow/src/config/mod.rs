@@ -22,6 +22,7 @@ mod policy;
 mod s3;
 mod settings;
 mod skydive;
+mod time_arg;
 mod traffic_type;
 mod typed;
 mod validate;
