@@ -186,8 +186,10 @@ impl AthenaArgs {
 /// `vpcflow convert`.
 #[derive(Debug, Args)]
 pub struct ConvertArgs {
-    /// Capture files, read in the order given (pcap or pcapng); with
-    /// `--skydive`, files of recorded Skydive messages.
+    /// Capture files, read in the order given (pcap or pcapng, plain or
+    /// gzip-compressed); `-` for standard input; a folder for its capture
+    /// files in name order. With `--skydive`, files of recorded Skydive
+    /// messages.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
     /// The files are recorded Skydive analyzer messages: one JSON struct

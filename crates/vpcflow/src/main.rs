@@ -5,6 +5,7 @@ mod check;
 mod cli;
 mod config;
 mod fields_cmd;
+mod inputs;
 mod ip_ranges;
 mod logging;
 mod metrics;
@@ -230,21 +231,16 @@ fn convert(args: ConvertArgs) -> Result<ExitCode> {
     } else {
         pipeline::InputKind::Captures
     };
-    let what = input.file_noun();
-    for path in &args.files {
-        if !path.is_file() {
-            anyhow::bail!("{what} {} does not exist or is not a file", path.display());
-        }
-    }
+    let inputs = inputs::resolve(&args.files, input)?;
     let show = !args.quiet && std::io::stderr().is_terminal();
-    let total: u64 = args
+    let total: u64 = inputs
         .files
         .iter()
         .filter_map(|p| std::fs::metadata(p).ok())
         .map(|m| m.len())
         .sum();
     let bar = progress::Progress::new(show, total);
-    let summary = pipeline::convert(&settings, input, &args.files, &mut |bytes| bar.set(bytes))?;
+    let summary = pipeline::convert(&settings, input, &inputs.files, &mut |bytes| bar.set(bytes))?;
     bar.finish();
     if !args.quiet {
         eprint!("{}", summary::render(&summary));
