@@ -1,6 +1,9 @@
 //! [`SkydiveSource`]: the Skydive analyzers of `vpcflow run` as a
 //! [`Source`]: a [`Subscription`] (one thread per analyzer) feeding a channel,
-//! and the [`Live`] side that applies its events to the converter.
+//! and the [`Live`] side that applies its events to the converter. With a
+//! [`StateStore`], the converter's state is read before the analyzers are
+//! connected, written every `save_interval` while running and written again
+//! at the stop, after the last events were handed over.
 
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::time::{Duration, Instant};
@@ -8,6 +11,7 @@ use std::time::{Duration, Instant};
 use vpcflow_core::FlowConsumer;
 
 use super::live::Live;
+use super::state_store::{describe, LoadOutcome, StateStore};
 use super::subscriber::{AnalyzerConfig, Event, Subscription};
 use super::Converter;
 use crate::source::{Source, SourceStats};
@@ -24,6 +28,16 @@ pub struct SkydiveSource {
     live: Live,
     /// Since when fewer analyzers than configured are connected.
     down_since: Option<Instant>,
+    state: Option<Persistence>,
+}
+
+/// Where the converter's state is kept, and when it was last written.
+struct Persistence {
+    store: StateStore,
+    every: Duration,
+    last_save: Instant,
+    /// The last save failed (warned once until one succeeds).
+    failing: bool,
 }
 
 impl SkydiveSource {
@@ -43,16 +57,66 @@ impl SkydiveSource {
             rx,
             live,
             down_since: None,
+            state: None,
+        }
+    }
+
+    /// Keeps the converter's state in `store` across restarts, writing it
+    /// every `save_interval` while running and at the stop.
+    pub fn with_state(mut self, store: StateStore, save_interval: Duration) -> SkydiveSource {
+        self.state = Some(Persistence {
+            store,
+            every: save_interval,
+            last_save: Instant::now(),
+            failing: false,
+        });
+        self
+    }
+
+    /// Writes the converter's state (when a store is configured).
+    fn save(&mut self, now_ms: i64, at_stop: bool) {
+        let Some(p) = &mut self.state else { return };
+        p.last_save = Instant::now();
+        let snapshot = self.live.converter().export();
+        let path = p.store.path();
+        match p.store.save(&snapshot, now_ms) {
+            Ok(()) => {
+                if p.failing || at_stop {
+                    tracing::info!(
+                        "Skydive state written to {}: {} flow states",
+                        path.display(),
+                        snapshot.flows.len()
+                    );
+                }
+                p.failing = false;
+            }
+            Err(e) if at_stop || !p.failing => {
+                p.failing = true;
+                tracing::warn!("cannot write the Skydive state {}: {e}", path.display());
+            }
+            Err(_) => {}
         }
     }
 }
 
 impl Source for SkydiveSource {
-    fn start(&mut self, _out: &mut dyn FlowConsumer) -> Result<(), String> {
+    fn start(&mut self, out: &mut dyn FlowConsumer) -> Result<(), String> {
         let tx = self
             .tx
             .take()
             .ok_or("the Skydive source was started twice")?;
+        if let Some(p) = &self.state {
+            let outcome = p.store.load(wall_ms());
+            let message = describe(&outcome, &p.store.path());
+            match outcome {
+                LoadOutcome::Restored(file) => {
+                    self.live.converter_mut().import(file.snapshot, out);
+                    tracing::info!("{message}");
+                }
+                LoadOutcome::Missing | LoadOutcome::Expired { .. } => tracing::info!("{message}"),
+                LoadOutcome::Rejected { .. } => tracing::warn!("{message}"),
+            }
+        }
         let subscription = Subscription::start(&self.analyzers, tx)
             .map_err(|e| format!("skydive.analyzer: {e}"))?;
         self.subscription = Some(subscription);
@@ -86,6 +150,18 @@ impl Source for SkydiveSource {
             self.live.handle(event, now_ms, out);
         }
         self.live.finish(now_ms, out);
+        self.save(wall_ms(), true);
+    }
+
+    /// Writes the state when `save_interval` has passed.
+    fn tick(&mut self, _out: &mut dyn FlowConsumer) {
+        if self
+            .state
+            .as_ref()
+            .is_some_and(|p| p.last_save.elapsed() >= p.every)
+        {
+            self.save(wall_ms(), false);
+        }
     }
 
     /// Analyzers not connected for longer than a grace period.
@@ -115,4 +191,11 @@ impl Source for SkydiveSource {
             analyzers: self.analyzers.len() as u64,
         }
     }
+}
+
+fn wall_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
