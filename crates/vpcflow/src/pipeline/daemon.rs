@@ -113,7 +113,7 @@ fn ingest_view(ingest: &Ingest, sources: &mut [Box<dyn Source>]) -> IngestView {
 /// `skydive.idle_delay`), so windows close (NODATA for idle interfaces) and
 /// files are published.
 pub fn run_live(settings: &Settings, control: Control) -> Result<RunTotals> {
-    let mut sources = sources::open(settings);
+    let mut sources = sources::open(settings)?;
     if sources.is_empty() {
         anyhow::bail!(
             "nothing to run: configure [[capture.interface]] or [[skydive.analyzer]] blocks"
