@@ -202,6 +202,11 @@ fn packets(m: &BTreeMap<Tuple, (u64, u64)>) -> u64 {
 /// The configuration: analyzer on `port`, files below DIR/out, state in
 /// DIR/state.
 fn config(dir: &Path, port: u16, flow_log_id: &str) -> PathBuf {
+    config_toml(dir, port, flow_log_id, 60).write_as(&dir.join(format!("{flow_log_id}.toml")))
+}
+
+/// [`config`] with the state written every `save_interval` seconds.
+fn config_toml(dir: &Path, port: u16, flow_log_id: &str, save_interval: u64) -> ConfigToml {
     ConfigToml::new()
         .table("flow_log")
         .set("account_id", "123456789012")
@@ -213,11 +218,11 @@ fn config(dir: &Path, port: u16, flow_log_id: &str) -> PathBuf {
         .without_nodata()
         .table("skydive")
         .set("idle_delay", 120)
+        .set("state_save_interval", save_interval)
         .skydive_analyzer(port)
         .set("host_id", "vpcflow-test")
         .table("state")
         .set("dir", dir.join("state"))
-        .write_as(&dir.join(format!("{flow_log_id}.toml")))
 }
 
 fn start(config: &Path) -> Child {
@@ -406,4 +411,47 @@ fn a_second_daemon_on_the_same_state_folder_refuses_to_start() {
     stop(first);
     drop(tx);
     server.join().unwrap();
+}
+
+#[test]
+fn the_state_saved_while_running_survives_a_sigkill() {
+    let dir = tempfile::tempdir().unwrap();
+    let (port, tx, connections, server) = restartable_analyzer();
+    let config = config_toml(dir.path(), port, FLOW_LOG, 1).write_as(&dir.path().join("kill.toml"));
+    let out = dir.path().join("out");
+    let state = dir.path().join("state/skydive-state.bin");
+    let sent = flow("a", "10.0.0.1", 3, now_ms() - 3_600_000);
+
+    let mut first = start(&config);
+    wait_connections(&connections, 1);
+    tx.send(store(std::slice::from_ref(&sent))).unwrap();
+    wait_for_packets(&out, 3);
+    // The periodic save, at least one second after the flow was counted.
+    let counted = std::time::SystemTime::now();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !std::fs::metadata(&state)
+        .and_then(|m| m.modified())
+        .is_ok_and(|t| t > counted)
+    {
+        assert!(Instant::now() < deadline, "no state written while running");
+        thread::sleep(Duration::from_millis(100));
+    }
+    signal(&first, "KILL");
+    let _ = first.wait();
+
+    // The analyzer resends the delta after the restart: not counted again.
+    let second = start(&config);
+    wait_connections(&connections, 2);
+    tx.send(store(&[
+        sent,
+        flow("b", "10.0.0.2", 2, now_ms() - 3_600_000),
+    ]))
+    .unwrap();
+    wait_for_packets(&out, 5);
+    let stderr = stop(second);
+    assert!(stderr.contains("Skydive state restored from"), "{stderr}");
+    assert!(stderr.contains("skipped   1 repeated deltas"), "{stderr}");
+    drop(tx);
+    server.join().unwrap();
+    assert_eq!(packets(&written(&out)), 5);
 }
