@@ -73,6 +73,7 @@ pub mod snapshot;
 mod source;
 pub mod state_file;
 pub mod state_store;
+mod state_writer;
 pub mod subscriber;
 #[cfg(test)]
 mod tests;

@@ -12,6 +12,7 @@ use vpcflow_core::FlowConsumer;
 
 use super::live::Live;
 use super::state_store::{describe, LoadOutcome, StateStore};
+use super::state_writer::StateWriter;
 use super::subscriber::{AnalyzerConfig, Event, Subscription};
 use super::Converter;
 use crate::source::{Source, SourceStats};
@@ -28,16 +29,7 @@ pub struct SkydiveSource {
     live: Live,
     /// Since when fewer analyzers than configured are connected.
     down_since: Option<Instant>,
-    state: Option<Persistence>,
-}
-
-/// Where the converter's state is kept, and when it was last written.
-struct Persistence {
-    store: StateStore,
-    every: Duration,
-    last_save: Instant,
-    /// The last save failed (warned once until one succeeds).
-    failing: bool,
+    state: Option<StateWriter>,
 }
 
 impl SkydiveSource {
@@ -62,40 +54,11 @@ impl SkydiveSource {
     }
 
     /// Keeps the converter's state in `store` across restarts, writing it
-    /// every `save_interval` while running and at the stop.
+    /// every `save_interval` while running (in the background) and at the
+    /// stop.
     pub fn with_state(mut self, store: StateStore, save_interval: Duration) -> SkydiveSource {
-        self.state = Some(Persistence {
-            store,
-            every: save_interval,
-            last_save: Instant::now(),
-            failing: false,
-        });
+        self.state = Some(StateWriter::new(store, save_interval));
         self
-    }
-
-    /// Writes the converter's state (when a store is configured).
-    fn save(&mut self, now_ms: i64, at_stop: bool) {
-        let Some(p) = &mut self.state else { return };
-        p.last_save = Instant::now();
-        let snapshot = self.live.converter().export();
-        let path = p.store.path();
-        match p.store.save(&snapshot, now_ms) {
-            Ok(()) => {
-                if p.failing || at_stop {
-                    tracing::info!(
-                        "Skydive state written to {}: {} flow states",
-                        path.display(),
-                        snapshot.flows.len()
-                    );
-                }
-                p.failing = false;
-            }
-            Err(e) if at_stop || !p.failing => {
-                p.failing = true;
-                tracing::warn!("cannot write the Skydive state {}: {e}", path.display());
-            }
-            Err(_) => {}
-        }
     }
 }
 
@@ -105,9 +68,9 @@ impl Source for SkydiveSource {
             .tx
             .take()
             .ok_or("the Skydive source was started twice")?;
-        if let Some(p) = &self.state {
-            let outcome = p.store.load(wall_ms());
-            let message = describe(&outcome, &p.store.path());
+        if let Some(w) = &self.state {
+            let outcome = w.store().load(wall_ms());
+            let message = describe(&outcome, &w.store().path());
             match outcome {
                 LoadOutcome::Restored(file) => {
                     self.live.converter_mut().import(file.snapshot, out);
@@ -150,17 +113,15 @@ impl Source for SkydiveSource {
             self.live.handle(event, now_ms, out);
         }
         self.live.finish(now_ms, out);
-        self.save(wall_ms(), true);
+        if let Some(w) = &mut self.state {
+            w.save_now(&self.live.converter().export(), wall_ms());
+        }
     }
 
     /// Writes the state when `save_interval` has passed.
     fn tick(&mut self, _out: &mut dyn FlowConsumer) {
-        if self
-            .state
-            .as_ref()
-            .is_some_and(|p| p.last_save.elapsed() >= p.every)
-        {
-            self.save(wall_ms(), false);
+        if let Some(w) = self.state.as_mut().filter(|w| w.due()) {
+            w.save_in_background(self.live.converter().export(), wall_ms());
         }
     }
 
