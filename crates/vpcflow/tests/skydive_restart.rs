@@ -261,7 +261,18 @@ const FLOW_LOG: &str = "fl-0630869f236e76872";
 #[test]
 fn a_restart_in_the_middle_of_the_stream_counts_every_packet_once() {
     let Some(shared) = shared_dir() else { return };
-    let name = "suricata-sip-method";
+    for name in [
+        "suricata-sip-method",
+        "suricata-smb-length-5770",
+        "suricata-output-multi-eve-sll",
+    ] {
+        restart_mid_stream(&shared, name);
+    }
+}
+
+/// The capture `name` as an analyzer's stream, cut in the middle by a
+/// SIGTERM and a restart: the files hold the capture's truth.
+fn restart_mid_stream(shared: &Path, name: &str) {
     let pcap = shared.join("pcaps").join(format!("{name}.pcap"));
     let truth = truth(&shared.join("pcaps").join(format!("{name}.truth.json")));
     let mut c = RecordingConsumer::default();
@@ -276,7 +287,7 @@ fn a_restart_in_the_middle_of_the_stream_counts_every_packet_once() {
         .flatten()
         .filter(|u| before.contains(u))
         .count();
-    assert!(crossing > 0, "no Metric-only flow crosses the cut");
+    assert!(crossing > 0, "{name}: no Metric-only flow crosses the cut");
     assert!(messages[cut].contains(r#""LastUpdateMetric""#));
 
     let dir = tempfile::tempdir().unwrap();
@@ -339,7 +350,7 @@ fn a_restart_in_the_middle_of_the_stream_counts_every_packet_once() {
     }
     assert!(
         wrong.is_empty(),
-        "{} five-tuples differ:\n{}",
+        "{name}: {} five-tuples differ:\n{}",
         wrong.len(),
         wrong.join("\n")
     );
