@@ -71,6 +71,11 @@ pub fn restart_only_changes(old: &Settings, new: &Settings) -> Vec<&'static str>
             old.idle_delay_secs != new.idle_delay_secs,
             "skydive.idle_delay",
         ),
+        (
+            old.state_save_interval_secs != new.state_save_interval_secs,
+            "skydive.state_save_interval",
+        ),
+        (old.state_dir != new.state_dir, "state.dir"),
         (old.metrics_listen != new.metrics_listen, "metrics.listen"),
         (
             s3_settings(old) != s3_settings(new),

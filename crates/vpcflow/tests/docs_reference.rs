@@ -100,6 +100,7 @@ fn probes() -> Vec<Probe> {
             after: " } ]\n",
         },
         table("metrics", "[metrics]\n"),
+        table("state", "[state]\n"),
     ]
 }
 

@@ -32,6 +32,8 @@ fn config(dir: &Path, out: &str, port: u16, metrics: u16, eni: &str) -> ConfigTo
         .set("host_id", "vpcflow-test")
         .table("metrics")
         .set("listen", format!("127.0.0.1:{metrics}"))
+        .table("state")
+        .set("dir", dir.join("state"))
         .array_entry("interface")
         .set("name", "node-1")
         .set("interface_id", eni)

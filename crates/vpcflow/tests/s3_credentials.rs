@@ -90,6 +90,8 @@ fn a_daemon_without_credentials_is_unhealthy_and_logs_it_once() {
         .set("permanent_error_retry", 1)
         .table("metrics")
         .set("listen", metrics.to_string())
+        .table("state")
+        .set("dir", tmp.path().join("state"))
         // A source is needed to run; nothing listens on this port, which
         // only matters after the analyzers' grace period.
         .skydive_analyzer(free_port())

@@ -658,6 +658,8 @@ fn the_daemon_delivers_while_running_and_flushes_on_sigterm() {
         .skydive_analyzer(port)
         .table("metrics")
         .set("listen", format!("127.0.0.1:{metrics_port}"))
+        .table("state")
+        .set("dir", dir.path().join("state"))
         .write(dir.path());
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_vpcflow"));
     cmd.args(["run", "--config", config.to_str().unwrap()]);

@@ -563,6 +563,8 @@ fn skydive_shaped_captures_through_a_live_analyzer_give_the_pcap_records() {
             .table("output")
             .set("out", dir.path().join("out"))
             .skydive_analyzer(port)
+            .table("state")
+            .set("dir", dir.path().join("state"))
             .write_as(&dir.path().join("run.toml"));
         let mut child = Command::new(env!("CARGO_BIN_EXE_vpcflow"))
             .args(["run", "--config", config.to_str().unwrap()])

@@ -22,6 +22,8 @@ fn start(dir: &Path, port: u16) -> Child {
         .set("idle_delay", 120)
         .skydive_analyzer(port)
         .set("host_id", "vpcflow-test")
+        .table("state")
+        .set("dir", dir.join("state"))
         .write(dir);
     Command::new(env!("CARGO_BIN_EXE_vpcflow"))
         .args(["run", "--config", config.to_str().unwrap()])

@@ -66,6 +66,11 @@ impl Live {
         &self.converter
     }
 
+    /// The converter, to import or export its state.
+    pub fn converter_mut(&mut self) -> &mut Converter {
+        &mut self.converter
+    }
+
     /// What was seen so far.
     pub fn stats(&self) -> &LiveStats {
         &self.stats

@@ -18,7 +18,8 @@
 //!   `Metric` the first time; a counter that goes backwards is taken as
 //!   restarted). This state is kept per UUID, across messages, reconnections
 //!   and analyzers, and forgotten after `state_ttl_secs` of event time or when
-//!   `max_tracked_flows` is reached (least recently seen first).
+//!   `max_tracked_flows` is reached (least recently seen first). `vpcflow
+//!   run` keeps it across restarts ([`Converter::export`], [`state_store`]).
 //! * **Two directions.** AB counters give an A→B update, BA counters a B→A
 //!   update (ports swapped); a direction without packets gives none.
 //! * **Times.** `first` is the delta's Start (the agent's previous update
@@ -68,7 +69,11 @@ pub mod live;
 pub mod protobuf;
 mod reject;
 pub mod replay;
+pub mod snapshot;
 mod source;
+pub mod state_file;
+pub mod state_store;
+mod state_writer;
 pub mod subscriber;
 #[cfg(test)]
 mod tests;
@@ -79,3 +84,4 @@ pub use convert::{
 pub use message::{parse_json, Flow, FlowMetric, Payload, Stats, TcpMetric};
 pub use reject::{RejectStats, TwoPoint};
 pub use source::SkydiveSource;
+pub use state_store::{LoadOutcome, StateStore};

@@ -27,7 +27,9 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 
 use vpcflow_core::tcp_flags::TcpFlags;
-use vpcflow_core::{Action, FlowUpdate};
+use vpcflow_core::{Action, FlowKey, FlowUpdate, InterfaceIndex};
+
+use super::snapshot::{ConversationEntry, DirectionEntry, SideEntry, TemplateEntry};
 
 /// The two capture points.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -201,5 +203,114 @@ impl Decider {
             c.last_seen_ms >= horizon_ms
                 || c.dirs.iter().any(|d| d.outside.packets > d.decided_packets)
         });
+    }
+}
+
+impl Side {
+    fn entry(&self) -> SideEntry {
+        SideEntry {
+            src: self.src,
+            packets: self.packets,
+            bytes: self.bytes,
+        }
+    }
+
+    fn of(e: &SideEntry) -> Side {
+        Side {
+            src: e.src,
+            packets: e.packets,
+            bytes: e.bytes,
+        }
+    }
+}
+
+impl Decider {
+    /// The conversations, with interfaces named by `name_of`. A direction
+    /// whose interface has no name cannot be written after a restart: what
+    /// it has not decided yet is left out.
+    pub(super) fn export(
+        &self,
+        name_of: &dyn Fn(InterfaceIndex) -> Option<String>,
+    ) -> Vec<ConversationEntry> {
+        let direction = |d: &Direction| {
+            let template = d.template.and_then(|t| {
+                Some(TemplateEntry {
+                    interface: name_of(t.interface)?,
+                    src: t.key.src,
+                    dst: t.key.dst,
+                    src_port: t.key.src_port,
+                    dst_port: t.key.dst_port,
+                    protocol: t.key.protocol,
+                    packet_addrs: t.packet_addrs,
+                })
+            });
+            let (decided_packets, decided_bytes) = match template {
+                Some(_) => (d.decided_packets, d.decided_bytes),
+                None => (d.outside.packets, d.outside.bytes),
+            };
+            DirectionEntry {
+                template,
+                outside: d.outside.entry(),
+                decided_packets,
+                decided_bytes,
+                first: d.first,
+                last: d.last,
+                flags: d.flags,
+            }
+        };
+        let mut out: Vec<ConversationEntry> = self
+            .conversations
+            .iter()
+            .map(|(tracking, c)| ConversationEntry {
+                tracking: tracking.clone(),
+                last_seen_ms: c.last_seen_ms,
+                dirs: [direction(&c.dirs[0]), direction(&c.dirs[1])],
+                inside: [c.inside[0].entry(), c.inside[1].entry()],
+            })
+            .collect();
+        out.sort_by(|a, b| a.tracking.cmp(&b.tracking));
+        out
+    }
+
+    /// Takes over exported conversations, resolving interface names with
+    /// `index_of`; a conversation already known is kept as it is.
+    pub(super) fn import(
+        &mut self,
+        entries: Vec<ConversationEntry>,
+        index_of: &mut dyn FnMut(&str) -> InterfaceIndex,
+    ) {
+        for e in entries {
+            let mut direction = |d: &DirectionEntry| Direction {
+                template: d.template.as_ref().map(|t| FlowUpdate {
+                    interface: index_of(&t.interface),
+                    key: FlowKey {
+                        src: t.src,
+                        dst: t.dst,
+                        src_port: t.src_port,
+                        dst_port: t.dst_port,
+                        protocol: t.protocol,
+                    },
+                    packet_addrs: t.packet_addrs,
+                    packets: 0,
+                    bytes: 0,
+                    first: d.first,
+                    last: d.last,
+                    tcp_flags: TcpFlags(0),
+                    action: Action::Accept,
+                }),
+                outside: Side::of(&d.outside),
+                decided_packets: d.decided_packets.min(d.outside.packets),
+                decided_bytes: d.decided_bytes.min(d.outside.bytes),
+                first: d.first,
+                last: d.last,
+                flags: d.flags,
+            };
+            let conversation = Conversation {
+                dirs: [direction(&e.dirs[0]), direction(&e.dirs[1])],
+                inside: [Side::of(&e.inside[0]), Side::of(&e.inside[1])],
+                last_seen_ms: e.last_seen_ms,
+            };
+            self.conversations.entry(e.tracking).or_insert(conversation);
+        }
     }
 }

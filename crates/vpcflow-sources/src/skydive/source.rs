@@ -1,6 +1,9 @@
 //! [`SkydiveSource`]: the Skydive analyzers of `vpcflow run` as a
 //! [`Source`]: a [`Subscription`] (one thread per analyzer) feeding a channel,
-//! and the [`Live`] side that applies its events to the converter.
+//! and the [`Live`] side that applies its events to the converter. With a
+//! [`StateStore`], the converter's state is read before the analyzers are
+//! connected, written every `save_interval` while running and written again
+//! at the stop, after the last events were handed over.
 
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::time::{Duration, Instant};
@@ -8,6 +11,8 @@ use std::time::{Duration, Instant};
 use vpcflow_core::FlowConsumer;
 
 use super::live::Live;
+use super::state_store::{describe, LoadOutcome, StateStore};
+use super::state_writer::StateWriter;
 use super::subscriber::{AnalyzerConfig, Event, Subscription};
 use super::Converter;
 use crate::source::{Source, SourceStats};
@@ -24,6 +29,7 @@ pub struct SkydiveSource {
     live: Live,
     /// Since when fewer analyzers than configured are connected.
     down_since: Option<Instant>,
+    state: Option<StateWriter>,
 }
 
 impl SkydiveSource {
@@ -43,16 +49,37 @@ impl SkydiveSource {
             rx,
             live,
             down_since: None,
+            state: None,
         }
+    }
+
+    /// Keeps the converter's state in `store` across restarts, writing it
+    /// every `save_interval` while running (in the background) and at the
+    /// stop.
+    pub fn with_state(mut self, store: StateStore, save_interval: Duration) -> SkydiveSource {
+        self.state = Some(StateWriter::new(store, save_interval));
+        self
     }
 }
 
 impl Source for SkydiveSource {
-    fn start(&mut self, _out: &mut dyn FlowConsumer) -> Result<(), String> {
+    fn start(&mut self, out: &mut dyn FlowConsumer) -> Result<(), String> {
         let tx = self
             .tx
             .take()
             .ok_or("the Skydive source was started twice")?;
+        if let Some(w) = &self.state {
+            let outcome = w.store().load(wall_ms());
+            let message = describe(&outcome, &w.store().path());
+            match outcome {
+                LoadOutcome::Restored(file) => {
+                    self.live.converter_mut().import(file.snapshot, out);
+                    tracing::info!("{message}");
+                }
+                LoadOutcome::Missing | LoadOutcome::Expired { .. } => tracing::info!("{message}"),
+                LoadOutcome::Rejected { .. } => tracing::warn!("{message}"),
+            }
+        }
         let subscription = Subscription::start(&self.analyzers, tx)
             .map_err(|e| format!("skydive.analyzer: {e}"))?;
         self.subscription = Some(subscription);
@@ -86,6 +113,16 @@ impl Source for SkydiveSource {
             self.live.handle(event, now_ms, out);
         }
         self.live.finish(now_ms, out);
+        if let Some(w) = &mut self.state {
+            w.save_now(&self.live.converter().export(), wall_ms());
+        }
+    }
+
+    /// Writes the state when `save_interval` has passed.
+    fn tick(&mut self, _out: &mut dyn FlowConsumer) {
+        if let Some(w) = self.state.as_mut().filter(|w| w.due()) {
+            w.save_in_background(self.live.converter().export(), wall_ms());
+        }
     }
 
     /// Analyzers not connected for longer than a grace period.
@@ -115,4 +152,11 @@ impl Source for SkydiveSource {
             analyzers: self.analyzers.len() as u64,
         }
     }
+}
+
+fn wall_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }

@@ -35,6 +35,8 @@ pub struct Report {
     pub policy: Option<PolicyReport>,
     /// Where `vpcflow run` serves `/metrics` and `/healthz`.
     pub metrics_listen: Option<String>,
+    /// The state folder of `vpcflow run` (with Skydive analyzers only).
+    pub state_dir: Option<String>,
     /// Things that are valid but probably not meant.
     pub warnings: Vec<String>,
 }
@@ -354,6 +356,17 @@ pub fn report(path: &Path, settings: &Settings, now: u64) -> Report {
             ));
         }
     }
+    let state_dir = if settings.analyzers.is_empty() {
+        None
+    } else {
+        match crate::config::state_dir(settings.state_dir.as_deref()) {
+            Ok(dir) => Some(dir.display().to_string()),
+            Err(e) => {
+                warnings.push(format!("{e:#}"));
+                None
+            }
+        }
+    };
     Report {
         config: path.display().to_string(),
         flow_log,
@@ -366,6 +379,7 @@ pub fn report(path: &Path, settings: &Settings, now: u64) -> Report {
         aws_ip_ranges,
         policy: settings.policy.as_ref().map(policy_report),
         metrics_listen: settings.metrics_listen.map(|a| a.to_string()),
+        state_dir,
         warnings,
     }
 }

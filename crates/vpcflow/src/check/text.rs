@@ -221,6 +221,10 @@ pub fn write_text(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
         Some(addr) => writeln!(out, "  http://{addr}/metrics and /healthz")?,
         None => writeln!(out, "  off (no [metrics] listen)")?,
     }
+    if let Some(dir) = &report.state_dir {
+        writeln!(out, "\nstate (vpcflow run)")?;
+        writeln!(out, "  {dir}: the Skydive state across restarts, locked")?;
+    }
     for w in &report.warnings {
         writeln!(out, "\nwarning: {w}")?;
     }

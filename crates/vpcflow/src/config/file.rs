@@ -14,6 +14,7 @@ use super::destination_options::DestinationOptions;
 use super::policy::PolicySection;
 use super::s3::S3Section;
 use super::skydive::SkydiveSection;
+use super::state::StateSection;
 use super::traffic_type::TrafficType;
 use super::typed;
 
@@ -45,6 +46,9 @@ pub struct ConfigFile {
     /// `[metrics]`: the metrics and health endpoint of `vpcflow run`.
     #[serde(default)]
     pub metrics: MetricsSection,
+    /// `[state]`: where `vpcflow run` keeps what must survive a restart.
+    #[serde(default)]
+    pub state: StateSection,
 }
 
 /// `[flow_log]`.

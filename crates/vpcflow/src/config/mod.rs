@@ -7,8 +7,8 @@
 //!
 //! One file per section: [`mod@file`] holds the file's general sections
 //! (`[flow_log]`, `[output]`, `[aggregation]`, `[metrics]`); each source and
-//! destination has its own (`capture`, `skydive`, `s3`), as do `interface`
-//! and `policy`. A new source or destination adds its section in a file of
+//! destination has its own (`capture`, `skydive`, `s3`), as do `interface`,
+//! `policy` and `state`. A new source or destination adds its section in a file of
 //! its own here, a field in [`ConfigFile`], and its validated form in
 //! [`Settings`].
 
@@ -22,6 +22,7 @@ mod policy;
 mod s3;
 mod settings;
 mod skydive;
+mod state;
 mod time_arg;
 mod traffic_type;
 mod typed;
@@ -37,6 +38,7 @@ use anyhow::{anyhow, Context, Result};
 pub use file::ConfigFile;
 pub use flags::{ConversionFlags, DestinationFlags, FlowLogFlags, OutputFlags, Overrides};
 pub use settings::{Destination, S3Target, Settings};
+pub use state::{skydive_identity, state_dir};
 pub use traffic_type::TrafficType;
 
 /// Reads a configuration file, with `${NAME}` in its strings replaced by

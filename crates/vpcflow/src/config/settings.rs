@@ -113,6 +113,10 @@ pub struct Settings {
     pub analyzers: Vec<AnalyzerConfig>,
     /// Event time trails the wall clock by this many seconds (`vpcflow run`).
     pub idle_delay_secs: u64,
+    /// Seconds between two writes of the Skydive state (`vpcflow run`).
+    pub state_save_interval_secs: u64,
+    /// `state.dir` (`None`: the default, see [`super::state_dir`]).
+    pub state_dir: Option<PathBuf>,
     /// Live captures (`vpcflow run`).
     pub captures: Vec<CaptureSpec>,
     /// Live capture: event time trails the wall clock by this many seconds.
@@ -232,6 +236,7 @@ pub fn build(file: ConfigFile, flags: &Overrides) -> Result<Settings> {
         .map(AwsIpRanges::load)
         .transpose()?;
     let metrics_listen = metrics_listen(&file.metrics)?;
+    let state_dir = file.state.dir()?;
 
     Ok(Settings {
         policy,
@@ -240,6 +245,8 @@ pub fn build(file: ConfigFile, flags: &Overrides) -> Result<Settings> {
         skydive: skydive.converter,
         analyzers: skydive.analyzers,
         idle_delay_secs: skydive.idle_delay_secs,
+        state_save_interval_secs: skydive.state_save_interval_secs,
+        state_dir,
         captures: capture.live,
         capture_idle_delay_secs: capture.idle_delay_secs,
         capture: capture.files,

@@ -27,6 +27,9 @@ pub struct SkydiveSection {
     /// `vpcflow run`: event time follows the wall clock minus this many
     /// seconds while traffic is quiet, so windows close.
     pub idle_delay: Option<u64>,
+    /// `vpcflow run`: seconds between two writes of the converter's state
+    /// to the state folder (it is also written at the stop).
+    pub state_save_interval: Option<u64>,
     /// `[[skydive.analyzer]]`: analyzers subscribed to by `vpcflow run`.
     #[serde(default)]
     pub analyzer: Vec<AnalyzerSection>,
@@ -87,7 +90,12 @@ pub struct SkydiveSettings {
     pub analyzers: Vec<AnalyzerConfig>,
     /// Event time trails the wall clock by this many seconds.
     pub idle_delay_secs: u64,
+    /// Seconds between two writes of the converter's state.
+    pub state_save_interval_secs: u64,
 }
+
+/// Default of `skydive.state_save_interval`: what a crash can lose at most.
+pub const DEFAULT_STATE_SAVE_INTERVAL_SECS: u64 = 60;
 
 impl SkydiveSection {
     /// Validates the section.
@@ -113,6 +121,14 @@ impl SkydiveSection {
         if converter.max_tracked_flows == 0 {
             bail!("skydive.max_tracked_flows: must be at least 1");
         }
+        let state_save_interval_secs = self
+            .state_save_interval
+            .unwrap_or(DEFAULT_STATE_SAVE_INTERVAL_SECS);
+        if !(1..=3600).contains(&state_save_interval_secs) {
+            bail!(
+                "skydive.state_save_interval: {state_save_interval_secs} s must be between 1 and 3600 s"
+            );
+        }
         let analyzers = self
             .analyzer
             .iter()
@@ -123,6 +139,7 @@ impl SkydiveSection {
             converter,
             analyzers,
             idle_delay_secs: self.idle_delay.unwrap_or(90),
+            state_save_interval_secs,
         })
     }
 }

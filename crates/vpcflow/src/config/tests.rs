@@ -50,6 +50,14 @@ fn empty_config_gives_defaults() {
     assert_eq!(s.destination, Destination::Directory("flowlogs".into()));
     assert_eq!(s.max_file_bytes, DEFAULT_MAX_FILE_BYTES);
     assert!(!s.aggregation.key_by_packet_addrs);
+    assert_eq!(s.state_save_interval_secs, 60);
+    assert_eq!(s.state_dir, None);
+    let s = parse("[state]\ndir = \"/srv/vpcflow-a\"\n[skydive]\nstate_save_interval = 5").unwrap();
+    assert_eq!(
+        s.state_dir.as_deref(),
+        Some(std::path::Path::new("/srv/vpcflow-a"))
+    );
+    assert_eq!(s.state_save_interval_secs, 5);
 }
 
 #[test]
@@ -168,6 +176,16 @@ fn errors_name_the_key() {
             "[[interface]]\nname = \"a\"\n[interface.ecs]\ntask_id = \"a b\"",
             "interface[0] (a).ecs.task_id",
         ),
+        (
+            "[skydive]\nstate_save_interval = 0",
+            "skydive.state_save_interval: 0 s must be between 1 and 3600 s",
+        ),
+        (
+            "[skydive]\nstate_save_interval = 3601",
+            "skydive.state_save_interval",
+        ),
+        ("[state]\ndir = \"\"", "state.dir: must not be empty"),
+        ("[state]\nfolder = \"x\"", "unknown field `folder`, expected `dir`"),
     ];
     for (text, expected) in cases {
         let e = parse(text).unwrap_err().to_string();

@@ -114,7 +114,7 @@ fn ingest_view(ingest: &Ingest, sources: &mut [Box<dyn Source>]) -> IngestView {
 /// files are published.
 pub fn run_live(settings: &Settings, control: Control) -> Result<RunTotals> {
     sources::preflight(settings)?;
-    let mut sources = sources::open(settings);
+    let mut sources = sources::open(settings)?;
     let Control {
         stop,
         reload,

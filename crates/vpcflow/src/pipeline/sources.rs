@@ -5,16 +5,19 @@
 //! arm here (with its validated settings in
 //! [`Settings`]); the daemon's loop needs no change.
 
-use anyhow::{bail, Result};
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Result};
 use vpcflow_sources::live::{present_interfaces, LiveSource};
-use vpcflow_sources::skydive::{Converter, SkydiveSource};
+use vpcflow_sources::skydive::{Converter, SkydiveSource, StateStore};
 use vpcflow_sources::Source;
 
-use crate::config::Settings;
+use crate::config::{skydive_identity, state_dir, Settings};
 
 /// Every source `settings` configure: live captures first, then the Skydive
-/// analyzers.
-pub fn open(settings: &Settings) -> Vec<Box<dyn Source>> {
+/// analyzers. The Skydive source keeps its state in the state folder, which
+/// it locks: a folder in use by another process is an error.
+pub fn open(settings: &Settings) -> Result<Vec<Box<dyn Source>>> {
     let mut sources: Vec<Box<dyn Source>> = Vec::new();
     if !settings.captures.is_empty() {
         sources.push(Box::new(LiveSource::new(
@@ -23,13 +26,23 @@ pub fn open(settings: &Settings) -> Vec<Box<dyn Source>> {
         )));
     }
     if !settings.analyzers.is_empty() {
-        sources.push(Box::new(SkydiveSource::new(
+        let dir = state_dir(settings.state_dir.as_deref())?;
+        let identity = skydive_identity(&settings.flow_log, &settings.skydive, &settings.analyzers);
+        let ttl = Duration::from_secs(settings.skydive.state_ttl_secs);
+        let store =
+            StateStore::open(&dir, &identity, ttl).map_err(|e| anyhow!("state.dir: {e}"))?;
+        let source = SkydiveSource::new(
             settings.analyzers.clone(),
             Converter::new(settings.skydive.clone()),
             settings.aggregation.interval.secs(),
-        )));
+        )
+        .with_state(
+            store,
+            Duration::from_secs(settings.state_save_interval_secs),
+        );
+        sources.push(Box::new(source));
     }
-    sources
+    Ok(sources)
 }
 
 /// What makes `vpcflow run` fail at start-up before any source opens: no

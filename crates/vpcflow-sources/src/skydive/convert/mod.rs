@@ -5,6 +5,7 @@
 
 mod fields;
 mod options;
+mod restart;
 mod state;
 
 use std::collections::HashMap;

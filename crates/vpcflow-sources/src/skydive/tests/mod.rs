@@ -5,6 +5,8 @@ mod deltas;
 mod fields;
 mod history;
 mod interfaces;
+mod restart;
+mod state_file;
 mod tunnels;
 mod two_point;
 

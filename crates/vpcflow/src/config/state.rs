@@ -1,0 +1,179 @@
+//! `[state]`: the state folder of `vpcflow run`, where what must survive a
+//! restart is kept (the Skydive converter's state), and the identity that
+//! ties a state to the configuration it was written by.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Result};
+use serde::Deserialize;
+use vpcflow_core::name::FlowLogId;
+use vpcflow_sources::skydive::subscriber::AnalyzerConfig;
+use vpcflow_sources::skydive::ConverterOptions;
+
+/// `[state]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateSection {
+    /// The state folder (default: `$STATE_DIRECTORY` under systemd,
+    /// `/var/lib/vpcflow` for root, else `$XDG_STATE_HOME/vpcflow` or
+    /// `~/.local/state/vpcflow`).
+    pub dir: Option<PathBuf>,
+}
+
+impl StateSection {
+    /// The configured folder, checked (`None`: the default, found when
+    /// `vpcflow run` needs it with [`default_state_dir`]).
+    pub fn dir(&self) -> Result<Option<PathBuf>> {
+        let Some(dir) = &self.dir else {
+            return Ok(None);
+        };
+        if dir.as_os_str().is_empty() {
+            bail!("state.dir: must not be empty");
+        }
+        if dir.exists() && !dir.is_dir() {
+            bail!("state.dir: {} exists and is not a folder", dir.display());
+        }
+        Ok(Some(dir.clone()))
+    }
+}
+
+/// `$STATE_DIRECTORY` under systemd (`StateDirectory=`), else
+/// `/var/lib/vpcflow` for root, else `$XDG_STATE_HOME/vpcflow`
+/// (`~/.local/state/vpcflow`).
+pub fn default_state_dir() -> Result<PathBuf> {
+    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+    if let Some(state) = var("STATE_DIRECTORY") {
+        // systemd gives a colon-separated list when several are configured.
+        let first = state
+            .to_string_lossy()
+            .split(':')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        return Ok(PathBuf::from(first));
+    }
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if unsafe { libc::geteuid() } == 0 {
+        return Ok(PathBuf::from("/var/lib/vpcflow"));
+    }
+    if let Some(xdg) = var("XDG_STATE_HOME") {
+        return Ok(PathBuf::from(xdg).join("vpcflow"));
+    }
+    match var("HOME") {
+        Some(home) => Ok(PathBuf::from(home).join(".local/state/vpcflow")),
+        None => bail!("state.dir: no default without HOME; set dir in [state]"),
+    }
+}
+
+/// The identity of a Skydive state: what changes the meaning of the per-UUID
+/// state, as `key=value` items separated by `; `. A state written under another identity
+/// is not used: the flow log it is counted into, the capture ids counted
+/// (`skydive.capture_ids`), the two-point REJECT points and timeout, and the
+/// analyzers (URL and subscribed capture, sorted: their order does not
+/// matter). Tuning keys (`state_ttl`, `max_tracked_flows`, `orphan_wait`,
+/// `idle_delay`) and the output do not change it.
+pub fn skydive_identity(
+    flow_log: &FlowLogId,
+    converter: &ConverterOptions,
+    analyzers: &[AnalyzerConfig],
+) -> String {
+    let mut analyzers: Vec<String> = analyzers
+        .iter()
+        .map(|a| match &a.capture_id {
+            Some(c) => format!("{} (capture {c})", a.url),
+            None => a.url.clone(),
+        })
+        .collect();
+    analyzers.sort();
+    let reject = match &converter.two_point {
+        Some(t) => format!(
+            "outside {} inside {} timeout {} s",
+            t.outside, t.inside, t.timeout_secs
+        ),
+        None => "none".to_string(),
+    };
+    format!(
+        "flow_log={}/{}/{}; capture_ids={}; reject={reject}; analyzers={}",
+        flow_log.account_id,
+        flow_log.region,
+        flow_log.flow_log_id,
+        converter.capture_ids.join(","),
+        analyzers.join(", ")
+    )
+}
+
+/// The state folder of `settings`-like values: `configured` or the default.
+pub fn state_dir(configured: Option<&Path>) -> Result<PathBuf> {
+    match configured {
+        Some(dir) => Ok(dir.to_path_buf()),
+        None => default_state_dir(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vpcflow_sources::skydive::TwoPoint;
+
+    #[test]
+    fn the_identity_changes_with_what_changes_the_state_only() {
+        let fl = FlowLogId::new("123456789012", "eu-west-1", "fl-0123456789abcdef0").unwrap();
+        let a = AnalyzerConfig::new("ws://a:8082");
+        let b = AnalyzerConfig::new("ws://b:8082");
+        let options = ConverterOptions::default();
+        let base = skydive_identity(&fl, &options, &[a.clone(), b.clone()]);
+        assert_eq!(
+            base,
+            skydive_identity(&fl, &options, &[b.clone(), a.clone()])
+        );
+        let tuned = ConverterOptions {
+            state_ttl_secs: 60,
+            max_tracked_flows: 5,
+            ..options.clone()
+        };
+        assert_eq!(base, skydive_identity(&fl, &tuned, &[a.clone(), b.clone()]));
+        let other_fl = FlowLogId::new("123456789012", "eu-west-1", "fl-0123456789abcdef1").unwrap();
+        let captures = ConverterOptions {
+            capture_ids: vec!["c1".into()],
+            ..options.clone()
+        };
+        let reject = ConverterOptions {
+            two_point: Some(TwoPoint {
+                outside: "o".into(),
+                inside: "i".into(),
+                timeout_secs: 120,
+            }),
+            ..options.clone()
+        };
+        for changed in [
+            skydive_identity(&other_fl, &options, &[a.clone(), b.clone()]),
+            skydive_identity(&fl, &captures, &[a.clone(), b.clone()]),
+            skydive_identity(&fl, &reject, &[a.clone(), b.clone()]),
+            skydive_identity(&fl, &options, std::slice::from_ref(&a)),
+        ] {
+            assert_ne!(base, changed);
+        }
+    }
+
+    #[test]
+    fn a_bad_state_dir_names_the_key() {
+        let empty = StateSection {
+            dir: Some(PathBuf::new()),
+        };
+        assert!(empty
+            .dir()
+            .unwrap_err()
+            .to_string()
+            .starts_with("state.dir:"));
+        let file = tempfile::NamedTempFile::new().unwrap();
+        let not_a_folder = StateSection {
+            dir: Some(file.path().to_path_buf()),
+        };
+        let e = not_a_folder.dir().unwrap_err().to_string();
+        assert!(
+            e.starts_with("state.dir:") && e.contains("not a folder"),
+            "{e}"
+        );
+        assert_eq!(StateSection::default().dir().unwrap(), None);
+    }
+}
