@@ -97,11 +97,11 @@ where
 {
     // Credentials that cannot be loaded arrive as a dispatch or construction
     // failure; retrying soon does not bring them.
-    if let Some(c) = super::identity::credentials_error(err) {
+    if let Some(c) = super::credentials::credentials_error(err) {
         return Failure::new(
             Class::Permanent,
             "NoCredentials",
-            super::identity::describe(c),
+            super::credentials::describe(c),
         );
     }
     match err {

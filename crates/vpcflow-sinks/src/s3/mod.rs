@@ -16,6 +16,7 @@
 pub(crate) mod backoff;
 pub mod classify;
 pub mod client;
+pub mod credentials;
 pub mod delivery;
 pub mod dest;
 pub mod identity;

@@ -126,8 +126,8 @@ fn the_size_cap_splits_parquet_slots() {
     write_all(&dir.path().join("out"), options, 60_000);
     let objects = objects(&dir.path().join("out"));
     let uncapped = tempfile::tempdir().unwrap();
-    write_all(uncapped.path(), parquet_options(), 60_000);
-    assert!(objects.len() > super::parquet_tests::objects(uncapped.path()).len());
+    write_all(&uncapped.path().join("out"), parquet_options(), 60_000);
+    assert!(objects.len() > super::parquet_tests::objects(&uncapped.path().join("out")).len());
     let total: i64 = objects.values().map(|b| rows(b)).sum();
     assert_eq!(total, 60_000);
     // Before the first row group the buffered values count uncompressed, so

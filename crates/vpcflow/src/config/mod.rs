@@ -42,7 +42,7 @@ pub use state::{skydive_identity, state_dir};
 pub use traffic_type::TrafficType;
 
 /// Reads a configuration file, with `${NAME}` in its strings replaced by
-/// the environment variable NAME (see [`env`]).
+/// the environment variable NAME (see [`mod@env`]).
 pub fn read_file(path: &Path) -> Result<ConfigFile> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read configuration file {}", path.display()))?;
