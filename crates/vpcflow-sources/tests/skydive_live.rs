@@ -584,3 +584,51 @@ fn tls_with_ca_file_and_client_certificate() {
     sub.stop();
     server.join().unwrap();
 }
+
+/// Without a CA file, wss trusts the system's roots: here a root given the
+/// way the system's are overridden (SSL_CERT_FILE).
+#[test]
+fn tls_without_ca_file_uses_the_system_trust_roots() {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let server_cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let roots = dir.path().join("system-roots.pem");
+    std::fs::write(&roots, server_cert.cert.pem()).unwrap();
+    // Only this test reads the system's roots (the others give a CA file).
+    std::env::set_var("SSL_CERT_FILE", &roots);
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let server_config = Arc::new(
+        rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![CertificateDer::from_pem_slice(server_cert.cert.pem().as_bytes()).unwrap()],
+                PrivateKeyDer::from_pem_slice(server_cert.signing_key.serialize_pem().as_bytes())
+                    .unwrap(),
+            )
+            .unwrap(),
+    );
+    let l = listener();
+    let port = l.local_addr().unwrap().port();
+    let message = store("flow", &[flow_json("s1", "n1", (3, 0), (T0, T0 + 1_000))]);
+    let server = thread::spawn(move || {
+        let (tcp, _) = l.accept().unwrap();
+        let conn = rustls::ServerConnection::new(server_config).unwrap();
+        let tls = rustls::StreamOwned::new(conn, tcp);
+        let mut ws = tungstenite::accept(tls).unwrap();
+        ws.send(Message::text(message)).unwrap();
+        while ws.read().is_ok() {}
+    });
+    let (tx, rx) = channel();
+    let mut cfg = config(port);
+    cfg.url = format!("wss://localhost:{port}");
+    cfg.ca_file = None;
+    let sub = Subscription::start(&[cfg], tx).unwrap();
+    let mut live = Live::new(Converter::new(ConverterOptions::default()), 1, 600);
+    let mut sink = RecordingConsumer::default();
+    drive(&rx, &mut live, &mut sink, |_, s| packets(s) == 3);
+    sub.stop();
+    server.join().unwrap();
+}

@@ -264,23 +264,40 @@ fn read_pem(path: &PathBuf, what: &str) -> Result<Vec<u8>, String> {
 fn tls_config(a: &AnalyzerConfig) -> Result<Arc<rustls::ClientConfig>, String> {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    let ca_file = a
-        .ca_file
-        .as_ref()
-        .ok_or_else(|| format!("{}: wss needs a CA file (ca_file)", a.url))?;
-    let pem = read_pem(ca_file, "CA file")?;
     let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_slice_iter(&pem) {
-        let cert = cert.map_err(|e| format!("CA file {}: {e}", ca_file.display()))?;
-        roots
-            .add(cert)
-            .map_err(|e| format!("CA file {}: {e}", ca_file.display()))?;
-    }
-    if roots.is_empty() {
-        return Err(format!(
-            "CA file {}: no certificate in it",
-            ca_file.display()
-        ));
+    match &a.ca_file {
+        Some(ca_file) => {
+            let pem = read_pem(ca_file, "CA file")?;
+            for cert in CertificateDer::pem_slice_iter(&pem) {
+                let cert = cert.map_err(|e| format!("CA file {}: {e}", ca_file.display()))?;
+                roots
+                    .add(cert)
+                    .map_err(|e| format!("CA file {}: {e}", ca_file.display()))?;
+            }
+            if roots.is_empty() {
+                return Err(format!(
+                    "CA file {}: no certificate in it",
+                    ca_file.display()
+                ));
+            }
+        }
+        None => {
+            // The system's trust roots (SSL_CERT_FILE and SSL_CERT_DIR are
+            // honoured).
+            let found = rustls_native_certs::load_native_certs();
+            let (added, _) = roots.add_parsable_certificates(found.certs);
+            if added == 0 {
+                let why = found
+                    .errors
+                    .first()
+                    .map(|e| format!(" ({e})"))
+                    .unwrap_or_default();
+                return Err(format!(
+                    "{}: no CA file (ca_file) and no trust root of the system{why}",
+                    a.url
+                ));
+            }
+        }
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider)

@@ -61,12 +61,18 @@ pub struct AnalyzerSection {
     pub username: Option<String>,
     /// Basic authentication password.
     pub password: Option<String>,
+    /// A file holding the password (e.g. a systemd credential,
+    /// `$CREDENTIALS_DIRECTORY/skydive-password`), instead of `password`.
+    pub password_file: Option<PathBuf>,
     /// Authentication token (cookie `authtoken`).
     pub token: Option<String>,
+    /// A file holding the token, instead of `token`.
+    pub token_file: Option<PathBuf>,
     /// Extra cookies, name = value.
     #[serde(default)]
     pub cookies: BTreeMap<String, String>,
-    /// PEM CA certificates of the analyzer (wss).
+    /// PEM CA certificates of the analyzer (wss; default: the system's
+    /// trust roots).
     pub ca_file: Option<PathBuf>,
     /// PEM client certificate (mutual TLS).
     pub client_cert: Option<PathBuf>,
@@ -167,20 +173,18 @@ impl AnalyzerSection {
             Some("protobuf") => WireProtocol::Protobuf,
             Some(other) => bail!("{}: {other:?} must be json or protobuf", key("protocol")),
         };
-        if self.password.is_some() && self.username.is_none() {
+        let password = secret(&key, "password", &self.password, &self.password_file)?;
+        if password.is_some() && self.username.is_none() {
             bail!("{}: a password needs a username", key("password"));
         }
         c.username = self.username.clone();
-        c.password = self.password.clone();
-        c.token = self.token.clone();
+        c.password = password;
+        c.token = secret(&key, "token", &self.token, &self.token_file)?;
         c.cookies = self
             .cookies
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        if c.url.starts_with("wss:") && self.ca_file.is_none() {
-            bail!("{}: wss needs a CA file", key("ca_file"));
-        }
         if self.client_cert.is_some() != self.client_key.is_some() {
             bail!(
                 "{}: client_cert and client_key go together",
@@ -201,5 +205,31 @@ impl AnalyzerSection {
             c.client_type = t.clone();
         }
         Ok(c)
+    }
+}
+
+/// A secret given inline (`name`) or in a file (`name_file`, read now: its
+/// content without the final line break), not both.
+fn secret(
+    key: &dyn Fn(&str) -> String,
+    name: &str,
+    inline: &Option<String>,
+    file: &Option<PathBuf>,
+) -> Result<Option<String>> {
+    let file_key = format!("{name}_file");
+    match (inline, file) {
+        (Some(_), Some(_)) => bail!("{}: give {name} or {file_key}, not both", key(&file_key)),
+        (Some(value), None) => Ok(Some(value.clone())),
+        (None, None) => Ok(None),
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| anyhow!("{}: cannot read {}: {e}", key(&file_key), path.display()))?;
+            let value = text.strip_suffix('\n').unwrap_or(&text);
+            let value = value.strip_suffix('\r').unwrap_or(value);
+            if value.is_empty() {
+                bail!("{}: {} is empty", key(&file_key), path.display());
+            }
+            Ok(Some(value.to_string()))
+        }
     }
 }

@@ -293,8 +293,12 @@ fn skydive_analyzers() {
             "skydive.analyzer[0].protocol",
         ),
         (
-            "[[skydive.analyzer]]\nurl = \"wss://a\"",
-            "skydive.analyzer[0].ca_file",
+            "[[skydive.analyzer]]\nurl = \"ws://a\"\nusername = \"u\"\npassword = \"x\"\npassword_file = \"/p\"",
+            "skydive.analyzer[0].password_file: give password or password_file, not both",
+        ),
+        (
+            "[[skydive.analyzer]]\nurl = \"ws://a\"\ntoken_file = \"/nonexistent/token\"",
+            "skydive.analyzer[0].token_file: cannot read /nonexistent/token",
         ),
         (
             "[[skydive.analyzer]]\nurl = \"ws://a\"\npassword = \"x\"",
@@ -405,4 +409,35 @@ fn s3_destination_and_every_s3_key() {
     // Without an S3 destination the S3 table is accepted and unused.
     let s = parse("[output.s3]\nregion = \"us-east-1\"").unwrap();
     assert_eq!(s.destination, Destination::Directory("flowlogs".into()));
+}
+
+#[test]
+fn analyzer_secrets_from_files_and_wss_with_the_system_roots() {
+    let dir = tempfile::tempdir().unwrap();
+    let password = dir.path().join("password");
+    let token = dir.path().join("token");
+    let empty = dir.path().join("empty");
+    std::fs::write(&password, "pa ss\n").unwrap();
+    std::fs::write(&token, "tok").unwrap();
+    std::fs::write(&empty, "\n").unwrap();
+    let s = parse(&format!(
+        "[[skydive.analyzer]]\nurl = \"wss://a\"\nusername = \"u\"\npassword_file = {:?}\ntoken_file = {:?}\n",
+        password.display().to_string(),
+        token.display().to_string()
+    ))
+    .unwrap();
+    let a = &s.analyzers[0];
+    assert_eq!(a.password.as_deref(), Some("pa ss"));
+    assert_eq!(a.token.as_deref(), Some("tok"));
+    assert_eq!(a.ca_file, None, "wss without ca_file: the system's roots");
+    let e = parse(&format!(
+        "[[skydive.analyzer]]\nurl = \"ws://a\"\ntoken_file = {:?}\n",
+        empty.display().to_string()
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.starts_with("skydive.analyzer[0].token_file: ") && e.ends_with("is empty"),
+        "{e}"
+    );
 }
