@@ -187,7 +187,10 @@ fn the_version_names_the_commit_of_a_git_build() {
 #[test]
 fn the_license_file_is_the_license_the_crates_declare() {
     let manifest = std::fs::read_to_string(repo_file("Cargo.toml")).unwrap();
-    assert!(manifest.contains("license = \"Apache-2.0\""), "workspace license changed");
+    assert!(
+        manifest.contains("license = \"Apache-2.0\""),
+        "workspace license changed"
+    );
     let license = std::fs::read_to_string(repo_file("LICENSE")).unwrap();
     assert!(
         license.contains("Apache License") && license.contains("Version 2.0, January 2004"),
