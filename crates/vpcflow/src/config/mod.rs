@@ -23,6 +23,7 @@ mod s3;
 mod settings;
 mod skydive;
 mod state;
+mod state_home;
 mod time_arg;
 mod traffic_type;
 mod typed;

@@ -11,6 +11,7 @@ use vpcflow_sinks::s3::{Acl, S3Destination, S3Options, Sse};
 use vpcflow_sinks::spool::DEFAULT_SPOOL_MAX_BYTES;
 
 use super::flags::DestinationFlags;
+use super::state_home::default_dir;
 use super::typed;
 
 /// `[output.s3]`.
@@ -218,28 +219,12 @@ pub fn s3_settings(
 /// `/var/spool/vpcflow` for root, else `$XDG_STATE_HOME/vpcflow/spool`
 /// (`~/.local/state/vpcflow/spool`).
 pub fn default_spool_dir() -> Result<PathBuf> {
-    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
-    if let Some(state) = var("STATE_DIRECTORY") {
-        // systemd gives a colon-separated list when several are configured.
-        let first = state
-            .to_string_lossy()
-            .split(':')
-            .next()
-            .unwrap_or_default()
-            .to_string();
-        return Ok(PathBuf::from(first).join("spool"));
-    }
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    if unsafe { libc::geteuid() } == 0 {
-        return Ok(PathBuf::from("/var/spool/vpcflow"));
-    }
-    if let Some(xdg) = var("XDG_STATE_HOME") {
-        return Ok(PathBuf::from(xdg).join("vpcflow/spool"));
-    }
-    match var("HOME") {
-        Some(home) => Ok(PathBuf::from(home).join(".local/state/vpcflow/spool")),
-        None => bail!("output.spool_dir: no default without HOME; give --spool DIR"),
-    }
+    default_dir(
+        "spool",
+        "/var/spool/vpcflow",
+        "output.spool_dir",
+        "give --spool DIR",
+    )
 }
 
 #[cfg(test)]

@@ -10,6 +10,8 @@ use vpcflow_core::name::FlowLogId;
 use vpcflow_sources::skydive::subscriber::AnalyzerConfig;
 use vpcflow_sources::skydive::ConverterOptions;
 
+use super::state_home::default_dir;
+
 /// `[state]`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -41,28 +43,7 @@ impl StateSection {
 /// `/var/lib/vpcflow` for root, else `$XDG_STATE_HOME/vpcflow`
 /// (`~/.local/state/vpcflow`).
 pub fn default_state_dir() -> Result<PathBuf> {
-    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
-    if let Some(state) = var("STATE_DIRECTORY") {
-        // systemd gives a colon-separated list when several are configured.
-        let first = state
-            .to_string_lossy()
-            .split(':')
-            .next()
-            .unwrap_or_default()
-            .to_string();
-        return Ok(PathBuf::from(first));
-    }
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    if unsafe { libc::geteuid() } == 0 {
-        return Ok(PathBuf::from("/var/lib/vpcflow"));
-    }
-    if let Some(xdg) = var("XDG_STATE_HOME") {
-        return Ok(PathBuf::from(xdg).join("vpcflow"));
-    }
-    match var("HOME") {
-        Some(home) => Ok(PathBuf::from(home).join(".local/state/vpcflow")),
-        None => bail!("state.dir: no default without HOME; set dir in [state]"),
-    }
+    default_dir("", "/var/lib/vpcflow", "state.dir", "set dir in [state]")
 }
 
 /// The identity of a Skydive state: what changes the meaning of the per-UUID
