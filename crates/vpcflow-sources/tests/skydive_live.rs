@@ -519,7 +519,7 @@ fn configuration_errors_are_immediate() {
 #[test]
 fn tls_with_ca_file_and_client_certificate() {
     use rustls::pki_types::pem::PemObject;
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    use rustls::pki_types::CertificateDer;
     let server_cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
     let client_cert = rcgen::generate_simple_self_signed(vec!["vpcflow".into()]).unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -548,25 +548,11 @@ fn tls_with_ca_file_and_client_certificate() {
             .with_safe_default_protocol_versions()
             .unwrap()
             .with_client_cert_verifier(verifier)
-            .with_single_cert(
-                vec![CertificateDer::from_pem_slice(server_cert.cert.pem().as_bytes()).unwrap()],
-                PrivateKeyDer::from_pem_slice(server_cert.signing_key.serialize_pem().as_bytes())
-                    .unwrap(),
-            )
+            .with_single_cert(certified_chain(&server_cert), certified_key(&server_cert))
             .unwrap(),
     );
-    let l = listener();
-    let port = l.local_addr().unwrap().port();
     let message = store("flow", &[flow_json("t1", "n1", (2, 0), (T0, T0 + 1_000))]);
-    let server = thread::spawn(move || {
-        let (tcp, _) = l.accept().unwrap();
-        let conn = rustls::ServerConnection::new(server_config).unwrap();
-        let tls = rustls::StreamOwned::new(conn, tcp);
-        let mut ws = tungstenite::accept(tls).unwrap();
-        ws.send(Message::text(message)).unwrap();
-        // Keep the connection until the client goes away.
-        while ws.read().is_ok() {}
-    });
+    let (port, server) = serve_tls_once(server_config, message);
     let (tx, rx) = channel();
     let mut cfg = config(port);
     cfg.url = format!("wss://localhost:{port}");
@@ -585,8 +571,6 @@ fn tls_with_ca_file_and_client_certificate() {
 /// way the system's are overridden (SSL_CERT_FILE).
 #[test]
 fn tls_without_ca_file_uses_the_system_trust_roots() {
-    use rustls::pki_types::pem::PemObject;
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     let server_cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
     let dir = tempfile::tempdir().unwrap();
     // Only this test reads the system's roots (the others give a CA file).
@@ -612,24 +596,11 @@ fn tls_without_ca_file_uses_the_system_trust_roots() {
             .with_safe_default_protocol_versions()
             .unwrap()
             .with_no_client_auth()
-            .with_single_cert(
-                vec![CertificateDer::from_pem_slice(server_cert.cert.pem().as_bytes()).unwrap()],
-                PrivateKeyDer::from_pem_slice(server_cert.signing_key.serialize_pem().as_bytes())
-                    .unwrap(),
-            )
+            .with_single_cert(certified_chain(&server_cert), certified_key(&server_cert))
             .unwrap(),
     );
-    let l = listener();
-    let port = l.local_addr().unwrap().port();
     let message = store("flow", &[flow_json("s1", "n1", (3, 0), (T0, T0 + 1_000))]);
-    let server = thread::spawn(move || {
-        let (tcp, _) = l.accept().unwrap();
-        let conn = rustls::ServerConnection::new(server_config).unwrap();
-        let tls = rustls::StreamOwned::new(conn, tcp);
-        let mut ws = tungstenite::accept(tls).unwrap();
-        ws.send(Message::text(message)).unwrap();
-        while ws.read().is_ok() {}
-    });
+    let (port, server) = serve_tls_once(server_config, message);
     let (tx, rx) = channel();
     let mut cfg = config(port);
     cfg.url = format!("wss://localhost:{port}");
@@ -640,4 +611,41 @@ fn tls_without_ca_file_uses_the_system_trust_roots() {
     drive(&rx, &mut live, &mut sink, |_, s| packets(s) == 3);
     sub.stop();
     server.join().unwrap();
+}
+
+/// The certificate of `c` as a one-element chain.
+fn certified_chain(
+    c: &rcgen::CertifiedKey<rcgen::KeyPair>,
+) -> Vec<rustls::pki_types::CertificateDer<'static>> {
+    use rustls::pki_types::pem::PemObject;
+    vec![rustls::pki_types::CertificateDer::from_pem_slice(c.cert.pem().as_bytes()).unwrap()]
+}
+
+/// The private key of `c`.
+fn certified_key(
+    c: &rcgen::CertifiedKey<rcgen::KeyPair>,
+) -> rustls::pki_types::PrivateKeyDer<'static> {
+    use rustls::pki_types::pem::PemObject;
+    rustls::pki_types::PrivateKeyDer::from_pem_slice(c.signing_key.serialize_pem().as_bytes())
+        .unwrap()
+}
+
+/// A WebSocket server over TLS (`config`) on a loopback port that accepts one
+/// connection, sends `message` and keeps the connection until the client
+/// goes away: its port and thread.
+fn serve_tls_once(
+    config: Arc<rustls::ServerConfig>,
+    message: String,
+) -> (u16, thread::JoinHandle<()>) {
+    let l = listener();
+    let port = l.local_addr().unwrap().port();
+    let server = thread::spawn(move || {
+        let (tcp, _) = l.accept().unwrap();
+        let conn = rustls::ServerConnection::new(config).unwrap();
+        let tls = rustls::StreamOwned::new(conn, tcp);
+        let mut ws = tungstenite::accept(tls).unwrap();
+        ws.send(Message::text(message)).unwrap();
+        while ws.read().is_ok() {}
+    });
+    (port, server)
 }

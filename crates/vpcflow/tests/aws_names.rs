@@ -10,14 +10,6 @@ use common::{files_below, vpcflow, vpcflow_ok};
 use vpcflow_testkit::ConfigToml;
 
 const FORMAT: &str = "${version} ${interface-id} ${srcaddr} ${dstaddr} ${srcport} ${dstport} ${protocol} ${packets} ${bytes} ${start} ${end} ${action} ${log-status} ${flow-direction}";
-const IDENTITY: [&str; 6] = [
-    "--account-id",
-    "123456789012",
-    "--region",
-    "eu-west-1",
-    "--flow-log-id",
-    "fl-0630869f236e76872",
-];
 
 fn demo_capture(dir: &std::path::Path) -> std::path::PathBuf {
     common::synthetic_capture(dir, "demo.pcap", 200)
@@ -39,7 +31,7 @@ fn tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
 
 fn convert(capture: &Path, args: &[&str]) {
     let mut all = vec!["convert", "--quiet", capture.to_str().unwrap()];
-    all.extend(IDENTITY);
+    all.extend(common::IDENTITY);
     all.extend(args);
     vpcflow_ok(&all);
 }

@@ -9,15 +9,6 @@ use std::process::Command;
 
 use common::{synthetic_capture, vpcflow_ok};
 
-const IDENTITY: [&str; 6] = [
-    "--account-id",
-    "123456789012",
-    "--region",
-    "eu-west-1",
-    "--flow-log-id",
-    "fl-0630869f236e76872",
-];
-
 /// Whether `tool` runs here; under `CI=true` it must.
 fn have(tool: &str, test: &str) -> bool {
     let ok = Command::new(tool)
@@ -43,7 +34,7 @@ fn records(capture: &Path, args: &[&str]) -> String {
         "--out",
         "-",
     ];
-    all.extend(IDENTITY);
+    all.extend(common::IDENTITY);
     all.extend(args);
     String::from_utf8(vpcflow_ok(&all).stdout).unwrap()
 }
@@ -219,7 +210,7 @@ fn stdin_gzip_and_folders_give_the_records_of_the_plain_files() {
     for input in [&a, &gz] {
         let mut child = Command::new(env!("CARGO_BIN_EXE_vpcflow"))
             .args(["convert", "--quiet", "-", "--out", "-"])
-            .args(IDENTITY)
+            .args(common::IDENTITY)
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .spawn()
@@ -247,7 +238,7 @@ fn stdin_gzip_and_folders_give_the_records_of_the_plain_files() {
             "--out",
             "-",
         ];
-        all.extend(IDENTITY);
+        all.extend(common::IDENTITY);
         String::from_utf8(vpcflow_ok(&all).stdout).unwrap()
     };
     assert_eq!(records(&folder, &[]), both);

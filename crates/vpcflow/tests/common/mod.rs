@@ -104,6 +104,16 @@ pub fn gunzip(path: &Path) -> String {
     text
 }
 
+/// The flow log identity flags of tests that compare outputs.
+pub const IDENTITY: [&str; 6] = [
+    "--account-id",
+    "123456789012",
+    "--region",
+    "eu-west-1",
+    "--flow-log-id",
+    "fl-0630869f236e76872",
+];
+
 /// A synthetic capture of `flows` flows (pcapgen's defaults otherwise),
 /// written to `dir/NAME`.
 pub fn synthetic_capture(dir: &Path, name: &str, flows: u64) -> PathBuf {
