@@ -223,10 +223,9 @@ pub fn build(file: ConfigFile, flags: &Overrides) -> Result<Settings> {
         bail!("output.gzip_level: {gzip_level} must be between 0 and 9");
     }
 
-    let mut aggregation = aggregation(&file.aggregation, conversion)?;
-    aggregation.interval = interval;
-    aggregation.key_by_packet_addrs =
+    let key_by_packet_addrs =
         format.contains(Field::PktSrcAddr) || format.contains(Field::PktDstAddr);
+    let aggregation = aggregation(&file.aggregation, conversion, interval, key_by_packet_addrs)?;
     let capture = file.capture.settings(conversion)?;
     let interfaces = super::interface::by_name(&file.interfaces)?;
     let skydive = file.skydive.settings()?;
@@ -314,9 +313,14 @@ fn layout_and_file_format(
     ))
 }
 
-/// `[aggregation]` with its flags (the interval and the packet-address key
-/// come from the flow log's settings and are set by the caller).
-fn aggregation(section: &AggregationSection, flags: &ConversionFlags) -> Result<AggregatorConfig> {
+/// `[aggregation]` with its flags; the interval and whether the packet
+/// addresses are part of the key come from the flow log's settings.
+fn aggregation(
+    section: &AggregationSection,
+    flags: &ConversionFlags,
+    interval: Interval,
+    key_by_packet_addrs: bool,
+) -> Result<AggregatorConfig> {
     let max_open_flows = flags
         .max_open_flows
         .or(section.max_open_flows)
@@ -336,10 +340,10 @@ fn aggregation(section: &AggregationSection, flags: &ConversionFlags) -> Result<
         );
     }
     Ok(AggregatorConfig {
-        interval: Interval::TenMinutes,
+        interval,
         allowed_lateness_secs: allowed_lateness,
         max_open_flows,
-        key_by_packet_addrs: false,
+        key_by_packet_addrs,
         overflow,
         emit_nodata: !flags.no_nodata && section.nodata.unwrap_or(true),
         nodata_max_gap_secs: section.nodata_max_gap.unwrap_or(86_400),
