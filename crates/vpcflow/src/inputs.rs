@@ -63,7 +63,7 @@ pub fn resolve(args: &[PathBuf], kind: InputKind) -> Result<Inputs> {
                 .with_context(|| format!("cannot list the folder {}", arg.display()))?
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|p| p.is_file())
-                .filter(|p| kind != InputKind::Captures || looks_like_capture(p))
+                .filter(|p| kind == InputKind::Skydive || looks_like_capture(p))
                 .collect();
             entries.sort();
             if entries.is_empty() {

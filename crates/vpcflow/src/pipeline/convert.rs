@@ -1,5 +1,5 @@
-//! One-shot conversion (`vpcflow convert`): capture files or Skydive
-//! recordings, read to the end, through the pipeline into the destination.
+//! One-shot conversion (`vpcflow convert`): capture files, Skydive
+//! recordings or captured NetFlow/IPFIX export traffic, read to the end, through the pipeline into the destination.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -8,6 +8,8 @@ use anyhow::Result;
 use vpcflow_core::aggregate::AggregatorStats;
 use vpcflow_sinks::s3::{DeliveryReport, DrainPolicy};
 use vpcflow_sinks::{FileFormat, RunSummary};
+use vpcflow_sources::netflow::replay::{self as netflow_replay, ReplayOptions, ReplayStats};
+use vpcflow_sources::netflow::{Decoder, NetflowStats};
 use vpcflow_sources::pcap::{read_capture, CaptureStats};
 use vpcflow_sources::skydive::replay::{self, BadLine};
 use vpcflow_sources::skydive::{Converter, ConverterStats};
@@ -23,6 +25,12 @@ pub enum InputKind {
     Captures,
     /// Recorded Skydive messages, one JSON message or flow array per line.
     Skydive,
+    /// Captures of NetFlow/IPFIX export traffic (UDP datagrams to `port`,
+    /// or to any port).
+    Netflow {
+        /// Only datagrams to or from this port.
+        port: Option<u16>,
+    },
 }
 
 impl InputKind {
@@ -31,6 +39,7 @@ impl InputKind {
         match self {
             InputKind::Captures => "capture file",
             InputKind::Skydive => "Skydive recording",
+            InputKind::Netflow { .. } => "capture of export traffic",
         }
     }
 }
@@ -52,6 +61,10 @@ pub struct ConvertSummary {
     pub files_read: usize,
     /// Capture files that could not be read, with the reason.
     pub files_failed: Vec<(PathBuf, String)>,
+    /// What the NetFlow/IPFIX decoder did (`--netflow`).
+    pub netflow: NetflowStats,
+    /// What reading the captures of export traffic found (`--netflow`).
+    pub netflow_replay: ReplayStats,
     /// What the capture reader saw.
     pub capture: CaptureStats,
     /// What aggregation did.
@@ -84,7 +97,34 @@ pub fn convert(
     };
     let mut converter = Converter::new(settings.skydive.clone());
     let mut done_before = 0u64;
+    let mut netflow = Decoder::new(settings.netflow.decoder);
     for path in files {
+        if let InputKind::Netflow { port } = input {
+            match netflow_replay::read_file(path, &ReplayOptions { port }, &mut netflow, ingest) {
+                Ok(stats) => {
+                    summary.files_read += 1;
+                    let r = &mut summary.netflow_replay;
+                    r.frames += stats.frames;
+                    r.datagrams += stats.datagrams;
+                    r.skipped += stats.skipped;
+                    r.incomplete += stats.incomplete;
+                    r.malformed += stats.malformed;
+                    r.truncated |= stats.truncated;
+                    let room = 20usize.saturating_sub(r.errors.len());
+                    r.errors.extend(stats.errors.into_iter().take(room));
+                }
+                Err(e) => {
+                    tracing::error!(file = %path.display(), error = %e, "cannot read capture file");
+                    summary.files_failed.push((path.clone(), e));
+                }
+            }
+            done_before += std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+            progress(done_before);
+            if ingest.writer_gone {
+                break;
+            }
+            continue;
+        }
         if input == InputKind::Skydive {
             match replay::read_file(path, &mut converter, ingest) {
                 Ok(stats) => {
@@ -125,6 +165,8 @@ pub fn convert(
             break;
         }
     }
+    netflow.finish(ingest);
+    summary.netflow = *netflow.stats();
     converter.finish(ingest);
     summary.skydive = *converter.stats();
     ingest.finish();
