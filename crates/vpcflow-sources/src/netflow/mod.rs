@@ -282,6 +282,7 @@ impl Decoder {
             h.engine,
             h.flow_sequence,
             Some(u32::from(h.count)),
+            None,
         );
         self.gap(exporter, gap, h.clock.export_ns, out);
         for i in 0..usize::from(h.count) {
@@ -317,6 +318,7 @@ impl Decoder {
         // IPFIX counts data records: known only when every data set had its
         // template.
         let mut data_records: Option<u32> = Some(0);
+        let mut flow_records: Option<u32> = Some(0);
         let mut error = None;
         for set in sets::sets(data, &h) {
             let set = match set {
@@ -347,7 +349,12 @@ impl Decoder {
                 continue;
             }
             match self.data_set(scope, set.id, &h.clock, set.body, set.at, out) {
-                Ok(Some(n)) => data_records = data_records.map(|r| r.wrapping_add(n)),
+                Ok(Some((n, options))) => {
+                    data_records = data_records.map(|r| r.wrapping_add(n));
+                    if !options {
+                        flow_records = flow_records.map(|r| r.wrapping_add(n));
+                    }
+                }
                 Ok(None) => {
                     data_records = None;
                     let evicted = self.templates.hold(Pending {
@@ -366,13 +373,21 @@ impl Decoder {
                 }
             }
         }
-        let units = match dialect {
-            Dialect::V9 => Some(1),
-            Dialect::Ipfix => data_records,
+        let (units, flow_units) = match dialect {
+            Dialect::V9 => (Some(1), None),
+            Dialect::Ipfix => (
+                data_records,
+                flow_records.filter(|_| data_records.is_some()),
+            ),
         };
-        let gap = self
-            .sequences
-            .check(exporter, dialect.version(), h.domain, h.sequence, units);
+        let gap = self.sequences.check(
+            exporter,
+            dialect.version(),
+            h.domain,
+            h.sequence,
+            units,
+            flow_units,
+        );
         self.gap(exporter, gap, h.clock.export_ns, out);
         match error {
             Some(e) => Err(e),
@@ -380,7 +395,8 @@ impl Decoder {
         }
     }
 
-    /// Reads one data set; `None` when its template is not known (yet).
+    /// Reads one data set: its record count and whether they were options
+    /// records; `None` when its template is not known (yet).
     fn data_set(
         &mut self,
         scope: Scope,
@@ -389,7 +405,7 @@ impl Decoder {
         body: &[u8],
         at: usize,
         out: &mut dyn FlowConsumer,
-    ) -> Result<Option<u32>, DecodeError> {
+    ) -> Result<Option<(u32, bool)>, DecodeError> {
         let Some(template) = self.templates.get(scope, id).cloned() else {
             return Ok(None);
         };
@@ -412,7 +428,7 @@ impl Decoder {
                 self.emit(exporter, Some(scope), clock, f, out);
             })?
         };
-        Ok(Some(n))
+        Ok(Some((n, template.options)))
     }
 
     fn define(&mut self, scope: Scope, options: bool, d: Definition, out: &mut dyn FlowConsumer) {
