@@ -12,15 +12,14 @@
 mod common;
 #[path = "common/exporters.rs"]
 mod exporters;
-#[path = "common/netns.rs"]
-mod netns;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use common::{vpcflow_ok, IDENTITY};
-use exporters::{available, export, truth_flows, vpcflow_totals, Totals, TruthFlow, Tuple};
-use netns::records;
+use exporters::{
+    available, export, records, truth_flows, vpcflow_totals, Totals, TruthFlow, Tuple,
+};
 use vpcflow_testkit::shared_dir;
 
 /// `vpcflow convert --netflow` of `pcap` into `dir/NAME`: its records.
