@@ -18,6 +18,15 @@ fn s3_settings(settings: &Settings) -> Option<String> {
     }
 }
 
+/// `[netflow]` and `[[netflow.listen]]` as configured: the decoder's copy of
+/// the aggregation interval is left out (`flow_log.interval` is named
+/// itself).
+fn netflow_sections(settings: &Settings) -> crate::config::NetflowSettings {
+    let mut n = settings.netflow.clone();
+    n.decoder.interval_secs = 0;
+    n
+}
+
 /// The keys whose values differ between `old` and `new` among those a reload
 /// cannot change.
 pub fn restart_only_changes(old: &Settings, new: &Settings) -> Vec<&'static str> {
@@ -76,7 +85,10 @@ pub fn restart_only_changes(old: &Settings, new: &Settings) -> Vec<&'static str>
             "skydive.state_save_interval",
         ),
         (old.state_dir != new.state_dir, "state.dir"),
-        (old.netflow != new.netflow, "netflow"),
+        (
+            netflow_sections(old) != netflow_sections(new),
+            "netflow/netflow.listen",
+        ),
         (old.metrics_listen != new.metrics_listen, "metrics.listen"),
         (
             s3_settings(old) != s3_settings(new),
@@ -175,6 +187,10 @@ mod tests {
         );
         let new = settings(&BASE.replace("[flow_log]", "[flow_log]\ninterval = 60"));
         assert_eq!(restart_only_changes(&old, &new), ["flow_log.interval"]);
+        let new = settings(&format!(
+            "{BASE}\n[[netflow.listen]]\naddress = \"127.0.0.1:2055\"\n"
+        ));
+        assert_eq!(restart_only_changes(&old, &new), ["netflow/netflow.listen"]);
         let s3 = |extra: &str| {
             settings(&format!(
                 "{BASE}\n[output]\nout = \"s3://bucket/logs/\"\nspool_dir = \"/tmp/spool\"\n[output.s3]\nregion = \"eu-west-1\"\n{extra}"

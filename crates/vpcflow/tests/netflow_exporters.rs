@@ -259,6 +259,9 @@ fn live_collection_from_two_exporters_equals_the_offline_replay() {
     let Some(shared) = shared_dir() else { return };
     let dir = tempfile::tempdir().unwrap();
     let port = exporters::free_udp_port();
+    let metrics: std::net::SocketAddr = format!("127.0.0.1:{}", common::free_port())
+        .parse()
+        .unwrap();
     let config = vpcflow_testkit::ConfigToml::new()
         .test_flow_log()
         .table("output")
@@ -266,6 +269,8 @@ fn live_collection_from_two_exporters_equals_the_offline_replay() {
         .without_nodata()
         .table("state")
         .set("dir", dir.path().join("state"))
+        .table("metrics")
+        .set("listen", metrics.to_string())
         .array_entry("netflow.listen")
         .set("address", format!("127.0.0.1:{port}"))
         .write(dir.path());
@@ -306,13 +311,40 @@ fn live_collection_from_two_exporters_equals_the_offline_replay() {
     )
     .expect("softflowd reads the capture");
     let second = std::net::UdpSocket::bind("127.0.0.2:0").unwrap();
-    for d in exporters::datagrams(&v9) {
-        second.send_to(&d, ("127.0.0.1", port)).unwrap();
-        second
-            .send_to(b"\x00\x09garbage", ("127.0.0.1", port))
-            .unwrap();
+    let v9_datagrams = exporters::datagrams(&v9);
+    let garbage: [&[u8]; 3] = [b"\x00\x09garbage", b"\x00\x0a\x00\x05", b"\xff"];
+    for d in &v9_datagrams {
+        second.send_to(d, ("127.0.0.1", port)).unwrap();
+        for g in garbage {
+            second.send_to(g, ("127.0.0.1", port)).unwrap();
+        }
     }
     tcpdump.stop();
+    // The metrics count every garbage datagram as malformed, and no drop.
+    let sample = r#"vpcflow_netflow_datagrams_total{result="malformed"}"#;
+    let expected = (v9_datagrams.len() * garbage.len()) as u64;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let scrape = loop {
+        let text = common::http_get(metrics, "/metrics")
+            .map(|r| r.body)
+            .unwrap_or_default();
+        if common::metric(&text, sample) == Some(expected) {
+            break text;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{sample} never reached {expected}:\n{text}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    assert_eq!(
+        common::metric(
+            &scrape,
+            r#"vpcflow_netflow_datagrams_total{result="kernel_drop"}"#
+        ),
+        Some(0)
+    );
+    assert!(common::metric(&scrape, "vpcflow_netflow_records_total").unwrap() > 100);
     common::signal(&daemon, "TERM");
     let (status, err) = common::wait_exit(&mut daemon);
     assert!(status.success(), "{status}: {err}");
