@@ -18,13 +18,12 @@ fn s3_settings(settings: &Settings) -> Option<String> {
     }
 }
 
-/// `[netflow]` and `[[netflow.listen]]` as configured: the decoder's copy of
-/// the aggregation interval is left out (`flow_log.interval` is named
-/// itself).
-fn netflow_sections(settings: &Settings) -> crate::config::NetflowSettings {
-    let mut n = settings.netflow.clone();
-    n.decoder.interval_secs = 0;
-    n
+/// Whether the `[netflow]` section changed (the decoder's copy of the
+/// aggregation interval is `flow_log.interval`'s change, not this one).
+fn netflow_changed(old: &Settings, new: &Settings) -> bool {
+    let mut new = new.netflow.clone();
+    new.decoder.interval_secs = old.netflow.decoder.interval_secs;
+    old.netflow != new
 }
 
 /// The keys whose values differ between `old` and `new` among those a reload
@@ -85,10 +84,7 @@ pub fn restart_only_changes(old: &Settings, new: &Settings) -> Vec<&'static str>
             "skydive.state_save_interval",
         ),
         (old.state_dir != new.state_dir, "state.dir"),
-        (
-            netflow_sections(old) != netflow_sections(new),
-            "netflow/netflow.listen",
-        ),
+        (netflow_changed(old, new), "netflow"),
         (old.metrics_listen != new.metrics_listen, "metrics.listen"),
         (
             s3_settings(old) != s3_settings(new),
@@ -190,7 +186,7 @@ mod tests {
         let new = settings(&format!(
             "{BASE}\n[[netflow.listen]]\naddress = \"127.0.0.1:2055\"\n"
         ));
-        assert_eq!(restart_only_changes(&old, &new), ["netflow/netflow.listen"]);
+        assert_eq!(restart_only_changes(&old, &new), ["netflow"]);
         let s3 = |extra: &str| {
             settings(&format!(
                 "{BASE}\n[output]\nout = \"s3://bucket/logs/\"\nspool_dir = \"/tmp/spool\"\n[output.s3]\nregion = \"eu-west-1\"\n{extra}"
