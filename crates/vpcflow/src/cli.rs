@@ -187,8 +187,8 @@ impl AthenaArgs {
 #[derive(Debug, Args)]
 pub struct ConvertArgs {
     /// Capture files, read in the order given (pcap or pcapng, plain or
-    /// gzip-compressed); `-` for standard input; a folder for its capture
-    /// files in name order. With `--skydive`, files of recorded Skydive
+    /// gzip- or zstd-compressed); `-` for standard input (read as it
+    /// arrives); a folder for its capture files in name order. With `--skydive`, files of recorded Skydive
     /// messages.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,

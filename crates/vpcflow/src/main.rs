@@ -233,14 +233,9 @@ fn convert(args: ConvertArgs) -> Result<ExitCode> {
     };
     let inputs = inputs::resolve(&args.files, input)?;
     let show = !args.quiet && std::io::stderr().is_terminal();
-    let total: u64 = inputs
-        .files
-        .iter()
-        .filter_map(|p| std::fs::metadata(p).ok())
-        .map(|m| m.len())
-        .sum();
+    let total: u64 = inputs.iter().filter_map(inputs::Input::size).sum();
     let bar = progress::Progress::new(show, total);
-    let summary = pipeline::convert(&settings, input, &inputs.files, &mut |bytes| bar.set(bytes))?;
+    let summary = pipeline::convert(&settings, input, &inputs, &mut |bytes| bar.set(bytes))?;
     bar.finish();
     if !args.quiet {
         eprint!("{}", summary::render(&summary));
