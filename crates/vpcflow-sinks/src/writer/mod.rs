@@ -130,14 +130,16 @@ impl<S: ObjectStore> FileWriter<S> {
         released: &Released,
         interfaces: &InterfaceTable,
     ) -> Result<(), SinkError> {
-        // Records come in file order: once one ends in a later slot, the
-        // files of the slots behind both it and `complete_before` are
-        // complete and are sealed right away, so the files open at once stay
-        // few however many slots one batch spans (a descriptor each).
+        // Records come in file order (aggregation sorts them): once one ends
+        // in a later slot, the files of the slots behind both it and
+        // `complete_before` are complete and are sealed right away, so the
+        // files open at once stay few however many slots one batch spans (a
+        // descriptor each). A batch out of order is sealed at its end only.
+        let in_order = released.records.is_sorted_by_key(|r| r.end);
         let mut current_slot = None;
         for record in &released.records {
             let slot = slot_of(record.end);
-            if current_slot != Some(slot) {
+            if in_order && current_slot != Some(slot) {
                 current_slot = Some(slot);
                 for (slot, file) in self
                     .router
