@@ -9,6 +9,8 @@
 //!   `SKIPPED:` line (a failure under `VPCFLOW_REQUIRE_SHARED=1`);
 //! - [`ConfigToml`]: configuration files for the binary's tests, built
 //!   section by section;
+//! - [`hostile`]: small inputs that once exhausted memory, descriptors or
+//!   time, written byte by byte;
 //! - `garage` (feature `s3`): a real S3-compatible server started by the
 //!   shared scripts, and a client that reads back what it holds.
 //!
@@ -20,6 +22,7 @@ mod config_toml;
 mod consumer;
 #[cfg(feature = "s3")]
 pub mod garage;
+pub mod hostile;
 mod shared;
 
 pub use config_toml::{ConfigToml, RawToml, ToToml};

@@ -28,15 +28,20 @@ fn main() -> ExitCode {
     let log_style = cli.log_style;
     match run(cli) {
         Ok(code) => code,
-        // A reader that went away (`vpcflow convert … --out - | head`) is not an
-        // error of ours.
-        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        // A reader that went away (`vpcflow convert … --out - | head`): no
+        // message (it is what the reader wanted), but not success either,
+        // since records were not written: 141, the status of a process
+        // ended by SIGPIPE, which `set -o pipefail` reports.
+        Err(e) if is_broken_pipe(&e) => ExitCode::from(BROKEN_PIPE_STATUS),
         Err(e) => {
             logging::fatal(&e, log_style);
             ExitCode::from(2)
         }
     }
 }
+
+/// Exit status when standard output was closed by its reader: 128 + SIGPIPE.
+const BROKEN_PIPE_STATUS: u8 = 141;
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain()

@@ -48,6 +48,13 @@ fn render_skydive(s: &ConvertSummary, secs: f64, out: &mut String) {
         k.orphan_flows,
         k.filtered_flows,
     );
+    if k.rejected_counters + k.bad_times + k.flows_over_cap > 0 {
+        let _ = writeln!(
+            out,
+            "rejected  {} updates with impossible counters, {} flows with times outside 1970-2554, {} flows beyond the cap of one message (SKIPDATA)",
+            k.rejected_counters, k.bad_times, k.flows_over_cap
+        );
+    }
     if k.stats_messages > 0 {
         let _ = writeln!(
             out,

@@ -126,6 +126,12 @@ where
     F: for<'a> Fn(&'a [u8]) -> FrameResult<'a>,
 {
     while offset < data.len() {
+        // A record header of zeros (time 0, no bytes) is padding or a
+        // damaged tail, not a packet of 1970: reading stops there, warned.
+        if data.len() - offset >= 16 && data[offset..offset + 16].iter().all(|&b| b == 0) {
+            r.corrupt(offset, "record header of zero bytes (padding or damage)");
+            return Fed::done(offset);
+        }
         match parse(&data[offset..]) {
             Ok((rest, rec)) => {
                 let ts = u64::from(rec.ts_sec) * NANOS_PER_SEC + u64::from(rec.ts_usec) * frac_ns;

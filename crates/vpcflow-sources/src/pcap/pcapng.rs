@@ -176,7 +176,10 @@ impl PcapNg {
                     Err(e) if r.at(offset) == 0 => {
                         return Err(CaptureError::BadHeader {
                             path: r.path.to_owned(),
-                            detail: format!("unreadable pcapng section header block ({e:?})"),
+                            detail: format!(
+                                "unreadable pcapng section header block at byte 0: {}",
+                                shb_fault(rest, &e)
+                            ),
                         });
                     }
                     Err(_) => {
@@ -281,6 +284,78 @@ impl Untimed {
         for (iface, frame, wire_len) in std::mem::take(&mut self.held) {
             r.packet(iface, &frame, wire_len, 0);
         }
+    }
+}
+
+/// Why a section header block at the start of `block` does not parse, in
+/// a few words (never the bytes themselves: the parser's error value holds
+/// the rest of the file).
+fn shb_fault(block: &[u8], e: &nom::Err<pcap_parser::PcapError<&[u8]>>) -> String {
+    const MIN_LEN: usize = 28;
+    let word = |at: usize, big: bool| {
+        let b = [block[at], block[at + 1], block[at + 2], block[at + 3]];
+        if big {
+            u32::from_be_bytes(b)
+        } else {
+            u32::from_le_bytes(b)
+        }
+    };
+    if block.len() < MIN_LEN {
+        return format!(
+            "the file ends after {} bytes, inside the {MIN_LEN}-byte minimum of the block",
+            block.len()
+        );
+    }
+    let magic = word(8, false);
+    let big = match magic {
+        0x1A2B_3C4D => false,
+        0x4D3C_2B1A => true,
+        other => return format!("byte-order magic 0x{other:08x} is not 0x1a2b3c4d"),
+    };
+    let len = word(4, big) as usize;
+    if len < MIN_LEN || len % 4 != 0 {
+        return format!("block length {len} is not a multiple of 4 of at least {MIN_LEN}");
+    }
+    if len > block.len() {
+        return format!(
+            "block length {len} runs past the end of the file ({} bytes)",
+            block.len()
+        );
+    }
+    if word(len - 4, big) as usize != len {
+        return format!(
+            "leading block length {len} and trailing block length {} differ",
+            word(len - 4, big)
+        );
+    }
+    let major = if big {
+        u16::from_be_bytes([block[12], block[13]])
+    } else {
+        u16::from_le_bytes([block[12], block[13]])
+    };
+    if major != 1 {
+        return format!("major version {major} is not 1");
+    }
+    match e {
+        nom::Err::Incomplete(_) => "the block is incomplete".to_string(),
+        nom::Err::Error(p) | nom::Err::Failure(p) => match p {
+            pcap_parser::PcapError::NomError(_, kind)
+            | pcap_parser::PcapError::OwnedNomError(_, kind) => {
+                format!("its options do not parse ({})", kind.description())
+            }
+            other => other_reason(other).to_string(),
+        },
+    }
+}
+
+/// A [`PcapError`](pcap_parser::PcapError) without its input bytes.
+fn other_reason(e: &pcap_parser::PcapError<&[u8]>) -> &'static str {
+    use pcap_parser::PcapError as P;
+    match e {
+        P::Eof | P::UnexpectedEof | P::Incomplete(_) => "the file ends inside the block",
+        P::HeaderNotRecognized => "not a section header block",
+        P::BufferTooSmall | P::ReadError => "the block cannot be read",
+        P::NomError(..) | P::OwnedNomError(..) => "its content does not parse",
     }
 }
 

@@ -26,6 +26,7 @@ use super::file::{AggregationSection, ConfigFile, MetricsSection, OutputSection}
 use super::flags::{ConversionFlags, OutputFlags, Overrides};
 use super::s3::{self, S3Settings};
 use super::traffic_type::TrafficType;
+use super::validate::{check_max, max};
 
 /// Where records go.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -218,6 +219,12 @@ pub fn build(file: ConfigFile, flags: &Overrides) -> Result<Settings> {
     if max_file_bytes < 1024 {
         bail!("output.max_file_bytes: {max_file_bytes} is below the minimum of 1024 bytes");
     }
+    check_max(
+        "output.max_file_bytes",
+        max_file_bytes,
+        max::FILE_BYTES,
+        "bytes",
+    )?;
     let gzip_level = conversion.gzip_level.or(out.gzip_level).unwrap_or(6);
     if gzip_level > 9 {
         bail!("output.gzip_level: {gzip_level} must be between 0 and 9");
@@ -328,6 +335,12 @@ fn aggregation(
     if max_open_flows == 0 {
         bail!("aggregation.max_open_flows: must be at least 1");
     }
+    check_max(
+        "aggregation.max_open_flows",
+        max_open_flows as u64,
+        max::OPEN_FLOWS,
+        "",
+    )?;
     let overflow = match section.overflow.as_deref() {
         None | Some("flush") => OverflowPolicy::Flush,
         Some("skip") => OverflowPolicy::Skip,
@@ -339,6 +352,13 @@ fn aggregation(
             "aggregation.allowed_lateness: {allowed_lateness} s is more than the maximum of 3600 s"
         );
     }
+    let nodata_max_gap = section.nodata_max_gap.unwrap_or(86_400);
+    check_max(
+        "aggregation.nodata_max_gap",
+        nodata_max_gap,
+        max::NODATA_MAX_GAP_SECS,
+        "s",
+    )?;
     Ok(AggregatorConfig {
         interval,
         allowed_lateness_secs: allowed_lateness,
@@ -346,7 +366,7 @@ fn aggregation(
         key_by_packet_addrs,
         overflow,
         emit_nodata: !flags.no_nodata && section.nodata.unwrap_or(true),
-        nodata_max_gap_secs: section.nodata_max_gap.unwrap_or(86_400),
+        nodata_max_gap_secs: nodata_max_gap,
     })
 }
 

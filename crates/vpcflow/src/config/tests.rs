@@ -441,3 +441,86 @@ fn analyzer_secrets_from_files_and_wss_with_the_system_roots() {
         "{e}"
     );
 }
+
+#[test]
+fn every_duration_and_count_has_an_upper_bound_named_with_its_key() {
+    let s3 = "[output]\nout = \"s3://bkt/p/\"\nspool_dir = \"/tmp/s\"\n";
+    for (text, message) in [
+        (
+            "[aggregation]\nnodata_max_gap = 2678401".to_string(),
+            "aggregation.nodata_max_gap: 2678401 s is more than the maximum of 2678400 s",
+        ),
+        (
+            "[aggregation]\nmax_open_flows = 100000001".to_string(),
+            "aggregation.max_open_flows: 100000001 is more than the maximum of 100000000",
+        ),
+        (
+            "[output]\nmax_file_bytes = 5000000001".to_string(),
+            "output.max_file_bytes: 5000000001 bytes is more than the maximum of 5000000000 bytes",
+        ),
+        (
+            "[skydive]\nstate_ttl = 2592001".to_string(),
+            "skydive.state_ttl: 2592001 s is more than the maximum of 2592000 s",
+        ),
+        (
+            "[skydive]\nmax_tracked_flows = 100000001".to_string(),
+            "skydive.max_tracked_flows: 100000001 is more than the maximum of 100000000",
+        ),
+        (
+            "[skydive]\norphan_wait = 86401".to_string(),
+            "skydive.orphan_wait: 86401 s is more than the maximum of 86400 s",
+        ),
+        (
+            "[skydive]\nidle_delay = 86401".to_string(),
+            "skydive.idle_delay: 86401 s is more than the maximum of 86400 s",
+        ),
+        (
+            "[skydive.reject]\noutside = \"a\"\ninside = \"b\"\ntimeout = 86401".to_string(),
+            "skydive.reject.timeout: 86401 s is more than the maximum of 86400 s",
+        ),
+        (
+            "[skydive.reject]\noutside = \"a\"\ninside = \"b\"\ntimeout = 0".to_string(),
+            "skydive.reject.timeout: must be at least 1 s",
+        ),
+        (
+            "[capture]\nidle_delay = 86401".to_string(),
+            "capture.idle_delay: 86401 s is more than the maximum of 86400 s",
+        ),
+        (
+            "[[capture.interface]]\nname = \"eth0\"\nbuffer = 2147483648".to_string(),
+            "capture.interface[0].buffer: 2147483648 bytes is more than the maximum of 1073741824 bytes",
+        ),
+        (
+            format!("{s3}spool_max_bytes = 1125899906842625"),
+            "output.spool_max_bytes: 1125899906842625 bytes is more than the maximum of 1125899906842624 bytes",
+        ),
+        (
+            format!("{s3}[output.s3]\nmax_concurrent_uploads = 1025"),
+            "output.s3.max_concurrent_uploads: 1025 is more than the maximum of 1024",
+        ),
+        (
+            format!("{s3}[output.s3]\nmultipart_part_size = 5368709121\nmultipart_threshold = 5368709121"),
+            "output.s3.multipart_part_size: 5368709121 bytes is more than the maximum of 5368709120 bytes",
+        ),
+        (
+            format!("{s3}[output.s3]\nmultipart_threshold = 5497558138881"),
+            "output.s3.multipart_threshold: 5497558138881 bytes is more than the maximum of 5497558138880 bytes",
+        ),
+        (
+            format!("{s3}[output.s3]\nshutdown_timeout = 86401"),
+            "output.s3.shutdown_timeout: 86401 s is more than the maximum of 86400 s",
+        ),
+        (
+            format!("{s3}[output.s3]\npermanent_error_retry = 86401"),
+            "output.s3.permanent_error_retry: 86401 s is more than the maximum of 86400 s",
+        ),
+    ] {
+        let e = parse(&text).err().unwrap_or_else(|| panic!("accepted: {text}"));
+        assert_eq!(e.to_string(), message, "{text}");
+    }
+    // The bounds themselves are accepted.
+    let s =
+        parse("[aggregation]\nnodata_max_gap = 2678400\n[skydive]\nstate_ttl = 2592000").unwrap();
+    assert_eq!(s.aggregation.nodata_max_gap_secs, 2_678_400);
+    assert_eq!(s.skydive.state_ttl_secs, 2_592_000);
+}

@@ -220,6 +220,18 @@ fn encode_ingest(e: &mut DescriptorEncoder, t: &Telemetry) -> Result {
                 ([("result", "accepted")], l.messages),
                 ([("result", "malformed")], l.malformed),
                 ([("result", "ignored")], l.ignored),
+                ([("result", "queue_full")], l.queue_overflows),
+            ],
+        )?;
+        family(
+            e,
+            MetricType::Counter,
+            "skydive_rejected",
+            "Skydive flows or updates rejected: impossible counters, times outside 1970-2554, flows beyond the cap of one message",
+            [
+                ([("reason", "counters")], v.skydive.rejected_counters),
+                ([("reason", "time")], v.skydive.bad_times),
+                ([("reason", "message_cap")], v.skydive.flows_over_cap),
             ],
         )?;
     }
