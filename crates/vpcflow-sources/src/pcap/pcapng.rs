@@ -170,6 +170,11 @@ impl PcapNg {
                         offset += rest.len() - after.len();
                         continue;
                     }
+                    // A stream judges a section header only once it holds the
+                    // whole block, as a file does.
+                    Err(_) if !eof && shb_incomplete(rest) => {
+                        return Ok(self.incomplete(r, data, offset, eof));
+                    }
                     Err(nom::Err::Incomplete(_)) if !eof || r.at(offset) > 0 => {
                         return Ok(self.incomplete(r, data, offset, eof));
                     }
@@ -285,6 +290,21 @@ impl Untimed {
             r.packet(iface, &frame, wire_len, 0);
         }
     }
+}
+
+/// Whether `rest`, starting with a section header block, holds less than
+/// the whole block (its minimum, or the length it declares).
+fn shb_incomplete(rest: &[u8]) -> bool {
+    const MIN_LEN: usize = 28;
+    if rest.len() < MIN_LEN {
+        return true;
+    }
+    let len = match u32::from_le_bytes([rest[8], rest[9], rest[10], rest[11]]) {
+        0x1A2B_3C4D => u32::from_le_bytes([rest[4], rest[5], rest[6], rest[7]]),
+        0x4D3C_2B1A => u32::from_be_bytes([rest[4], rest[5], rest[6], rest[7]]),
+        _ => return false,
+    };
+    len as usize > rest.len()
 }
 
 /// Why a section header block at the start of `block` does not parse, in
