@@ -1,7 +1,8 @@
 #![warn(missing_docs)]
 //! Flow sources of vpcflow: capture files (classic pcap and pcapng), the
 //! packet decoder that turns frames into flow observations, Skydive
-//! analyzer flows ([`skydive`]), and live capture on interfaces ([`live`]).
+//! analyzer flows ([`skydive`]), live capture on interfaces ([`live`]), and
+//! NetFlow v5/v9 and IPFIX export ([`netflow`]).
 //!
 //! * [`read_capture`] reads one capture file and hands every IP packet to a
 //!   [`FlowConsumer`](vpcflow_core::FlowConsumer) as one
@@ -20,6 +21,7 @@
 pub mod decode;
 pub mod fragments;
 pub mod live;
+pub mod netflow;
 pub mod pcap;
 pub mod skydive;
 pub mod source;

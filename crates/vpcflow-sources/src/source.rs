@@ -46,6 +46,7 @@ use std::time::Duration;
 use vpcflow_core::FlowConsumer;
 
 use crate::live::LiveCaptureStats;
+use crate::netflow::{CollectorStats, NetflowStats};
 use crate::skydive::live::LiveStats;
 use crate::skydive::ConverterStats;
 
@@ -98,5 +99,12 @@ pub enum SourceStats {
         converter: ConverterStats,
         /// Analyzers configured.
         analyzers: u64,
+    },
+    /// NetFlow/IPFIX collectors.
+    Netflow {
+        /// What the sockets received and dropped.
+        collector: CollectorStats,
+        /// What the decoder made of it.
+        decoder: NetflowStats,
     },
 }

@@ -33,8 +33,9 @@ pub struct Cli {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Convert capture files (pcap, pcapng), or recorded Skydive messages
-    /// (`--skydive`), into flow log files.
+    /// Convert capture files (pcap, pcapng), recorded Skydive messages
+    /// (`--skydive`) or captured NetFlow/IPFIX export traffic
+    /// (`--netflow`), into flow log files.
     Convert(Box<ConvertArgs>),
     /// List every record field with its version and meaning.
     Fields,
@@ -194,8 +195,16 @@ pub struct ConvertArgs {
     pub files: Vec<PathBuf>,
     /// The files are recorded Skydive analyzer messages: one JSON struct
     /// message, or one JSON array of flows, per line.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "netflow")]
     pub skydive: bool,
+    /// The files are captures of NetFlow v5/v9 or IPFIX export traffic:
+    /// their UDP datagrams are decoded as the collector of `vpcflow run`
+    /// would, in file order.
+    #[arg(long)]
+    pub netflow: bool,
+    /// With `--netflow`: only UDP datagrams to or from this port.
+    #[arg(long, requires = "netflow", value_name = "PORT")]
+    pub port: Option<u16>,
     /// Where records go, and the S3 client.
     #[command(flatten)]
     pub destination: DestinationFlags,

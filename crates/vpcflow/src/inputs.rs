@@ -8,11 +8,11 @@
 //! are converted as they arrive, so an endless pipe is converted while it
 //! runs and nothing is copied to disk.
 
-use std::cell::Cell;
 use std::fs::{self, File};
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use vpcflow_sources::sniff_format;
@@ -59,7 +59,10 @@ impl Compression {
     }
 
     /// A reader of the decompressed bytes of `raw`.
-    fn decoder<'a>(self, raw: Box<dyn BufRead + 'a>) -> io::Result<Box<dyn Read + 'a>> {
+    fn decoder<'a>(
+        self,
+        raw: Box<dyn BufRead + Send + 'a>,
+    ) -> io::Result<Box<dyn Read + Send + 'a>> {
         Ok(match self {
             Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(raw)),
             Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(raw)?),
@@ -70,10 +73,10 @@ impl Compression {
 /// An input opened as a stream.
 pub struct Opened {
     /// The decompressed bytes.
-    pub reader: Box<dyn Read>,
+    pub reader: Box<dyn Read + Send>,
     /// Bytes read of the file or standard input so far (compressed bytes for
     /// a compressed input), for progress.
-    pub raw_bytes: Rc<Cell<u64>>,
+    pub raw_bytes: Arc<AtomicU64>,
 }
 
 impl Input {
@@ -96,8 +99,8 @@ impl Input {
     /// Opens a stream input (standard input or a compressed file); `None` for a
     /// plain file, which the readers map instead.
     pub fn open_stream(&self) -> Result<Option<Opened>> {
-        let raw_bytes = Rc::new(Cell::new(0u64));
-        let (raw, compression): (Box<dyn BufRead>, Option<Compression>) = match self {
+        let raw_bytes = Arc::new(AtomicU64::new(0));
+        let (raw, compression): (Box<dyn BufRead + Send>, Option<Compression>) = match self {
             Input::File(_) => return Ok(None),
             Input::Stdin => {
                 let mut raw = BufReader::with_capacity(
@@ -126,7 +129,7 @@ impl Input {
         };
         let name = self.name().to_path_buf();
         let reader = match compression {
-            None => Box::new(raw) as Box<dyn Read>,
+            None => Box::new(raw) as Box<dyn Read + Send>,
             Some(c) => Box::new(Named {
                 inner: c.decoder(raw).with_context(|| {
                     format!(
@@ -159,7 +162,7 @@ pub fn resolve(args: &[PathBuf], kind: InputKind) -> Result<Vec<Input>> {
                 .with_context(|| format!("cannot list the folder {}", arg.display()))?
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|p| p.is_file())
-                .filter(|p| kind != InputKind::Captures || looks_like_capture(p))
+                .filter(|p| kind == InputKind::Skydive || looks_like_capture(p))
                 .collect();
             entries.sort();
             if entries.is_empty() {
@@ -208,13 +211,13 @@ fn looks_like_capture(path: &Path) -> bool {
 /// Counts the bytes read through it.
 struct Counted<R> {
     inner: R,
-    count: Rc<Cell<u64>>,
+    count: Arc<AtomicU64>,
 }
 
 impl<R: Read> Read for Counted<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.count.set(self.count.get() + n as u64);
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
         Ok(n)
     }
 }
@@ -289,7 +292,10 @@ mod tests {
             let mut out = Vec::new();
             opened.reader.read_to_end(&mut out).unwrap();
             assert_eq!(out, plain);
-            assert_eq!(opened.raw_bytes.get(), input.size().unwrap());
+            assert_eq!(
+                opened.raw_bytes.load(Ordering::Relaxed),
+                input.size().unwrap()
+            );
         }
         assert!(inputs[2].open_stream().unwrap().is_none());
         // A damaged compressed file names the decompressor in its error.

@@ -233,6 +233,8 @@ fn convert(args: ConvertArgs) -> Result<ExitCode> {
     let settings = config::load(args.config.as_deref(), &args.overrides())?;
     let input = if args.skydive {
         pipeline::InputKind::Skydive
+    } else if args.netflow {
+        pipeline::InputKind::Netflow { port: args.port }
     } else {
         pipeline::InputKind::Captures
     };

@@ -11,10 +11,10 @@ use crate::pipeline::{ConvertSummary, InputKind, RunTotals};
 pub fn render(s: &ConvertSummary) -> String {
     let secs = s.elapsed.as_secs_f64().max(1e-9);
     let mut out = String::new();
-    if s.input == InputKind::Skydive {
-        render_skydive(s, secs, &mut out);
-    } else {
-        render_capture(s, secs, &mut out);
+    match s.input {
+        InputKind::Skydive => render_skydive(s, secs, &mut out),
+        InputKind::Netflow { .. } => render_netflow(s, secs, &mut out),
+        InputKind::Captures => render_capture(s, secs, &mut out),
     }
     render_output(s, secs, &mut out);
     out
@@ -65,6 +65,52 @@ fn render_skydive(s: &ConvertSummary, secs: f64, out: &mut String) {
     for bad in &s.bad {
         let _ = writeln!(out, "malformed {bad}");
     }
+}
+
+fn render_netflow(s: &ConvertSummary, secs: f64, out: &mut String) {
+    let r = &s.netflow_replay;
+    let n = &s.netflow;
+    let _ = writeln!(
+        out,
+        "read      {} file(s){}: {} frames, {} export datagrams ({} v5, {} v9, {} IPFIX), {} flow records, {} packets, {} IP bytes ({:.0} records/s)",
+        s.files_read,
+        if s.files_failed.is_empty() {
+            String::new()
+        } else {
+            format!(", {} failed", s.files_failed.len())
+        },
+        r.frames,
+        r.datagrams,
+        n.v5_messages,
+        n.v9_messages,
+        n.ipfix_messages,
+        n.records,
+        n.packets,
+        n.bytes,
+        n.records as f64 / secs
+    );
+    let _ = writeln!(out, "{}", netflow_losses(n, r.skipped, r.incomplete));
+    for e in &r.errors {
+        let _ = writeln!(out, "malformed {e}");
+    }
+}
+
+/// The line of what the NetFlow decoder skipped and lost.
+fn netflow_losses(
+    n: &vpcflow_sources::netflow::NetflowStats,
+    skipped: u64,
+    incomplete: u64,
+) -> String {
+    format!(
+        "skipped   {} other frames, {} incomplete datagrams, {} malformed datagrams, {} records without counts; lost {} in {} sequence gaps, {} data sets without template (SKIPDATA)",
+        skipped,
+        incomplete,
+        n.malformed,
+        n.records_without_counts + n.records_without_addresses,
+        n.sequence_lost_units,
+        n.sequence_gaps,
+        n.sets_lost
+    )
 }
 
 fn render_capture(s: &ConvertSummary, secs: f64, out: &mut String) {
@@ -166,6 +212,16 @@ pub fn render_run(t: &RunTotals) -> String {
         "skipped   {} repeated deltas, {} non-IP flows, {} tunnel inner flows, {} orphan inner flows",
         k.duplicate_deltas, k.non_ip_flows, k.tunnel_inner_flows, k.orphan_flows
     );
+    let n = &t.netflow;
+    let nc = &t.netflow_collector;
+    if n.datagrams > 0 || nc.datagrams > 0 {
+        let _ = writeln!(
+            out,
+            "netflow   {} datagrams ({} v5, {} v9, {} IPFIX), {} flow records, {} packets, {} IP bytes; lost {} datagrams in the kernel, {} behind the pipeline",
+            nc.datagrams, n.v5_messages, n.v9_messages, n.ipfix_messages, n.records, n.packets, n.bytes, nc.kernel_drops, nc.queue_drops
+        );
+        let _ = writeln!(out, "{}", netflow_losses(n, 0, 0));
+    }
     let _ = writeln!(
         out,
         "records   {} written: {} OK, {} NODATA, {} SKIPDATA",

@@ -64,6 +64,11 @@ fn probes() -> Vec<Probe> {
             "skydive.reject",
             "[skydive.reject]\noutside = \"a\"\ninside = \"b\"\n",
         ),
+        table("netflow", "[netflow]\n"),
+        table(
+            "netflow.listen",
+            "[[netflow.listen]]\naddress = \"0.0.0.0:2055\"\n",
+        ),
         table("policy", "[policy]\n"),
         table("policy.security_group", SG),
         table("policy.network_acl", ACL),

@@ -359,6 +359,13 @@ pub fn decode(linktype: u32, frame: &[u8], wire_len: u32) -> Decoded {
     Decoded { outcome, layers }
 }
 
+/// The IP header at `off` (`version`: the one announced by the
+/// encapsulation), for readers that look inside packets (the NetFlow
+/// replay reads UDP payloads).
+pub(crate) fn ip_header(frame: &[u8], off: usize, version: Option<u8>) -> Option<ip::IpHeader> {
+    ip::parse(frame, off, version).ok()
+}
+
 /// Decode the outermost IP header at `off` and everything the flow needs from
 /// behind it.
 #[inline]

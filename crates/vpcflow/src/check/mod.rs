@@ -25,7 +25,7 @@ pub struct Report {
     pub flow_log: FlowLogReport,
     /// Files and where they go.
     pub output: OutputReport,
-    /// Live captures and Skydive analyzers (`vpcflow run`).
+    /// Live captures, Skydive analyzers and NetFlow/IPFIX sockets (`vpcflow run`).
     pub sources: SourcesReport,
     /// Interfaces known now, with the metadata their records carry.
     pub interfaces: Vec<InterfaceReport>,
@@ -156,6 +156,8 @@ pub struct SourcesReport {
     pub captures: Vec<CaptureReport>,
     /// `[[skydive.analyzer]]`.
     pub analyzers: Vec<AnalyzerReport>,
+    /// `[[netflow.listen]]`: the addresses the collector binds.
+    pub netflow_listen: Vec<String>,
 }
 
 /// One live capture.
@@ -374,6 +376,12 @@ pub fn report(path: &Path, settings: &Settings, now: u64) -> Report {
         sources: SourcesReport {
             captures,
             analyzers,
+            netflow_listen: settings
+                .netflow
+                .listen
+                .iter()
+                .map(|l| l.address.to_string())
+                .collect(),
         },
         interfaces,
         aws_ip_ranges,

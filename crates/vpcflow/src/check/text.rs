@@ -71,7 +71,10 @@ pub fn write_text(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
     writeln!(out, "  gzip level      {}", o.gzip_level)?;
 
     writeln!(out, "\nsources")?;
-    if report.sources.captures.is_empty() && report.sources.analyzers.is_empty() {
+    if report.sources.captures.is_empty()
+        && report.sources.analyzers.is_empty()
+        && report.sources.netflow_listen.is_empty()
+    {
         writeln!(out, "  none")?;
     }
     for c in &report.sources.captures {
@@ -110,6 +113,13 @@ pub fn write_text(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
             a.endpoint,
             a.protocol,
             a.namespaces.join(", ")
+        )?;
+    }
+
+    for a in &report.sources.netflow_listen {
+        writeln!(
+            out,
+            "  netflow/ipfix collector on udp {a} (v5, v9 and IPFIX)"
         )?;
     }
 

@@ -11,6 +11,7 @@ use vpcflow_sinks::FileFormat;
 
 use super::capture::CaptureSection;
 use super::destination_options::DestinationOptions;
+use super::netflow::NetflowSection;
 use super::policy::PolicySection;
 use super::s3::S3Section;
 use super::skydive::SkydiveSection;
@@ -40,6 +41,9 @@ pub struct ConfigFile {
     /// `[skydive]`: Skydive flows (recordings and analyzers).
     #[serde(default)]
     pub skydive: SkydiveSection,
+    /// `[netflow]`: NetFlow v5/v9 and IPFIX (collector and replay).
+    #[serde(default)]
+    pub netflow: NetflowSection,
     /// `[policy]`: security groups, network ACLs, Block Public Access.
     #[serde(default)]
     pub policy: PolicySection,

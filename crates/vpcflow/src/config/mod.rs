@@ -7,7 +7,7 @@
 //!
 //! One file per section: [`mod@file`] holds the file's general sections
 //! (`[flow_log]`, `[output]`, `[aggregation]`, `[metrics]`); each source and
-//! destination has its own (`capture`, `skydive`, `s3`), as do `interface`,
+//! destination has its own (`capture`, `skydive`, `netflow`, `s3`), as do `interface`,
 //! `policy` and `state`. A new source or destination adds its section in a file of
 //! its own here, a field in [`ConfigFile`], and its validated form in
 //! [`Settings`].
@@ -18,6 +18,7 @@ mod env;
 mod file;
 mod flags;
 mod interface;
+mod netflow;
 mod policy;
 mod s3;
 mod settings;
@@ -38,6 +39,7 @@ use anyhow::{anyhow, Context, Result};
 
 pub use file::ConfigFile;
 pub use flags::{ConversionFlags, DestinationFlags, FlowLogFlags, OutputFlags, Overrides};
+pub use netflow::NetflowSettings;
 pub use settings::{Destination, S3Target, Settings};
 pub use state::{skydive_identity, state_dir};
 pub use traffic_type::TrafficType;

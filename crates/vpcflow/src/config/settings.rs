@@ -116,6 +116,8 @@ pub struct Settings {
     pub idle_delay_secs: u64,
     /// Seconds between two writes of the Skydive state (`vpcflow run`).
     pub state_save_interval_secs: u64,
+    /// NetFlow/IPFIX decoding and the collector's sockets.
+    pub netflow: super::NetflowSettings,
     /// `state.dir` (`None`: the default, see [`super::state_dir`]).
     pub state_dir: Option<PathBuf>,
     /// Live captures (`vpcflow run`).
@@ -236,6 +238,7 @@ pub fn build(file: ConfigFile, flags: &Overrides) -> Result<Settings> {
     let capture = file.capture.settings(conversion)?;
     let interfaces = super::interface::by_name(&file.interfaces)?;
     let skydive = file.skydive.settings()?;
+    let netflow = file.netflow.settings(interval.secs())?;
     let aws_ip_ranges = fl
         .aws_ip_ranges
         .as_deref()
@@ -253,6 +256,7 @@ pub fn build(file: ConfigFile, flags: &Overrides) -> Result<Settings> {
         idle_delay_secs: skydive.idle_delay_secs,
         state_save_interval_secs: skydive.state_save_interval_secs,
         state_dir,
+        netflow,
         captures: capture.live,
         capture_idle_delay_secs: capture.idle_delay_secs,
         capture: capture.files,

@@ -235,6 +235,69 @@ fn encode_ingest(e: &mut DescriptorEncoder, t: &Telemetry) -> Result {
             ],
         )?;
     }
+    if v.netflow_collector.listening > 0 || v.netflow.datagrams > 0 {
+        encode_netflow(e, &v)?;
+    }
+    Ok(())
+}
+
+fn encode_netflow(e: &mut DescriptorEncoder, v: &super::IngestView) -> Result {
+    let c = &v.netflow_collector;
+    let n = &v.netflow;
+    gauge(
+        e,
+        "netflow_listeners",
+        "NetFlow/IPFIX sockets listening now",
+        c.listening,
+    )?;
+    family(
+        e,
+        MetricType::Counter,
+        "netflow_datagrams",
+        "NetFlow/IPFIX datagrams: received, dropped by the kernel (receive buffer full), dropped behind the pipeline, malformed",
+        [
+            ([("result", "received")], c.datagrams),
+            ([("result", "kernel_drop")], c.kernel_drops),
+            ([("result", "queue_drop")], c.queue_drops),
+            ([("result", "malformed")], n.malformed),
+        ],
+    )?;
+    family(
+        e,
+        MetricType::Counter,
+        "netflow_messages",
+        "NetFlow/IPFIX messages decoded, per version",
+        [
+            ([("version", "5")], n.v5_messages),
+            ([("version", "9")], n.v9_messages),
+            ([("version", "10")], n.ipfix_messages),
+        ],
+    )?;
+    counter(e, "netflow_records", "Flow records decoded", n.records)?;
+    counter(
+        e,
+        "netflow_sequence_gaps",
+        "Sequence-number gaps of exporters (lost export messages)",
+        n.sequence_gaps,
+    )?;
+    counter(
+        e,
+        "netflow_sequence_lost_units",
+        "Units lost in sequence gaps (v5: records, v9: messages, IPFIX: records)",
+        n.sequence_lost_units,
+    )?;
+    counter(
+        e,
+        "netflow_data_sets_lost",
+        "Data sets whose template did not arrive in time",
+        n.sets_lost,
+    )?;
+    counter(
+        e,
+        "netflow_templates",
+        "Templates and options templates defined or refreshed",
+        n.templates,
+    )?;
     Ok(())
 }
 

@@ -7,6 +7,7 @@ use std::time::Instant;
 use vpcflow_core::aggregate::AggregatorStats;
 use vpcflow_sinks::RunSummary;
 use vpcflow_sources::live::LiveCaptureStats;
+use vpcflow_sources::netflow::{CollectorStats, NetflowStats};
 use vpcflow_sources::skydive::live::LiveStats;
 use vpcflow_sources::skydive::ConverterStats;
 
@@ -42,6 +43,10 @@ pub struct IngestView {
     pub skydive_live: LiveStats,
     /// What the Skydive converter did.
     pub skydive: ConverterStats,
+    /// What the NetFlow/IPFIX sockets received.
+    pub netflow_collector: CollectorStats,
+    /// What the NetFlow/IPFIX decoder did.
+    pub netflow: NetflowStats,
     /// What aggregation did.
     pub aggregation: AggregatorStats,
     /// Flows in open windows.

@@ -1,13 +1,17 @@
-//! One-shot conversion (`vpcflow convert`): capture files or Skydive
-//! recordings, read to the end, through the pipeline into the destination.
+//! One-shot conversion (`vpcflow convert`): capture files, Skydive
+//! recordings or captures of NetFlow/IPFIX export traffic, read to the end,
+//! through the pipeline into the destination.
 
 use std::path::PathBuf;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use vpcflow_core::aggregate::AggregatorStats;
 use vpcflow_sinks::s3::{DeliveryReport, DrainPolicy};
 use vpcflow_sinks::{FileFormat, RunSummary};
+use vpcflow_sources::netflow::replay::{self as netflow_replay, ReplayOptions, ReplayStats};
+use vpcflow_sources::netflow::{Decoder, NetflowStats};
 use vpcflow_sources::pcap::{read_capture, read_capture_stream, CaptureStats};
 use vpcflow_sources::skydive::replay::{self, BadLine};
 use vpcflow_sources::skydive::{Converter, ConverterStats};
@@ -24,6 +28,12 @@ pub enum InputKind {
     Captures,
     /// Recorded Skydive messages, one JSON message or flow array per line.
     Skydive,
+    /// Captures of NetFlow/IPFIX export traffic (UDP datagrams to `port`,
+    /// or to any port).
+    Netflow {
+        /// Only datagrams to or from this port.
+        port: Option<u16>,
+    },
 }
 
 impl InputKind {
@@ -32,6 +42,7 @@ impl InputKind {
         match self {
             InputKind::Captures => "capture file",
             InputKind::Skydive => "Skydive recording",
+            InputKind::Netflow { .. } => "capture of export traffic",
         }
     }
 }
@@ -53,6 +64,10 @@ pub struct ConvertSummary {
     pub files_read: usize,
     /// Capture files that could not be read, with the reason.
     pub files_failed: Vec<(PathBuf, String)>,
+    /// What the NetFlow/IPFIX decoder did (`--netflow`).
+    pub netflow: NetflowStats,
+    /// What reading the captures of export traffic found (`--netflow`).
+    pub netflow_replay: ReplayStats,
     /// What the capture reader saw.
     pub capture: CaptureStats,
     /// What aggregation did.
@@ -85,6 +100,7 @@ pub fn convert(
     };
     let mut converter = Converter::new(settings.skydive.clone());
     let mut done_before = 0u64;
+    let mut netflow = Decoder::new(settings.netflow.decoder);
     for item in inputs {
         let path = item.name().to_path_buf();
         let noun = input.file_noun();
@@ -98,10 +114,28 @@ pub fn convert(
         };
         let raw_bytes = opened.as_ref().map(|o| o.raw_bytes.clone());
         let mut file_progress = |bytes: u64| {
-            let raw = raw_bytes.as_ref().map_or(bytes, |r| r.get());
+            let raw = raw_bytes
+                .as_ref()
+                .map_or(bytes, |r| r.load(Ordering::Relaxed));
             progress(done_before + raw)
         };
-        if input == InputKind::Skydive {
+        if let InputKind::Netflow { port } = input {
+            let options = ReplayOptions { port };
+            let read = match opened {
+                Some(o) => netflow_replay::read(&path, o.reader, &options, &mut netflow, ingest),
+                None => netflow_replay::read_file(&path, &options, &mut netflow, ingest),
+            };
+            match read {
+                Ok(stats) => {
+                    summary.files_read += 1;
+                    summary.netflow_replay.add(stats);
+                }
+                Err(e) => {
+                    tracing::error!(file = %path.display(), error = %e, "cannot read capture file");
+                    summary.files_failed.push((path.clone(), e));
+                }
+            }
+        } else if input == InputKind::Skydive {
             let read = match opened {
                 Some(o) => replay::read(
                     &path,
@@ -151,13 +185,15 @@ pub fn convert(
         }
         done_before += item
             .size()
-            .or_else(|| raw_bytes.as_ref().map(|r| r.get()))
+            .or_else(|| raw_bytes.as_ref().map(|r| r.load(Ordering::Relaxed)))
             .unwrap_or(0);
         progress(done_before);
         if ingest.writer_gone {
             break;
         }
     }
+    netflow.finish(ingest);
+    summary.netflow = *netflow.stats();
     converter.finish(ingest);
     summary.skydive = *converter.stats();
     ingest.finish();

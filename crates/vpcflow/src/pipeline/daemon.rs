@@ -12,6 +12,7 @@ use vpcflow_core::aggregate::AggregatorStats;
 use vpcflow_sinks::s3::{DeliveryReport, DrainPolicy};
 use vpcflow_sinks::RunSummary;
 use vpcflow_sources::live::LiveCaptureStats;
+use vpcflow_sources::netflow::{CollectorStats, NetflowStats};
 use vpcflow_sources::skydive::live::LiveStats;
 use vpcflow_sources::skydive::ConverterStats;
 use vpcflow_sources::{Source, SourceStats};
@@ -36,6 +37,10 @@ pub struct RunTotals {
     pub live: LiveStats,
     /// What the Skydive converter did.
     pub skydive: ConverterStats,
+    /// What the NetFlow/IPFIX sockets received.
+    pub netflow_collector: CollectorStats,
+    /// What the NetFlow/IPFIX decoder did.
+    pub netflow: NetflowStats,
     /// What aggregation did.
     pub aggregation: AggregatorStats,
     /// What the sink wrote.
@@ -91,6 +96,10 @@ fn ingest_view(ingest: &Ingest, sources: &mut [Box<dyn Source>]) -> IngestView {
                 view.skydive = converter;
                 view.analyzers = analyzers;
             }
+            SourceStats::Netflow { collector, decoder } => {
+                view.netflow_collector = collector;
+                view.netflow = decoder;
+            }
         }
         view.failing.extend(source.failing());
     }
@@ -132,15 +141,28 @@ pub fn run_live(settings: &Settings, control: Control) -> Result<RunTotals> {
         telemetry.plug_delivery(spool.stats().clone());
     }
     ingest.captures = settings.captures.clone();
-    ingest.other_source = "skydive";
+    ingest.other_source = if settings.analyzers.is_empty() && !settings.netflow.listen.is_empty() {
+        "netflow"
+    } else {
+        "skydive"
+    };
     for source in &mut sources {
         source.start(ingest).map_err(|e| anyhow!("{e}"))?;
     }
-    let idle_delay = if settings.captures.is_empty() {
+    let mut idle_delay = if settings.captures.is_empty() {
         settings.idle_delay_secs
     } else {
         settings.capture_idle_delay_secs
     };
+    if !settings.netflow.listen.is_empty() {
+        // Exporters send a flow when it ends or times out: event time must
+        // wait for the slowest of the configured sources.
+        idle_delay = if settings.captures.is_empty() && settings.analyzers.is_empty() {
+            settings.netflow.idle_delay_secs
+        } else {
+            idle_delay.max(settings.netflow.idle_delay_secs)
+        };
+    }
     let mut last_advance = Instant::now();
     let mut last_tick = Instant::now();
     let mut last_publish: Option<Instant> = None;
@@ -196,6 +218,10 @@ pub fn run_live(settings: &Settings, control: Control) -> Result<RunTotals> {
             } => {
                 totals.live = live;
                 totals.skydive = converter;
+            }
+            SourceStats::Netflow { collector, decoder } => {
+                totals.netflow_collector = collector;
+                totals.netflow = decoder;
             }
         }
     }

@@ -9,13 +9,14 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Result};
 use vpcflow_sources::live::{present_interfaces, LiveSource};
+use vpcflow_sources::netflow::NetflowSource;
 use vpcflow_sources::skydive::{Converter, SkydiveSource, StateStore};
 use vpcflow_sources::Source;
 
 use crate::config::{skydive_identity, state_dir, Settings};
 
 /// Every source `settings` configure: live captures first, then the Skydive
-/// analyzers. The Skydive source keeps its state in the state folder, which
+/// analyzers, then the NetFlow/IPFIX collector. The Skydive source keeps its state in the state folder, which
 /// it locks: a folder in use by another process is an error.
 pub fn open(settings: &Settings) -> Result<Vec<Box<dyn Source>>> {
     let mut sources: Vec<Box<dyn Source>> = Vec::new();
@@ -42,6 +43,12 @@ pub fn open(settings: &Settings) -> Result<Vec<Box<dyn Source>>> {
         );
         sources.push(Box::new(source));
     }
+    if !settings.netflow.listen.is_empty() {
+        sources.push(Box::new(NetflowSource::new(
+            settings.netflow.listen.clone(),
+            settings.netflow.decoder,
+        )));
+    }
     Ok(sources)
 }
 
@@ -49,8 +56,11 @@ pub fn open(settings: &Settings) -> Result<Vec<Box<dyn Source>>> {
 /// source configured, or a capture configured by name whose interface does
 /// not exist. `vpcflow check` runs the same checks.
 pub fn preflight(settings: &Settings) -> Result<()> {
-    if settings.captures.is_empty() && settings.analyzers.is_empty() {
-        bail!("nothing to run: configure [[capture.interface]] or [[skydive.analyzer]] blocks");
+    if settings.captures.is_empty()
+        && settings.analyzers.is_empty()
+        && settings.netflow.listen.is_empty()
+    {
+        bail!("nothing to run: configure [[capture.interface]], [[skydive.analyzer]] or [[netflow.listen]] blocks");
     }
     let present = present_interfaces();
     for (i, spec) in settings.captures.iter().enumerate() {

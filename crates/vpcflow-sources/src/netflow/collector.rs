@@ -1,0 +1,397 @@
+//! The collector of `vpcflow run`: UDP sockets receiving NetFlow v5, v9 and
+//! IPFIX datagrams (the version is detected per datagram).
+//!
+//! One thread per socket receives into batches and hands them over a
+//! bounded channel, so a busy socket never blocks another; decoding runs on
+//! the pipeline's thread when the source is pumped. Each socket asks for a
+//! large receive buffer (`receive_buffer`, forced past the system limit
+//! when running as root) and, on Linux, for the kernel's drop counter
+//! (`SO_RXQ_OVFL`): datagrams the kernel dropped because the buffer was
+//! full, and batches dropped because the pipeline fell behind, become
+//! losses (SKIPDATA) on every interface of every exporter known so far, as
+//! the lost datagrams' exporter cannot be known.
+
+use std::io;
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use vpcflow_core::FlowConsumer;
+
+use super::{Decoder, DecoderOptions, NetflowStats};
+use crate::source::{Source, SourceStats};
+
+/// Batches in flight from the socket threads to the pipeline.
+const CHANNEL_DEPTH: usize = 4096;
+/// Datagrams per batch at most.
+const BATCH_DATAGRAMS: usize = 256;
+/// Largest datagram received.
+const MAX_DATAGRAM: usize = 65_536;
+/// Malformed datagrams logged; later ones are counted only.
+const MAX_LOGGED_ERRORS: u64 = 20;
+
+/// One configured socket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListenSpec {
+    /// Address and port to bind.
+    pub address: SocketAddr,
+    /// Receive buffer asked for, bytes.
+    pub receive_buffer: usize,
+}
+
+/// What the sockets saw.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CollectorStats {
+    /// Sockets listening now.
+    pub listening: u64,
+    /// Datagrams received.
+    pub datagrams: u64,
+    /// Datagrams the kernel dropped (receive buffer full).
+    pub kernel_drops: u64,
+    /// Datagrams dropped because the pipeline fell behind.
+    pub queue_drops: u64,
+    /// Receive errors that ended a socket's thread.
+    pub socket_errors: u64,
+}
+
+enum Message {
+    Batch {
+        /// Payloads back to back.
+        bytes: Vec<u8>,
+        /// Source address, end offset in `bytes`.
+        datagrams: Vec<(IpAddr, usize)>,
+        /// Kernel drops since the previous message.
+        kernel_drops: u64,
+        /// Datagrams this thread dropped since the previous message.
+        queue_drops: u64,
+    },
+    Closed {
+        listener: usize,
+        error: String,
+    },
+}
+
+/// The NetFlow/IPFIX collector: a [`Source`] over UDP sockets.
+pub struct NetflowSource {
+    specs: Vec<ListenSpec>,
+    decoder: Decoder,
+    tx: SyncSender<Message>,
+    rx: Receiver<Message>,
+    stop: Arc<AtomicBool>,
+    threads: Vec<Option<JoinHandle<()>>>,
+    closed: Vec<Option<String>>,
+    bound: Vec<SocketAddr>,
+    stats: CollectorStats,
+}
+
+impl NetflowSource {
+    /// A collector on `specs` decoding with `options` (nothing is bound
+    /// until [`Source::start`]).
+    pub fn new(specs: Vec<ListenSpec>, options: DecoderOptions) -> NetflowSource {
+        let (tx, rx) = sync_channel(CHANNEL_DEPTH);
+        NetflowSource {
+            specs,
+            decoder: Decoder::new(options),
+            tx,
+            rx,
+            stop: Arc::new(AtomicBool::new(false)),
+            threads: Vec::new(),
+            closed: Vec::new(),
+            bound: Vec::new(),
+            stats: CollectorStats::default(),
+        }
+    }
+
+    /// The addresses bound (after the start; port 0 becomes the real port).
+    pub fn bound(&self) -> &[SocketAddr] {
+        &self.bound
+    }
+
+    /// What the decoder saw so far.
+    pub fn decoder_stats(&self) -> &NetflowStats {
+        self.decoder.stats()
+    }
+
+    fn apply(&mut self, message: Message, now_ns: u64, out: &mut dyn FlowConsumer) {
+        match message {
+            Message::Batch {
+                bytes,
+                datagrams,
+                kernel_drops,
+                queue_drops,
+            } => {
+                let lost = kernel_drops + queue_drops;
+                if lost > 0 {
+                    self.stats.kernel_drops += kernel_drops;
+                    self.stats.queue_drops += queue_drops;
+                    tracing::warn!(
+                        kernel_drops,
+                        queue_drops,
+                        "export datagrams dropped before decoding"
+                    );
+                    self.decoder.lost_datagrams(None, now_ns, lost, out);
+                }
+                let mut start = 0;
+                for (from, end) in datagrams {
+                    self.stats.datagrams += 1;
+                    if let Err(e) = self.decoder.datagram(from, &bytes[start..end], out) {
+                        if self.decoder.stats().malformed <= MAX_LOGGED_ERRORS {
+                            tracing::warn!(exporter = %from, error = %e, "malformed export datagram");
+                        }
+                    }
+                    start = end;
+                }
+            }
+            Message::Closed { listener, error } => {
+                self.stats.socket_errors += 1;
+                self.stats.listening = self.stats.listening.saturating_sub(1);
+                tracing::error!(listener = %self.specs[listener].address, %error, "netflow listener stopped");
+                if let Some(h) = self.threads[listener].take() {
+                    let _ = h.join();
+                }
+                self.closed[listener] = Some(error);
+            }
+        }
+    }
+}
+
+impl Source for NetflowSource {
+    fn start(&mut self, _out: &mut dyn FlowConsumer) -> Result<(), String> {
+        for (i, spec) in self.specs.iter().enumerate() {
+            let socket = open(spec).map_err(|e| {
+                format!(
+                    "netflow.listen[{i}].address: cannot listen on {}: {e}",
+                    spec.address
+                )
+            })?;
+            let bound = socket
+                .local_addr()
+                .map_err(|e| format!("netflow.listen[{i}]: {e}"))?;
+            let tx = self.tx.clone();
+            let stop = self.stop.clone();
+            let handle = thread::Builder::new()
+                .name(format!("vpcflow-nf-{i}"))
+                .spawn(move || receive(i, socket, tx, stop))
+                .map_err(|e| format!("netflow.listen[{i}]: cannot start its thread: {e}"))?;
+            tracing::info!(address = %bound, "collecting NetFlow/IPFIX");
+            self.threads.push(Some(handle));
+            self.closed.push(None);
+            self.bound.push(bound);
+            self.stats.listening += 1;
+        }
+        Ok(())
+    }
+
+    fn pump(&mut self, wait: Duration, now_ms: i64, out: &mut dyn FlowConsumer) {
+        let now_ns = (now_ms.max(0) as u64) * 1_000_000;
+        let first = match self.rx.recv_timeout(wait) {
+            Ok(m) => m,
+            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => return,
+        };
+        self.apply(first, now_ns, out);
+        // A bounded amount per pump, so that other sources get their turn.
+        for _ in 0..CHANNEL_DEPTH {
+            match self.rx.try_recv() {
+                Ok(m) => self.apply(m, now_ns, out),
+                Err(_) => break,
+            }
+        }
+    }
+
+    fn stop(&mut self, now_ms: i64, out: &mut dyn FlowConsumer) {
+        self.stop.store(true, Ordering::SeqCst);
+        for h in self.threads.iter_mut().filter_map(Option::take) {
+            let _ = h.join();
+        }
+        let now_ns = (now_ms.max(0) as u64) * 1_000_000;
+        while let Ok(m) = self.rx.try_recv() {
+            self.apply(m, now_ns, out);
+        }
+        self.decoder.finish(out);
+        self.stats.listening = 0;
+    }
+
+    fn failing(&mut self) -> Vec<String> {
+        self.closed
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| {
+                e.as_ref()
+                    .map(|e| format!("netflow.listen[{i}]: the socket failed: {e}"))
+            })
+            .collect()
+    }
+
+    fn stats(&self) -> SourceStats {
+        SourceStats::Netflow {
+            collector: self.stats,
+            decoder: *self.decoder.stats(),
+        }
+    }
+}
+
+/// Binds the socket and sizes its receive buffer.
+fn open(spec: &ListenSpec) -> io::Result<UdpSocket> {
+    let socket = UdpSocket::bind(spec.address)?;
+    let fd = socket.as_raw_fd();
+    let size = spec.receive_buffer.min(i32::MAX as usize) as libc::c_int;
+    // SO_RCVBUFFORCE passes the system's limit (with CAP_NET_ADMIN); else
+    // the buffer is what SO_RCVBUF allows.
+    if setsockopt(fd, libc::SO_RCVBUFFORCE, size).is_err() {
+        let _ = setsockopt(fd, libc::SO_RCVBUF, size);
+    }
+    #[cfg(target_os = "linux")]
+    setsockopt(fd, libc::SO_RXQ_OVFL, 1)?;
+    socket.set_read_timeout(Some(Duration::from_millis(100)))?;
+    Ok(socket)
+}
+
+fn setsockopt(fd: libc::c_int, option: libc::c_int, value: libc::c_int) -> io::Result<()> {
+    // SAFETY: a plain integer option on a socket this process owns.
+    let r = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            option,
+            (&value as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// One datagram received: its length, source, and the kernel's drop
+/// counter when the kernel gave it.
+fn recv(
+    fd: libc::c_int,
+    buf: &mut [u8],
+    flags: libc::c_int,
+) -> io::Result<(usize, IpAddr, Option<u32>)> {
+    let mut addr: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    let mut control = [0u64; 8];
+    // SAFETY: msghdr is plain data; every pointer in it refers to a live
+    // local buffer of the given length for the duration of the call.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_name = (&mut addr as *mut libc::sockaddr_storage).cast();
+    msg.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = std::mem::size_of_val(&control) as _;
+    // SAFETY: see above.
+    let n = unsafe { libc::recvmsg(fd, &mut msg, flags) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let from = match i32::from(addr.ss_family) {
+        libc::AF_INET => {
+            // SAFETY: the kernel wrote a sockaddr_in for AF_INET.
+            let a: &libc::sockaddr_in =
+                unsafe { &*(&addr as *const _ as *const libc::sockaddr_in) };
+            IpAddr::from(u32::from_be(a.sin_addr.s_addr).to_be_bytes())
+        }
+        libc::AF_INET6 => {
+            // SAFETY: the kernel wrote a sockaddr_in6 for AF_INET6.
+            let a: &libc::sockaddr_in6 =
+                unsafe { &*(&addr as *const _ as *const libc::sockaddr_in6) };
+            let v6 = std::net::Ipv6Addr::from(a.sin6_addr.s6_addr);
+            v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4)
+        }
+        _ => IpAddr::from([0, 0, 0, 0]),
+    };
+    let mut drops = None;
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: walking the control messages the kernel wrote into
+        // `control`, with the libc macros that bound-check against msg.
+        let mut cmsg = unsafe { libc::CMSG_FIRSTHDR(&msg) };
+        while !cmsg.is_null() {
+            let c = unsafe { &*cmsg };
+            if c.cmsg_level == libc::SOL_SOCKET && c.cmsg_type == libc::SO_RXQ_OVFL {
+                let data = unsafe { libc::CMSG_DATA(cmsg) };
+                drops = Some(unsafe { std::ptr::read_unaligned(data.cast::<u32>()) });
+            }
+            cmsg = unsafe { libc::CMSG_NXTHDR(&msg, cmsg) };
+        }
+    }
+    Ok((n as usize, from, drops))
+}
+
+/// The thread of one socket.
+fn receive(listener: usize, socket: UdpSocket, tx: SyncSender<Message>, stop: Arc<AtomicBool>) {
+    let fd = socket.as_raw_fd();
+    let mut buf = vec![0u8; MAX_DATAGRAM];
+    let mut last_drops: Option<u32> = None;
+    let mut pending_kernel = 0u64;
+    let mut pending_queue = 0u64;
+    while !stop.load(Ordering::Relaxed) {
+        let mut bytes = Vec::new();
+        let mut datagrams = Vec::new();
+        let mut flags = 0;
+        loop {
+            match recv(fd, &mut buf, flags) {
+                Ok((n, from, drops)) => {
+                    if let Some(d) = drops {
+                        if let Some(prev) = last_drops {
+                            pending_kernel += u64::from(d.wrapping_sub(prev));
+                        }
+                        last_drops = Some(d);
+                    }
+                    bytes.extend_from_slice(&buf[..n]);
+                    datagrams.push((from, bytes.len()));
+                    if datagrams.len() >= BATCH_DATAGRAMS || bytes.len() >= 4 * MAX_DATAGRAM {
+                        break;
+                    }
+                    flags = libc::MSG_DONTWAIT;
+                }
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock
+                            | io::ErrorKind::TimedOut
+                            | io::ErrorKind::Interrupted
+                    ) =>
+                {
+                    break
+                }
+                Err(e) => {
+                    let _ = tx.send(Message::Closed {
+                        listener,
+                        error: e.to_string(),
+                    });
+                    return;
+                }
+            }
+        }
+        if datagrams.is_empty() && pending_kernel == 0 {
+            continue;
+        }
+        let n = datagrams.len() as u64;
+        let message = Message::Batch {
+            bytes,
+            datagrams,
+            kernel_drops: pending_kernel,
+            queue_drops: pending_queue,
+        };
+        match tx.try_send(message) {
+            Ok(()) => {
+                pending_kernel = 0;
+                pending_queue = 0;
+            }
+            Err(TrySendError::Full(_)) => pending_queue += n,
+            Err(TrySendError::Disconnected(_)) => return,
+        }
+    }
+}

@@ -1,0 +1,194 @@
+//! One decoded record becomes one or two flow updates (see the module
+//! documentation of [`netflow`](super) for the rules).
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use vpcflow_core::flow::NANOS_PER_SEC;
+use vpcflow_core::tcp_flags::TcpFlags;
+use vpcflow_core::{Action, FlowConsumer, FlowKey, FlowUpdate};
+
+use super::fields::{FlowFields, Time};
+use super::templates::{Clock, Scope};
+use super::{Decoder, Sampling, BATCH};
+
+/// Cumulative counters per flow, for records that give totals only.
+#[derive(Debug, Default)]
+pub(super) struct Totals {
+    last: HashMap<(Option<Scope>, u32, FlowKey), (u64, u64)>,
+}
+
+impl Totals {
+    /// Flows whose totals are remembered at most; beyond, the memory is
+    /// cleared (the next total of each flow then counts whole).
+    const MAX: usize = 1 << 20;
+
+    /// The (packets, bytes) since the previous totals of the same flow.
+    fn delta(
+        &mut self,
+        key: (Option<Scope>, u32, FlowKey),
+        packets: u64,
+        bytes: u64,
+    ) -> (u64, u64) {
+        if self.last.len() >= Self::MAX && !self.last.contains_key(&key) {
+            self.last.clear();
+        }
+        match self.last.insert(key, (packets, bytes)) {
+            // A smaller total: the exporter started the flow again.
+            Some((p, b)) if p <= packets && b <= bytes => (packets - p, bytes - b),
+            _ => (packets, bytes),
+        }
+    }
+}
+
+const TCP: u8 = 6;
+const UDP: u8 = 17;
+const SCTP: u8 = 132;
+
+impl Decoder {
+    /// Turns the fields of one flow record into updates (queued in the batch).
+    pub(super) fn emit(
+        &mut self,
+        exporter: IpAddr,
+        scope: Option<Scope>,
+        clock: &Clock,
+        f: &FlowFields,
+        out: &mut dyn FlowConsumer,
+    ) {
+        let (Some(src), Some(dst)) = (f.src, f.dst) else {
+            self.stats.records_without_addresses += 1;
+            return;
+        };
+        let ifindex = if f.direction == Some(1) {
+            f.egress.or(f.ingress)
+        } else {
+            f.ingress.or(f.egress)
+        }
+        .unwrap_or(0);
+        let interface = self.interface(exporter, ifindex, out);
+        let info = scope
+            .and_then(|s| self.domains.get(&s))
+            .copied()
+            .unwrap_or_default();
+        let rate = match self.options.sampling {
+            Sampling::Raw => 1,
+            Sampling::Scale => f.sampling_rate().or(info.sampling).unwrap_or(1).max(1),
+        };
+        let ported = matches!(f.protocol, TCP | UDP | SCTP);
+        let (src_port, dst_port) = if ported {
+            (f.src_port, f.dst_port)
+        } else {
+            (0, 0)
+        };
+        let key = FlowKey {
+            src,
+            dst,
+            src_port,
+            dst_port,
+            protocol: f.protocol,
+        };
+        let action = if f.dropped {
+            Action::Reject
+        } else {
+            Action::Accept
+        };
+        let resolve = |t: Time| -> Option<u64> {
+            match t {
+                Time::None => None,
+                Time::Absolute(ns) => Some(ns),
+                Time::Uptime(ms) => match clock.uptime_ms {
+                    Some(now) => Some(
+                        clock
+                            .export_ns
+                            .saturating_sub(u64::from(now.wrapping_sub(ms)) * 1_000_000),
+                    ),
+                    None => info
+                        .system_init_ms
+                        .map(|init| (init + u64::from(ms)) * 1_000_000),
+                },
+                Time::BeforeExport(us) => {
+                    Some(clock.export_ns.saturating_sub(u64::from(us) * 1_000))
+                }
+            }
+        };
+        let forward = f.forward;
+        let mut directions = [(key, forward, forward), (key, forward, forward)];
+        let mut n = 1;
+        if f.reverse.present() {
+            directions[1] = (
+                FlowKey {
+                    src: dst,
+                    dst: src,
+                    src_port: dst_port,
+                    dst_port: src_port,
+                    protocol: f.protocol,
+                },
+                f.reverse,
+                forward,
+            );
+            n = 2;
+        }
+        for &(key, counts, fallback) in &directions[..n] {
+            let (packets, bytes) = match (counts.packets, counts.bytes) {
+                (None, None) => {
+                    let (Some(p), Some(b)) = (counts.total_packets, counts.total_bytes) else {
+                        self.stats.records_without_counts += 1;
+                        continue;
+                    };
+                    self.totals.delta((scope, ifindex, key), p, b)
+                }
+                (p, b) => (p.unwrap_or(0), b.unwrap_or(0)),
+            };
+            if packets == 0 && bytes == 0 {
+                self.stats.records_without_counts += 1;
+                continue;
+            }
+            let start = resolve(counts.start).or_else(|| resolve(fallback.start));
+            let end = resolve(counts.end).or_else(|| resolve(fallback.end));
+            let (first, last) = match (start, end) {
+                (Some(s), Some(e)) => (s.min(e), e.max(s)),
+                (Some(t), None) | (None, Some(t)) => (t, t),
+                (None, None) => {
+                    self.stats.records_without_time += 1;
+                    (clock.export_ns, clock.export_ns)
+                }
+            };
+            if last - first > self.options.interval_secs * NANOS_PER_SEC
+                && self.warned_long.insert(exporter)
+            {
+                tracing::warn!(
+                    %exporter,
+                    seconds = (last - first) / NANOS_PER_SEC,
+                    interval = self.options.interval_secs,
+                    "the exporter's flow records last longer than the aggregation interval: each is counted in the window of its end; set its active timeout below the interval"
+                );
+            }
+            if rate > 1 {
+                self.stats.sampled_records += 1;
+            }
+            let tcp_flags = if f.protocol == TCP {
+                TcpFlags(counts.tcp_flags & 0x07)
+            } else {
+                TcpFlags::NONE
+            };
+            let update = FlowUpdate {
+                interface,
+                key,
+                packet_addrs: None,
+                packets: packets.saturating_mul(rate),
+                bytes: bytes.saturating_mul(rate),
+                first,
+                last,
+                tcp_flags,
+                action,
+            };
+            self.stats.updates += 1;
+            self.stats.packets += update.packets;
+            self.stats.bytes += update.bytes;
+            self.batch.push(update);
+            if self.batch.len() == BATCH {
+                self.flush(out);
+            }
+        }
+    }
+}

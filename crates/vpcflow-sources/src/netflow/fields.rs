@@ -1,0 +1,315 @@
+//! The information elements vpcflow reads (IANA IPFIX numbers, which NetFlow
+//! v9 shares for the ids below 128), and the fields of one flow record as
+//! they are gathered from a data record before it becomes a
+//! [`FlowUpdate`](vpcflow_core::FlowUpdate).
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// `octetDeltaCount` (v9 `IN_BYTES`).
+pub const OCTET_DELTA_COUNT: u16 = 1;
+/// `packetDeltaCount` (v9 `IN_PKTS`).
+pub const PACKET_DELTA_COUNT: u16 = 2;
+/// `protocolIdentifier`.
+pub const PROTOCOL: u16 = 4;
+/// `tcpControlBits`.
+pub const TCP_CONTROL_BITS: u16 = 6;
+/// `sourceTransportPort`.
+pub const SRC_PORT: u16 = 7;
+/// `sourceIPv4Address`.
+pub const SRC_IPV4: u16 = 8;
+/// `ingressInterface`.
+pub const INGRESS_INTERFACE: u16 = 10;
+/// `destinationTransportPort`.
+pub const DST_PORT: u16 = 11;
+/// `destinationIPv4Address`.
+pub const DST_IPV4: u16 = 12;
+/// `egressInterface`.
+pub const EGRESS_INTERFACE: u16 = 14;
+/// `flowEndSysUpTime` (milliseconds since the exporter's start).
+pub const FLOW_END_SYSUPTIME: u16 = 21;
+/// `flowStartSysUpTime`.
+pub const FLOW_START_SYSUPTIME: u16 = 22;
+/// `postOctetDeltaCount` (v9 `OUT_BYTES`).
+pub const POST_OCTET_DELTA_COUNT: u16 = 23;
+/// `postPacketDeltaCount` (v9 `OUT_PKTS`).
+pub const POST_PACKET_DELTA_COUNT: u16 = 24;
+/// `sourceIPv6Address`.
+pub const SRC_IPV6: u16 = 27;
+/// `destinationIPv6Address`.
+pub const DST_IPV6: u16 = 28;
+/// `samplingInterval` (v9 `SAMPLING_INTERVAL`).
+pub const SAMPLING_INTERVAL: u16 = 34;
+/// v9 `FLOW_SAMPLER_RANDOM_INTERVAL` (`samplerRandomInterval`).
+pub const SAMPLER_RANDOM_INTERVAL: u16 = 50;
+/// `flowDirection`: 0 ingress, 1 egress.
+pub const FLOW_DIRECTION: u16 = 61;
+/// `octetTotalCount`.
+pub const OCTET_TOTAL_COUNT: u16 = 85;
+/// `packetTotalCount`.
+pub const PACKET_TOTAL_COUNT: u16 = 86;
+/// `forwardingStatus`: the top two bits of its last byte, 2 = dropped.
+pub const FORWARDING_STATUS: u16 = 89;
+/// `flowStartSeconds`.
+pub const FLOW_START_SECONDS: u16 = 150;
+/// `flowEndSeconds`.
+pub const FLOW_END_SECONDS: u16 = 151;
+/// `flowStartMilliseconds`.
+pub const FLOW_START_MILLISECONDS: u16 = 152;
+/// `flowEndMilliseconds`.
+pub const FLOW_END_MILLISECONDS: u16 = 153;
+/// `flowStartMicroseconds` (NTP format).
+pub const FLOW_START_MICROSECONDS: u16 = 154;
+/// `flowEndMicroseconds` (NTP format).
+pub const FLOW_END_MICROSECONDS: u16 = 155;
+/// `flowStartNanoseconds` (NTP format).
+pub const FLOW_START_NANOSECONDS: u16 = 156;
+/// `flowEndNanoseconds` (NTP format).
+pub const FLOW_END_NANOSECONDS: u16 = 157;
+/// `flowStartDeltaMicroseconds` (before the export time).
+pub const FLOW_START_DELTA_MICROSECONDS: u16 = 158;
+/// `flowEndDeltaMicroseconds`.
+pub const FLOW_END_DELTA_MICROSECONDS: u16 = 159;
+/// `systemInitTimeMilliseconds`: the exporter's clock for the sysUpTime fields.
+pub const SYSTEM_INIT_TIME_MILLISECONDS: u16 = 160;
+/// `samplingPacketInterval`.
+pub const SAMPLING_PACKET_INTERVAL: u16 = 305;
+/// `samplingPacketSpace`.
+pub const SAMPLING_PACKET_SPACE: u16 = 306;
+
+/// The private enterprise number of RFC 5103 reverse information elements.
+pub const REVERSE_PEN: u32 = 29305;
+
+/// Seconds between the NTP epoch (1900) and the Unix epoch.
+const NTP_UNIX_OFFSET: u64 = 2_208_988_800;
+
+/// A time as an exporter gave it, before the header's clock resolves it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Time {
+    /// Not given.
+    #[default]
+    None,
+    /// Unix nanoseconds.
+    Absolute(u64),
+    /// Milliseconds of the exporter's uptime (sysUpTime).
+    Uptime(u32),
+    /// Microseconds before the export time.
+    BeforeExport(u32),
+}
+
+/// One direction's counters and flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Counts {
+    /// `octetDeltaCount` (or the post/total variants).
+    pub bytes: Option<u64>,
+    /// `packetDeltaCount`.
+    pub packets: Option<u64>,
+    /// Cumulative `octetTotalCount`.
+    pub total_bytes: Option<u64>,
+    /// Cumulative `packetTotalCount`.
+    pub total_packets: Option<u64>,
+    /// `tcpControlBits`, low byte.
+    pub tcp_flags: u8,
+    /// Start time.
+    pub start: Time,
+    /// End time.
+    pub end: Time,
+}
+
+impl Counts {
+    /// Whether anything was counted in this direction.
+    pub fn present(&self) -> bool {
+        self.bytes.is_some()
+            || self.packets.is_some()
+            || self.total_bytes.is_some()
+            || self.total_packets.is_some()
+    }
+}
+
+/// The fields of one data record that vpcflow uses; every other field is
+/// skipped by its length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlowFields {
+    /// Source address.
+    pub src: Option<IpAddr>,
+    /// Destination address.
+    pub dst: Option<IpAddr>,
+    /// Source port (or, for ICMP in v5/v9, whatever the exporter put there).
+    pub src_port: u16,
+    /// Destination port.
+    pub dst_port: u16,
+    /// IP protocol.
+    pub protocol: u8,
+    /// `ingressInterface`.
+    pub ingress: Option<u32>,
+    /// `egressInterface`.
+    pub egress: Option<u32>,
+    /// `flowDirection`.
+    pub direction: Option<u8>,
+    /// `forwardingStatus` said dropped.
+    pub dropped: bool,
+    /// A sampling interval given in the record itself.
+    pub sampling: Option<u64>,
+    /// `samplingPacketInterval` given in the record.
+    pub packet_interval: Option<u64>,
+    /// `samplingPacketSpace` given in the record.
+    pub packet_space: Option<u64>,
+    /// `systemInitTimeMilliseconds` given in the record.
+    pub system_init_ms: Option<u64>,
+    /// The forward direction.
+    pub forward: Counts,
+    /// The reverse direction of an RFC 5103 biflow.
+    pub reverse: Counts,
+}
+
+impl FlowFields {
+    /// No field seen yet.
+    pub const EMPTY: FlowFields = FlowFields {
+        src: None,
+        dst: None,
+        src_port: 0,
+        dst_port: 0,
+        protocol: 0,
+        ingress: None,
+        egress: None,
+        direction: None,
+        dropped: false,
+        sampling: None,
+        packet_interval: None,
+        packet_space: None,
+        system_init_ms: None,
+        forward: Counts {
+            bytes: None,
+            packets: None,
+            total_bytes: None,
+            total_packets: None,
+            tcp_flags: 0,
+            start: Time::None,
+            end: Time::None,
+        },
+        reverse: Counts {
+            bytes: None,
+            packets: None,
+            total_bytes: None,
+            total_packets: None,
+            tcp_flags: 0,
+            start: Time::None,
+            end: Time::None,
+        },
+    };
+
+    /// Takes the value of one field: information element `id` of enterprise
+    /// `pen` (0: IANA), encoded in `v`. Fields of unknown ids or unexpected
+    /// lengths are ignored.
+    #[inline]
+    pub fn set(&mut self, id: u16, pen: u32, v: &[u8]) {
+        let counts = match pen {
+            0 => &mut self.forward,
+            REVERSE_PEN => &mut self.reverse,
+            _ => return,
+        };
+        match id {
+            OCTET_DELTA_COUNT => counts.bytes = uint(v),
+            PACKET_DELTA_COUNT => counts.packets = uint(v),
+            POST_OCTET_DELTA_COUNT => {
+                counts.bytes = counts.bytes.or(uint(v));
+            }
+            POST_PACKET_DELTA_COUNT => {
+                counts.packets = counts.packets.or(uint(v));
+            }
+            OCTET_TOTAL_COUNT => counts.total_bytes = uint(v),
+            PACKET_TOTAL_COUNT => counts.total_packets = uint(v),
+            TCP_CONTROL_BITS => counts.tcp_flags = uint(v).unwrap_or(0) as u8,
+            FLOW_START_SYSUPTIME => {
+                counts.start = uint(v).map_or(Time::None, |t| Time::Uptime(t as u32))
+            }
+            FLOW_END_SYSUPTIME => {
+                counts.end = uint(v).map_or(Time::None, |t| Time::Uptime(t as u32))
+            }
+            FLOW_START_SECONDS => counts.start = secs(v),
+            FLOW_END_SECONDS => counts.end = secs(v),
+            FLOW_START_MILLISECONDS => counts.start = millis(v),
+            FLOW_END_MILLISECONDS => counts.end = millis(v),
+            FLOW_START_MICROSECONDS | FLOW_START_NANOSECONDS => counts.start = ntp(v),
+            FLOW_END_MICROSECONDS | FLOW_END_NANOSECONDS => counts.end = ntp(v),
+            FLOW_START_DELTA_MICROSECONDS => {
+                counts.start = uint(v).map_or(Time::None, |t| Time::BeforeExport(t as u32))
+            }
+            FLOW_END_DELTA_MICROSECONDS => {
+                counts.end = uint(v).map_or(Time::None, |t| Time::BeforeExport(t as u32))
+            }
+            _ if pen != 0 => {}
+            PROTOCOL => self.protocol = uint(v).unwrap_or(0) as u8,
+            SRC_PORT => self.src_port = uint(v).unwrap_or(0) as u16,
+            DST_PORT => self.dst_port = uint(v).unwrap_or(0) as u16,
+            SRC_IPV4 | SRC_IPV6 => self.src = addr(v).or(self.src),
+            DST_IPV4 | DST_IPV6 => self.dst = addr(v).or(self.dst),
+            INGRESS_INTERFACE => self.ingress = uint(v).map(|n| n as u32),
+            EGRESS_INTERFACE => self.egress = uint(v).map(|n| n as u32),
+            FLOW_DIRECTION => self.direction = uint(v).map(|n| n as u8),
+            FORWARDING_STATUS => {
+                self.dropped = v.last().is_some_and(|b| b >> 6 == 2);
+            }
+            SAMPLING_INTERVAL | SAMPLER_RANDOM_INTERVAL => self.sampling = uint(v),
+            SAMPLING_PACKET_INTERVAL => self.packet_interval = uint(v),
+            SAMPLING_PACKET_SPACE => self.packet_space = uint(v),
+            SYSTEM_INIT_TIME_MILLISECONDS => self.system_init_ms = uint(v),
+            _ => {}
+        }
+    }
+
+    /// The sampling rate the record states (1 in N packets), if any.
+    pub fn sampling_rate(&self) -> Option<u64> {
+        if let Some(interval) = self.packet_interval.filter(|&i| i > 0) {
+            let space = self.packet_space.unwrap_or(0);
+            return Some((interval + space) / interval);
+        }
+        self.sampling.filter(|&s| s > 0)
+    }
+}
+
+/// An unsigned integer of 1 to 8 bytes (IPFIX reduced-size encoding).
+#[inline]
+pub fn uint(v: &[u8]) -> Option<u64> {
+    if v.is_empty() || v.len() > 8 {
+        return None;
+    }
+    Some(v.iter().fold(0u64, |n, &b| (n << 8) | u64::from(b)))
+}
+
+fn addr(v: &[u8]) -> Option<IpAddr> {
+    match v.len() {
+        4 => Some(IpAddr::V4(Ipv4Addr::new(v[0], v[1], v[2], v[3]))),
+        16 => {
+            let mut b = [0u8; 16];
+            b.copy_from_slice(v);
+            Some(IpAddr::V6(Ipv6Addr::from(b)))
+        }
+        _ => None,
+    }
+}
+
+fn secs(v: &[u8]) -> Time {
+    uint(v).map_or(Time::None, |s| {
+        Time::Absolute(s.saturating_mul(1_000_000_000))
+    })
+}
+
+fn millis(v: &[u8]) -> Time {
+    uint(v).map_or(Time::None, |ms| {
+        Time::Absolute(ms.saturating_mul(1_000_000))
+    })
+}
+
+/// NTP timestamps (`dateTimeMicroseconds`, `dateTimeNanoseconds`): 32 bits of
+/// seconds since 1900, 32 bits of fraction.
+fn ntp(v: &[u8]) -> Time {
+    if v.len() != 8 {
+        return Time::None;
+    }
+    let secs = u64::from(u32::from_be_bytes([v[0], v[1], v[2], v[3]]));
+    let frac = u64::from(u32::from_be_bytes([v[4], v[5], v[6], v[7]]));
+    let Some(unix) = secs.checked_sub(NTP_UNIX_OFFSET) else {
+        return Time::None;
+    };
+    Time::Absolute(unix * 1_000_000_000 + ((frac * 1_000_000_000) >> 32))
+}

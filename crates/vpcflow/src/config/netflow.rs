@@ -1,0 +1,157 @@
+//! `[netflow]` and `[[netflow.listen]]`: how NetFlow v5/v9 and IPFIX
+//! records are decoded (collector and `vpcflow convert --netflow`), and
+//! the UDP sockets `vpcflow run` collects on.
+
+use std::net::SocketAddr;
+
+use anyhow::{anyhow, bail, Result};
+use serde::Deserialize;
+use vpcflow_sources::netflow::collector::ListenSpec;
+use vpcflow_sources::netflow::templates::Limits;
+use vpcflow_sources::netflow::{DecoderOptions, Sampling};
+
+/// `[netflow]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetflowSection {
+    /// `scale` (default): sampled records' packets and bytes are multiplied
+    /// by the sampling rate; `raw`: kept as exported.
+    pub sampling: Option<String>,
+    /// Seconds of export time a data set waits for its template.
+    pub template_wait: Option<u64>,
+    /// Bytes of data sets held for their templates, over all exporters.
+    pub max_held_bytes: Option<usize>,
+    /// Socket receive buffer asked for, bytes.
+    pub receive_buffer: Option<usize>,
+    /// `vpcflow run`: event time follows the wall clock minus this many
+    /// seconds while exporters are quiet, so windows close.
+    pub idle_delay: Option<u64>,
+    /// `[[netflow.listen]]`: the UDP sockets of `vpcflow run`.
+    #[serde(default)]
+    pub listen: Vec<ListenSection>,
+}
+
+/// One `[[netflow.listen]]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListenSection {
+    /// `ADDRESS:PORT` to bind (`0.0.0.0:2055`, `[::]:4739`).
+    pub address: String,
+}
+
+/// The validated `[netflow]` settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetflowSettings {
+    /// How records are decoded (its interval is set from the flow log's).
+    pub decoder: DecoderOptions,
+    /// The sockets of `vpcflow run`.
+    pub listen: Vec<ListenSpec>,
+    /// Event time trails the wall clock by this many seconds.
+    pub idle_delay_secs: u64,
+}
+
+/// Default of `netflow.receive_buffer`: 32 MiB, a burst of about 20 000
+/// full-size datagrams.
+pub const DEFAULT_RECEIVE_BUFFER: usize = 32 << 20;
+
+impl NetflowSection {
+    /// Validates the section; `interval_secs` is the aggregation interval.
+    pub fn settings(&self, interval_secs: u64) -> Result<NetflowSettings> {
+        let sampling = match self.sampling.as_deref() {
+            None | Some("scale") => Sampling::Scale,
+            Some("raw") => Sampling::Raw,
+            Some(other) => bail!("netflow.sampling: {other:?} must be scale or raw"),
+        };
+        let defaults = DecoderOptions::default();
+        let template_wait_secs = self.template_wait.unwrap_or(defaults.template_wait_secs);
+        if template_wait_secs > 3600 {
+            bail!(
+                "netflow.template_wait: {template_wait_secs} s is more than the maximum of 3600 s"
+            );
+        }
+        let pending_bytes = self.max_held_bytes.unwrap_or(defaults.limits.pending_bytes);
+        if pending_bytes > 1 << 30 {
+            bail!("netflow.max_held_bytes: {pending_bytes} is more than the maximum of 1 GiB");
+        }
+        let receive_buffer = self.receive_buffer.unwrap_or(DEFAULT_RECEIVE_BUFFER);
+        if !(4096..=1 << 30).contains(&receive_buffer) {
+            bail!("netflow.receive_buffer: {receive_buffer} must be between 4096 and 1073741824 bytes");
+        }
+        let idle_delay_secs = self.idle_delay.unwrap_or(60);
+        if idle_delay_secs > 3600 {
+            bail!("netflow.idle_delay: {idle_delay_secs} s is more than the maximum of 3600 s");
+        }
+        let mut listen = Vec::with_capacity(self.listen.len());
+        for (i, l) in self.listen.iter().enumerate() {
+            let address: SocketAddr = l.address.parse().map_err(|_| {
+                anyhow!(
+                    "netflow.listen[{i}].address: {:?} is not an address and port such as 0.0.0.0:2055",
+                    l.address
+                )
+            })?;
+            if listen
+                .iter()
+                .any(|s: &ListenSpec| s.address == address && address.port() != 0)
+            {
+                bail!("netflow.listen[{i}].address: {address} is given twice");
+            }
+            listen.push(ListenSpec {
+                address,
+                receive_buffer,
+            });
+        }
+        Ok(NetflowSettings {
+            decoder: DecoderOptions {
+                sampling,
+                interval_secs,
+                limits: Limits {
+                    pending_bytes,
+                    ..defaults.limits
+                },
+                template_wait_secs,
+            },
+            listen,
+            idle_delay_secs,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn section(toml_text: &str) -> NetflowSection {
+        toml::from_str(toml_text).unwrap()
+    }
+
+    #[test]
+    fn defaults_and_listeners() {
+        let s = section(
+            "[[listen]]\naddress = \"127.0.0.1:2055\"\n[[listen]]\naddress = \"[::1]:4739\"\n",
+        )
+        .settings(60)
+        .unwrap();
+        assert_eq!(s.listen.len(), 2);
+        assert_eq!(s.listen[0].receive_buffer, DEFAULT_RECEIVE_BUFFER);
+        assert_eq!(s.decoder.sampling, Sampling::Scale);
+        assert_eq!(s.decoder.interval_secs, 60);
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        for (text, key) in [
+            ("sampling = \"half\"", "netflow.sampling"),
+            ("template_wait = 4000", "netflow.template_wait"),
+            ("receive_buffer = 10", "netflow.receive_buffer"),
+            ("idle_delay = 99999", "netflow.idle_delay"),
+            ("[[listen]]\naddress = \"2055\"", "netflow.listen[0].address"),
+            (
+                "[[listen]]\naddress = \"127.0.0.1:2055\"\n[[listen]]\naddress = \"127.0.0.1:2055\"",
+                "netflow.listen[1].address",
+            ),
+        ] {
+            let e = section(text).settings(600).unwrap_err().to_string();
+            assert!(e.starts_with(key), "{e}");
+        }
+    }
+}

@@ -1,0 +1,336 @@
+//! NetFlow v5, v9 and IPFIX from a real exporter: softflowd exports the
+//! shared captures' flows over loopback, tcpdump records the datagrams,
+//! nfcapd/nfdump decodes the same datagrams independently, and
+//! `vpcflow convert --netflow` of the recording must give nfdump's packets
+//! and bytes per 5-tuple exactly, and the capture's truth wherever
+//! softflowd counts as the truth does.
+//!
+//! Needs root (tcpdump on loopback), softflowd, nfdump (nfcapd) and
+//! tcpdump; without them the tests print `SKIPPED:` and pass, except under
+//! `VPCFLOW_REQUIRE_NETFLOW=1` (CI), where they must run.
+
+mod common;
+#[path = "common/exporters.rs"]
+mod exporters;
+#[path = "common/netns.rs"]
+mod netns;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use common::{vpcflow_ok, IDENTITY};
+use exporters::{available, export, truth_flows, vpcflow_totals, Totals, TruthFlow, Tuple};
+use netns::records;
+use vpcflow_testkit::shared_dir;
+
+/// `vpcflow convert --netflow` of `pcap` into `dir/NAME`: its records.
+fn convert(pcap: &Path, dir: &Path, name: &str, extra: &[&str]) -> Vec<Vec<String>> {
+    let out = dir.join(name);
+    let mut args = vec![
+        "convert",
+        "--quiet",
+        "--netflow",
+        pcap.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(&IDENTITY);
+    args.extend_from_slice(extra);
+    vpcflow_ok(&args);
+    records(&out)
+}
+
+/// The shared captures softflowd can read (every link type it knows).
+fn captures(shared: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(shared.join("pcaps"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            (name.ends_with(".pcap") || name.ends_with(".pcapng"))
+                && p.with_extension("truth.json").exists()
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn diff(a: &Totals, b: &Totals) -> String {
+    let mut s = String::new();
+    for (k, v) in a {
+        if b.get(k) != Some(v) {
+            s += &format!("  {k:?}: {v:?} vs {:?}\n", b.get(k));
+        }
+    }
+    for (k, v) in b {
+        if !a.contains_key(k) {
+            s += &format!("  {k:?}: missing vs {v:?}\n");
+        }
+    }
+    s
+}
+
+/// Whether softflowd's counts of one flow agree with the truth's, by
+/// softflowd's own counting rules: its packets are the truth's; its bytes
+/// are the frame after the link-layer header (`linktype_header`, plus 4 a
+/// VLAN tag), so Ethernet padding and trailers count; SCTP flows carry no
+/// ports.
+fn agrees(
+    key: &Tuple,
+    got: (u64, u64),
+    truth: &BTreeMap<Tuple, TruthFlow>,
+    linktype_header: u64,
+) -> Result<bool, String> {
+    let flow = if key.4 == 132 {
+        truth
+            .iter()
+            .filter(|(k, _)| (&k.0, &k.1, k.4) == (&key.0, &key.1, key.4))
+            .fold(None, |acc: Option<TruthFlow>, (_, f)| {
+                let a = acc.unwrap_or(TruthFlow {
+                    packets: 0,
+                    bytes: 0,
+                    frame_bytes: 0,
+                });
+                Some(TruthFlow {
+                    packets: a.packets + f.packets,
+                    bytes: a.bytes + f.bytes,
+                    frame_bytes: a.frame_bytes + f.frame_bytes,
+                })
+            })
+    } else {
+        truth.get(key).copied()
+    };
+    let Some(t) = flow else {
+        return Err(format!("{key:?}: {got:?}, not in the truth"));
+    };
+    if got.0 != t.packets {
+        return Err(format!("{key:?}: {got:?}, truth {t:?}"));
+    }
+    if got.1 == t.bytes {
+        return Ok(true);
+    }
+    let framed = (0..=4).any(|tags| {
+        t.frame_bytes
+            .checked_sub((linktype_header + 4 * tags) * t.packets)
+            == Some(got.1)
+    });
+    if framed {
+        Ok(false)
+    } else {
+        Err(format!("{key:?}: {got:?}, truth {t:?}"))
+    }
+}
+
+/// softflowd's link-layer header length for a pcap link type.
+fn link_header(linktypes: &[u32]) -> u64 {
+    match linktypes {
+        [1] => 14,
+        [0] | [108] => 4,
+        [113] => 16,
+        [276] => 20,
+        _ => 0,
+    }
+}
+
+#[test]
+fn softflowd_exports_decode_like_nfdump_and_the_truth() {
+    if !available("softflowd_exports_decode_like_nfdump_and_the_truth") {
+        return;
+    }
+    let Some(shared) = shared_dir() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let mut failures = String::new();
+    let (mut exact, mut framed, mut refused) = (0, 0, 0);
+    for capture in captures(&shared) {
+        let name = capture.file_stem().unwrap().to_string_lossy().into_owned();
+        let (truth, linktypes) = truth_flows(&capture.with_extension("truth.json"));
+        let header = link_header(&linktypes);
+        for (version, extra) in [("5", &[][..]), ("9", &["-6"][..]), ("10", &["-6"][..])] {
+            let pcap = dir.path().join(format!("{name}-v{version}.pcap"));
+            let Some(nfdump) = export(&capture, version, extra, &pcap, dir.path()) else {
+                println!("{name}: softflowd does not read this capture (link type)");
+                refused += 1;
+                continue;
+            };
+            let rows = convert(&pcap, dir.path(), &format!("{name}-v{version}"), &[]);
+            let ours = vpcflow_totals(&rows);
+            if ours != nfdump {
+                failures += &format!(
+                    "{name} v{version}: vpcflow vs nfdump\n{}",
+                    diff(&ours, &nfdump)
+                );
+                continue;
+            }
+            for (k, v) in &ours {
+                match agrees(k, *v, &truth, header) {
+                    Ok(true) => exact += 1,
+                    Ok(false) => framed += 1,
+                    Err(e) => failures += &format!("{name} v{version}: {e}\n"),
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{failures}");
+    println!("{exact} flows equal to the truth, {framed} with link-layer padding counted by softflowd, {refused} exports refused");
+    assert!(exact > 100, "only {exact} flows equal to the truth");
+    assert!(refused <= 3, "softflowd refused {refused} captures");
+}
+
+/// The export time of a v5, v9 or IPFIX message (Unix seconds).
+fn export_secs(d: &[u8]) -> u64 {
+    let at = if d[1] == 10 { 4 } else { 8 };
+    u64::from(u32::from_be_bytes(d[at..at + 4].try_into().unwrap()))
+}
+
+#[test]
+fn dropped_export_datagrams_are_skipdata_in_their_windows_and_never_double_counted() {
+    if !available("dropped_export_datagrams_are_skipdata_in_their_windows_and_never_double_counted")
+    {
+        return;
+    }
+    let Some(shared) = shared_dir() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    // 500 one-packet flows: many datagrams in every version. softflowd
+    // expires flows after 10 s idle, so the export times spread over
+    // several of the capture's 60-second windows.
+    let capture = shared.join("pcaps/zeek-dhcp_flood.pcap");
+    for version in ["5", "9", "10"] {
+        let pcap = dir.path().join(format!("all-v{version}.pcap"));
+        export(
+            &capture,
+            version,
+            &["-t", "general=10s", "-t", "udp=10s"],
+            &pcap,
+            dir.path(),
+        )
+        .expect("softflowd reads the capture");
+        let all = exporters::datagrams(&pcap);
+        assert!(all.len() >= 8, "v{version}: only {} datagrams", all.len());
+        // Drop every fourth datagram, never the first (templates) nor the
+        // last (a loss at the very end cannot be seen).
+        let dropped = |i: usize| i % 4 == 2 && i + 1 < all.len();
+        let kept_pcap = dir.path().join(format!("kept-v{version}.pcap"));
+        let n = exporters::filter_pcap(&pcap, &kept_pcap, dropped);
+        assert!(n >= 2);
+        let kept: Vec<Vec<u8>> = all
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !dropped(*i))
+            .map(|(_, d)| d.clone())
+            .collect();
+        // The loss shows at the datagram after each dropped one.
+        let expected: std::collections::BTreeSet<u64> = (0..all.len())
+            .filter(|&i| dropped(i))
+            .map(|i| export_secs(&all[i + 1]) / 60 * 60)
+            .collect();
+        let rows = convert(
+            &kept_pcap,
+            dir.path(),
+            &format!("kept-v{version}"),
+            &["--interval", "60"],
+        );
+        let nfdump = exporters::nfdump_of(&kept, dir.path());
+        assert_eq!(
+            vpcflow_totals(&rows),
+            nfdump,
+            "v{version}: the kept datagrams, counted once"
+        );
+        let skipdata: std::collections::BTreeSet<u64> = rows
+            .iter()
+            .filter(|r| r[13] == "SKIPDATA")
+            .map(|r| r[10].parse::<u64>().unwrap() / 60 * 60)
+            .collect();
+        assert_eq!(skipdata, expected, "v{version}: SKIPDATA windows");
+        // Without the drops: no SKIPDATA at all.
+        let whole = convert(
+            &pcap,
+            dir.path(),
+            &format!("all-v{version}"),
+            &["--interval", "60"],
+        );
+        assert!(whole.iter().all(|r| r[13] != "SKIPDATA"), "v{version}");
+    }
+}
+
+#[test]
+fn live_collection_from_two_exporters_equals_the_offline_replay() {
+    if !available("live_collection_from_two_exporters_equals_the_offline_replay") {
+        return;
+    }
+    let Some(shared) = shared_dir() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let port = exporters::free_udp_port();
+    let config = vpcflow_testkit::ConfigToml::new()
+        .test_flow_log()
+        .table("output")
+        .set("out", dir.path().join("live"))
+        .without_nodata()
+        .table("state")
+        .set("dir", dir.path().join("state"))
+        .array_entry("netflow.listen")
+        .set("address", format!("127.0.0.1:{port}"))
+        .write(dir.path());
+    let mut daemon = std::process::Command::new(env!("CARGO_BIN_EXE_vpcflow"))
+        .args(["run", "--config", config.to_str().unwrap()])
+        .env_remove("VPCFLOW_LOG")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until it listens (the port is taken).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "vpcflow run did not listen"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let recording = dir.path().join("live.pcap");
+    let tcpdump = exporters::Tcpdump::start(port, &recording);
+    // Exporter 1: softflowd, IPFIX, from 127.0.0.1.
+    assert!(exporters::softflowd(
+        &shared.join("pcaps/suricata-sip-method.pcap"),
+        port,
+        "10",
+        &[],
+        dir.path()
+    ));
+    // Exporter 2: a v9 stream of another capture, from 127.0.0.2, and
+    // garbage datagrams in between.
+    let v9 = dir.path().join("v9.pcap");
+    export(
+        &shared.join("pcaps/suricata-smb-length-5770.pcap"),
+        "9",
+        &[],
+        &v9,
+        dir.path(),
+    )
+    .expect("softflowd reads the capture");
+    let second = std::net::UdpSocket::bind("127.0.0.2:0").unwrap();
+    for d in exporters::datagrams(&v9) {
+        second.send_to(&d, ("127.0.0.1", port)).unwrap();
+        second
+            .send_to(b"\x00\x09garbage", ("127.0.0.1", port))
+            .unwrap();
+    }
+    tcpdump.stop();
+    common::signal(&daemon, "TERM");
+    let (status, err) = common::wait_exit(&mut daemon);
+    assert!(status.success(), "{status}: {err}");
+    assert!(err.contains("malformed export datagram"), "{err}");
+    let live = vpcflow_totals(&records(&dir.path().join("live")));
+    let offline = vpcflow_totals(&convert(
+        &recording,
+        dir.path(),
+        "offline",
+        &["--interval", "60"],
+    ));
+    assert!(!live.is_empty());
+    assert_eq!(live, offline);
+    // Both exporters' flows are there.
+    assert!(
+        live.keys().any(|k| k.0 == "192.168.0.29"),
+        "the SMB capture's flows"
+    );
+    assert!(live.len() > 100, "the SIP capture's flows: {}", live.len());
+}
