@@ -63,11 +63,13 @@ pub enum Command {
 /// `vpcflow deliver`.
 #[derive(Debug, Args)]
 pub struct DeliverArgs {
-    /// Configuration file (TOML) with `[output]` and `[output.s3]`.
+    /// Configuration file (TOML) with `[output]` and `[output.s3]`,
+    /// `[output.cloudwatch]`, `[output.firehose]`.
     #[arg(long, short)]
     pub config: Option<PathBuf>,
-    /// The S3 destination (its client settings; each spooled object carries
-    /// its own bucket and keys) and the spool folder.
+    /// The destinations (their client settings; each spooled object or
+    /// batch carries its own bucket and keys, log group and stream, or
+    /// delivery stream) and the spool folder.
     #[command(flatten)]
     pub destination: DestinationFlags,
     /// Give up after this many seconds (default: until delivered, or until

@@ -124,7 +124,9 @@ fn render_output(s: &ConvertSummary, secs: f64, out: &mut String) {
         },
         o.compressed_bytes
     );
-    render_delivery(out, s.delivery.as_ref());
+    for report in &s.delivery {
+        render_delivery(out, report);
+    }
     let _ = writeln!(out, "time      {:.2} s", secs);
     for (path, reason) in &s.files_failed {
         let _ = writeln!(out, "failed    {}: {}", path.display(), reason);
@@ -169,27 +171,38 @@ pub fn render_run(t: &RunTotals) -> String {
         "files     {} ({} already present), {} bytes compressed",
         o.files, o.files_already_present, o.compressed_bytes
     );
-    render_delivery(&mut out, t.delivery.as_ref());
+    for report in &t.delivery {
+        render_delivery(&mut out, report);
+    }
     out
 }
 
 /// The summary of `vpcflow deliver`.
 pub fn render_delivery_only(report: &DeliveryReport) -> String {
     let mut out = String::new();
-    render_delivery(&mut out, Some(report));
+    render_delivery(&mut out, report);
     out
 }
 
-/// The S3 line: what was spooled is in `files` above; this says what was
+/// The line of a spooled destination: what was spooled is in `files` above
+/// (objects, or batches of log events or records); this says what was
 /// delivered and what stays in the spool.
-fn render_delivery(out: &mut String, report: Option<&DeliveryReport>) {
-    let Some(r) = report else {
-        return;
+fn render_delivery(out: &mut String, r: &DeliveryReport) {
+    let kind = if r.destination.starts_with("s3://") || r.destination.starts_with("arn:aws:s3") {
+        "s3      "
+    } else {
+        "delivery"
+    };
+    let what = if kind == "delivery" {
+        "batches"
+    } else {
+        "objects"
     };
     let _ = writeln!(
         out,
-        "s3        {} objects delivered ({} already present), {} bytes; {} left in the spool {} ({} bytes){}",
+        "{kind}  {} {what} delivered to {} ({} already present), {} bytes; {} left in the spool {} ({} bytes){}",
         r.delivered,
+        r.destination,
         r.already_present,
         r.bytes_delivered,
         r.left.files,

@@ -47,7 +47,7 @@ fn empty_config_gives_defaults() {
     assert_eq!(s.aggregation.interval, Interval::TenMinutes);
     assert_eq!(s.flow_log.region, "us-east-1");
     assert_eq!(s.flow_log.account_id.len(), 12);
-    assert_eq!(s.destination, Destination::Directory("flowlogs".into()));
+    assert_eq!(s.destinations[0], Destination::Directory("flowlogs".into()));
     assert_eq!(s.max_file_bytes, DEFAULT_MAX_FILE_BYTES);
     assert!(!s.aggregation.key_by_packet_addrs);
     assert_eq!(s.state_save_interval_secs, 60);
@@ -98,7 +98,7 @@ fn full_config() {
     .unwrap();
     assert_eq!(s.format.version(), 3);
     assert!(s.aggregation.key_by_packet_addrs);
-    assert_eq!(s.destination, Destination::Stdout);
+    assert_eq!(s.destinations[0], Destination::Stdout);
     assert!(s.layout.hive && s.layout.hourly);
     assert_eq!(s.interfaces["eth0"].addresses.len(), 2);
     assert_eq!(
@@ -376,8 +376,8 @@ fn s3_destination_and_every_s3_key() {
         "#,
     )
     .unwrap();
-    let Destination::S3(t) = &s.destination else {
-        panic!("{:?}", s.destination)
+    let Destination::S3(t) = &s.destinations[0] else {
+        panic!("{:?}", s.destinations)
     };
     assert_eq!(t.destination.bucket, "my-flow-logs");
     assert_eq!(s.prefix.as_str(), "vpc");
@@ -408,7 +408,7 @@ fn s3_destination_and_every_s3_key() {
     assert!(e.to_string().starts_with("output.out: "), "{e}");
     // Without an S3 destination the S3 table is accepted and unused.
     let s = parse("[output.s3]\nregion = \"us-east-1\"").unwrap();
-    assert_eq!(s.destination, Destination::Directory("flowlogs".into()));
+    assert_eq!(s.destinations[0], Destination::Directory("flowlogs".into()));
 }
 
 #[test]

@@ -174,7 +174,7 @@ fn uploads() -> Arc<DeliveryStats> {
 fn delivery_counters_are_read_at_scrape_time() {
     let t = Telemetry::new();
     let uploads = uploads();
-    t.plug_delivery(uploads.clone());
+    t.plug_delivery("s3://bucket/", uploads.clone());
     let endpoint = Endpoint::new(t);
     uploads
         .upload_latency_us_sum
@@ -219,7 +219,7 @@ fn latency_buckets_are_cumulative_in_the_output() {
     };
     bucket(0.1).store(2, Ordering::Relaxed);
     bucket(1.0).store(1, Ordering::Relaxed);
-    t.plug_delivery(uploads);
+    t.plug_delivery("s3://bucket/", uploads);
     let text = Endpoint::new(t).metrics_text();
     let all = lines(&text);
     for want in [
@@ -274,7 +274,7 @@ fn health_names_each_problem() {
 fn permanent_upload_errors_make_it_unhealthy_for_a_while() {
     let t = Telemetry::new();
     let uploads = Arc::new(DeliveryStats::default());
-    t.plug_delivery(uploads.clone());
+    t.plug_delivery("s3://bucket/", uploads.clone());
     t.ingest_alive();
     let now = t.now_ms();
     assert!(check(&t, now).is_ok());

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use vpcflow_core::aggregate::AggregatorStats;
-use vpcflow_sinks::s3::{DeliveryReport, DrainPolicy};
+use vpcflow_sinks::s3::DeliveryReport;
 use vpcflow_sinks::{FileFormat, RunSummary};
 use vpcflow_sources::pcap::{read_capture, CaptureStats};
 use vpcflow_sources::skydive::replay::{self, BadLine};
@@ -58,8 +58,9 @@ pub struct ConvertSummary {
     pub aggregation: AggregatorStats,
     /// What the sink wrote.
     pub output: RunSummary,
-    /// What the delivery to S3 did (S3 destinations).
-    pub delivery: Option<DeliveryReport>,
+    /// What the delivery of each spooled destination (S3, CloudWatch Logs,
+    /// Firehose) did.
+    pub delivery: Vec<DeliveryReport>,
     /// Wall time of the whole run.
     pub elapsed: Duration,
     /// Text or Parquet files.
@@ -75,7 +76,7 @@ pub fn convert(
     progress: &mut dyn FnMut(u64),
 ) -> Result<ConvertSummary> {
     let started = Instant::now();
-    let mut pipeline = start(settings, DrainPolicy::UntilDelivered, None)?;
+    let mut pipeline = start(settings, super::sinks::RunKind::OneShot, None)?;
     let ingest = &mut pipeline.ingest;
     let mut summary = ConvertSummary {
         input,
