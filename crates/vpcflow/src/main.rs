@@ -6,6 +6,7 @@ mod cli;
 mod config;
 mod fields_cmd;
 mod inputs;
+mod insights;
 mod ip_ranges;
 mod logging;
 mod metrics;
@@ -53,6 +54,21 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Convert(args) => convert(*args),
         Command::Athena(args) => {
             let text = athena_sql(&args)?;
+            std::io::stdout().lock().write_all(text.as_bytes())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Insights(args) => {
+            let settings = config::load(args.config.as_deref(), &args.overrides())?;
+            let configured = settings.destinations.iter().find_map(|d| match d {
+                config::Destination::CloudWatch(t) => Some(t.destination.name.clone()),
+                _ => None,
+            });
+            let log_group = args
+                .log_group
+                .clone()
+                .or(configured)
+                .unwrap_or_else(|| insights::PLACEHOLDER_LOG_GROUP.to_string());
+            let text = insights::render(&settings.format, &log_group);
             std::io::stdout().lock().write_all(text.as_bytes())?;
             Ok(ExitCode::SUCCESS)
         }
