@@ -321,6 +321,24 @@ fn destinations(
     for (i, text) in out_texts.iter().enumerate() {
         let destination = match text.as_str() {
             "-" => Destination::Stdout,
+            url if LogGroupDestination::is_cloudwatch(url) => Destination::CloudWatch(Box::new(
+                super::cloudwatch::target(
+                    url,
+                    &out.cloudwatch,
+                    out.spool_max_bytes,
+                    &root()?,
+                    region,
+                )?,
+            )),
+            url if DeliveryStreamDestination::is_firehose(url) => Destination::Firehose(Box::new(
+                super::firehose::target(
+                    url,
+                    &out.firehose,
+                    out.spool_max_bytes,
+                    &root()?,
+                    region,
+                )?,
+            )),
             url if S3Destination::is_s3(url) => {
                 let destination = s3::destination(url, &prefix, prefix_given)?;
                 let mut settings = s3::s3_settings(
@@ -343,24 +361,6 @@ fn destinations(
                     settings,
                 }))
             }
-            url if LogGroupDestination::is_cloudwatch(url) => Destination::CloudWatch(Box::new(
-                super::cloudwatch::target(
-                    url,
-                    &out.cloudwatch,
-                    out.spool_max_bytes,
-                    &root()?,
-                    region,
-                )?,
-            )),
-            url if DeliveryStreamDestination::is_firehose(url) => Destination::Firehose(Box::new(
-                super::firehose::target(
-                    url,
-                    &out.firehose,
-                    out.spool_max_bytes,
-                    &root()?,
-                    region,
-                )?,
-            )),
             dir if !dir.is_empty() => Destination::Directory(PathBuf::from(dir)),
             _ => bail!("output.out: must be a directory, -, s3://bucket/prefix/, a log group or a delivery stream"),
         };

@@ -43,9 +43,18 @@ pub fn render(format: &LogFormat, log_group: &str) -> String {
          # console, or run it with\n\
          #   aws logs start-query --log-group-name {log_group} --start-time S --end-time E --query-string '...'"
     );
+    let columns: Vec<String> = format.fields().iter().map(|f| f.column_name()).collect();
+    let _ = writeln!(
+        out,
+        "\n# Records: the 20 newest records, every field parsed.\n{parse}\n| fields {}\n| sort @timestamp desc\n| limit 20",
+        columns.join(", ")
+    );
     let list = queries(format);
     if list.is_empty() {
-        let _ = writeln!(out, "# (none: the format lacks the fields they read)");
+        let _ = writeln!(
+            out,
+            "# (no other query: the format lacks the fields they read)"
+        );
     }
     for q in list {
         let _ = writeln!(out, "\n# {}: {}\n{}", q.name, q.description, q.text(&parse));
@@ -71,14 +80,17 @@ mod tests {
 
     #[test]
     fn the_parse_command_follows_the_format() {
-        let f = LogFormat::parse("${version} ${srcaddr} ${log-status} ${pkt-src-aws-service}")
-            .unwrap();
+        let f =
+            LogFormat::parse("${version} ${srcaddr} ${log-status} ${pkt-src-aws-service}").unwrap();
         assert_eq!(
             parse_command(&f),
             "parse @message \"* * * *\" as version, srcaddr, log_status, pkt_src_aws_service"
         );
         let text = render(&LogFormat::default(), "flow-logs");
         assert!(text.contains("log group flow-logs"), "{text}");
-        assert!(text.contains("\"LogGroupNames\": [\n    \"flow-logs\"\n  ]"), "{text}");
+        assert!(
+            text.contains("\"LogGroupNames\": [\n    \"flow-logs\"\n  ]"),
+            "{text}"
+        );
     }
 }

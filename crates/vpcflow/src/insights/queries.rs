@@ -123,7 +123,14 @@ mod tests {
 
     #[test]
     fn queries_need_their_fields() {
-        let all = names(&LogFormat::default().fields().iter().map(|f| format!("${{{}}}", f.name())).collect::<Vec<_>>().join(" "));
+        let all = names(
+            &LogFormat::default()
+                .fields()
+                .iter()
+                .map(|f| format!("${{{}}}", f.name()))
+                .collect::<Vec<_>>()
+                .join(" "),
+        );
         assert!(all.contains(&"TopTalkers"));
         assert!(all.contains(&"NoDataSkipDataOverTime"));
         assert!(!all.contains(&"TopTalkingInstances"));

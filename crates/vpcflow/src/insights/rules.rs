@@ -8,12 +8,22 @@ use vpcflow_core::format::LogFormat;
 
 /// `(name, description, rule JSON)` for each rule the format has the fields
 /// for.
-pub fn contributor_rules(format: &LogFormat, log_group: &str) -> Vec<(&'static str, &'static str, String)> {
+pub fn contributor_rules(
+    format: &LogFormat,
+    log_group: &str,
+) -> Vec<(&'static str, &'static str, String)> {
     let position = |f: Field| format.fields().iter().position(|x| *x == f).map(|i| i + 1);
-    let rule = |fields: &[Field], keys: &[Field], value: Option<Field>, filter: Option<(Field, &str)>| -> Option<String> {
+    let rule = |fields: &[Field],
+                keys: &[Field],
+                value: Option<Field>,
+                filter: Option<(Field, &str)>|
+     -> Option<String> {
         let mut map = serde_json::Map::new();
         for f in fields {
-            map.insert(position(*f)?.to_string(), Value::String(f.column_name().to_string()));
+            map.insert(
+                position(*f)?.to_string(),
+                Value::String(f.column_name().to_string()),
+            );
         }
         let mut contribution = json!({
             "Keys": keys.iter().map(|k| k.column_name()).collect::<Vec<_>>(),
@@ -34,13 +44,36 @@ pub fn contributor_rules(format: &LogFormat, log_group: &str) -> Vec<(&'static s
     };
     use Field as F;
     let mut rules = Vec::new();
-    if let Some(r) = rule(&[F::SrcAddr, F::DstAddr, F::Bytes], &[F::SrcAddr, F::DstAddr], Some(F::Bytes), None) {
-        rules.push(("TopTalkersByBytes", "Source and destination address pairs by bytes sent.", r));
+    if let Some(r) = rule(
+        &[F::SrcAddr, F::DstAddr, F::Bytes],
+        &[F::SrcAddr, F::DstAddr],
+        Some(F::Bytes),
+        None,
+    ) {
+        rules.push((
+            "TopTalkersByBytes",
+            "Source and destination address pairs by bytes sent.",
+            r,
+        ));
     }
-    if let Some(r) = rule(&[F::SrcAddr, F::Action], &[F::SrcAddr], None, Some((F::Action, "REJECT"))) {
-        rules.push(("RejectedBySource", "Source addresses by number of REJECT records.", r));
+    if let Some(r) = rule(
+        &[F::SrcAddr, F::Action],
+        &[F::SrcAddr],
+        None,
+        Some((F::Action, "REJECT")),
+    ) {
+        rules.push((
+            "RejectedBySource",
+            "Source addresses by number of REJECT records.",
+            r,
+        ));
     }
-    if let Some(r) = rule(&[F::InterfaceId, F::Bytes], &[F::InterfaceId], Some(F::Bytes), None) {
+    if let Some(r) = rule(
+        &[F::InterfaceId, F::Bytes],
+        &[F::InterfaceId],
+        Some(F::Bytes),
+        None,
+    ) {
         rules.push(("TopInterfacesByBytes", "Interfaces by bytes carried.", r));
     }
     rules
