@@ -1,8 +1,8 @@
 //! Delivery to Amazon CloudWatch Logs with the AWS SDK for Rust, from the
 //! durable [spool](crate::spool), as AWS delivers flow logs there.
 //!
-//! * [`LogGroupDestination`]: `arn:aws:logs:REGION:ACCOUNT:log-group:NAME`
-//!   or `cloudwatch://NAME`.
+//! * [`LogGroupDestination`], the log group:
+//!   `arn:aws:logs:REGION:ACCOUNT:log-group:NAME` or `cloudwatch://NAME`.
 //! * [`CloudWatchOptions`]: client, log group creation, retention, KMS key.
 //! * [`batch`]: PutLogEvents' limits (events, bytes, time span, event age),
 //!   enforced here, whatever the server checks.

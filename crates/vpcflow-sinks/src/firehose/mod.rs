@@ -1,7 +1,7 @@
 //! Delivery to Amazon Data Firehose (Kinesis Data Firehose) with the AWS
 //! SDK for Rust, from the durable [spool](crate::spool).
 //!
-//! * [`DeliveryStreamDestination`]:
+//! * [`DeliveryStreamDestination`], the delivery stream:
 //!   `arn:aws:firehose:REGION:ACCOUNT:deliverystream/NAME` or
 //!   `firehose://NAME`.
 //! * [`batch`]: PutRecordBatch's limits (records, bytes per call and per
