@@ -663,3 +663,80 @@ fn check_shows_every_destination() {
     let out = common::vpcflow(&["convert", "x.pcap", "--out", "-", "--out", "-"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("output.out: \"-\" is given twice"));
 }
+
+#[test]
+fn the_daemon_writes_files_and_the_log_group_and_counts_per_destination() {
+    use common::analyzer::{analyzer, flow_of, now_ms, store};
+    use vpcflow_testkit::{ConfigToml, RawToml};
+    let Some(moto) = Moto::start() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (port, tx, server) = analyzer();
+    let mport = common::free_port();
+    let out = dir.path().join("out/files");
+    let config = ConfigToml::new()
+        .test_flow_log()
+        .table("output")
+        .set(
+            "out",
+            RawToml(&format!("[\"{}\", \"cloudwatch://daemon\"]", out.display())),
+        )
+        .set("spool_dir", dir.path().join("spool"))
+        .without_nodata()
+        .table("skydive")
+        .set("idle_delay", 120)
+        .skydive_analyzer(port)
+        .set("host_id", "vpcflow-test")
+        .table("metrics")
+        .set("listen", format!("127.0.0.1:{mport}"))
+        .table("state")
+        .set("dir", dir.path().join("state"))
+        .array_entry("interface")
+        .set("name", "node-1")
+        .set("interface_id", "eni-0000000000000000a")
+        .write(dir.path());
+    let mut child = vpcflow_with(&moto, &["run", "--config", config.to_str().unwrap()])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], mport));
+    // Traffic of an hour ago: its windows close on the wall clock.
+    let old = now_ms() - 3_600_000;
+    tx.send(store(&[
+        flow_of("node-1", "a", "10.0.0.1", 3, old),
+        flow_of("node-2", "b", "10.0.0.2", 5, old),
+    ]))
+    .unwrap();
+    let sent =
+        "vpcflow_destination_events_total{destination=\"cloudwatch://daemon\",result=\"sent\"}";
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let text = loop {
+        let text = common::http_get(addr, "/metrics")
+            .map(|r| r.body)
+            .unwrap_or_default();
+        if common::metric(&text, sent) == Some(2) {
+            break text;
+        }
+        assert!(Instant::now() < deadline, "no {sent} 2 in\n{text}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    for (sample, value) in [
+        ("vpcflow_destination_spool_files{destination=\"cloudwatch://daemon\"}", 0),
+        ("vpcflow_destination_delivered_total{destination=\"cloudwatch://daemon\"}", 2),
+        ("vpcflow_destination_events_total{destination=\"cloudwatch://daemon\",result=\"rejected\"}", 0),
+        ("vpcflow_destination_errors_total{destination=\"cloudwatch://daemon\",kind=\"permanent\"}", 0),
+    ] {
+        assert_eq!(common::metric(&text, sample), Some(value), "{sample} in\n{text}");
+    }
+    let mut got: Vec<String> = events(&moto, "daemon")
+        .iter()
+        .map(|e| e.splitn(3, ' ').nth(2).unwrap().to_string())
+        .collect();
+    got.sort();
+    assert_eq!(got, file_lines(&out));
+    assert_eq!(got.len(), 2);
+    common::signal(&child, "TERM");
+    let (status, stderr) = common::wait_exit(&mut child);
+    assert!(status.success(), "{status}: {stderr}");
+    drop(tx);
+    server.join().unwrap();
+}
