@@ -381,6 +381,38 @@ fn throttling_is_retried_and_nothing_is_lost() {
 }
 
 #[test]
+fn a_missing_log_group_that_may_not_be_created_stops_a_conversion() {
+    let Some(moto) = Moto::start() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let pcap = recent_capture(tmp.path(), 13);
+    let cfg = config(tmp.path(), moto.endpoint(), "create_log_group = false\n");
+    let out = vpcflow_with(
+        &moto,
+        &[
+            "convert",
+            pcap.to_str().unwrap(),
+            "--config",
+            cfg.to_str().unwrap(),
+        ],
+    )
+    .env("VPCFLOW_LOG", "error")
+    .output()
+    .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("does not exist and output.cloudwatch.create_log_group is false"),
+        "{err}"
+    );
+    assert!(
+        err.contains("were not delivered to cloudwatch://faults"),
+        "{err}"
+    );
+    // What was sealed waits in the spool.
+    assert!(!files_below(&tmp.path().join("spool/cloudwatch-faults/ready")).is_empty());
+}
+
+#[test]
 fn endpoint_down_then_up_and_a_kill_during_a_send_lose_nothing() {
     let Some(mut moto) = Moto::start() else {
         return;
