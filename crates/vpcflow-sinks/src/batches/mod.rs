@@ -6,6 +6,8 @@
 //! run.
 
 pub(crate) mod delivery;
+#[cfg(test)]
+mod tests;
 
 use std::io::Write;
 use std::path::PathBuf;
