@@ -241,8 +241,10 @@ fn firehose_records_land_in_s3_as_the_file_lines() {
 }
 
 /// A proxy in front of moto: answers the first `throttle` PutLogEvents
-/// calls with ThrottlingException, holds every call while `hold` is set
-/// (never answering), forwards the rest.
+/// calls with ThrottlingException, holds every PutLogEvents call when
+/// `hold` is set (never answering), forwards only the first half of the
+/// records of the first `fail_half` PutRecordBatch calls and reports the
+/// other half failed (`FailedPutCount`), forwards the rest.
 struct Proxy {
     port: u16,
     throttled: Arc<AtomicUsize>,
@@ -271,8 +273,61 @@ fn read_request(stream: &mut TcpStream) -> Option<Vec<u8>> {
     }
 }
 
+/// Forwards the first half of the records of a PutRecordBatch request and
+/// answers as Firehose does when the others failed.
+fn fail_half_of(request: &[u8], upstream: u16) -> Vec<u8> {
+    use serde_json::{json, Value};
+    let end = request.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let mut body: Value = serde_json::from_slice(&request[end + 4..]).unwrap();
+    let records = body["Records"].as_array().unwrap().clone();
+    let keep = records.len() / 2;
+    body["Records"] = Value::Array(records[..keep].to_vec());
+    let new_body = serde_json::to_vec(&body).unwrap();
+    let head = String::from_utf8_lossy(&request[..end]).into_owned();
+    let head: Vec<&str> = head
+        .split("\r\n")
+        .filter(|l| !l.to_ascii_lowercase().starts_with("content-length:"))
+        .collect();
+    let mut forwarded = format!(
+        "{}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        head.join("\r\n"),
+        new_body.len()
+    )
+    .into_bytes();
+    forwarded.extend_from_slice(&new_body);
+    let mut up = TcpStream::connect(("127.0.0.1", upstream)).unwrap();
+    up.write_all(&forwarded).unwrap();
+    let mut response = Vec::new();
+    up.read_to_end(&mut response).unwrap();
+    assert!(
+        response.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&response)
+    );
+    let answers: Vec<Value> = (0..records.len())
+        .map(|i| {
+            if i < keep {
+                json!({"RecordId": format!("r{i}")})
+            } else {
+                json!({"ErrorCode": "ServiceUnavailableException", "ErrorMessage": "Slow down."})
+            }
+        })
+        .collect();
+    let body = json!({
+        "FailedPutCount": records.len() - keep,
+        "Encrypted": false,
+        "RequestResponses": answers,
+    })
+    .to_string();
+    format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/x-amz-json-1.1\r\nx-amzn-requestid: p\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
 impl Proxy {
-    fn start(upstream: u16, throttle: usize, hold: bool) -> Proxy {
+    fn start(upstream: u16, throttle: usize, hold: bool, fail_half: usize) -> Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let throttled = Arc::new(AtomicUsize::new(0));
@@ -290,6 +345,15 @@ impl Proxy {
                             h.fetch_add(1, Ordering::SeqCst);
                             std::thread::sleep(Duration::from_secs(3600));
                             return;
+                        }
+                        let batch = text.contains("Firehose_20150804.PutRecordBatch");
+                        if batch && t.load(Ordering::SeqCst) < fail_half {
+                            t.fetch_add(1, Ordering::SeqCst);
+                            let response = fail_half_of(&request, upstream);
+                            if conn.write_all(&response).is_err() {
+                                return;
+                            }
+                            continue;
                         }
                         if put && t.load(Ordering::SeqCst) < throttle {
                             t.fetch_add(1, Ordering::SeqCst);
@@ -346,9 +410,62 @@ fn config(dir: &Path, endpoint: &str, extra: &str) -> PathBuf {
 }
 
 #[test]
+fn firehose_records_failed_inside_a_batch_are_sent_again_alone() {
+    let Some(moto) = Moto::start() else { return };
+    moto.python(FIREHOSE_SETUP, &["partial", "partial-out"]);
+    let proxy = Proxy::start(moto.port(), 0, false, 2);
+    let tmp = tempfile::tempdir().unwrap();
+    let pcap = recent_capture(tmp.path(), 17);
+    let path = tmp.path().join("vpcflow.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[output]\nout = \"firehose://partial\"\nspool_dir = \"{}\"\n\n[output.firehose]\nendpoint_url = \"{}\"\n",
+            tmp.path().join("spool").display(),
+            proxy.endpoint()
+        ),
+    )
+    .unwrap();
+    let out = vpcflow_with(
+        &moto,
+        &[
+            "convert",
+            pcap.to_str().unwrap(),
+            "--config",
+            path.to_str().unwrap(),
+        ],
+    )
+    .env("VPCFLOW_LOG", "warn")
+    .output()
+    .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert_eq!(proxy.throttled.load(Ordering::SeqCst), 2);
+    assert!(err.contains("FailedPutCount"), "{err}");
+    let files = tmp.path().join("out/files");
+    run_ok(vpcflow_with(
+        &moto,
+        &[
+            "convert",
+            pcap.to_str().unwrap(),
+            "--out",
+            files.to_str().unwrap(),
+        ],
+    ));
+    // Every record once: the accepted half is not sent again.
+    let mut got: Vec<String> = moto
+        .python(READ_BUCKET, &["partial-out"])
+        .lines()
+        .map(str::to_string)
+        .collect();
+    got.sort();
+    assert_eq!(got, file_lines(&files));
+}
+
+#[test]
 fn throttling_is_retried_and_nothing_is_lost() {
     let Some(moto) = Moto::start() else { return };
-    let proxy = Proxy::start(moto.port(), 3, false);
+    let proxy = Proxy::start(moto.port(), 3, false, 0);
     let tmp = tempfile::tempdir().unwrap();
     let pcap = recent_capture(tmp.path(), 7);
     let cfg = config(tmp.path(), &proxy.endpoint(), "");
@@ -433,7 +550,7 @@ fn endpoint_down_then_up_and_a_kill_during_a_send_lose_nothing() {
 
     // 1. A send that never returns, then SIGKILL: the batches stay in the
     // spool.
-    let proxy = Proxy::start(moto.port(), 0, true);
+    let proxy = Proxy::start(moto.port(), 0, true, 0);
     let cfg = config(tmp.path(), &proxy.endpoint(), "");
     let mut child = vpcflow_with(
         &moto,
