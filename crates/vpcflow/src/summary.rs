@@ -188,22 +188,24 @@ pub fn render_delivery_only(report: &DeliveryReport) -> String {
 /// (objects, or batches of log events or records); this says what was
 /// delivered and what stays in the spool.
 fn render_delivery(out: &mut String, r: &DeliveryReport) {
-    let kind = if r.destination.starts_with("s3://") || r.destination.starts_with("arn:aws:s3") {
-        "s3      "
+    let s3 = r.destination.starts_with("s3://") || r.destination.starts_with("arn:aws:s3");
+    let (kind, delivered) = if s3 {
+        (
+            "s3      ",
+            format!(
+                "{} objects delivered to {} ({} already present)",
+                r.delivered, r.destination, r.already_present
+            ),
+        )
     } else {
-        "delivery"
-    };
-    let what = if kind == "delivery" {
-        "batches"
-    } else {
-        "objects"
+        (
+            "delivery",
+            format!("{} batches delivered to {}", r.delivered, r.destination),
+        )
     };
     let _ = writeln!(
         out,
-        "{kind}  {} {what} delivered to {} ({} already present), {} bytes; {} left in the spool {} ({} bytes){}",
-        r.delivered,
-        r.destination,
-        r.already_present,
+        "{kind}  {delivered}, {} bytes; {} left in the spool {} ({} bytes){}",
         r.bytes_delivered,
         r.left.files,
         r.left.folder.display(),
@@ -211,7 +213,8 @@ fn render_delivery(out: &mut String, r: &DeliveryReport) {
         match r.outcome {
             DrainOutcome::Drained => "",
             DrainOutcome::TimedOut => ", shutdown timeout reached: delivered at the next start",
-            DrainOutcome::OnlyPermanentErrors => ", permanent errors (see the log): delivered at the next start once fixed",
+            DrainOutcome::OnlyPermanentErrors =>
+                ", permanent errors (see the log): delivered at the next start once fixed",
         }
     );
 }

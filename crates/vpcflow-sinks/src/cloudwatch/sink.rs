@@ -161,8 +161,6 @@ impl CloudWatchSink {
                 self.body.clear();
                 encode(&events[range], &mut self.body);
                 self.batches.seal(&self.group, &stream, &self.body)?;
-                self.summary.files += 1;
-                self.summary.compressed_bytes += self.body.len() as u64;
             }
         }
         Ok(())

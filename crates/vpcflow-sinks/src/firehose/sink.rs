@@ -131,8 +131,6 @@ impl FirehoseSink {
                 self.body.extend_from_slice(record);
             }
             self.batches.seal(&self.stream, &self.stream, &self.body)?;
-            self.summary.files += 1;
-            self.summary.compressed_bytes += self.body.len() as u64;
         }
         Ok(())
     }
