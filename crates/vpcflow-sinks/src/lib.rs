@@ -17,7 +17,8 @@
 //!   records, batched within the services' limits, spooled and delivered.
 //! * [`FanOut`]: several destinations written from one run.
 //! * [`RecordSink`]: what the pipeline writes to, implemented by
-//!   [`FileWriter`], [`S3Sink`] and [`StdoutSink`]. Every destination is one
+//!   [`FileWriter`], [`S3Sink`], [`CloudWatchSink`], [`FirehoseSink`],
+//!   [`StdoutSink`] and [`FanOut`]. Every destination is one
 //!   implementation of it in a folder of its own; [how to add a
 //!   destination](mod@sink) (which trait, where its configuration section
 //!   lives, how it reaches the pipeline, what its tests must show) is written
