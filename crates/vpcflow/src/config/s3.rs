@@ -234,11 +234,7 @@ pub fn s3_settings(
         max::SPOOL_BYTES,
         "bytes",
     )?;
-    let spool_dir = match flags.spool.as_deref().or(spool_dir) {
-        Some(dir) if dir.as_os_str().is_empty() => bail!("output.spool_dir: must not be empty"),
-        Some(dir) => dir.to_path_buf(),
-        None => default_spool_dir()?,
-    };
+    let spool_dir = spool_root(flags, spool_dir)?;
     Ok(S3Settings {
         options,
         spool_dir,
@@ -247,6 +243,17 @@ pub fn s3_settings(
             .shutdown_timeout
             .map_or(DEFAULT_SHUTDOWN_TIMEOUT, Duration::from_secs),
     })
+}
+
+/// The spool folder: `--spool`, else `output.spool_dir`, else the default.
+/// The first S3 destination spools there; every other destination in a
+/// folder of its own below it.
+pub fn spool_root(flags: &DestinationFlags, spool_dir: Option<&Path>) -> Result<PathBuf> {
+    match flags.spool.as_deref().or(spool_dir) {
+        Some(dir) if dir.as_os_str().is_empty() => bail!("output.spool_dir: must not be empty"),
+        Some(dir) => Ok(dir.to_path_buf()),
+        None => default_spool_dir(),
+    }
 }
 
 /// `$STATE_DIRECTORY/spool` under systemd (`StateDirectory=`), else

@@ -47,6 +47,40 @@ pub fn check_max(key: &str, value: u64, max: u64, unit: &str) -> Result<()> {
     Ok(())
 }
 
+/// The bounds every spooled AWS destination shares: `output.spool_max_bytes`
+/// and the section's `shutdown_timeout` and `permanent_error_retry`
+/// (`section` is e.g. `output.cloudwatch`).
+pub fn check_delivery_bounds(
+    section: &str,
+    spool_max_bytes: Option<u64>,
+    shutdown_timeout: Option<u64>,
+    permanent_error_retry: Option<u64>,
+) -> Result<()> {
+    if let Some(bytes) = spool_max_bytes {
+        check_max("output.spool_max_bytes", bytes, max::SPOOL_BYTES, "bytes")?;
+    }
+    if let Some(secs) = shutdown_timeout {
+        check_max(
+            &format!("{section}.shutdown_timeout"),
+            secs,
+            max::DAY_SECS,
+            "s",
+        )?;
+    }
+    if let Some(secs) = permanent_error_retry {
+        if secs == 0 {
+            bail!("{section}.permanent_error_retry: must be at least 1 second");
+        }
+        check_max(
+            &format!("{section}.permanent_error_retry"),
+            secs,
+            max::DAY_SECS,
+            "s",
+        )?;
+    }
+    Ok(())
+}
+
 /// Upper bounds of the settings (see docs/reliability.md).
 pub mod max {
     /// One day, the longest wait or delay a setting may ask for.

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use vpcflow_core::aggregate::AggregatorStats;
-use vpcflow_sinks::s3::{DeliveryReport, DrainPolicy};
+use vpcflow_sinks::s3::DeliveryReport;
 use vpcflow_sinks::{FileFormat, RunSummary};
 use vpcflow_sources::netflow::replay::{self as netflow_replay, ReplayOptions, ReplayStats};
 use vpcflow_sources::netflow::{Decoder, NetflowStats};
@@ -74,8 +74,9 @@ pub struct ConvertSummary {
     pub aggregation: AggregatorStats,
     /// What the sink wrote.
     pub output: RunSummary,
-    /// What the delivery to S3 did (S3 destinations).
-    pub delivery: Option<DeliveryReport>,
+    /// What the delivery of each spooled destination (S3, CloudWatch Logs,
+    /// Firehose) did.
+    pub delivery: Vec<DeliveryReport>,
     /// Wall time of the whole run.
     pub elapsed: Duration,
     /// Text or Parquet files.
@@ -91,7 +92,7 @@ pub fn convert(
     progress: &mut dyn FnMut(u64),
 ) -> Result<ConvertSummary> {
     let started = Instant::now();
-    let mut pipeline = start(settings, DrainPolicy::UntilDelivered, None)?;
+    let mut pipeline = start(settings, super::sinks::RunKind::OneShot, None)?;
     let ingest = &mut pipeline.ingest;
     let mut summary = ConvertSummary {
         input,
