@@ -23,6 +23,14 @@ fn s3_settings(settings: &Settings) -> Option<String> {
     (!all.is_empty()).then(|| all.join("; "))
 }
 
+/// Whether the `[netflow]` section changed (the decoder's copy of the
+/// aggregation interval is `flow_log.interval`'s change, not this one).
+fn netflow_changed(old: &Settings, new: &Settings) -> bool {
+    let mut new = new.netflow.clone();
+    new.decoder.interval_secs = old.netflow.decoder.interval_secs;
+    old.netflow != new
+}
+
 /// The keys whose values differ between `old` and `new` among those a reload
 /// cannot change.
 pub fn restart_only_changes(old: &Settings, new: &Settings) -> Vec<&'static str> {
@@ -81,7 +89,7 @@ pub fn restart_only_changes(old: &Settings, new: &Settings) -> Vec<&'static str>
             "skydive.state_save_interval",
         ),
         (old.state_dir != new.state_dir, "state.dir"),
-        (old.netflow != new.netflow, "netflow"),
+        (netflow_changed(old, new), "netflow"),
         (old.metrics_listen != new.metrics_listen, "metrics.listen"),
         (
             s3_settings(old) != s3_settings(new),
