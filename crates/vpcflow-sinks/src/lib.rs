@@ -13,8 +13,12 @@
 //! * [`Spool`]: the [`ObjectStore`] of a durable local spool, and
 //!   [`S3Sink`]: a writer into it with the delivery to S3 that drains it.
 //! * [`StdoutSink`]: header and plain lines for piping.
+//! * [`CloudWatchSink`] and [`FirehoseSink`]: log events and stream
+//!   records, batched within the services' limits, spooled and delivered.
+//! * [`FanOut`]: several destinations written from one run.
 //! * [`RecordSink`]: what the pipeline writes to, implemented by
-//!   [`FileWriter`], [`S3Sink`] and [`StdoutSink`]. Every destination is one
+//!   [`FileWriter`], [`S3Sink`], [`CloudWatchSink`], [`FirehoseSink`],
+//!   [`StdoutSink`] and [`FanOut`]. Every destination is one
 //!   implementation of it in a folder of its own; [how to add a
 //!   destination](mod@sink) (which trait, where its configuration section
 //!   lives, how it reaches the pipeline, what its tests must show) is written
@@ -48,11 +52,16 @@
 //! # }
 //! ```
 
+pub mod aws;
+pub(crate) mod batches;
+pub mod cloudwatch;
 pub mod dir;
 mod disk_full;
 pub(crate) mod durable;
 pub mod encode;
 pub mod error;
+pub mod fanout;
+pub mod firehose;
 pub mod s3;
 pub mod sink;
 pub mod spool;
@@ -63,9 +72,12 @@ pub mod writer;
 #[cfg(test)]
 mod test_support;
 
+pub use cloudwatch::{CloudWatchSink, CloudWatchSinkOptions};
 pub use dir::DirSink;
 pub use encode::{DeflatePool, FileFormat, GzipLevel, ParquetEncoder, TextGzipEncoder};
 pub use error::SinkError;
+pub use fanout::FanOut;
+pub use firehose::{FirehoseSink, FirehoseSinkOptions};
 pub use s3::{DrainPolicy, S3Destination, S3Options, S3Sink, S3SinkOptions};
 pub use sink::{RecordSink, RunSummary};
 pub use spool::{DeliveryReport, DeliveryStats, Spool, SpoolOptions, SpoolQueue};

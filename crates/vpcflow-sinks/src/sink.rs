@@ -54,9 +54,16 @@ pub trait RecordSink {
     fn open_files(&self) -> usize;
 
     /// What the delivery to an object store achieved, after
-    /// [`RecordSink::finish`], for sinks that deliver from a spool (S3); `None` otherwise.
+    /// [`RecordSink::finish`], for sinks that deliver from a spool (S3, CloudWatch
+    /// Logs, Firehose); `None` otherwise.
     fn delivery_report(&self) -> Option<DeliveryReport> {
         None
+    }
+
+    /// The delivery reports of every destination behind this sink (several
+    /// for a [`FanOut`](crate::FanOut)), after [`RecordSink::finish`].
+    fn delivery_reports(&self) -> Vec<DeliveryReport> {
+        self.delivery_report().into_iter().collect()
     }
 }
 

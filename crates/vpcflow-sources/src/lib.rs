@@ -30,8 +30,8 @@ pub mod stats;
 pub use decode::{decode, Decoded, IpPacket, Outcome};
 pub use fragments::{FragmentPolicy, FragmentTable, PacketDecoder};
 pub use pcap::{
-    read_capture, read_capture_bytes, sniff_format, CaptureError, CaptureFormat, PacketSelection,
-    PcapOptions,
+    read_capture, read_capture_bytes, read_capture_stream, sniff_format, CaptureError,
+    CaptureFormat, PacketSelection, PcapOptions,
 };
 pub use source::{Source, SourceStats};
 pub use stats::{CaptureStats, CaptureWarning, TunnelCounts, WarningKind};

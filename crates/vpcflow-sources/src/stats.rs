@@ -97,7 +97,7 @@ impl fmt::Display for CaptureWarning {
                 "file ends inside a record ({present} bytes of it present); everything before it was read"
             ),
             WarningKind::CorruptBlock { reason } => {
-                write!(f, "corrupt pcapng block ({reason}); reading stopped here")
+                write!(f, "corrupt block ({reason}); reading stopped here")
             }
             WarningKind::BadBlock { reason } => {
                 write!(f, "bad pcapng block ({reason})")

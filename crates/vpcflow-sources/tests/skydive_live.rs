@@ -7,7 +7,7 @@
 
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{channel, Receiver};
+use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -20,7 +20,9 @@ use tungstenite::Message;
 use vpcflow_core::InterfaceIndex;
 use vpcflow_sources::skydive::live::Live;
 use vpcflow_sources::skydive::protobuf::{encode, encode_stats, FORMAT_JSON, FORMAT_PROTOBUF};
-use vpcflow_sources::skydive::subscriber::{AnalyzerConfig, Event, Subscription, WireProtocol};
+use vpcflow_sources::skydive::subscriber::{
+    AnalyzerConfig, Event, Subscription, WireProtocol, QUEUE_CAPACITY,
+};
 use vpcflow_sources::skydive::{Converter, ConverterOptions, Stats};
 use vpcflow_testkit::RecordingConsumer;
 
@@ -295,7 +297,7 @@ fn json_with_basic_auth_pings_stats_and_bad_messages() {
     ];
     // "user:secret"
     let server = serve(l, Auth::Basic("dXNlcjpzZWNyZXQ="), 0, vec![script]);
-    let (tx, rx) = channel();
+    let (tx, rx) = sync_channel(QUEUE_CAPACITY);
     let mut cfg = config(server.port);
     cfg.username = Some("user".into());
     cfg.password = Some("secret".into());
@@ -306,12 +308,9 @@ fn json_with_basic_auth_pings_stats_and_bad_messages() {
     sub.stop();
     assert_eq!(live.stats().malformed, 1);
     assert_eq!(live.stats().ignored, 1);
-    assert_eq!(
-        sink.losses.len(),
-        1,
-        "3 more packets dropped by the capture"
-    );
-    assert_eq!(sink.losses[0].count, 3);
+    // Statistics are per period: 1, then 4 more.
+    let drops: Vec<u64> = sink.losses.iter().map(|l| l.count).collect();
+    assert_eq!(drops, vec![1, 4]);
     let seen = server.seen.lock().unwrap();
     assert_eq!(seen.pongs, 2);
     let h = &seen.requests[0];
@@ -366,7 +365,7 @@ fn protobuf_with_token_cookie_and_capture_filter() {
         )),
     ];
     let server = serve(l, Auth::Cookie("s3cr3t"), 0, vec![script]);
-    let (tx, rx) = channel();
+    let (tx, rx) = sync_channel(QUEUE_CAPACITY);
     let mut cfg = config(server.port);
     cfg.protocol = WireProtocol::Protobuf;
     cfg.token = Some("s3cr3t".into());
@@ -382,8 +381,9 @@ fn protobuf_with_token_cookie_and_capture_filter() {
     assert_eq!(packets(&sink), 6);
     assert_eq!(live.stats().ignored, 1);
     assert_eq!(live.stats().malformed, 1);
+    // Per-period statistics: every message's drops count.
     let drops: Vec<u64> = sink.losses.iter().map(|l| l.count).collect();
-    assert_eq!(drops, vec![2, 5]);
+    assert_eq!(drops, vec![2, 7]);
     let seen = server.seen.lock().unwrap();
     let h = &seen.requests[0];
     assert!(h.contains(&("x-client-protocol".into(), "protobuf".into())));
@@ -394,7 +394,7 @@ fn protobuf_with_token_cookie_and_capture_filter() {
 #[test]
 fn wrong_credentials_are_retried_with_backoff() {
     let server = serve(listener(), Auth::Basic("dXNlcjpzZWNyZXQ="), 0, vec![]);
-    let (tx, rx) = channel();
+    let (tx, rx) = sync_channel(QUEUE_CAPACITY);
     let mut cfg = config(server.port);
     cfg.username = Some("user".into());
     cfg.password = Some("wrong".into());
@@ -426,7 +426,7 @@ fn dropped_connection_and_resent_deltas_across_reconnects() {
         vec![Step::Text(store("flow", &[first, second]))],
     ];
     let server = serve(l, Auth::None, 0, scripts);
-    let (tx, rx) = channel();
+    let (tx, rx) = sync_channel(QUEUE_CAPACITY);
     let sub = Subscription::start(&[config(server.port)], tx).unwrap();
     let mut live = Live::new(Converter::new(ConverterOptions::default()), 1, 600);
     let mut sink = RecordingConsumer::default();
@@ -446,7 +446,7 @@ fn conflict_on_reconnect_is_retried() {
         &[flow_json("c1", "n1", (1, 0), (T0, T0 + 1_000))],
     ))]];
     let server = serve(listener(), Auth::None, 2, scripts);
-    let (tx, rx) = channel();
+    let (tx, rx) = sync_channel(QUEUE_CAPACITY);
     let sub = Subscription::start(&[config(server.port)], tx).unwrap();
     let mut live = Live::new(Converter::new(ConverterOptions::default()), 1, 600);
     let mut sink = RecordingConsumer::default();
@@ -475,7 +475,7 @@ fn one_of_two_analyzers_down_then_back() {
     let reserved = listener();
     let down_port = reserved.local_addr().unwrap().port();
     drop(reserved);
-    let (tx, rx) = channel();
+    let (tx, rx) = sync_channel(QUEUE_CAPACITY);
     let sub = Subscription::start(&[config(up.port), config(down_port)], tx).unwrap();
     let mut live = Live::new(Converter::new(ConverterOptions::default()), 2, 600);
     let mut sink = RecordingConsumer::default();
@@ -502,7 +502,7 @@ fn one_of_two_analyzers_down_then_back() {
 
 #[test]
 fn configuration_errors_are_immediate() {
-    let (tx, _rx) = channel();
+    let (tx, _rx) = sync_channel(QUEUE_CAPACITY);
     let e = Subscription::start(&[AnalyzerConfig::new("http://x:1")], tx.clone())
         .err()
         .unwrap();
@@ -553,7 +553,7 @@ fn tls_with_ca_file_and_client_certificate() {
     );
     let message = store("flow", &[flow_json("t1", "n1", (2, 0), (T0, T0 + 1_000))]);
     let (port, server) = serve_tls_once(server_config, message);
-    let (tx, rx) = channel();
+    let (tx, rx) = sync_channel(QUEUE_CAPACITY);
     let mut cfg = config(port);
     cfg.url = format!("wss://localhost:{port}");
     cfg.ca_file = Some(ca);
@@ -579,7 +579,7 @@ fn tls_without_ca_file_uses_the_system_trust_roots() {
     std::fs::write(&no_roots, "").unwrap();
     std::env::set_var("SSL_CERT_FILE", &no_roots);
     std::env::set_var("SSL_CERT_DIR", dir.path().join("no-such-dir"));
-    let (tx, _rx) = channel();
+    let (tx, _rx) = sync_channel(QUEUE_CAPACITY);
     let e = Subscription::start(&[AnalyzerConfig::new("wss://x:1")], tx)
         .err()
         .unwrap();
@@ -601,7 +601,7 @@ fn tls_without_ca_file_uses_the_system_trust_roots() {
     );
     let message = store("flow", &[flow_json("s1", "n1", (3, 0), (T0, T0 + 1_000))]);
     let (port, server) = serve_tls_once(server_config, message);
-    let (tx, rx) = channel();
+    let (tx, rx) = sync_channel(QUEUE_CAPACITY);
     let mut cfg = config(port);
     cfg.url = format!("wss://localhost:{port}");
     cfg.ca_file = None;
@@ -648,4 +648,104 @@ fn serve_tls_once(
         while ws.read().is_ok() {}
     });
     (port, server)
+}
+
+#[test]
+fn a_full_queue_drops_messages_counts_them_and_marks_their_time_lost() {
+    // The queue between the connection and the conversion is bounded: with
+    // nobody reading, messages beyond it are dropped, counted, and reported
+    // as one Overflow once there is room (here: at the disconnection).
+    let l = listener();
+    let sent = 60;
+    let mut script: Vec<Step> = (0..sent)
+        .map(|i| {
+            Step::Text(store(
+                "flow",
+                &[flow_json(&format!("q{i}"), "n1", (1, 0), (T0, T0 + 60_000))],
+            ))
+        })
+        .collect();
+    script.push(Step::Drop);
+    let server = serve(l, Auth::None, 0, vec![script]);
+    let capacity = 4;
+    let (tx, rx) = sync_channel(capacity);
+    let sub = Subscription::start(&[config(server.port)], tx).unwrap();
+    // Let the connection fill the queue and drop the rest while nobody reads.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while server.seen.lock().unwrap().requests.is_empty() {
+        assert!(Instant::now() < deadline, "no connection");
+        thread::sleep(Duration::from_millis(20));
+    }
+    thread::sleep(Duration::from_secs(1));
+    let mut live = Live::new(Converter::new(ConverterOptions::default()), 1, 600);
+    let mut sink = RecordingConsumer::default();
+    let events = drive(&rx, &mut live, &mut sink, |l, _| l.stats().disconnects == 1);
+    sub.stop();
+    let messages = events
+        .iter()
+        .filter(|e| matches!(e, Event::Message { .. }))
+        .count() as u64;
+    let dropped: u64 = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Overflow { messages, .. } => Some(*messages),
+            _ => None,
+        })
+        .sum();
+    assert!(dropped > 0, "{events:#?}");
+    assert_eq!(messages + dropped, sent as u64);
+    assert_eq!(live.stats().queue_overflows, dropped);
+    assert_eq!(packets(&sink), messages);
+    // The lost messages' time is SKIPDATA for the interface seen.
+    assert!(!sink.losses.is_empty());
+    assert!(sink.losses.iter().all(|l| l.interface == InterfaceIndex(0)));
+}
+
+#[test]
+fn a_gap_reaches_back_one_update_period_before_the_drop() {
+    use vpcflow_core::LossEvent;
+    use vpcflow_sources::skydive::live::REACH_BACK_MS;
+    // A message lost at the drop carries deltas whose window may end up to
+    // one flow update period before it.
+    let mut live = Live::new(Converter::new(ConverterOptions::default()), 1, 60);
+    let mut sink = RecordingConsumer::default();
+    let flow: vpcflow_sources::skydive::Flow =
+        serde_json::from_str(&flow_json("g1", "n1", (1, 0), (T0, T0 + 30_000))).unwrap();
+    live.handle(Event::Connected { analyzer: 0 }, T0, &mut sink);
+    live.handle(
+        Event::Message {
+            analyzer: 0,
+            payload: vpcflow_sources::skydive::Payload::Flows {
+                namespace: Some("flow".into()),
+                flows: vec![flow],
+                over_cap: 0,
+            },
+        },
+        T0 + 30_000,
+        &mut sink,
+    );
+    let drop_at = T0 + 125_000;
+    live.handle(
+        Event::Disconnected {
+            analyzer: 0,
+            reason: "test".into(),
+        },
+        drop_at,
+        &mut sink,
+    );
+    live.handle(
+        Event::Connected { analyzer: 0 },
+        drop_at + 10_000,
+        &mut sink,
+    );
+    let first = sink.losses.iter().map(|l| l.at).min().unwrap();
+    assert_eq!(first, ((drop_at - REACH_BACK_MS) as u64) * 1_000_000);
+    let ms = |l: &LossEvent| (l.at / 1_000_000) as i64;
+    let windows: std::collections::BTreeSet<i64> =
+        sink.losses.iter().map(|l| ms(l) / 60_000).collect();
+    // Every one-minute window from a minute before the drop to the
+    // reconnection.
+    let from = (drop_at - REACH_BACK_MS) / 60_000;
+    let to = (drop_at + 10_000) / 60_000;
+    assert_eq!(windows, (from..=to).collect());
 }

@@ -43,6 +43,10 @@ pub enum Command {
     /// same settings, and named queries over it.
     #[command(long_about = ATHENA_ABOUT)]
     Athena(Box<AthenaArgs>),
+    /// Print CloudWatch Logs Insights queries (with a `parse @message`
+    /// pattern for the record format) and Contributor Insights rules for
+    /// the log group `convert` or `run` writes to.
+    Insights(InsightsArgs),
     /// Run as a daemon: subscribe to the Skydive analyzers of the
     /// configuration and write flow log files until SIGINT or SIGTERM, which
     /// flush every open window and file.
@@ -51,8 +55,9 @@ pub enum Command {
     /// log, format and version, an example key, sources, interfaces with
     /// their IDs and addresses. Exit status 2 on an error.
     Check(CheckArgs),
-    /// Deliver what a spool folder holds to S3, then exit: for objects left
-    /// by an earlier run, without reading any input.
+    /// Deliver what the spool folders hold (S3, CloudWatch Logs, Firehose),
+    /// then exit: for objects and batches left by an earlier run, without
+    /// reading any input.
     Deliver(DeliverArgs),
     /// Print a shell completion script: `vpcflow completions bash >
     /// /etc/bash_completion.d/vpcflow`.
@@ -64,11 +69,13 @@ pub enum Command {
 /// `vpcflow deliver`.
 #[derive(Debug, Args)]
 pub struct DeliverArgs {
-    /// Configuration file (TOML) with `[output]` and `[output.s3]`.
+    /// Configuration file (TOML) with `[output]` and `[output.s3]`,
+    /// `[output.cloudwatch]`, `[output.firehose]`.
     #[arg(long, short)]
     pub config: Option<PathBuf>,
-    /// The S3 destination (its client settings; each spooled object carries
-    /// its own bucket and keys) and the spool folder.
+    /// The destinations (their client settings; each spooled object or
+    /// batch carries its own bucket and keys, log group and stream, or
+    /// delivery stream) and the spool folder.
     #[command(flatten)]
     pub destination: DestinationFlags,
     /// Give up after this many seconds (default: until delivered, or until
@@ -184,12 +191,38 @@ impl AthenaArgs {
     }
 }
 
+/// `vpcflow insights`.
+#[derive(Debug, Args)]
+pub struct InsightsArgs {
+    /// The log group the Contributor Insights rules name (default: the
+    /// first CloudWatch Logs destination of the configuration, else
+    /// YOUR-LOG-GROUP, a placeholder to replace).
+    #[arg(long, value_name = "NAME")]
+    pub log_group: Option<String>,
+    /// Configuration file (TOML); flags override it.
+    #[arg(long, short)]
+    pub config: Option<PathBuf>,
+    /// The flow log's record format, as given to convert or run.
+    #[command(flatten)]
+    pub flow_log: FlowLogFlags,
+}
+
+impl InsightsArgs {
+    /// The flags that override the configuration file.
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            flow_log: self.flow_log.clone(),
+            ..Overrides::default()
+        }
+    }
+}
+
 /// `vpcflow convert`.
 #[derive(Debug, Args)]
 pub struct ConvertArgs {
     /// Capture files, read in the order given (pcap or pcapng, plain or
-    /// gzip-compressed); `-` for standard input; a folder for its capture
-    /// files in name order. With `--skydive`, files of recorded Skydive
+    /// gzip- or zstd-compressed); `-` for standard input (read as it
+    /// arrives); a folder for its capture files in name order. With `--skydive`, files of recorded Skydive
     /// messages.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,

@@ -77,7 +77,7 @@ pub fn init(level: &LogLevel, format: LogStyle) {
 /// object like the other lines under `--log-style json` (whatever the level
 /// filter).
 pub fn fatal(error: &anyhow::Error, format: LogStyle) {
-    let message = format!("{error:#}");
+    let message = shorten(&format!("{error:#}"));
     match format {
         LogStyle::Text => eprintln!("vpcflow: error: {message}"),
         LogStyle::Json => {
@@ -89,6 +89,29 @@ pub fn fatal(error: &anyhow::Error, format: LogStyle) {
             eprintln!("{line}");
         }
     }
+}
+
+/// Longest line of an error message shown whole: a value quoted in an error
+/// (a 10 MB configuration value, a parser's snippet) is cut, not echoed.
+const MAX_LINE_CHARS: usize = 1200;
+
+/// `message` with every line longer than [`MAX_LINE_CHARS`] cut to that
+/// many characters and the number of bytes left out.
+fn shorten(message: &str) -> String {
+    let mut out = String::with_capacity(message.len().min(4096));
+    for (i, line) in message.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        match line.char_indices().nth(MAX_LINE_CHARS) {
+            None => out.push_str(line),
+            Some((cut, _)) => {
+                out.push_str(&line[..cut]);
+                out.push_str(&format!("… ({} more bytes)", line.len() - cut));
+            }
+        }
+    }
+    out
 }
 
 /// The wall clock as RFC 3339 UTC with microseconds, as the JSON lines of
@@ -104,6 +127,19 @@ fn rfc3339_now() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_error_lines_are_cut_with_what_was_left_out() {
+        assert_eq!(shorten("short\nlines"), "short\nlines");
+        let long = format!("key: \"{}\" is bad", "é".repeat(5_000_000));
+        let s = shorten(&long);
+        assert!(s.chars().count() < MAX_LINE_CHARS + 40, "{}", s.len());
+        assert!(s.starts_with("key: \"éé"));
+        assert!(s.ends_with(&format!(
+            "… ({} more bytes)",
+            long.len() - (6 + 2 * (MAX_LINE_CHARS - 6))
+        )));
+    }
 
     #[test]
     fn levels_and_directives_are_accepted_and_words_are_not() {

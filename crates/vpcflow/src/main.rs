@@ -6,6 +6,7 @@ mod cli;
 mod config;
 mod fields_cmd;
 mod inputs;
+mod insights;
 mod ip_ranges;
 mod logging;
 mod metrics;
@@ -17,7 +18,7 @@ mod summary;
 use std::io::{IsTerminal, Write as _};
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{CommandFactory, Parser};
 
 use crate::cli::{AthenaArgs, Cli, Command, ConvertArgs};
@@ -28,15 +29,20 @@ fn main() -> ExitCode {
     let log_style = cli.log_style;
     match run(cli) {
         Ok(code) => code,
-        // A reader that went away (`vpcflow convert … --out - | head`) is not an
-        // error of ours.
-        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        // A reader that went away (`vpcflow convert … --out - | head`): no
+        // message (it is what the reader wanted), but not success either,
+        // since records were not written: 141, the status of a process
+        // ended by SIGPIPE, which `set -o pipefail` reports.
+        Err(e) if is_broken_pipe(&e) => ExitCode::from(BROKEN_PIPE_STATUS),
         Err(e) => {
             logging::fatal(&e, log_style);
             ExitCode::from(2)
         }
     }
 }
+
+/// Exit status when standard output was closed by its reader: 128 + SIGPIPE.
+const BROKEN_PIPE_STATUS: u8 = 141;
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain()
@@ -53,6 +59,21 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Convert(args) => convert(*args),
         Command::Athena(args) => {
             let text = athena_sql(&args)?;
+            std::io::stdout().lock().write_all(text.as_bytes())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Insights(args) => {
+            let settings = config::load(args.config.as_deref(), &args.overrides())?;
+            let configured = settings.destinations.iter().find_map(|d| match d {
+                config::Destination::CloudWatch(t) => Some(t.destination.name.clone()),
+                _ => None,
+            });
+            let log_group = args
+                .log_group
+                .clone()
+                .or(configured)
+                .unwrap_or_else(|| insights::PLACEHOLDER_LOG_GROUP.to_string());
+            let text = insights::render(&settings.format, &log_group);
             std::io::stdout().lock().write_all(text.as_bytes())?;
             Ok(ExitCode::SUCCESS)
         }
@@ -76,35 +97,35 @@ fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-/// `vpcflow deliver`: drains a spool, then exits (0: all delivered).
+/// `vpcflow deliver`: drains the spool of every destination delivered
+/// through one, then exits (0: all delivered).
 fn deliver(args: cli::DeliverArgs) -> Result<ExitCode> {
     let settings = config::load(args.config.as_deref(), &args.overrides())?;
-    let config::Destination::S3(target) = &settings.destination else {
-        anyhow::bail!(
-            "output.out: vpcflow deliver needs an S3 destination (--out s3://bucket/prefix/)"
-        );
-    };
     let drain = match args.timeout {
         Some(secs) => vpcflow_sinks::DrainPolicy::For(std::time::Duration::from_secs(secs)),
         None => vpcflow_sinks::DrainPolicy::UntilDelivered,
     };
-    let spool_dir = &target.settings.spool_dir;
-    let report =
-        vpcflow_sinks::s3::drain_spool(pipeline::sinks::s3_options(&settings, target, drain))
-            .with_context(|| format!("cannot deliver the spool {}", spool_dir.display()))?;
-    eprint!("{}", summary::render_delivery_only(&report));
-    check_delivered(Some(&report))?;
+    let mut reports = Vec::new();
+    for destination in &settings.destinations {
+        if let Some(report) = pipeline::sinks::drain(&settings, destination, drain)? {
+            eprint!("{}", summary::render_delivery_only(&report));
+            reports.push(report);
+        }
+    }
+    if reports.is_empty() {
+        anyhow::bail!(
+            "output.out: vpcflow deliver needs a destination delivered through a spool (s3://, a log group or a delivery stream)"
+        );
+    }
+    check_delivered(&reports)?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// An error when a one-shot run leaves objects in the spool.
-fn check_delivered(report: Option<&vpcflow_sinks::DeliveryReport>) -> Result<()> {
-    let Some(r) = report else {
+/// An error when a one-shot run leaves objects (or batches) in a spool.
+fn check_delivered(reports: &[vpcflow_sinks::DeliveryReport]) -> Result<()> {
+    let Some(r) = reports.iter().find(|r| r.left.files > 0) else {
         return Ok(());
     };
-    if r.left.files == 0 {
-        return Ok(());
-    }
     let why = match r.outcome {
         vpcflow_sinks::spool::DrainOutcome::OnlyPermanentErrors => {
             "the store refuses them (permanent errors such as access denied or a missing bucket: see the log)"
@@ -112,9 +133,10 @@ fn check_delivered(report: Option<&vpcflow_sinks::DeliveryReport>) -> Result<()>
         _ => "the time limit passed",
     };
     anyhow::bail!(
-        "{} objects ({} bytes) were not delivered: {why}; they stay in the spool {} and are delivered by the next run or by `vpcflow deliver`",
+        "{} objects ({} bytes) were not delivered to {}: {why}; they stay in the spool {} and are delivered by the next run or by `vpcflow deliver`",
         r.left.files,
         r.left.bytes,
+        r.destination,
         r.left.folder.display()
     )
 }
@@ -235,19 +257,14 @@ fn convert(args: ConvertArgs) -> Result<ExitCode> {
     };
     let inputs = inputs::resolve(&args.files, input)?;
     let show = !args.quiet && std::io::stderr().is_terminal();
-    let total: u64 = inputs
-        .files
-        .iter()
-        .filter_map(|p| std::fs::metadata(p).ok())
-        .map(|m| m.len())
-        .sum();
+    let total: u64 = inputs.iter().filter_map(inputs::Input::size).sum();
     let bar = progress::Progress::new(show, total);
-    let summary = pipeline::convert(&settings, input, &inputs.files, &mut |bytes| bar.set(bytes))?;
+    let summary = pipeline::convert(&settings, input, &inputs, &mut |bytes| bar.set(bytes))?;
     bar.finish();
     if !args.quiet {
         eprint!("{}", summary::render(&summary));
     }
-    check_delivered(summary.delivery.as_ref())?;
+    check_delivered(&summary.delivery)?;
     Ok(
         if summary.files_failed.is_empty() && summary.bad_lines == 0 {
             ExitCode::SUCCESS

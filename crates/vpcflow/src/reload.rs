@@ -12,10 +12,15 @@ use crate::pipeline::Reloadable;
 /// destinations). Compared as text: the settings hold no floating point or
 /// unordered collections, so equal settings print equally.
 fn s3_settings(settings: &Settings) -> Option<String> {
-    match &settings.destination {
-        crate::config::Destination::S3(target) => Some(format!("{:?}", target.settings)),
-        _ => None,
-    }
+    let all: Vec<String> = settings
+        .destinations
+        .iter()
+        .filter_map(|d| match d {
+            crate::config::Destination::S3(target) => Some(format!("{:?}", target.settings)),
+            _ => None,
+        })
+        .collect();
+    (!all.is_empty()).then(|| all.join("; "))
 }
 
 /// Whether the `[netflow]` section changed (the decoder's copy of the
@@ -41,7 +46,7 @@ pub fn restart_only_changes(old: &Settings, new: &Settings) -> Vec<&'static str>
             old.traffic_type != new.traffic_type,
             "flow_log.traffic_type",
         ),
-        (old.destination != new.destination, "output.out"),
+        (old.destinations != new.destinations, "output.out"),
         (old.layout != new.layout, "output.layout"),
         (old.file_format != new.file_format, "output.file_format"),
         (old.prefix != new.prefix, "output.prefix"),

@@ -48,6 +48,13 @@ fn render_skydive(s: &ConvertSummary, secs: f64, out: &mut String) {
         k.orphan_flows,
         k.filtered_flows,
     );
+    if k.rejected_counters + k.bad_times + k.flows_over_cap > 0 {
+        let _ = writeln!(
+            out,
+            "rejected  {} updates with impossible counters, {} flows with times outside 1970-2554, {} flows beyond the cap of one message (SKIPDATA)",
+            k.rejected_counters, k.bad_times, k.flows_over_cap
+        );
+    }
     if k.stats_messages > 0 {
         let _ = writeln!(
             out,
@@ -170,7 +177,9 @@ fn render_output(s: &ConvertSummary, secs: f64, out: &mut String) {
         },
         o.compressed_bytes
     );
-    render_delivery(out, s.delivery.as_ref());
+    for report in &s.delivery {
+        render_delivery(out, report);
+    }
     let _ = writeln!(out, "time      {:.2} s", secs);
     for (path, reason) in &s.files_failed {
         let _ = writeln!(out, "failed    {}: {}", path.display(), reason);
@@ -225,28 +234,41 @@ pub fn render_run(t: &RunTotals) -> String {
         "files     {} ({} already present), {} bytes compressed",
         o.files, o.files_already_present, o.compressed_bytes
     );
-    render_delivery(&mut out, t.delivery.as_ref());
+    for report in &t.delivery {
+        render_delivery(&mut out, report);
+    }
     out
 }
 
 /// The summary of `vpcflow deliver`.
 pub fn render_delivery_only(report: &DeliveryReport) -> String {
     let mut out = String::new();
-    render_delivery(&mut out, Some(report));
+    render_delivery(&mut out, report);
     out
 }
 
-/// The S3 line: what was spooled is in `files` above; this says what was
+/// The line of a spooled destination: what was spooled is in `files` above
+/// (objects, or batches of log events or records); this says what was
 /// delivered and what stays in the spool.
-fn render_delivery(out: &mut String, report: Option<&DeliveryReport>) {
-    let Some(r) = report else {
-        return;
+fn render_delivery(out: &mut String, r: &DeliveryReport) {
+    let s3 = r.destination.starts_with("s3://") || r.destination.starts_with("arn:aws:s3");
+    let (kind, delivered) = if s3 {
+        (
+            "s3      ",
+            format!(
+                "{} objects delivered to {} ({} already present)",
+                r.delivered, r.destination, r.already_present
+            ),
+        )
+    } else {
+        (
+            "delivery",
+            format!("{} batches delivered to {}", r.delivered, r.destination),
+        )
     };
     let _ = writeln!(
         out,
-        "s3        {} objects delivered ({} already present), {} bytes; {} left in the spool {} ({} bytes){}",
-        r.delivered,
-        r.already_present,
+        "{kind}  {delivered}, {} bytes; {} left in the spool {} ({} bytes){}",
         r.bytes_delivered,
         r.left.files,
         r.left.folder.display(),
@@ -254,7 +276,8 @@ fn render_delivery(out: &mut String, report: Option<&DeliveryReport>) {
         match r.outcome {
             DrainOutcome::Drained => "",
             DrainOutcome::TimedOut => ", shutdown timeout reached: delivered at the next start",
-            DrainOutcome::OnlyPermanentErrors => ", permanent errors (see the log): delivered at the next start once fixed",
+            DrainOutcome::OnlyPermanentErrors =>
+                ", permanent errors (see the log): delivered at the next start once fixed",
         }
     );
 }

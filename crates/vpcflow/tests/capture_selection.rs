@@ -7,7 +7,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{synthetic_capture, vpcflow_ok};
+use common::{records, synthetic_capture};
 
 /// Whether `tool` runs here; under `CI=true` it must.
 fn have(tool: &str, test: &str) -> bool {
@@ -23,20 +23,6 @@ fn have(tool: &str, test: &str) -> bool {
         println!("SKIPPED: {test}: needs {tool}");
     }
     ok
-}
-
-/// The records `vpcflow convert` prints for `capture` with `args`.
-fn records(capture: &Path, args: &[&str]) -> String {
-    let mut all = vec![
-        "convert",
-        "--quiet",
-        capture.to_str().unwrap(),
-        "--out",
-        "-",
-    ];
-    all.extend(common::IDENTITY);
-    all.extend(args);
-    String::from_utf8(vpcflow_ok(&all).stdout).unwrap()
 }
 
 fn capture(dir: &Path) -> PathBuf {
@@ -174,77 +160,4 @@ fn bad_selections_are_refused_naming_them() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(want), "{args:?}: {err}");
     }
-}
-
-/// Standard input, a gzip-compressed file and a folder give the records of
-/// the plain files.
-#[test]
-fn stdin_gzip_and_folders_give_the_records_of_the_plain_files() {
-    use std::io::Write;
-    let tmp = tempfile::tempdir().unwrap();
-    let folder = tmp.path().join("captures");
-    std::fs::create_dir(&folder).unwrap();
-    let a = synthetic_capture(&folder, "a.pcap", 150);
-    let b = {
-        let config = pcapgen::Config {
-            flows: 120,
-            seed: 7,
-            ..pcapgen::Config::default()
-        };
-        let path = folder.join("b.pcap");
-        pcapgen::generate(config, std::fs::File::create(&path).unwrap()).unwrap();
-        path
-    };
-    std::fs::write(folder.join("notes.txt"), "not a capture").unwrap();
-    let plain = records(&a, &[]);
-    // gzip
-    let gz = tmp.path().join("a.pcap.gz");
-    let mut enc = flate2::write::GzEncoder::new(
-        std::fs::File::create(&gz).unwrap(),
-        flate2::Compression::default(),
-    );
-    enc.write_all(&std::fs::read(&a).unwrap()).unwrap();
-    enc.finish().unwrap();
-    assert_eq!(records(&gz, &[]), plain);
-    // standard input, plain and compressed
-    for input in [&a, &gz] {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_vpcflow"))
-            .args(["convert", "--quiet", "-", "--out", "-"])
-            .args(common::IDENTITY)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let bytes = std::fs::read(input).unwrap();
-        let mut stdin = child.stdin.take().unwrap();
-        let writer = std::thread::spawn(move || stdin.write_all(&bytes).unwrap());
-        let out = child.wait_with_output().unwrap();
-        writer.join().unwrap();
-        assert!(out.status.success());
-        assert_eq!(
-            String::from_utf8(out.stdout).unwrap(),
-            plain,
-            "{}",
-            input.display()
-        );
-    }
-    // a folder: its captures in name order (the text file is not one)
-    let both = {
-        let mut all = vec![
-            "convert",
-            "--quiet",
-            a.to_str().unwrap(),
-            b.to_str().unwrap(),
-            "--out",
-            "-",
-        ];
-        all.extend(common::IDENTITY);
-        String::from_utf8(vpcflow_ok(&all).stdout).unwrap()
-    };
-    assert_eq!(records(&folder, &[]), both);
-    let empty = tmp.path().join("empty");
-    std::fs::create_dir(&empty).unwrap();
-    let out = common::vpcflow(&["convert", empty.to_str().unwrap(), "--out", "-"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("holds no capture file"));
 }

@@ -44,6 +44,8 @@ fn probes() -> Vec<Probe> {
         table("flow_log", "[flow_log]\n"),
         table("output", "[output]\n"),
         table("output.s3", "[output.s3]\n"),
+        table("output.cloudwatch", "[output.cloudwatch]\n"),
+        table("output.firehose", "[output.firehose]\n"),
         table("aggregation", "[aggregation]\n"),
         table("capture", "[capture]\n"),
         table(

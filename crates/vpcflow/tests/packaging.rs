@@ -94,6 +94,8 @@ fn systemd_unit_is_complete_and_verifies() {
         "ExecReload=/bin/kill -HUP $MAINPID",
         "Restart=on-failure",
         "StateDirectory=vpcflow",
+        "User=vpcflow",
+        "Group=vpcflow",
         "AmbientCapabilities=CAP_NET_RAW CAP_NET_ADMIN",
         "CapabilityBoundingSet=CAP_NET_RAW CAP_NET_ADMIN",
         "KillSignal=SIGTERM",

@@ -83,10 +83,12 @@ fn recorded_messages_become_records_and_malformed_lines_are_reported() {
         Some(1),
         "malformed lines: exit 1\n{stderr}"
     );
+    // File, line and column; not the JSON parser's own "line 1 column 50".
     assert!(
-        stderr.contains("rec.jsonl:3: not a Skydive message"),
+        stderr.contains("rec.jsonl:3:50: not a Skydive message: EOF while parsing a value\n"),
         "{stderr}"
     );
+    assert!(!stderr.contains(" column "), "{stderr}");
     assert!(
         stderr.contains("1 malformed lines, 1 repeated deltas"),
         "{stderr}"

@@ -1,7 +1,10 @@
 //! What aggregation hands over when windows close: compact flows and status
 //! records, turned into sorted [`Released`] batches off the ingest thread.
 
-use crate::flow::PacketAddrs;
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use crate::flow::{InterfaceIndex, PacketAddrs};
 use crate::record::{sort_head, sort_key_of_traffic, FlowRecord, LogStatus, SortKey, Traffic};
 
 use super::entry::{Counters, TableKey};
@@ -27,6 +30,83 @@ pub(super) struct ClosedFlow {
     pub inner: u32,
 }
 
+/// A run of idle windows whose NODATA records (one per window and interface)
+/// are made while they are written, not held: their number grows with
+/// interfaces × windows.
+#[derive(Debug, Clone)]
+pub(super) struct IdleRun {
+    /// Start of the first window.
+    pub from: u64,
+    /// Start of the window after the last.
+    pub to: u64,
+    /// Window length (seconds).
+    pub step: u64,
+    /// The interfaces, in ascending order.
+    pub interfaces: Arc<[InterfaceIndex]>,
+}
+
+impl IdleRun {
+    /// Number of NODATA records of the run.
+    pub fn records(&self) -> u64 {
+        (self.to - self.from) / self.step * self.interfaces.len() as u64
+    }
+}
+
+/// The NODATA records of idle runs in file order, made one at a time.
+#[derive(Debug, Default)]
+struct IdleRecords {
+    runs: VecDeque<IdleRun>,
+    /// Window of the next record (in the first run).
+    window: u64,
+    /// Interface position of the next record (in the first run).
+    next: usize,
+    remaining: u64,
+}
+
+impl IdleRecords {
+    fn new(runs: Vec<IdleRun>) -> IdleRecords {
+        let runs: VecDeque<IdleRun> = runs
+            .into_iter()
+            .filter(|r| r.from < r.to && !r.interfaces.is_empty())
+            .collect();
+        IdleRecords {
+            window: runs.front().map_or(0, |r| r.from),
+            remaining: runs.iter().map(IdleRun::records).sum(),
+            runs,
+            next: 0,
+        }
+    }
+
+    fn peek(&self) -> Option<FlowRecord> {
+        let run = self.runs.front()?;
+        Some(FlowRecord {
+            interface: run.interfaces[self.next],
+            window_start: self.window,
+            start: self.window,
+            end: self.window + run.step - 1,
+            traffic: None,
+            status: LogStatus::NoData,
+        })
+    }
+
+    fn advance(&mut self) {
+        let Some(run) = self.runs.front() else {
+            return;
+        };
+        self.remaining -= 1;
+        self.next += 1;
+        if self.next < run.interfaces.len() {
+            return;
+        }
+        self.next = 0;
+        self.window += run.step;
+        if self.window >= run.to {
+            self.runs.pop_front();
+            self.window = self.runs.front().map_or(0, |r| r.from);
+        }
+    }
+}
+
 /// Records of closed windows (and of flows flushed early), unsorted.
 ///
 /// Kept compact (80 bytes a flow) until [`Closed::into_released`] sorts them and
@@ -37,6 +117,8 @@ pub struct Closed {
     pub(super) flows: Vec<ClosedFlow>,
     pub(super) inner: Vec<PacketAddrs>,
     pub(super) status: Vec<FlowRecord>,
+    /// NODATA records of runs of idle windows, made when written.
+    pub(super) idle: Vec<IdleRun>,
     /// Every window ending at or before this second is closed.
     pub complete_before: u64,
     /// `complete_before` of the previous hand-over: what all but the last batch
@@ -47,12 +129,13 @@ pub struct Closed {
 impl Closed {
     /// Number of records.
     pub fn len(&self) -> usize {
-        self.flows.len() + self.status.len()
+        let idle: u64 = self.idle.iter().map(IdleRun::records).sum();
+        self.flows.len() + self.status.len() + idle as usize
     }
 
     /// Whether there is no record.
     pub fn is_empty(&self) -> bool {
-        self.flows.is_empty() && self.status.is_empty()
+        self.flows.is_empty() && self.status.is_empty() && self.idle.is_empty()
     }
 
     fn packet_addrs(&self, f: &ClosedFlow) -> Option<PacketAddrs> {
@@ -109,8 +192,12 @@ impl Closed {
     }
 
     /// Sorts the records into file order ([`FlowRecord::sort_key`]) and cuts
-    /// them into batches of at most `batch` records. Only the last batch carries
-    /// the new `complete_before`.
+    /// them into batches of at most `batch` records. The last batch carries
+    /// the new `complete_before`; each batch before it the `end` of its last
+    /// record (the later batches' records end no earlier), so that a writer
+    /// can complete the files of the slots behind it while a long hand-over
+    /// is still being written. NODATA records of idle runs are made as the
+    /// batches are taken: memory does not grow with interfaces × windows.
     pub fn into_released(mut self, batch: usize) -> impl Iterator<Item = Released> {
         // The head (end, interface, start) decides most comparisons; the full
         // key, computed from the compact form, only breaks its ties.
@@ -130,10 +217,13 @@ impl Closed {
         });
         crate::record::sort_records(&mut self.status);
         let status = std::mem::take(&mut self.status);
+        let mut idle = std::mem::take(&mut self.idle);
+        idle.sort_unstable_by_key(|r| r.from);
         Batches {
             closed: self,
             flows: flows.into_iter().peekable(),
             status: status.into_iter().peekable(),
+            idle: IdleRecords::new(idle),
             batch: batch.max(1),
             done: false,
         }
@@ -146,8 +236,36 @@ struct Batches {
     closed: Closed,
     flows: std::iter::Peekable<std::vec::IntoIter<ClosedFlow>>,
     status: std::iter::Peekable<std::vec::IntoIter<FlowRecord>>,
+    idle: IdleRecords,
     batch: usize,
     done: bool,
+}
+
+impl Batches {
+    /// Records left.
+    fn remaining(&self) -> u64 {
+        (self.flows.len() + self.status.len()) as u64 + self.idle.remaining
+    }
+
+    /// The next status record (listed or of an idle run), in file order.
+    fn peek_status(&mut self) -> Option<FlowRecord> {
+        match (self.status.peek(), self.idle.peek()) {
+            (None, None) => None,
+            (Some(s), None) => Some(*s),
+            (None, Some(i)) => Some(i),
+            (Some(s), Some(i)) => Some(if s.sort_key() <= i.sort_key() { *s } else { i }),
+        }
+    }
+
+    /// Takes the record [`peek_status`](Self::peek_status) returned.
+    fn take_status(&mut self, taken: &FlowRecord) {
+        match self.status.peek() {
+            Some(s) if s == taken => {
+                self.status.next();
+            }
+            _ => self.idle.advance(),
+        }
+    }
 }
 
 impl Iterator for Batches {
@@ -157,33 +275,43 @@ impl Iterator for Batches {
         if self.done {
             return None;
         }
-        let remaining = self.flows.len() + self.status.len();
-        let mut records = Vec::with_capacity(remaining.min(self.batch));
+        let remaining = self.remaining();
+        let mut records = Vec::with_capacity(remaining.min(self.batch as u64) as usize);
         while records.len() < self.batch {
-            let next = match (self.flows.peek(), self.status.peek()) {
+            let status = self.peek_status();
+            let next = match (self.flows.peek(), status) {
                 (None, None) => break,
                 (Some(_), None) => self.closed.record(&self.flows.next().expect("peeked")),
-                (None, Some(_)) => self.status.next().expect("peeked"),
+                (None, Some(s)) => {
+                    self.take_status(&s);
+                    s
+                }
                 (Some(f), Some(s)) => {
                     if self.closed.sort_key(f) <= s.sort_key() {
                         let f = self.flows.next().expect("peeked");
                         self.closed.record(&f)
                     } else {
-                        self.status.next().expect("peeked")
+                        self.take_status(&s);
+                        s
                     }
                 }
             };
             records.push(next);
         }
-        let last = self.flows.len() + self.status.len() == 0;
+        let last = self.remaining() == 0;
         self.done = last;
+        let complete_before = if last {
+            self.closed.complete_before
+        } else {
+            // Later records of this hand-over end at or after the last one
+            // taken; never beyond what the whole hand-over completes.
+            let end = records.last().map_or(0, |r| r.end);
+            end.min(self.closed.complete_before)
+                .max(self.closed.previous_complete_before)
+        };
         Some(Released {
             records,
-            complete_before: if last {
-                self.closed.complete_before
-            } else {
-                self.closed.previous_complete_before
-            },
+            complete_before,
         })
     }
 }

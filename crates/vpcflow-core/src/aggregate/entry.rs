@@ -178,10 +178,12 @@ impl Counters {
         }
     }
 
+    /// Adds an update. The sums saturate: a record never wraps to a small
+    /// count (u64::MAX means "at least that many").
     #[inline(always)]
     pub fn add(&mut self, u: &FlowUpdate, first: u16, last: u16) {
-        self.packets += u.packets;
-        self.bytes += u.bytes;
+        self.packets = self.packets.saturating_add(u.packets);
+        self.bytes = self.bytes.saturating_add(u.bytes);
         self.first = self.first.min(first);
         self.last = self.last.max(last);
         self.tcp_flags = self.tcp_flags.union(u.tcp_flags);

@@ -20,9 +20,10 @@ mod table;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::hash::BuildHasher;
+use std::sync::Arc;
 
-use closed::ClosedFlow;
 pub use closed::{Closed, Released};
+use closed::{ClosedFlow, IdleRun};
 use entry::{Counters, TableKey, TunnelKey};
 pub use stats::AggregatorStats;
 use table::WindowTable;
@@ -88,6 +89,8 @@ pub struct Aggregator {
     /// Windows before this one are closed (None until the first input).
     next_unclosed: Option<u64>,
     known_interfaces: BTreeSet<InterfaceIndex>,
+    /// `known_interfaces` as a shared list, for idle runs (None after a change).
+    known_list: Option<Arc<[InterfaceIndex]>>,
     closed: Closed,
     complete_before: u64,
     /// Flows of the window closed last: new windows are sized for as many, so
@@ -109,6 +112,7 @@ impl Aggregator {
             newest_secs: None,
             next_unclosed: None,
             known_interfaces: BTreeSet::new(),
+            known_list: None,
             closed: Closed::default(),
             complete_before: 0,
             flows_in_last_window: 0,
@@ -135,7 +139,9 @@ impl Aggregator {
     /// Declares a monitored interface: it gets NODATA records for the windows in
     /// which it has no traffic.
     pub fn add_interface(&mut self, interface: InterfaceIndex) {
-        self.known_interfaces.insert(interface);
+        if self.known_interfaces.insert(interface) {
+            self.known_list = None;
+        }
     }
 
     /// Adds one observation. It joins the window of its `last` time; its `first`
@@ -238,7 +244,7 @@ impl Aggregator {
         let secs = loss.at / NANOS_PER_SEC;
         let window = self.config.interval.window_start(secs);
         self.advance(secs, window);
-        self.stats.lost_units += loss.count;
+        self.stats.lost_units = self.stats.lost_units.saturating_add(loss.count);
         self.windows
             .entry(window)
             .or_default()
@@ -331,15 +337,30 @@ impl Aggregator {
                 w = next_data;
                 continue;
             }
-            while w < next_data {
-                if self.config.emit_nodata && !self.known_interfaces.is_empty() {
-                    self.close_window(w, true);
-                }
-                w += self.interval_secs;
+            // Windows are aligned: next_data - w is a whole number of them.
+            if w < next_data && self.config.emit_nodata && !self.known_interfaces.is_empty() {
+                let run = IdleRun {
+                    from: w,
+                    to: next_data,
+                    step: self.interval_secs,
+                    interfaces: self.known_list(),
+                };
+                self.stats.nodata_records = self.stats.nodata_records.saturating_add(run.records());
+                self.flows_in_last_window = 0;
+                self.closed.idle.push(run);
             }
+            w = next_data;
         }
         self.next_unclosed = Some(w.max(limit));
         self.complete_before = self.next_unclosed.unwrap_or(0);
+    }
+
+    /// The known interfaces in ascending order, shared by the idle runs
+    /// until one is added.
+    fn known_list(&mut self) -> Arc<[InterfaceIndex]> {
+        self.known_list
+            .get_or_insert_with(|| self.known_interfaces.iter().copied().collect())
+            .clone()
     }
 
     /// Emits the records of one window; `first_close` adds NODATA records (a

@@ -276,8 +276,13 @@ fn hand_over_in_batches_keeps_order_and_holds_back_complete_before() {
         batches.iter().map(|b| b.records.len()).collect::<Vec<_>>(),
         vec![4, 4, 4, 1]
     );
-    assert!(batches[..3].iter().all(|b| b.complete_before == 0));
-    assert_eq!(batches[3].complete_before, 120);
+    // Each batch but the last completes up to the end of its last record
+    // (later ones end no earlier); the last one what the hand-over does.
+    let cbs: Vec<u64> = batches.iter().map(|b| b.complete_before).collect();
+    assert_eq!(cbs, vec![8, 12, 119, 120]);
+    for b in &batches[..3] {
+        assert_eq!(b.complete_before, b.records.last().unwrap().end);
+    }
     let all: Vec<FlowRecord> = batches.into_iter().flat_map(|b| b.records).collect();
     assert!(all.windows(2).all(|w| w[0].sort_key() <= w[1].sort_key()));
     let next = a.finish();
@@ -316,4 +321,83 @@ fn records_differing_in_action_or_reject_reason_are_separate() {
             (Action::RejectBpa, 1, 3)
         ]
     );
+}
+
+#[test]
+fn idle_windows_give_the_same_nodata_records_made_lazily() {
+    // Three interfaces; traffic at 0 s and at 10 min: windows 60..540 are
+    // idle for all three.
+    let mut a = Aggregator::new(config(Interval::OneMinute));
+    for i in [2, 0, 1] {
+        a.add_interface(InterfaceIndex(i));
+    }
+    a.observe(&packet(1, 1, 5 * S, 10));
+    a.observe(&packet(1, 1, 605 * S, 10));
+    let closed = a.take_released().unwrap();
+    // Held as one run, not as records.
+    assert_eq!(closed.status.len(), 2);
+    assert_eq!(closed.idle.len(), 1);
+    assert_eq!(closed.len(), 1 + 2 + 9 * 3);
+    let records = closed.into_sorted_records();
+    assert!(records
+        .windows(2)
+        .all(|w| w[0].sort_key() < w[1].sort_key()));
+    let nodata: Vec<(u64, u32)> = records
+        .iter()
+        .filter(|r| r.status == LogStatus::NoData)
+        .map(|r| (r.window_start, r.interface.0))
+        .collect();
+    let mut want = vec![(0, 0), (0, 2)];
+    for w in 1..10 {
+        for i in 0..3 {
+            want.push((w * 60, i));
+        }
+    }
+    assert_eq!(nodata, want);
+    for r in records.iter().filter(|r| r.status == LogStatus::NoData) {
+        assert_eq!((r.start, r.end), (r.window_start, r.window_start + 59));
+    }
+    assert_eq!(a.stats().nodata_records, 29);
+}
+
+#[test]
+fn nodata_of_many_interfaces_and_windows_is_streamed_in_bounded_batches() {
+    // 2,000 interfaces idle for a day of one-minute windows: 2.9 million
+    // NODATA records, made batch by batch, each batch completing the slots
+    // behind it.
+    let mut a = Aggregator::new(config(Interval::OneMinute));
+    for i in 0..2_000 {
+        a.add_interface(InterfaceIndex(i));
+    }
+    a.observe(&packet(0, 1, 30 * S, 10));
+    a.observe(&packet(0, 1, 86_430 * S, 10));
+    let closed = a.take_released().unwrap();
+    assert!(closed.status.len() < 2_000);
+    let final_cb = closed.complete_before;
+    let mut count = 0u64;
+    let mut previous_cb = 0;
+    let mut previous_end = 0;
+    for b in closed.into_released(16_384) {
+        assert!(b.records.len() <= 16_384);
+        assert!(b.complete_before >= previous_cb);
+        assert!(b.records.iter().all(|r| r.end >= previous_end));
+        previous_end = b.records.last().map_or(previous_end, |r| r.end);
+        previous_cb = b.complete_before;
+        count += b.records.len() as u64;
+    }
+    assert_eq!(previous_cb, final_cb);
+    assert_eq!(count, 1 + 1_999 + 1_439 * 2_000);
+}
+
+#[test]
+fn sums_saturate_instead_of_wrapping() {
+    let mut a = Aggregator::new(config(Interval::OneMinute));
+    for packets in [u64::MAX / 2 + 1, u64::MAX / 2 + 1, 5] {
+        let mut p = packet(0, 1, 61 * S, u64::MAX - 1);
+        p.packets = packets;
+        a.observe(&p);
+    }
+    let r = finish_sorted(&mut a);
+    let t = r[0].traffic.unwrap();
+    assert_eq!((t.packets, t.bytes), (u64::MAX, u64::MAX));
 }

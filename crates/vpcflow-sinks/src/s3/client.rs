@@ -1,24 +1,14 @@
 //! The S3 client, configured from [`S3Options`] and the SDK's default chains.
 
-use std::time::Duration;
-
-use aws_config::retry::RetryConfig;
-use aws_config::timeout::TimeoutConfig;
-use aws_config::{BehaviorVersion, Region};
+use aws_config::Region;
 use aws_sdk_s3::config::{
     RequestChecksumCalculation, ResponseChecksumValidation, SharedCredentialsProvider,
-    SharedHttpClient,
 };
-use aws_smithy_http_client::proxy::ProxyConfig;
-use aws_smithy_http_client::tls::rustls_provider::CryptoMode;
-use aws_smithy_http_client::tls::{Provider, TlsContext};
-use aws_smithy_http_client::ConnectorBuilder;
 
 use super::options::S3Options;
+use crate::aws::client::{load_config, ClientSettings};
 
-/// Region used when neither the settings, the SDK chain nor the flow log
-/// give one.
-const LAST_RESORT_REGION: &str = "us-east-1";
+pub use crate::aws::client::https_client;
 
 /// Builds a client: credentials from the SDK's default chain (environment,
 /// shared config and credentials files with profiles, SSO,
@@ -27,36 +17,18 @@ const LAST_RESORT_REGION: &str = "us-east-1";
 /// `options.fallback_region`; the endpoint from `options.endpoint` or
 /// `AWS_ENDPOINT_URL`.
 pub async fn build_client(options: &S3Options) -> S3Client {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .http_client(https_client())
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(Duration::from_secs(5))
-                .read_timeout(Duration::from_secs(60))
-                .build(),
-        )
-        // The delivery retries every failure itself (forever, with its own
-        // backoff, counted in the metrics); SDK retries would only hide them.
-        .retry_config(RetryConfig::disabled());
-    if let Some(profile) = &options.profile {
-        loader = loader.profile_name(profile);
-    }
-    if let Some(region) = &options.region {
-        loader = loader.region(Region::new(region.clone()));
-    }
-    if let Some(endpoint) = &options.endpoint {
-        loader = loader.endpoint_url(endpoint);
-    }
-    let shared = loader.load().await;
-    let mut config = aws_sdk_s3::config::Builder::from(&shared);
-    if shared.region().is_none() {
-        let region = options
-            .fallback_region
-            .clone()
-            .unwrap_or_else(|| LAST_RESORT_REGION.to_string());
+    let shared = load_config(&ClientSettings {
+        region: options.region.clone(),
+        fallback_region: options.fallback_region.clone(),
+        endpoint: options.endpoint.clone(),
+        profile: options.profile.clone(),
+    })
+    .await;
+    let mut config = aws_sdk_s3::config::Builder::from(&shared.config);
+    if let Some(region) = shared.fallback_region {
         config = config.region(Region::new(region));
     }
-    let has_endpoint = shared.endpoint_url().is_some();
+    let has_endpoint = shared.config.endpoint_url().is_some();
     config = config
         .force_path_style(options.force_path_style.unwrap_or(has_endpoint))
         // The SHA-256 of each object (or part) is computed when it is
@@ -66,7 +38,7 @@ pub async fn build_client(options: &S3Options) -> S3Client {
         .response_checksum_validation(ResponseChecksumValidation::WhenRequired);
     S3Client {
         client: aws_sdk_s3::Client::from_conf(config.build()),
-        credentials: shared.credentials_provider(),
+        credentials: shared.config.credentials_provider(),
     }
 }
 
@@ -76,113 +48,4 @@ pub struct S3Client {
     pub client: aws_sdk_s3::Client,
     /// The SDK's credentials chain (`None`: requests are not signed).
     pub credentials: Option<SharedCredentialsProvider>,
-}
-
-/// The HTTP client of every AWS call (S3, and the credential providers that
-/// go over the network): the SDK's own hyper 1.x client, built the way its
-/// `default-https-client` feature builds it (connector settings and sleep from
-/// the SDK, proxy from `HTTP_PROXY`/`HTTPS_PROXY`/`NO_PROXY`, connectors
-/// cached per timeout settings, the platform's root certificates) but with
-/// rustls on ring, the one crypto provider of the workspace, instead of
-/// aws-lc-rs.
-pub fn https_client() -> SharedHttpClient {
-    https_client_with(TlsContext::default(), ProxyConfig::from_env)
-}
-
-/// [`https_client`] with the given trust roots and proxy settings.
-fn https_client_with(tls: TlsContext, proxy: fn() -> ProxyConfig) -> SharedHttpClient {
-    aws_smithy_http_client::Builder::new().build_with_connector_fn(move |settings, components| {
-        let mut connector = ConnectorBuilder::default()
-            .tls_provider(Provider::Rustls(CryptoMode::Ring))
-            .tls_context(tls.clone());
-        connector.set_connector_settings(settings.cloned());
-        if let Some(components) = components {
-            connector.set_sleep_impl(components.sleep_impl());
-        }
-        connector.set_proxy_config(Some(proxy()));
-        connector.build()
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use std::io::{BufRead, BufReader, Write};
-    use std::net::TcpListener;
-    use std::sync::Arc;
-
-    use aws_sdk_s3::config::Credentials;
-    use aws_smithy_http_client::tls::TrustStore;
-    use rustls::pki_types::pem::PemObject;
-    use rustls::pki_types::PrivateKeyDer;
-
-    use super::*;
-
-    /// Serves one TLS connection: reads one request head, answers 200 with
-    /// no body, returns the request line.
-    fn serve_once(
-        listener: TcpListener,
-        cert: &rcgen::CertifiedKey<rcgen::KeyPair>,
-    ) -> std::thread::JoinHandle<String> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_no_client_auth()
-            .with_single_cert(
-                vec![cert.cert.der().clone()],
-                PrivateKeyDer::from_pem_slice(cert.signing_key.serialize_pem().as_bytes()).unwrap(),
-            )
-            .unwrap();
-        std::thread::spawn(move || {
-            let (tcp, _) = listener.accept().unwrap();
-            let conn = rustls::ServerConnection::new(Arc::new(config)).unwrap();
-            let mut tls = BufReader::new(rustls::StreamOwned::new(conn, tcp));
-            let mut request_line = String::new();
-            tls.read_line(&mut request_line).unwrap();
-            let mut line = String::new();
-            while line != "\r\n" {
-                line.clear();
-                tls.read_line(&mut line).unwrap();
-            }
-            let tls = tls.get_mut();
-            tls.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
-                .unwrap();
-            tls.flush().unwrap();
-            request_line
-        })
-    }
-
-    #[test]
-    fn the_sdk_reaches_a_tls_endpoint_over_ring() {
-        let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let server = serve_once(listener, &cert);
-
-        let trusted = TlsContext::builder()
-            .with_trust_store(TrustStore::empty().with_pem_certificate(cert.cert.pem().as_bytes()))
-            .build()
-            .unwrap();
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let _guard = runtime.enter();
-        let config = aws_sdk_s3::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .endpoint_url(format!("https://localhost:{port}"))
-            .force_path_style(true)
-            .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
-            .http_client(https_client_with(trusted, ProxyConfig::disabled))
-            .build();
-        let client = aws_sdk_s3::Client::from_conf(config);
-        let result = runtime.block_on(client.head_bucket().bucket("flow-logs").send());
-        assert!(result.is_ok(), "{result:?}");
-        let request_line = server.join().unwrap();
-        assert!(
-            request_line.starts_with("HEAD /flow-logs"),
-            "{request_line}"
-        );
-    }
 }

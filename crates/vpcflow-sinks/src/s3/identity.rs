@@ -2,35 +2,17 @@
 //! bucket exist? Missing credentials are a permanent error that names where
 //! the SDK looked, not a failure to retry for ever.
 
-use std::time::Duration;
-
-use aws_sdk_s3::config::ProvideCredentials;
 use aws_sdk_s3::error::SdkError;
 
 use super::classify::{classify, Class};
 use super::client::S3Client;
-use super::credentials::{describe, WHERE_THE_SDK_LOOKED};
 
-/// How long resolving the credentials may take (the chain may ask the
-/// instance metadata service, an SSO portal, a `credential_process`).
-pub const RESOLVE_TIMEOUT: Duration = Duration::from_secs(20);
+pub use crate::aws::credentials::RESOLVE_TIMEOUT;
 
 /// Resolves the client's credentials once: `Err` with a message naming where
 /// the SDK looked when there are none (or they cannot be loaded).
 pub async fn check_credentials(client: &S3Client) -> Result<(), String> {
-    let Some(provider) = &client.credentials else {
-        return Err(format!(
-            "no AWS credentials provider: {WHERE_THE_SDK_LOOKED}"
-        ));
-    };
-    match tokio::time::timeout(RESOLVE_TIMEOUT, provider.provide_credentials()).await {
-        Ok(Ok(_)) => Ok(()),
-        Ok(Err(e)) => Err(describe(&e)),
-        Err(_) => Err(format!(
-            "loading AWS credentials took more than {} s; the SDK looked in {WHERE_THE_SDK_LOOKED}",
-            RESOLVE_TIMEOUT.as_secs()
-        )),
-    }
+    crate::aws::credentials::check(client.credentials.as_ref()).await
 }
 
 /// What `HeadBucket` says of `bucket`: `Err` when it does not exist (a

@@ -13,10 +13,7 @@
 //!   delivers.
 //! * [`DeliveryStats`]: counters for `/metrics`.
 
-pub(crate) mod backoff;
-pub mod classify;
 pub mod client;
-pub mod credentials;
 pub mod delivery;
 pub mod dest;
 pub mod identity;
@@ -24,6 +21,8 @@ pub mod options;
 pub mod sink;
 pub(crate) mod upload;
 
+// Shared with the other AWS destinations; reachable here as before.
+pub use crate::aws::{backoff, classify, credentials};
 pub use classify::{Class, Failure};
 pub use delivery::Delivery;
 pub use dest::S3Destination;

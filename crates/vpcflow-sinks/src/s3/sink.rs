@@ -54,6 +54,7 @@ pub struct S3Sink {
     stats: Arc<DeliveryStats>,
     drain: DrainPolicy,
     concurrency: usize,
+    destination: S3Destination,
     report: Option<DeliveryReport>,
 }
 
@@ -69,6 +70,7 @@ impl S3Sink {
         let stats = Arc::new(DeliveryStats::default());
         let (spool, queue) = open_spool(&options, Arc::clone(&stats))?;
         let concurrency = options.s3.max_concurrent_uploads;
+        let destination = options.destination.clone();
         let delivery = match options.drain {
             DrainPolicy::UntilDelivered => {
                 Delivery::start_one_shot(queue.clone(), options.s3, &options.destination.bucket)?
@@ -82,6 +84,7 @@ impl S3Sink {
             stats,
             drain: options.drain,
             concurrency,
+            destination,
             report: None,
         })
     }
@@ -139,6 +142,7 @@ pub fn drain_spool(options: S3SinkOptions) -> Result<DeliveryReport, SinkError> 
         &stats,
         options.drain,
         concurrency,
+        &options.destination,
     ))
 }
 
@@ -150,6 +154,7 @@ fn wait(
     stats: &DeliveryStats,
     policy: DrainPolicy,
     concurrency: usize,
+    destination: &S3Destination,
 ) -> DeliveryReport {
     let outcome = match policy {
         DrainPolicy::For(limit) => queue.wait_drained(Some(Instant::now() + limit), None),
@@ -168,6 +173,7 @@ fn wait(
         );
     }
     DeliveryReport {
+        destination: destination.to_string(),
         outcome,
         delivered: counts.objects_delivered,
         already_present: counts.already_present,
@@ -196,6 +202,7 @@ impl RecordSink for S3Sink {
             &self.stats,
             self.drain,
             self.concurrency,
+            &self.destination,
         );
         self.report = Some(report);
         Ok(summary)

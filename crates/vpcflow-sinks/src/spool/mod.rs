@@ -6,13 +6,15 @@
 //! SPOOL/lock                 exclusive flock: one process per spool
 //! SPOOL/tmp/<pid>-<n>.tmp    objects being written (removed at open)
 //! SPOOL/ready/<seq>.json     sidecar: bucket, candidate keys, size, SHA-256
+//!                            (a batch of log events or records: log group or
+//!                            delivery stream, log stream)
 //! SPOOL/ready/<seq>.obj      committed object (its rename is the commit point)
 //! ```
 //!
 //! [`Spool`] is the [`ObjectStore`](crate::store::ObjectStore) the file
 //! writer publishes into; [`SpoolQueue`] is the delivery side's view of the
 //! same folder. The spool publishes its depth into the [`DeliveryStats`] a
-//! delivery (S3 today) adds its counters to, and ends a run with a
+//! delivery (S3, CloudWatch Logs, Firehose) adds its counters to, and ends a run with a
 //! [`DeliveryReport`]: deliveries build on the spool, never the reverse.
 
 pub mod entry;

@@ -168,15 +168,49 @@ impl ObjectStore for Spool {
         staged: StagedFile,
         name_for_attempt: &dyn Fn(u32) -> FileName,
     ) -> Result<PublishedObject, SinkError> {
-        staged.sync()?;
-        let bytes = staged.len()?;
-        let sha256 = sha256_file(staged.path())?;
         let options = &self.shared.options;
         let keys: Vec<String> = (0..KEY_ATTEMPTS)
             .map(|a| options.layout.key(&options.prefix, &name_for_attempt(a)))
             .collect();
+        let bucket = options.bucket.clone();
+        let entry = self.commit_keys(staged, bucket, keys)?;
+        Ok(PublishedObject {
+            name: name_for_attempt(0),
+            key: entry.sidecar.keys[0].clone(),
+            bytes: entry.sidecar.bytes,
+            already_present: false,
+        })
+    }
+}
+
+impl Spool {
+    /// Commits a sealed batch of a destination that takes records rather
+    /// than objects (CloudWatch Logs, Firehose): `target` (log group,
+    /// delivery stream) and `key` (log stream) are written into the sidecar
+    /// as its bucket and only key. Durable when this returns; the delivery
+    /// is woken.
+    pub fn commit_batch(
+        &mut self,
+        staged: StagedFile,
+        target: &str,
+        key: &str,
+    ) -> Result<Entry, SinkError> {
+        self.commit_keys(staged, target.to_string(), vec![key.to_string()])
+    }
+
+    /// Syncs `staged`, waits for room, commits it with its sidecar and
+    /// queues it for the delivery.
+    fn commit_keys(
+        &mut self,
+        staged: StagedFile,
+        bucket: String,
+        keys: Vec<String>,
+    ) -> Result<Entry, SinkError> {
+        staged.sync()?;
+        let bytes = staged.len()?;
+        let sha256 = sha256_file(staged.path())?;
         let sidecar = Sidecar {
-            bucket: options.bucket.clone(),
+            bucket,
             keys,
             bytes,
             sha256,
@@ -195,19 +229,13 @@ impl ObjectStore for Spool {
                 return Err(e);
             }
         };
-        let key = entry.sidecar.keys[0].clone();
         {
             let mut state = self.shared.lock();
-            state.entries.insert(seq, entry);
+            state.entries.insert(seq, entry.clone());
             state.publish_gauges(&self.shared.stats);
         }
         self.shared.changed.notify_all();
         self.shared.wake.notify_one();
-        Ok(PublishedObject {
-            name: name_for_attempt(0),
-            key,
-            bytes,
-            already_present: false,
-        })
+        Ok(entry)
     }
 }

@@ -30,9 +30,12 @@ pub struct SpoolStatus {
 /// What the delivery achieved when a spooling sink finished.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeliveryReport {
+    /// The destination (`s3://bucket/prefix/`, the log group, the delivery
+    /// stream).
+    pub destination: String,
     /// How the wait for the spool to drain ended.
     pub outcome: DrainOutcome,
-    /// Objects delivered during the run (including those left by an earlier
+    /// Objects (or batches of log events and records) delivered during the run (including those left by an earlier
     /// run, and those found already present).
     pub delivered: u64,
     /// Of those, objects the store already held.

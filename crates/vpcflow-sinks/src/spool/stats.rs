@@ -28,6 +28,16 @@ pub struct DeliveryStats {
     pub upload_errors_permanent: AtomicU64,
     /// Times the writer had to wait because the spool was full.
     pub backpressure_waits: AtomicU64,
+    /// Log events (CloudWatch Logs) or records (Firehose) the service
+    /// accepted.
+    pub events_delivered: AtomicU64,
+    /// Log events the service (or vpcflow, before sending, for a limit the
+    /// service would enforce) refused for good: too old, too new, expired by
+    /// the retention. Counted and logged, never retried.
+    pub events_rejected: AtomicU64,
+    /// Records sent again alone after the service failed them inside an
+    /// accepted batch (Firehose `FailedPutCount`).
+    pub events_retried: AtomicU64,
     /// Sum of the durations of successful deliveries, microseconds.
     pub upload_latency_us_sum: AtomicU64,
     /// Number of durations in `upload_latency_us_sum`.
@@ -62,6 +72,12 @@ pub struct DeliveryCounts {
     pub upload_errors_permanent: u64,
     /// See [`DeliveryStats::backpressure_waits`].
     pub backpressure_waits: u64,
+    /// See [`DeliveryStats::events_delivered`].
+    pub events_delivered: u64,
+    /// See [`DeliveryStats::events_rejected`].
+    pub events_rejected: u64,
+    /// See [`DeliveryStats::events_retried`].
+    pub events_retried: u64,
     /// See [`DeliveryStats::upload_latency_us_sum`].
     pub upload_latency_us_sum: u64,
     /// See [`DeliveryStats::upload_latency_count`].
@@ -83,6 +99,9 @@ impl DeliveryStats {
             upload_errors_transient: r(&self.upload_errors_transient),
             upload_errors_permanent: r(&self.upload_errors_permanent),
             backpressure_waits: r(&self.backpressure_waits),
+            events_delivered: r(&self.events_delivered),
+            events_rejected: r(&self.events_rejected),
+            events_retried: r(&self.events_retried),
             upload_latency_us_sum: r(&self.upload_latency_us_sum),
             upload_latency_count: r(&self.upload_latency_count),
             upload_latency_buckets: std::array::from_fn(|i| r(&self.upload_latency_buckets[i])),

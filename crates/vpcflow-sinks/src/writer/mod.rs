@@ -130,7 +130,24 @@ impl<S: ObjectStore> FileWriter<S> {
         released: &Released,
         interfaces: &InterfaceTable,
     ) -> Result<(), SinkError> {
+        // Records come in file order (aggregation sorts them): once one ends
+        // in a later slot, the files of the slots behind both it and
+        // `complete_before` are complete and are sealed right away, so the
+        // files open at once stay few however many slots one batch spans (a
+        // descriptor each). A batch out of order is sealed at its end only.
+        let in_order = released.records.is_sorted_by_key(|r| r.end);
+        let mut current_slot = None;
         for record in &released.records {
+            let slot = slot_of(record.end);
+            if in_order && current_slot != Some(slot) {
+                current_slot = Some(slot);
+                for (slot, file) in self
+                    .router
+                    .take_sealable(record.end.min(released.complete_before))
+                {
+                    self.seal(slot, file)?;
+                }
+            }
             let values = interfaces.values(record, self.version);
             let (store, format, level) = (&mut self.store, &self.format, self.options.level);
             let (pool, file_format) = (&self.pool, self.options.file_format);
@@ -147,7 +164,6 @@ impl<S: ObjectStore> FileWriter<S> {
                 CapMeasure::Uncompressed => file.uncompressed_bytes(),
             };
             if size >= self.options.max_file_bytes {
-                let slot = slot_of(record.end);
                 let full = self.router.take(slot).expect("the file was just written");
                 self.seal(slot, full)?;
             }

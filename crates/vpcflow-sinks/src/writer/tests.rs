@@ -563,3 +563,47 @@ fn summary_adds_up() {
         [format!("2 {} - - 1616730059 SKIPDATA", meta.interface_id)]
     );
 }
+
+#[test]
+fn a_batch_in_file_order_seals_each_slot_as_the_next_begins() {
+    // A day of idle one-minute windows in one batch: 288 slots, yet never
+    // more than one file open at a time (a descriptor each).
+    let fx = Fixture::new();
+    let start = 1_617_235_200; // 2021-04-01T00:00:00Z
+    let records: Vec<FlowRecord> = (0..1440u64)
+        .map(|m| FlowRecord {
+            interface: fx.indices[0],
+            window_start: start + m * 60,
+            start: start + m * 60,
+            end: start + m * 60 + 59,
+            traffic: None,
+            status: LogStatus::NoData,
+        })
+        .collect();
+    let root = tempfile::tempdir().unwrap();
+    let mut w = dir_writer(&root.path().join("out"), Layout::default(), "");
+    // A batch that completes only up to its own last record: every slot but
+    // the last is sealed while it is written.
+    w.write(
+        &released(records.clone(), start + 1439 * 60 + 59),
+        &fx.table,
+    )
+    .unwrap();
+    assert_eq!(w.open_files(), 1);
+    assert_eq!(objects(&root.path().join("out")).len(), 287);
+    w.finish().unwrap();
+    assert_eq!(objects(&root.path().join("out")).len(), 288);
+    // The same records with the slots out of order: nothing is sealed
+    // early (one file a slot, as before), and the files are the same.
+    let shuffled: Vec<FlowRecord> = records.chunks(5).rev().flatten().copied().collect();
+    let root2 = tempfile::tempdir().unwrap();
+    let mut w = dir_writer(&root2.path().join("out"), Layout::default(), "");
+    w.write(&released(shuffled, start), &fx.table).unwrap();
+    assert_eq!(w.open_files(), 288);
+    w.finish().unwrap();
+    let in_order = objects(&root.path().join("out"));
+    assert!(
+        in_order == objects(&root2.path().join("out")),
+        "the files differ"
+    );
+}

@@ -4,7 +4,7 @@
 //! decoded it on arrival; the exporter is the datagram's source address.
 
 use std::fs::File;
-use std::io::BufReader;
+use std::io::Read;
 use std::net::IpAddr;
 use std::path::Path;
 
@@ -42,6 +42,20 @@ pub struct ReplayStats {
     pub truncated: bool,
 }
 
+impl ReplayStats {
+    /// Adds the counts of another file (its first errors while there is room).
+    pub fn add(&mut self, other: ReplayStats) {
+        self.frames += other.frames;
+        self.datagrams += other.datagrams;
+        self.skipped += other.skipped;
+        self.incomplete += other.incomplete;
+        self.malformed += other.malformed;
+        self.truncated |= other.truncated;
+        let room = MAX_ERRORS.saturating_sub(self.errors.len());
+        self.errors.extend(other.errors.into_iter().take(room));
+    }
+}
+
 /// Errors kept per file; later ones are only counted.
 const MAX_ERRORS: usize = 20;
 
@@ -54,9 +68,22 @@ pub fn read_file(
     decoder: &mut Decoder,
     out: &mut dyn FlowConsumer,
 ) -> Result<ReplayStats, String> {
+    let file = File::open(path).map_err(|e| format!("{}: cannot open: {e}", path.display()))?;
+    read(path, file, options, decoder, out)
+}
+
+/// Like [`read_file`], on a capture read from a stream (standard input, a
+/// decompressor); `path` only names it in messages.
+pub fn read<R: Read + Send>(
+    path: &Path,
+    input: R,
+    options: &ReplayOptions,
+    decoder: &mut Decoder,
+    out: &mut dyn FlowConsumer,
+) -> Result<ReplayStats, String> {
     let mut malformed = 0u64;
     let mut errors = Vec::new();
-    let mut stats = for_each_datagram(path, options, &mut |n, src, payload| {
+    let mut stats = datagrams_of(path, input, options, &mut |n, src, payload| {
         if let Err(e) = decoder.datagram(src, payload, out) {
             malformed += 1;
             if errors.len() < MAX_ERRORS {
@@ -78,7 +105,17 @@ pub fn for_each_datagram(
     each: &mut dyn FnMut(u64, IpAddr, &[u8]),
 ) -> Result<ReplayStats, String> {
     let file = File::open(path).map_err(|e| format!("{}: cannot open: {e}", path.display()))?;
-    let mut reader = create_reader(1 << 20, BufReader::new(file)).map_err(|e| match e {
+    datagrams_of(path, file, options, each)
+}
+
+/// [`for_each_datagram`] on a stream.
+fn datagrams_of<R: Read + Send>(
+    path: &Path,
+    input: R,
+    options: &ReplayOptions,
+    each: &mut dyn FnMut(u64, IpAddr, &[u8]),
+) -> Result<ReplayStats, String> {
+    let mut reader = create_reader(1 << 20, input).map_err(|e| match e {
         PcapError::Eof => format!("{}: the file is empty", path.display()),
         _ => format!("{}: not a pcap or pcapng capture file", path.display()),
     })?;

@@ -1,7 +1,9 @@
 //! Capture files (classic pcap and pcapng) read into flow updates.
 //!
-//! A file is memory-mapped (non-regular files, such as pipes, are read into
-//! memory instead) and walked record by record; every packet is decoded by
+//! A file is memory-mapped (non-regular files are read into memory instead)
+//! and walked record by record; a stream (standard input, a pipe, a
+//! decompressor) is read piece by piece with [`read_capture_stream`], each
+//! record converted as soon as it is complete; every packet is decoded by
 //! [`decode`](crate::decode()) and becomes one [`FlowUpdate`] (one packet,
 //! `first == last ==` its timestamp, action ACCEPT) for the consumer. Nothing is
 //! allocated per packet.
@@ -195,33 +197,150 @@ pub fn read_capture_bytes<C: FlowConsumer + ?Sized>(
     consumer: &mut C,
     progress: &mut dyn FnMut(u64),
 ) -> Result<CaptureStats, CaptureError> {
-    let format = match sniff_format(data) {
-        Some(f) => f,
-        None => {
-            return Err(CaptureError::NotACapture {
-                path: path.to_owned(),
-                detail: describe_head(data),
-            })
+    let Some(format) = sniff_format(data) else {
+        return Err(CaptureError::NotACapture {
+            path: path.to_owned(),
+            detail: describe_head(data),
+        });
+    };
+    let mut reader = Reader::new(path, options, consumer, progress);
+    let mut file = FormatReader::new(format);
+    let fed = file.feed(&mut reader, data, true)?;
+    file.finish(&mut reader);
+    (reader.progress.report)(fed.consumed as u64);
+    Ok(reader.finish(fed.consumed as u64))
+}
+
+/// Like [`read_capture`], on a capture read from a stream (standard input, a
+/// pipe, a decompressor) as it arrives: packets are handed to `consumer` as
+/// soon as their record is complete, so an endless stream (`tcpdump -w -`) is
+/// converted while it runs. Memory holds at most one record beyond what was
+/// read; a record that claims more than [`MAX_STREAM_RECORD`] bytes is corrupt.
+/// `path` only names the stream in errors and warnings; `progress` is told
+/// the bytes of the stream consumed.
+pub fn read_capture_stream<C: FlowConsumer + ?Sized>(
+    path: &Path,
+    input: &mut dyn Read,
+    options: &PcapOptions,
+    consumer: &mut C,
+    progress: &mut dyn FnMut(u64),
+) -> Result<CaptureStats, CaptureError> {
+    let read_err = |source| CaptureError::Read {
+        path: path.to_owned(),
+        source,
+    };
+    let mut scratch = vec![0u8; STREAM_CHUNK];
+    let mut buf: Vec<u8> = Vec::with_capacity(STREAM_CHUNK * 2);
+    let mut eof = false;
+    while buf.len() < 4 && !eof {
+        eof = fill(input, &mut scratch, &mut buf).map_err(read_err)?;
+    }
+    let Some(format) = sniff_format(&buf) else {
+        return Err(CaptureError::NotACapture {
+            path: path.to_owned(),
+            detail: describe_head(&buf),
+        });
+    };
+    let mut reader = Reader::new(path, options, consumer, progress);
+    let mut file = FormatReader::new(format);
+    loop {
+        let fed = file.feed(&mut reader, &buf, eof)?;
+        buf.drain(..fed.consumed);
+        reader.base += fed.consumed as u64;
+        if fed.done || eof {
+            break;
+        }
+        if buf.len() > MAX_STREAM_RECORD {
+            reader.corrupt(0, "record longer than the largest a stream may hold");
+            break;
+        }
+        // Packets decoded so far reach the consumer before the reader waits.
+        reader.emitter.flush();
+        eof = fill(input, &mut scratch, &mut buf).map_err(read_err)?;
+    }
+    file.finish(&mut reader);
+    let consumed = reader.base;
+    (reader.progress.report)(consumed);
+    Ok(reader.finish(consumed))
+}
+
+/// The largest record a streamed capture may hold (a pcapng block or a pcap
+/// record with its data): far above any real snapshot length (256 KiB).
+pub const MAX_STREAM_RECORD: usize = 64 << 20;
+
+/// Bytes asked of a stream at a time.
+const STREAM_CHUNK: usize = 256 << 10;
+
+/// Reads once from `input` (what is available, up to [`STREAM_CHUNK`]
+/// bytes) and appends it to `buf`; `true` at the end of the stream.
+fn fill(input: &mut dyn Read, scratch: &mut [u8], buf: &mut Vec<u8>) -> io::Result<bool> {
+    let n = loop {
+        match input.read(scratch) {
+            Ok(n) => break n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
         }
     };
-    let mut reader = Reader {
-        path,
-        options,
-        selector: (!options.select.is_all()).then(|| Selector::new(&options.select)),
-        emitter: Emitter::new(consumer, options.fragments),
-        progress: Progress {
-            report: progress,
-            next: PROGRESS_STEP,
-        },
-        ifaces: Vec::new(),
-        stats: CaptureStats::default(),
-    };
-    let consumed = match format {
-        CaptureFormat::Pcap => classic::read(&mut reader, data)?,
-        CaptureFormat::PcapNg => pcapng::read(&mut reader, data)?,
-    };
-    (reader.progress.report)(consumed as u64);
-    Ok(reader.finish(consumed))
+    buf.extend_from_slice(&scratch[..n]);
+    Ok(n == 0)
+}
+
+/// What one call of a format's reader did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Fed {
+    /// Bytes of the data read (complete records).
+    consumed: usize,
+    /// Reading ended (a corrupt block, a truncation): nothing more is read.
+    done: bool,
+}
+
+impl Fed {
+    fn more(consumed: usize) -> Fed {
+        Fed {
+            consumed,
+            done: false,
+        }
+    }
+
+    fn done(consumed: usize) -> Fed {
+        Fed {
+            consumed,
+            done: true,
+        }
+    }
+}
+
+/// The reader of the file's format, with its state between pieces.
+enum FormatReader {
+    Pcap(classic::Classic),
+    PcapNg(pcapng::PcapNg),
+}
+
+impl FormatReader {
+    fn new(format: CaptureFormat) -> FormatReader {
+        match format {
+            CaptureFormat::Pcap => FormatReader::Pcap(classic::Classic::default()),
+            CaptureFormat::PcapNg => FormatReader::PcapNg(pcapng::PcapNg::default()),
+        }
+    }
+
+    fn feed<C: FlowConsumer + ?Sized>(
+        &mut self,
+        r: &mut Reader<'_, C>,
+        data: &[u8],
+        eof: bool,
+    ) -> Result<Fed, CaptureError> {
+        match self {
+            FormatReader::Pcap(f) => f.feed(r, data, eof),
+            FormatReader::PcapNg(f) => f.feed(r, data, eof),
+        }
+    }
+
+    fn finish<C: FlowConsumer + ?Sized>(&mut self, r: &mut Reader<'_, C>) {
+        if let FormatReader::PcapNg(f) = self {
+            f.finish(r);
+        }
+    }
 }
 
 /// What the first bytes of a non-capture file look like, for the error.
@@ -291,8 +410,7 @@ struct Progress<'p> {
 
 impl Progress<'_> {
     #[inline(always)]
-    fn at(&mut self, offset: usize) {
-        let offset = offset as u64;
+    fn at(&mut self, offset: u64) {
         if offset >= self.next {
             (self.report)(offset);
             self.next = offset + PROGRESS_STEP;
@@ -310,6 +428,9 @@ struct Iface {
 /// State shared by the two file formats.
 struct Reader<'a, C: FlowConsumer + ?Sized> {
     path: &'a Path,
+    /// Offset in the file of the data being read (a stream drops what it
+    /// has read; a mapped file is read from 0).
+    base: u64,
     options: &'a PcapOptions,
     /// `None` when every packet is taken (the common case costs nothing).
     selector: Option<Selector<'a>>,
@@ -319,7 +440,41 @@ struct Reader<'a, C: FlowConsumer + ?Sized> {
     stats: CaptureStats,
 }
 
-impl<C: FlowConsumer + ?Sized> Reader<'_, C> {
+impl<'a, C: FlowConsumer + ?Sized> Reader<'a, C> {
+    fn new(
+        path: &'a Path,
+        options: &'a PcapOptions,
+        consumer: &'a mut C,
+        progress: &'a mut dyn FnMut(u64),
+    ) -> Self {
+        Reader {
+            path,
+            base: 0,
+            options,
+            selector: (!options.select.is_all()).then(|| Selector::new(&options.select)),
+            emitter: Emitter::new(consumer, options.fragments),
+            progress: Progress {
+                report: progress,
+                next: PROGRESS_STEP,
+            },
+            ifaces: Vec::new(),
+            stats: CaptureStats::default(),
+        }
+    }
+
+    /// The file offset of `offset` in the data being read.
+    #[inline(always)]
+    fn at(&self, offset: usize) -> u64 {
+        self.base + offset as u64
+    }
+
+    /// Reports progress up to `offset` in the data being read.
+    #[inline(always)]
+    fn progress_at(&mut self, offset: usize) {
+        let at = self.at(offset);
+        self.progress.at(at);
+    }
+
     /// Declare the next interface of the file (its position is the IDB index);
     /// returns that position.
     fn declare_interface(&mut self, name: Option<&str>, linktype: u32, offset: usize) -> usize {
@@ -355,7 +510,7 @@ impl<C: FlowConsumer + ?Sized> Reader<'_, C> {
         }
         let w = CaptureWarning {
             path: self.path.to_owned(),
-            offset: offset as u64,
+            offset: self.at(offset),
             kind,
         };
         tracing::warn!("{w}");
@@ -393,11 +548,11 @@ impl<C: FlowConsumer + ?Sized> Reader<'_, C> {
         }
     }
 
-    fn finish(mut self, consumed: usize) -> CaptureStats {
+    fn finish(mut self, consumed: u64) -> CaptureStats {
         self.emitter.flush();
         let mut s = std::mem::take(&mut self.stats);
         s.files = 1;
-        s.file_bytes = consumed as u64;
+        s.file_bytes = consumed;
         for i in &self.ifaces {
             if i.frames > 0 {
                 *s.linktypes.entry(i.linktype).or_insert(0) += i.frames;

@@ -18,7 +18,7 @@ use pcap_parser::pcapng::{
 use vpcflow_core::flow::NANOS_PER_SEC;
 use vpcflow_core::{FlowConsumer, LossEvent, Timestamp};
 
-use super::{CaptureError, Reader};
+use super::{CaptureError, Fed, Reader};
 use crate::stats::WarningKind;
 
 const SHB: u32 = 0x0A0D_0D0A;
@@ -133,93 +133,129 @@ struct Section {
     warned_unknown: bool,
 }
 
-/// Read a pcapng file; returns the bytes consumed.
-pub(super) fn read<C: FlowConsumer + ?Sized>(
-    r: &mut Reader<'_, C>,
-    data: &[u8],
-) -> Result<usize, CaptureError> {
-    let mut offset = 0usize;
-    let mut section: Option<Section> = None;
-    let mut untimed = Untimed::default();
-    while offset < data.len() {
-        let rest = &data[offset..];
-        if rest.len() < 12 {
-            r.truncated(data, offset);
-            return Ok(data.len());
-        }
-        let raw_type = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]);
-        if raw_type == SHB {
-            match parse_sectionheaderblock(rest) {
-                Ok((after, shb)) => {
-                    section = Some(Section {
-                        endian: Endian {
-                            big: shb.big_endian(),
-                        },
-                        ifaces: Vec::new(),
-                        times: Vec::new(),
-                        warned_unknown: false,
-                    });
-                    offset += rest.len() - after.len();
-                    continue;
-                }
-                Err(nom::Err::Incomplete(_)) if offset > 0 => {
-                    r.truncated(data, offset);
-                    return Ok(data.len());
-                }
-                Err(e) if offset == 0 => {
-                    return Err(CaptureError::BadHeader {
-                        path: r.path.to_owned(),
-                        detail: format!("unreadable pcapng section header block ({e:?})"),
-                    });
-                }
-                Err(_) => {
-                    r.corrupt(offset, "unreadable section header block");
-                    return Ok(offset);
+/// A pcapng file read in one or more pieces: the state kept between them.
+#[derive(Default)]
+pub(super) struct PcapNg {
+    section: Option<Section>,
+    untimed: Untimed,
+}
+
+impl PcapNg {
+    /// Reads the complete blocks at the start of `data`; `eof` says whether
+    /// more bytes follow (a stream) or `data` ends the file.
+    pub(super) fn feed<C: FlowConsumer + ?Sized>(
+        &mut self,
+        r: &mut Reader<'_, C>,
+        data: &[u8],
+        eof: bool,
+    ) -> Result<Fed, CaptureError> {
+        let mut offset = 0usize;
+        while offset < data.len() {
+            let rest = &data[offset..];
+            if rest.len() < 12 {
+                return Ok(self.incomplete(r, data, offset, eof));
+            }
+            let raw_type = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]);
+            if raw_type == SHB {
+                match parse_sectionheaderblock(rest) {
+                    Ok((after, shb)) => {
+                        self.section = Some(Section {
+                            endian: Endian {
+                                big: shb.big_endian(),
+                            },
+                            ifaces: Vec::new(),
+                            times: Vec::new(),
+                            warned_unknown: false,
+                        });
+                        offset += rest.len() - after.len();
+                        continue;
+                    }
+                    // A stream judges a section header only once it holds the
+                    // whole block, as a file does.
+                    Err(_) if !eof && shb_incomplete(rest) => {
+                        return Ok(self.incomplete(r, data, offset, eof));
+                    }
+                    Err(nom::Err::Incomplete(_)) if !eof || r.at(offset) > 0 => {
+                        return Ok(self.incomplete(r, data, offset, eof));
+                    }
+                    Err(e) if r.at(offset) == 0 => {
+                        return Err(CaptureError::BadHeader {
+                            path: r.path.to_owned(),
+                            detail: format!(
+                                "unreadable pcapng section header block at byte 0: {}",
+                                shb_fault(rest, &e)
+                            ),
+                        });
+                    }
+                    Err(_) => {
+                        r.corrupt(offset, "unreadable section header block");
+                        return Ok(Fed::done(offset));
+                    }
                 }
             }
-        }
-        let Some(sec) = section.as_mut() else {
-            // Unreachable: the file was sniffed as starting with a section header.
-            return Ok(offset);
-        };
-        let e = sec.endian;
-        let block_type = e.u32(rest, 0);
-        let len = e.u32(rest, 4) as usize;
-        if len < 12 || len % 4 != 0 {
-            r.corrupt(offset, "block length not a multiple of 4 of at least 12");
-            return Ok(offset);
-        }
-        if len > rest.len() {
-            r.truncated(data, offset);
-            return Ok(data.len());
-        }
-        let block = &rest[..len];
-        if e.u32(block, len - 4) as usize != len {
-            r.corrupt(offset, "leading and trailing block lengths differ");
-            return Ok(offset);
-        }
-        match block_type {
-            EPB | OPB => {
-                let frames = r.emitter.counters.frames;
-                if block_type == EPB {
-                    enhanced_packet(r, sec, block, offset);
-                } else {
-                    obsolete_packet(r, sec, block, offset);
-                }
-                if r.emitter.counters.frames > frames {
-                    untimed.timestamp_seen(r, data);
-                }
+            let Some(sec) = self.section.as_mut() else {
+                // Unreachable: the file was sniffed as starting with a section header.
+                return Ok(Fed::done(offset));
+            };
+            let e = sec.endian;
+            let block_type = e.u32(rest, 0);
+            let len = e.u32(rest, 4) as usize;
+            if len < 12 || len % 4 != 0 {
+                r.corrupt(offset, "block length not a multiple of 4 of at least 12");
+                return Ok(Fed::done(offset));
             }
-            SPB => simple_packet(r, sec, block, offset, &mut untimed),
-            IDB => interface_description(r, sec, block, offset),
-            ISB => interface_statistics(r, sec, block, offset),
-            _ => {}
+            if len > rest.len() {
+                return Ok(self.incomplete(r, data, offset, eof));
+            }
+            let block = &rest[..len];
+            if e.u32(block, len - 4) as usize != len {
+                r.corrupt(offset, "leading and trailing block lengths differ");
+                return Ok(Fed::done(offset));
+            }
+            match block_type {
+                EPB | OPB => {
+                    let frames = r.emitter.counters.frames;
+                    if block_type == EPB {
+                        enhanced_packet(r, sec, block, offset);
+                    } else {
+                        obsolete_packet(r, sec, block, offset);
+                    }
+                    if r.emitter.counters.frames > frames {
+                        self.untimed.timestamp_seen(r);
+                    }
+                }
+                SPB => simple_packet(r, sec, block, offset, &mut self.untimed),
+                IDB => interface_description(r, sec, block, offset),
+                ISB => interface_statistics(r, sec, block, offset),
+                _ => {}
+            }
+            offset += len;
+            r.progress_at(offset);
         }
-        offset += len;
-        r.progress.at(offset);
+        Ok(Fed::more(offset))
     }
-    untimed.end_of_file(r, data);
-    Ok(offset)
+
+    /// The block at `offset` is not complete in `data`: wait for more, or at
+    /// the end of the file report the truncation.
+    fn incomplete<C: FlowConsumer + ?Sized>(
+        &mut self,
+        r: &mut Reader<'_, C>,
+        data: &[u8],
+        offset: usize,
+        eof: bool,
+    ) -> Fed {
+        if eof {
+            r.truncated(data, offset);
+            Fed::done(data.len())
+        } else {
+            Fed::more(offset)
+        }
+    }
+
+    /// The end of the file: simple packets still waiting for a timestamp get 0.
+    pub(super) fn finish<C: FlowConsumer + ?Sized>(&mut self, r: &mut Reader<'_, C>) {
+        self.untimed.end_of_file(r);
+    }
 }
 
 /// Simple packet blocks seen before any packet with a timestamp: they are held
@@ -229,23 +265,117 @@ pub(super) fn read<C: FlowConsumer + ?Sized>(
 struct Untimed {
     /// Whether a timestamped packet has been read.
     seen: bool,
-    /// (interface position, frame bytes in the file, wire length)
-    held: Vec<(usize, std::ops::Range<usize>, u32)>,
+    /// (interface position, frame bytes, wire length): copies, as a stream
+    /// drops what it has read.
+    held: Vec<(usize, Vec<u8>, u32)>,
 }
 
 impl Untimed {
-    fn timestamp_seen<C: FlowConsumer + ?Sized>(&mut self, r: &mut Reader<'_, C>, data: &[u8]) {
+    /// Simple packets held at most; more are given timestamp 0 at once.
+    const MAX_HELD: usize = 4096;
+
+    fn timestamp_seen<C: FlowConsumer + ?Sized>(&mut self, r: &mut Reader<'_, C>) {
+        if self.seen {
+            return;
+        }
         self.seen = true;
         let ts = r.emitter.last_ts;
-        for (iface, range, wire_len) in std::mem::take(&mut self.held) {
-            r.packet(iface, &data[range], wire_len, ts);
+        for (iface, frame, wire_len) in std::mem::take(&mut self.held) {
+            r.packet(iface, &frame, wire_len, ts);
         }
     }
 
-    fn end_of_file<C: FlowConsumer + ?Sized>(&mut self, r: &mut Reader<'_, C>, data: &[u8]) {
-        for (iface, range, wire_len) in std::mem::take(&mut self.held) {
-            r.packet(iface, &data[range], wire_len, 0);
+    fn end_of_file<C: FlowConsumer + ?Sized>(&mut self, r: &mut Reader<'_, C>) {
+        for (iface, frame, wire_len) in std::mem::take(&mut self.held) {
+            r.packet(iface, &frame, wire_len, 0);
         }
+    }
+}
+
+/// Whether `rest`, starting with a section header block, holds less than
+/// the whole block (its minimum, or the length it declares).
+fn shb_incomplete(rest: &[u8]) -> bool {
+    const MIN_LEN: usize = 28;
+    if rest.len() < MIN_LEN {
+        return true;
+    }
+    let len = match u32::from_le_bytes([rest[8], rest[9], rest[10], rest[11]]) {
+        0x1A2B_3C4D => u32::from_le_bytes([rest[4], rest[5], rest[6], rest[7]]),
+        0x4D3C_2B1A => u32::from_be_bytes([rest[4], rest[5], rest[6], rest[7]]),
+        _ => return false,
+    };
+    len as usize > rest.len()
+}
+
+/// Why a section header block at the start of `block` does not parse, in
+/// a few words (never the bytes themselves: the parser's error value holds
+/// the rest of the file).
+fn shb_fault(block: &[u8], e: &nom::Err<pcap_parser::PcapError<&[u8]>>) -> String {
+    const MIN_LEN: usize = 28;
+    let word = |at: usize, big: bool| {
+        let b = [block[at], block[at + 1], block[at + 2], block[at + 3]];
+        if big {
+            u32::from_be_bytes(b)
+        } else {
+            u32::from_le_bytes(b)
+        }
+    };
+    if block.len() < MIN_LEN {
+        return format!(
+            "the file ends after {} bytes, inside the {MIN_LEN}-byte minimum of the block",
+            block.len()
+        );
+    }
+    let magic = word(8, false);
+    let big = match magic {
+        0x1A2B_3C4D => false,
+        0x4D3C_2B1A => true,
+        other => return format!("byte-order magic 0x{other:08x} is not 0x1a2b3c4d"),
+    };
+    let len = word(4, big) as usize;
+    if len < MIN_LEN || len % 4 != 0 {
+        return format!("block length {len} is not a multiple of 4 of at least {MIN_LEN}");
+    }
+    if len > block.len() {
+        return format!(
+            "block length {len} runs past the end of the file ({} bytes)",
+            block.len()
+        );
+    }
+    if word(len - 4, big) as usize != len {
+        return format!(
+            "leading block length {len} and trailing block length {} differ",
+            word(len - 4, big)
+        );
+    }
+    let major = if big {
+        u16::from_be_bytes([block[12], block[13]])
+    } else {
+        u16::from_le_bytes([block[12], block[13]])
+    };
+    if major != 1 {
+        return format!("major version {major} is not 1");
+    }
+    match e {
+        nom::Err::Incomplete(_) => "the block is incomplete".to_string(),
+        nom::Err::Error(p) | nom::Err::Failure(p) => match p {
+            pcap_parser::PcapError::NomError(_, kind)
+            | pcap_parser::PcapError::OwnedNomError(_, kind) => {
+                format!("its options do not parse ({})", kind.description())
+            }
+            other => other_reason(other).to_string(),
+        },
+    }
+}
+
+/// A [`PcapError`](pcap_parser::PcapError) without its input bytes.
+fn other_reason(e: &pcap_parser::PcapError<&[u8]>) -> &'static str {
+    use pcap_parser::PcapError as P;
+    match e {
+        P::Eof | P::UnexpectedEof | P::Incomplete(_) => "the file ends inside the block",
+        P::HeaderNotRecognized => "not a section header block",
+        P::BufferTooSmall | P::ReadError => "the block cannot be read",
+        P::NomError(..) | P::OwnedNomError(..) => "its content does not parse",
     }
 }
 
@@ -350,9 +480,15 @@ fn simple_packet<C: FlowConsumer + ?Sized>(
     if untimed.seen {
         let ts = r.emitter.last_ts;
         r.packet(iface, &block[12..12 + caplen], wire_len, ts);
+    } else if untimed.held.len() >= Untimed::MAX_HELD {
+        // A stream of nothing but simple packets: memory stays bounded, and
+        // they get what the end of such a file would give them.
+        untimed.end_of_file(r);
+        r.packet(iface, &block[12..12 + caplen], wire_len, 0);
     } else {
-        let start = offset + 12;
-        untimed.held.push((iface, start..start + caplen, wire_len));
+        untimed
+            .held
+            .push((iface, block[12..12 + caplen].to_vec(), wire_len));
     }
 }
 

@@ -2,11 +2,13 @@
 //! disconnections into losses.
 //!
 //! Messages an analyzer sent while vpcflow was not connected are lost. When a
-//! connection drops, every window from the drop to the reconnection becomes
-//! SKIPDATA for the interfaces whose flows came through that analyzer so far
-//! (an agent spreads its batches over the analyzers of a cluster, so these are
-//! the interfaces that can have lost data); a drop before any flow came through
-//! is counted but cannot be attributed.
+//! connection drops, every window from [`REACH_BACK_MS`] before the drop to
+//! the reconnection becomes SKIPDATA for the interfaces whose flows came
+//! through that analyzer so far (an agent spreads its batches over the
+//! analyzers of a cluster, so these are the interfaces that can have lost
+//! data); a drop before any flow came through is counted but cannot be
+//! attributed. Messages dropped on a full queue ([`Event::Overflow`]) are
+//! marked the same way.
 
 use std::collections::BTreeSet;
 
@@ -15,6 +17,12 @@ use vpcflow_core::{FlowConsumer, InterfaceIndex, LossEvent};
 use super::message::Payload;
 use super::subscriber::Event;
 use super::Converter;
+
+/// How far before a loss its SKIPDATA reaches: one Skydive flow update
+/// period (`flow.update`, 60 s by default). A message lost at time T carries
+/// the deltas of the period before it, whose windows can end up to this long
+/// before T; marking from T on would leave such a window showing only OK.
+pub const REACH_BACK_MS: i64 = 60_000;
 
 /// What the live source saw.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -33,6 +41,9 @@ pub struct LiveStats {
     pub ignored: u64,
     /// Gaps that could not be attributed to any interface.
     pub unattributed_gaps: u64,
+    /// Messages dropped because the queue between the connections and the
+    /// conversion was full (their windows are SKIPDATA).
+    pub queue_overflows: u64,
 }
 
 /// The live side of the Skydive source.
@@ -98,8 +109,12 @@ impl Live {
             Event::Message { analyzer, payload } => {
                 self.stats.messages += 1;
                 match &payload {
-                    Payload::Flows { flows, .. } => {
+                    Payload::Flows {
+                        flows, over_cap, ..
+                    } => {
                         self.converter.flows(flows, consumer);
+                        self.converter
+                            .flows_over_cap(*over_cap, Some(now_ms), consumer);
                         for f in flows {
                             if let Some(i) = self.converter.interface_of(&f.node_tid) {
                                 self.seen[analyzer].insert(i);
@@ -110,13 +125,22 @@ impl Live {
                     Payload::Other(_) => {}
                 }
             }
+            Event::Overflow {
+                analyzer,
+                from_ms,
+                to_ms,
+                messages,
+            } => {
+                self.stats.queue_overflows = self.stats.queue_overflows.saturating_add(messages);
+                self.mark_gap(analyzer, from_ms, to_ms.max(from_ms), consumer);
+            }
             Event::Malformed { .. } => self.stats.malformed += 1,
             Event::Ignored { .. } => self.stats.ignored += 1,
         }
     }
 
-    /// Marks every window from `from_ms` to `to_ms` lost for the analyzer's
-    /// interfaces.
+    /// Marks every window from [`REACH_BACK_MS`] before `from_ms` to `to_ms`
+    /// lost for the analyzer's interfaces.
     fn mark_gap(
         &mut self,
         analyzer: usize,
@@ -128,7 +152,7 @@ impl Live {
             self.stats.unattributed_gaps += 1;
             return;
         }
-        let mut t = from_ms;
+        let mut t = from_ms.saturating_sub(REACH_BACK_MS);
         loop {
             for &interface in &self.seen[analyzer] {
                 consumer.loss(&LossEvent {
@@ -140,7 +164,7 @@ impl Live {
             if t >= to_ms {
                 break;
             }
-            t = (t + self.step_ms).min(to_ms);
+            t = t.saturating_add(self.step_ms).min(to_ms);
         }
     }
 

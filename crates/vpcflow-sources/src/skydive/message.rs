@@ -201,13 +201,66 @@ pub enum Payload {
     Flows {
         /// `flow` or `flow/CAPTURE_ID`.
         namespace: Option<String>,
-        /// The flows.
+        /// The flows (at most [`MAX_FLOWS_PER_MESSAGE`]).
         flows: Vec<Flow>,
+        /// Flows of the message beyond [`MAX_FLOWS_PER_MESSAGE`]: skipped
+        /// without being decoded.
+        over_cap: u64,
     },
     /// Capture statistics.
     Stats(Stats),
     /// Any other message type (ignored).
     Other(String),
+}
+
+/// The most flows decoded from one message. An analyzer sends flows in
+/// batches of at most a few hundred; the flows of a larger message are
+/// skipped undecoded beyond this count (and counted), so that the memory one
+/// message takes is bounded (about 5 MB) whatever its size.
+pub const MAX_FLOWS_PER_MESSAGE: usize = 10_000;
+
+/// A JSON array of flows decoded one element at a time: the first
+/// [`MAX_FLOWS_PER_MESSAGE`] kept, the rest skipped and counted.
+#[derive(Debug, Default)]
+struct FlowList {
+    flows: Vec<Flow>,
+    over_cap: u64,
+}
+
+impl<'de> Deserialize<'de> for FlowList {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<FlowList, D::Error> {
+        struct ListVisitor;
+        impl<'de> Visitor<'de> for ListVisitor {
+            type Value = FlowList;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an array of flows")
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<FlowList, A::Error> {
+                let mut list = FlowList::default();
+                while list.flows.len() < MAX_FLOWS_PER_MESSAGE {
+                    match seq.next_element::<Flow>()? {
+                        Some(f) => list.flows.push(f),
+                        None => return Ok(list),
+                    }
+                }
+                while seq.next_element::<de::IgnoredAny>()?.is_some() {
+                    list.over_cap += 1;
+                }
+                Ok(list)
+            }
+        }
+        d.deserialize_seq(ListVisitor)
+    }
+}
+
+impl FlowList {
+    fn into_payload(self, namespace: Option<String>) -> Payload {
+        Payload::Flows {
+            namespace,
+            flows: self.flows,
+            over_cap: self.over_cap,
+        }
+    }
 }
 
 /// Why a message could not be decoded.
@@ -225,6 +278,9 @@ pub enum MessageError {
     /// A protobuf message that cannot be decoded.
     #[error("not a Skydive protobuf message: {0}")]
     Protobuf(String),
+    /// A JSON object that is not a struct message: it has no `Type`.
+    #[error("not a Skydive message: a JSON object without \"Type\"")]
+    NoType,
     /// A struct message without its `Obj`.
     #[error("{0} message without Obj")]
     NoObj(String),
@@ -238,17 +294,16 @@ pub enum MessageError {
 pub fn parse_json(text: &[u8]) -> Result<Payload, MessageError> {
     let first = text.iter().find(|b| !b.is_ascii_whitespace());
     match first {
-        Some(b'[') => Ok(Payload::Flows {
-            namespace: None,
-            flows: serde_json::from_str(utf8(text)?)?,
-        }),
+        Some(b'[') => Ok(serde_json::from_str::<FlowList>(utf8(text)?)?.into_payload(None)),
         Some(b'{') => {
             let env: Envelope = serde_json::from_str(utf8(text)?)?;
+            if env.kind.is_empty() {
+                return Err(MessageError::NoType);
+            }
             match env.obj {
-                EnvObj::Flows(flows) => Ok(Payload::Flows {
-                    namespace: Some(env.namespace),
-                    flows: flows.unwrap_or_default(),
-                }),
+                EnvObj::Flows(flows) => {
+                    Ok(flows.unwrap_or_default().into_payload(Some(env.namespace)))
+                }
                 EnvObj::Stats(stats) => Ok(Payload::Stats(stats)),
                 EnvObj::Raw(raw) => {
                     payload_of(&env.namespace, &env.kind, Some(raw.get().as_bytes()))
@@ -275,7 +330,7 @@ struct Envelope {
 
 enum EnvObj {
     Missing,
-    Flows(Option<Vec<Flow>>),
+    Flows(Option<FlowList>),
     Stats(Stats),
     Raw(Box<RawValue>),
 }
@@ -339,14 +394,13 @@ pub fn payload_of(
     match kind {
         "store" => {
             // A missing or `null` Obj is an empty list.
-            let flows: Option<Vec<Flow>> = match obj {
+            let flows: Option<FlowList> = match obj {
                 Some(obj) => serde_json::from_slice(obj)?,
                 None => None,
             };
-            Ok(Payload::Flows {
-                namespace: Some(namespace.to_string()),
-                flows: flows.unwrap_or_default(),
-            })
+            Ok(flows
+                .unwrap_or_default()
+                .into_payload(Some(namespace.to_string())))
         }
         "stats" => {
             let obj = obj.ok_or_else(|| MessageError::NoObj(kind.to_string()))?;

@@ -80,6 +80,7 @@ mod tests;
 
 pub use convert::{
     link_overhead, protocol_number, tcp_flags, Converter, ConverterOptions, ConverterStats,
+    MAX_DELTA_BYTES, MAX_DELTA_PACKETS,
 };
 pub use message::{parse_json, Flow, FlowMetric, Payload, Stats, TcpMetric};
 pub use reject::{RejectStats, TwoPoint};

@@ -25,9 +25,6 @@ pub struct ConverterSnapshot {
     pub interfaces: Vec<(String, String)>,
     /// Interfaces (NodeTIDs) seen per capture id, to place capture drops.
     pub capture_interfaces: Vec<(String, Vec<String>)>,
-    /// The last cumulative drop count per capture id (the baseline of the
-    /// next statistics).
-    pub capture_drops: Vec<(String, i64)>,
     /// The two-point REJECT decision's conversations (empty without
     /// `[skydive.reject]`).
     pub conversations: Vec<ConversationEntry>,

@@ -5,7 +5,7 @@
 //! connected, written every `save_interval` while running and written again
 //! at the stop, after the last events were handed over.
 
-use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::time::{Duration, Instant};
 
 use vpcflow_core::FlowConsumer;
@@ -13,7 +13,7 @@ use vpcflow_core::FlowConsumer;
 use super::live::Live;
 use super::state_store::{describe, LoadOutcome, StateStore};
 use super::state_writer::StateWriter;
-use super::subscriber::{AnalyzerConfig, Event, Subscription};
+use super::subscriber::{AnalyzerConfig, Event, Subscription, QUEUE_CAPACITY};
 use super::Converter;
 use crate::source::{Source, SourceStats};
 
@@ -24,7 +24,7 @@ const ANALYZER_GRACE: Duration = Duration::from_secs(10);
 pub struct SkydiveSource {
     analyzers: Vec<AnalyzerConfig>,
     subscription: Option<Subscription>,
-    tx: Option<Sender<Event>>,
+    tx: Option<SyncSender<Event>>,
     rx: Receiver<Event>,
     live: Live,
     /// Since when fewer analyzers than configured are connected.
@@ -40,7 +40,7 @@ impl SkydiveSource {
         converter: Converter,
         interval_secs: u64,
     ) -> SkydiveSource {
-        let (tx, rx) = channel();
+        let (tx, rx) = sync_channel(QUEUE_CAPACITY);
         let live = Live::new(converter, analyzers.len(), interval_secs);
         SkydiveSource {
             analyzers,

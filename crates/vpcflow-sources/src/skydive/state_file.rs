@@ -179,11 +179,10 @@ fn put_body(out: &mut Vec<u8>, s: &ConverterSnapshot) {
             put_str(out, n);
         }
     }
-    put_u32(out, s.capture_drops.len() as u32);
-    for (capture, drops) in &s.capture_drops {
-        put_str(out, capture);
-        put_i64(out, *drops);
-    }
+    // Formerly the cumulative drop baselines per capture: capture statistics
+    // are per period (see `Converter::capture_stats`), so there are none; the
+    // empty list keeps the format readable both ways.
+    put_u32(out, 0);
     put_u32(out, s.conversations.len() as u32);
     for c in &s.conversations {
         put_str(out, &c.tracking);
@@ -255,10 +254,12 @@ fn get_body(r: &mut Reader) -> Result<ConverterSnapshot, StateFileError> {
         }
         capture_interfaces.push((capture, names));
     }
+    // Drop baselines of older versions: not needed any more (per-period
+    // statistics), read past.
     let n = r.count(12)?;
-    let mut capture_drops = Vec::with_capacity(n);
     for _ in 0..n {
-        capture_drops.push((r.string()?, r.i64()?));
+        r.string()?;
+        r.i64()?;
     }
     let n = r.count(12)?;
     let mut conversations = Vec::with_capacity(n);
@@ -305,7 +306,6 @@ fn get_body(r: &mut Reader) -> Result<ConverterSnapshot, StateFileError> {
         flows,
         interfaces,
         capture_interfaces,
-        capture_drops,
         conversations,
     })
 }

@@ -2,19 +2,23 @@
 //!
 //! Each configured analyzer gets a thread that connects to
 //! `ws[s]://ANALYZER/ws/subscriber/flow`, reads messages and sends them as
-//! [`Event`]s into an unbounded channel: the read loop never waits on whoever
-//! consumes the events, so it always answers the analyzer's pings in time (an
-//! analyzer drops a client that has not answered within 5 s). A connection
+//! [`Event`]s into a bounded channel ([`QUEUE_CAPACITY`] events): the read
+//! loop never waits on whoever consumes the events, so it always answers the
+//! analyzer's pings in time (an analyzer drops a client that has not answered
+//! within 5 s). When the queue is full, messages are dropped and counted, and
+//! an [`Event::Overflow`] says which span of time lost them as soon as there
+//! is room again: memory stays bounded, and the loss becomes SKIPDATA. A connection
 //! that fails or drops is retried on its own with exponential backoff and
 //! jitter; an HTTP 409 (the analyzer still holds a previous connection of the
 //! same host id) is retried the same way. Messages are accepted only under the
 //! namespaces subscribed to (`flow` or `flow/CAPTURE_ID`, and `stats`).
 
+use std::cell::Cell;
 use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::Sender;
+use std::sync::mpsc::{SyncSender, TrySendError};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -184,6 +188,18 @@ pub enum Event {
         /// Its namespace.
         namespace: String,
     },
+    /// The queue was full: `messages` messages received from `from_ms` to
+    /// `to_ms` (Unix ms, wall clock) were dropped.
+    Overflow {
+        /// Index of the analyzer.
+        analyzer: usize,
+        /// When the first was dropped.
+        from_ms: i64,
+        /// When the last was dropped.
+        to_ms: i64,
+        /// How many were dropped.
+        messages: u64,
+    },
     /// A connection attempt failed or a connection ended; messages sent
     /// until the next `Connected` are lost.
     Disconnected {
@@ -204,7 +220,10 @@ impl Subscription {
     /// Connects to every analyzer at once, each on its own thread, sending
     /// events to `tx`. Fails at once on a configuration error (bad URL,
     /// unreadable TLS files).
-    pub fn start(analyzers: &[AnalyzerConfig], tx: Sender<Event>) -> Result<Subscription, String> {
+    pub fn start(
+        analyzers: &[AnalyzerConfig],
+        tx: SyncSender<Event>,
+    ) -> Result<Subscription, String> {
         let stop = Arc::new(AtomicBool::new(false));
         let mut prepared = Vec::new();
         for a in analyzers {
@@ -225,6 +244,7 @@ impl Subscription {
                 tls,
                 tx: tx.clone(),
                 stop: stop.clone(),
+                dropped: Cell::new(None),
             };
             threads.push(
                 thread::Builder::new()
@@ -328,16 +348,80 @@ struct Connection {
     config: AnalyzerConfig,
     endpoint: Uri,
     tls: Option<Arc<rustls::ClientConfig>>,
-    tx: Sender<Event>,
+    tx: SyncSender<Event>,
     stop: Arc<AtomicBool>,
+    /// Messages dropped on a full queue and not reported yet: (first drop
+    /// ms, last drop ms, count).
+    dropped: Cell<Option<(i64, i64, u64)>>,
 }
 
 /// How long a blocking read waits before the stop flag is looked at again.
 const READ_TICK: Duration = Duration::from_millis(200);
 
+/// Events queued between the analyzer connections and the conversion, at
+/// most. A message holds at most
+/// [`MAX_FLOWS_PER_MESSAGE`](super::message::MAX_FLOWS_PER_MESSAGE) flows
+/// (an analyzer sends a few hundred at a time), so the queue is bounded in
+/// memory too.
+pub const QUEUE_CAPACITY: usize = 1024;
+
 impl Connection {
+    /// Sends a control event (connected, disconnected), waiting for room:
+    /// these are never dropped. Messages dropped before are reported first.
     fn send(&self, event: Event) -> bool {
+        if let Some((from_ms, to_ms, messages)) = self.dropped.take() {
+            let overflow = Event::Overflow {
+                analyzer: self.index,
+                from_ms,
+                to_ms,
+                messages,
+            };
+            if self.tx.send(overflow).is_err() {
+                return false;
+            }
+        }
         self.tx.send(event).is_ok()
+    }
+
+    /// Queues a message without waiting; on a full queue it is dropped and
+    /// counted. Returns false when the receiver is gone.
+    fn offer(&self, event: Event) -> bool {
+        if let Some((from_ms, to_ms, messages)) = self.dropped.get() {
+            let overflow = Event::Overflow {
+                analyzer: self.index,
+                from_ms,
+                to_ms,
+                messages,
+            };
+            match self.tx.try_send(overflow) {
+                Ok(()) => self.dropped.set(None),
+                Err(TrySendError::Full(_)) => {
+                    self.drop_message();
+                    return true;
+                }
+                Err(TrySendError::Disconnected(_)) => return false,
+            }
+        }
+        match self.tx.try_send(event) {
+            Ok(()) => true,
+            Err(TrySendError::Full(_)) => {
+                self.drop_message();
+                true
+            }
+            Err(TrySendError::Disconnected(_)) => false,
+        }
+    }
+
+    fn drop_message(&self) {
+        let now = wall_ms();
+        let next = match self.dropped.get() {
+            None => {
+                tracing::warn!(analyzer = %self.config.url, "Skydive messages dropped: the queue of {QUEUE_CAPACITY} events is full (conversion is behind); their windows become SKIPDATA");
+                (now, now, 1)
+            }
+            Some((from, _, n)) => (from, now, n + 1),
+        };
+        self.dropped.set(Some(next));
     }
 
     fn stopped(&self) -> bool {
@@ -528,11 +612,17 @@ impl Connection {
                     }
                 }
             };
-            if !self.send(event) {
+            if !self.offer(event) {
                 return None;
             }
         }
     }
+}
+
+fn wall_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 fn namespace_of(p: &Payload) -> Option<String> {

@@ -106,7 +106,7 @@ fn free_base_port(nodes: u16) -> u16 {
 }
 
 /// Reads `export NAME=value` lines.
-fn parse_exports(text: &str) -> BTreeMap<String, String> {
+pub(crate) fn parse_exports(text: &str) -> BTreeMap<String, String> {
     text.lines()
         .filter_map(|l| l.strip_prefix("export "))
         .filter_map(|l| l.split_once('='))

@@ -119,10 +119,70 @@ pub struct FieldReport {
     pub version: u8,
 }
 
+/// One destination of the run.
+#[derive(Debug, Serialize)]
+pub struct DestinationReport {
+    /// `directory`, `stdout`, `s3`, `cloudwatch` or `firehose`.
+    pub kind: &'static str,
+    /// The folder, URL or ARN.
+    pub target: String,
+    /// Its spool folder (destinations delivered through one).
+    pub spool_dir: Option<String>,
+    /// The endpoint URL, when set.
+    pub endpoint: Option<String>,
+    /// The Region the client uses when set (else the SDK's chain, else the
+    /// flow log's).
+    pub region: Option<String>,
+    /// CloudWatch Logs: the log stream of each interface
+    /// (`<interface-id>-<traffic type>`).
+    pub log_streams: Option<String>,
+}
+
+/// What `vpcflow check` says of a destination.
+fn destination_report(d: &Destination, settings: &Settings) -> DestinationReport {
+    let spool_dir = d.spool_dir().map(|p| p.display().to_string());
+    let (kind, endpoint, region, log_streams) = match d {
+        Destination::Directory(_) => ("directory", None, None, None),
+        Destination::Stdout => ("stdout", None, None, None),
+        Destination::S3(t) => (
+            "s3",
+            t.settings.options.endpoint.clone(),
+            t.settings.options.region.clone(),
+            None,
+        ),
+        Destination::CloudWatch(t) => (
+            "cloudwatch",
+            t.options.client.endpoint.clone(),
+            t.options.client.region.clone(),
+            Some(format!(
+                "<interface-id>-{}",
+                settings.traffic_type.as_str().to_ascii_lowercase()
+            )),
+        ),
+        Destination::Firehose(t) => (
+            "firehose",
+            t.options.client.endpoint.clone(),
+            t.options.client.region.clone(),
+            None,
+        ),
+    };
+    DestinationReport {
+        kind,
+        target: d.describe(),
+        spool_dir,
+        endpoint,
+        region,
+        log_streams,
+    }
+}
+
 /// Files and their destination.
 #[derive(Debug, Serialize)]
 pub struct OutputReport {
-    /// `directory`, `stdout` or `s3`.
+    /// Every destination, in the order given.
+    pub destinations: Vec<DestinationReport>,
+    /// The first destination: `directory`, `stdout`, `s3`, `cloudwatch` or
+    /// `firehose`.
     pub destination: &'static str,
     /// The output directory.
     pub directory: Option<String>,
@@ -241,7 +301,8 @@ pub fn report(path: &Path, settings: &Settings, now: u64) -> Report {
         hash: ContentHasher::new().name_hash(&settings.flow_log, slot_of(now), 0),
         kind: settings.file_format.kind(),
     };
-    let (destination, directory, example_key, example_file) = match &settings.destination {
+    let primary = &settings.destinations[0];
+    let (destination, directory, example_key, example_file) = match primary {
         Destination::Stdout => ("stdout", None, None, None),
         Destination::Directory(dir) => (
             "directory",
@@ -255,12 +316,19 @@ pub fn report(path: &Path, settings: &Settings, now: u64) -> Report {
             Some(settings.layout.key(&target.destination.prefix, &name)),
             Some(name.to_string()),
         ),
+        Destination::CloudWatch(_) => ("cloudwatch", None, None, None),
+        Destination::Firehose(_) => ("firehose", None, None, None),
     };
-    let s3 = match &settings.destination {
+    let s3 = match primary {
         Destination::S3(target) => Some(target),
         _ => None,
     };
     let output = OutputReport {
+        destinations: settings
+            .destinations
+            .iter()
+            .map(|d| destination_report(d, settings))
+            .collect(),
         destination,
         directory,
         s3_url: s3.map(|t| {

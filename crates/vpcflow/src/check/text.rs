@@ -53,7 +53,29 @@ pub fn write_text(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
                 writeln!(out, "  spool           {spool}")?;
             }
         }
-        (None, None) => writeln!(out, "  destination     standard output (records, no files)")?,
+        (None, None) if o.destination == "stdout" => {
+            writeln!(out, "  destination     standard output (records, no files)")?
+        }
+        (None, None) => {}
+    }
+    // Record destinations, and every destination after the first.
+    for (i, d) in o.destinations.iter().enumerate() {
+        if i == 0 && matches!(d.kind, "directory" | "stdout" | "s3") {
+            continue;
+        }
+        writeln!(out, "  destination     {} {}", d.kind, d.target)?;
+        if let Some(streams) = &d.log_streams {
+            writeln!(out, "    log streams   {streams} (one per interface)")?;
+        }
+        if let Some(region) = &d.region {
+            writeln!(out, "    region        {region}")?;
+        }
+        if let Some(endpoint) = &d.endpoint {
+            writeln!(out, "    endpoint      {endpoint}")?;
+        }
+        if let Some(spool) = &d.spool_dir {
+            writeln!(out, "    spool         {spool}")?;
+        }
     }
     writeln!(out, "  file format     {}", o.file_format)?;
     writeln!(out, "  layout          {}", o.layout)?;

@@ -9,6 +9,7 @@ use vpcflow_sources::pcap::{FragmentPolicy, PacketSelection, PcapOptions};
 use super::flags::ConversionFlags;
 use super::time_arg::TimeArg;
 use super::typed;
+use super::validate::{check_max, max};
 
 /// `[capture]`.
 #[derive(Debug, Default, Deserialize)]
@@ -98,6 +99,8 @@ impl CaptureSection {
                 bail!("capture.until: {u} s is not after capture.since ({s} s)");
             }
         }
+        let idle_delay_secs = self.idle_delay.unwrap_or(5);
+        check_max("capture.idle_delay", idle_delay_secs, max::DAY_SECS, "s")?;
         let live = self
             .interface
             .iter()
@@ -115,7 +118,7 @@ impl CaptureSection {
                 },
             },
             live,
-            idle_delay_secs: self.idle_delay.unwrap_or(5),
+            idle_delay_secs,
         })
     }
 }
@@ -145,6 +148,12 @@ impl LiveInterfaceSection {
                     key("buffer")
                 );
             }
+            check_max(
+                &key("buffer"),
+                u64::from(n),
+                max::CAPTURE_BUFFER_BYTES,
+                "bytes",
+            )?;
             spec.buffer_bytes = n;
         }
         Ok(spec)

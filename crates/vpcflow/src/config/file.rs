@@ -10,7 +10,9 @@ use vpcflow_core::layout::Layout;
 use vpcflow_sinks::FileFormat;
 
 use super::capture::CaptureSection;
+use super::cloudwatch::CloudWatchSection;
 use super::destination_options::DestinationOptions;
+use super::firehose::FirehoseSection;
 use super::netflow::NetflowSection;
 use super::policy::PolicySection;
 use super::s3::S3Section;
@@ -82,10 +84,14 @@ pub struct FlowLogSection {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OutputSection {
-    /// A directory, `-` for stdout, or `s3://bucket/prefix/` (or
-    /// `arn:aws:s3:::bucket/prefix/`; also `log_destination`).
+    /// Where records go (also `log_destination`): a directory, `-` for
+    /// stdout, `s3://bucket/prefix/` (or `arn:aws:s3:::bucket/prefix/`), a
+    /// log group (`arn:aws:logs:REGION:ACCOUNT:log-group:NAME` or
+    /// `cloudwatch://NAME`), a delivery stream
+    /// (`arn:aws:firehose:REGION:ACCOUNT:deliverystream/NAME` or
+    /// `firehose://NAME`); or a list of them, all written from one run.
     #[serde(alias = "log_destination")]
-    pub out: Option<String>,
+    pub out: Option<OneOrMany>,
     /// default, hive, hourly or hive-hourly.
     #[serde(default, deserialize_with = "typed::optional")]
     pub layout: Option<Layout>,
@@ -109,6 +115,32 @@ pub struct OutputSection {
     /// `[output.s3]`: the S3 client and uploads.
     #[serde(default)]
     pub s3: S3Section,
+    /// `[output.cloudwatch]`: the CloudWatch Logs client and log group.
+    #[serde(default)]
+    pub cloudwatch: CloudWatchSection,
+    /// `[output.firehose]`: the Firehose client.
+    #[serde(default)]
+    pub firehose: FirehoseSection,
+}
+
+/// One destination or a list of them.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    /// `out = "…"`.
+    One(String),
+    /// `out = ["…", "…"]`.
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    /// The destinations, in the order given.
+    pub fn to_vec(&self) -> Vec<String> {
+        match self {
+            OneOrMany::One(one) => vec![one.clone()],
+            OneOrMany::Many(many) => many.clone(),
+        }
+    }
 }
 
 /// `[aggregation]`.

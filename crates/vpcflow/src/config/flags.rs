@@ -56,12 +56,16 @@ pub struct OutputFlags {
 #[derive(Debug, Default, Clone, Args)]
 pub struct DestinationFlags {
     /// Output directory (files laid out like the S3 bucket), `-` for plain
-    /// records on stdout, or an S3 destination: `s3://bucket/prefix/` or
-    /// `arn:aws:s3:::bucket/prefix/` (delivered through the spool).
-    /// Default: ./flowlogs.
+    /// records on stdout, an S3 destination (`s3://bucket/prefix/` or
+    /// `arn:aws:s3:::bucket/prefix/`), a CloudWatch Logs log group
+    /// (`arn:aws:logs:REGION:ACCOUNT:log-group:NAME` or `cloudwatch://NAME`)
+    /// or a Firehose delivery stream
+    /// (`arn:aws:firehose:REGION:ACCOUNT:deliverystream/NAME`); the AWS ones
+    /// are delivered through the spool. Repeat it to write to several
+    /// destinations at once. Default: ./flowlogs.
     #[arg(long, short, visible_alias = "log-destination")]
-    pub out: Option<String>,
-    /// Spool folder of S3 delivery (default: $STATE_DIRECTORY/spool under
+    pub out: Vec<String>,
+    /// Spool folder of S3, CloudWatch Logs and Firehose delivery (default: $STATE_DIRECTORY/spool under
     /// systemd, /var/spool/vpcflow for root, else ~/.local/state/vpcflow/spool).
     #[arg(long, value_name = "DIR")]
     pub spool: Option<PathBuf>,

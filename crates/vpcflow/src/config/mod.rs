@@ -7,15 +7,18 @@
 //!
 //! One file per section: [`mod@file`] holds the file's general sections
 //! (`[flow_log]`, `[output]`, `[aggregation]`, `[metrics]`); each source and
-//! destination has its own (`capture`, `skydive`, `netflow`, `s3`), as do `interface`,
+//! destination has its own (`capture`, `skydive`, `netflow`, `s3`, `cloudwatch`,
+//! `firehose`), as do `interface`,
 //! `policy` and `state`. A new source or destination adds its section in a file of
 //! its own here, a field in [`ConfigFile`], and its validated form in
 //! [`Settings`].
 
 mod capture;
+mod cloudwatch;
 mod destination_options;
 mod env;
 mod file;
+mod firehose;
 mod flags;
 mod interface;
 mod netflow;

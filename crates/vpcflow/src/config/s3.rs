@@ -13,6 +13,7 @@ use vpcflow_sinks::spool::DEFAULT_SPOOL_MAX_BYTES;
 use super::flags::DestinationFlags;
 use super::state_home::default_dir;
 use super::typed;
+use super::validate::{check_max, max};
 
 /// `[output.s3]`.
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -189,6 +190,33 @@ pub fn s3_settings(
             key("permanent_error_retry")
         );
     }
+    check_max(
+        &key("multipart_threshold"),
+        options.multipart_threshold,
+        max::OBJECT_BYTES,
+        "bytes",
+    )?;
+    check_max(
+        &key("multipart_part_size"),
+        options.multipart_part_size,
+        max::PART_BYTES,
+        "bytes",
+    )?;
+    check_max(
+        &key("max_concurrent_uploads"),
+        options.max_concurrent_uploads as u64,
+        max::CONCURRENT_UPLOADS,
+        "",
+    )?;
+    check_max(
+        &key("permanent_error_retry"),
+        options.permanent_error_retry.as_secs(),
+        max::DAY_SECS,
+        "s",
+    )?;
+    if let Some(secs) = section.shutdown_timeout {
+        check_max(&key("shutdown_timeout"), secs, max::DAY_SECS, "s")?;
+    }
     if let Some(region) = &options.region {
         if region.is_empty() {
             bail!("{}: must not be empty", key("region"));
@@ -200,11 +228,13 @@ pub fn s3_settings(
     if spool_max_bytes == 0 {
         bail!("output.spool_max_bytes: must be positive");
     }
-    let spool_dir = match flags.spool.as_deref().or(spool_dir) {
-        Some(dir) if dir.as_os_str().is_empty() => bail!("output.spool_dir: must not be empty"),
-        Some(dir) => dir.to_path_buf(),
-        None => default_spool_dir()?,
-    };
+    check_max(
+        "output.spool_max_bytes",
+        spool_max_bytes,
+        max::SPOOL_BYTES,
+        "bytes",
+    )?;
+    let spool_dir = spool_root(flags, spool_dir)?;
     Ok(S3Settings {
         options,
         spool_dir,
@@ -213,6 +243,17 @@ pub fn s3_settings(
             .shutdown_timeout
             .map_or(DEFAULT_SHUTDOWN_TIMEOUT, Duration::from_secs),
     })
+}
+
+/// The spool folder: `--spool`, else `output.spool_dir`, else the default.
+/// The first S3 destination spools there; every other destination in a
+/// folder of its own below it.
+pub fn spool_root(flags: &DestinationFlags, spool_dir: Option<&Path>) -> Result<PathBuf> {
+    match flags.spool.as_deref().or(spool_dir) {
+        Some(dir) if dir.as_os_str().is_empty() => bail!("output.spool_dir: must not be empty"),
+        Some(dir) => Ok(dir.to_path_buf()),
+        None => default_spool_dir(),
+    }
 }
 
 /// `$STATE_DIRECTORY/spool` under systemd (`StateDirectory=`), else

@@ -15,17 +15,22 @@ use vpcflow_core::interface::{derived_id, InterfaceConfig, InterfaceDefaults};
 use vpcflow_core::layout::{Layout, Prefix};
 use vpcflow_core::name::FlowLogId;
 use vpcflow_core::window::Interval;
+use vpcflow_sinks::cloudwatch::LogGroupDestination;
+use vpcflow_sinks::firehose::DeliveryStreamDestination;
 use vpcflow_sinks::{FileFormat, S3Destination};
 use vpcflow_sources::live::CaptureSpec;
 use vpcflow_sources::pcap::PcapOptions;
 use vpcflow_sources::skydive::subscriber::AnalyzerConfig;
 use vpcflow_sources::skydive::ConverterOptions;
 
+use super::cloudwatch::CloudWatchTarget;
 use super::destination_options::DestinationOptions;
 use super::file::{AggregationSection, ConfigFile, MetricsSection, OutputSection};
+use super::firehose::FirehoseTarget;
 use super::flags::{ConversionFlags, OutputFlags, Overrides};
 use super::s3::{self, S3Settings};
 use super::traffic_type::TrafficType;
+use super::validate::{check_max, max};
 
 /// Where records go.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +41,33 @@ pub enum Destination {
     Stdout,
     /// An S3 bucket (through the spool), with its delivery settings.
     S3(Box<S3Target>),
+    /// A CloudWatch Logs log group (through the spool).
+    CloudWatch(Box<CloudWatchTarget>),
+    /// A Firehose delivery stream (through the spool).
+    Firehose(Box<FirehoseTarget>),
+}
+
+impl Destination {
+    /// How the destination is shown (logs, `vpcflow check`).
+    pub fn describe(&self) -> String {
+        match self {
+            Destination::Directory(dir) => format!("directory {}", dir.display()),
+            Destination::Stdout => "standard output".into(),
+            Destination::S3(t) => t.destination.to_string(),
+            Destination::CloudWatch(t) => t.destination.to_string(),
+            Destination::Firehose(t) => t.destination.to_string(),
+        }
+    }
+
+    /// The spool folder of a destination delivered through one.
+    pub fn spool_dir(&self) -> Option<&Path> {
+        match self {
+            Destination::Directory(_) | Destination::Stdout => None,
+            Destination::S3(t) => Some(&t.settings.spool_dir),
+            Destination::CloudWatch(t) => Some(&t.spool_dir),
+            Destination::Firehose(t) => Some(&t.spool_dir),
+        }
+    }
 }
 
 /// An S3 destination and how to deliver to it.
@@ -89,8 +121,9 @@ pub struct Settings {
     pub traffic_type: TrafficType,
     /// Aggregation settings.
     pub aggregation: AggregatorConfig,
-    /// Where files go.
-    pub destination: Destination,
+    /// Where records go: one destination or more (`--out` repeated, or a
+    /// list in `output.out`), each written from the same records.
+    pub destinations: Vec<Destination>,
     /// Key layout.
     pub layout: Layout,
     /// Text or Parquet files.
@@ -187,30 +220,20 @@ pub fn build(file: ConfigFile, flags: &Overrides) -> Result<Settings> {
     let prefix_text = files.prefix.clone().or_else(|| out.prefix.clone());
     let prefix = Prefix::new(prefix_text.as_deref().unwrap_or_default())
         .map_err(|e| anyhow!("output.prefix: {e}"))?;
-    let out_text = flags.destination.out.clone().or_else(|| out.out.clone());
-    let (destination, prefix) = match out_text.as_deref() {
-        Some("-") => (Destination::Stdout, prefix),
-        Some(url) if S3Destination::is_s3(url) => {
-            let destination = s3::destination(url, &prefix, prefix_text.is_some())?;
-            let settings = s3::s3_settings(
-                &out.s3,
-                out.spool_dir.as_deref(),
-                out.spool_max_bytes,
-                &flags.destination,
-                &region,
-            )?;
-            let prefix = destination.prefix.clone();
-            let target = S3Target {
-                destination,
-                settings,
-            };
-            (Destination::S3(Box::new(target)), prefix)
-        }
-        Some(dir) if !dir.is_empty() => (Destination::Directory(PathBuf::from(dir)), prefix),
-        Some(_) => bail!("output.out: must be a directory, - or s3://bucket/prefix/"),
-        None => (Destination::Directory(PathBuf::from("flowlogs")), prefix),
+    let out_texts = if flags.destination.out.is_empty() {
+        out.out.as_ref().map(|o| o.to_vec()).unwrap_or_default()
+    } else {
+        flags.destination.out.clone()
     };
-    if file_format == FileFormat::Parquet && destination == Destination::Stdout {
+    let (destinations, prefix) = destinations(
+        &out_texts,
+        prefix,
+        prefix_text.is_some(),
+        out,
+        &flags.destination,
+        &region,
+    )?;
+    if file_format == FileFormat::Parquet && destinations.contains(&Destination::Stdout) {
         bail!("output.file_format: parquet files need an output directory, not stdout (-)");
     }
     let max_file_bytes = conversion
@@ -220,6 +243,12 @@ pub fn build(file: ConfigFile, flags: &Overrides) -> Result<Settings> {
     if max_file_bytes < 1024 {
         bail!("output.max_file_bytes: {max_file_bytes} is below the minimum of 1024 bytes");
     }
+    check_max(
+        "output.max_file_bytes",
+        max_file_bytes,
+        max::FILE_BYTES,
+        "bytes",
+    )?;
     let gzip_level = conversion.gzip_level.or(out.gzip_level).unwrap_or(6);
     if gzip_level > 9 {
         bail!("output.gzip_level: {gzip_level} must be between 0 and 9");
@@ -261,7 +290,7 @@ pub fn build(file: ConfigFile, flags: &Overrides) -> Result<Settings> {
         format,
         traffic_type,
         aggregation,
-        destination,
+        destinations,
         layout,
         file_format,
         prefix,
@@ -269,6 +298,92 @@ pub fn build(file: ConfigFile, flags: &Overrides) -> Result<Settings> {
         gzip_level,
         interfaces,
     })
+}
+
+/// The destinations of `out_texts` (none: `./flowlogs`), and the key prefix
+/// (that of the URL when the first destination is S3). Each spooled
+/// destination gets a spool folder of its own: the first S3 one the spool
+/// folder itself (as with a single destination), every other one a folder
+/// named after it below it.
+fn destinations(
+    out_texts: &[String],
+    prefix: Prefix,
+    prefix_given: bool,
+    out: &OutputSection,
+    flags: &super::flags::DestinationFlags,
+    region: &str,
+) -> Result<(Vec<Destination>, Prefix)> {
+    if out_texts.is_empty() {
+        return Ok((
+            vec![Destination::Directory(PathBuf::from("flowlogs"))],
+            prefix,
+        ));
+    }
+    let mut list = Vec::new();
+    let mut prefix_out = prefix.clone();
+    let mut spool_root = None;
+    let mut root = || -> Result<PathBuf> {
+        if spool_root.is_none() {
+            spool_root = Some(s3::spool_root(flags, out.spool_dir.as_deref())?);
+        }
+        Ok(spool_root.clone().unwrap_or_default())
+    };
+    let mut s3_seen = false;
+    for (i, text) in out_texts.iter().enumerate() {
+        let destination = match text.as_str() {
+            "-" => Destination::Stdout,
+            url if LogGroupDestination::is_cloudwatch(url) => Destination::CloudWatch(Box::new(
+                super::cloudwatch::target(
+                    url,
+                    &out.cloudwatch,
+                    out.spool_max_bytes,
+                    &root()?,
+                    region,
+                )?,
+            )),
+            url if DeliveryStreamDestination::is_firehose(url) => Destination::Firehose(Box::new(
+                super::firehose::target(
+                    url,
+                    &out.firehose,
+                    out.spool_max_bytes,
+                    &root()?,
+                    region,
+                )?,
+            )),
+            url if S3Destination::is_s3(url) => {
+                let destination = s3::destination(url, &prefix, prefix_given)?;
+                let mut settings = s3::s3_settings(
+                    &out.s3,
+                    out.spool_dir.as_deref(),
+                    out.spool_max_bytes,
+                    flags,
+                    region,
+                )?;
+                if s3_seen {
+                    let name = format!("s3-{}-{}", destination.bucket, destination.prefix.as_str());
+                    settings.spool_dir = root()?.join(super::cloudwatch::folder_name(&name));
+                }
+                s3_seen = true;
+                if i == 0 {
+                    prefix_out = destination.prefix.clone();
+                }
+                Destination::S3(Box::new(S3Target {
+                    destination,
+                    settings,
+                }))
+            }
+            dir if !dir.is_empty() => Destination::Directory(PathBuf::from(dir)),
+            _ => bail!("output.out: must be a directory, -, s3://bucket/prefix/, a log group or a delivery stream"),
+        };
+        if list.contains(&destination) {
+            bail!("output.out: {text:?} is given twice");
+        }
+        list.push(destination);
+    }
+    if list.iter().filter(|d| **d == Destination::Stdout).count() > 1 {
+        bail!("output.out: - (standard output) is given twice");
+    }
+    Ok((list, prefix_out))
 }
 
 /// The key layout and file format: from the flags, else the file; at each
@@ -332,6 +447,12 @@ fn aggregation(
     if max_open_flows == 0 {
         bail!("aggregation.max_open_flows: must be at least 1");
     }
+    check_max(
+        "aggregation.max_open_flows",
+        max_open_flows as u64,
+        max::OPEN_FLOWS,
+        "",
+    )?;
     let overflow = match section.overflow.as_deref() {
         None | Some("flush") => OverflowPolicy::Flush,
         Some("skip") => OverflowPolicy::Skip,
@@ -343,6 +464,13 @@ fn aggregation(
             "aggregation.allowed_lateness: {allowed_lateness} s is more than the maximum of 3600 s"
         );
     }
+    let nodata_max_gap = section.nodata_max_gap.unwrap_or(86_400);
+    check_max(
+        "aggregation.nodata_max_gap",
+        nodata_max_gap,
+        max::NODATA_MAX_GAP_SECS,
+        "s",
+    )?;
     Ok(AggregatorConfig {
         interval,
         allowed_lateness_secs: allowed_lateness,
@@ -350,7 +478,7 @@ fn aggregation(
         key_by_packet_addrs,
         overflow,
         emit_nodata: !flags.no_nodata && section.nodata.unwrap_or(true),
-        nodata_max_gap_secs: section.nodata_max_gap.unwrap_or(86_400),
+        nodata_max_gap_secs: nodata_max_gap,
     })
 }
 

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use vpcflow_sources::skydive::subscriber::{AnalyzerConfig, WireProtocol};
 use vpcflow_sources::skydive::{ConverterOptions, TwoPoint};
 
-use super::validate::check_token;
+use super::validate::{check_max, check_token, max};
 
 /// `[skydive]`.
 #[derive(Debug, Default, Deserialize)]
@@ -124,9 +124,29 @@ impl SkydiveSection {
                 converter.state_ttl_secs
             );
         }
+        check_max(
+            "skydive.state_ttl",
+            converter.state_ttl_secs,
+            max::STATE_TTL_SECS,
+            "s",
+        )?;
         if converter.max_tracked_flows == 0 {
             bail!("skydive.max_tracked_flows: must be at least 1");
         }
+        check_max(
+            "skydive.max_tracked_flows",
+            converter.max_tracked_flows as u64,
+            max::TRACKED_FLOWS,
+            "",
+        )?;
+        check_max(
+            "skydive.orphan_wait",
+            converter.orphan_wait_secs,
+            max::DAY_SECS,
+            "s",
+        )?;
+        let idle_delay_secs = self.idle_delay.unwrap_or(90);
+        check_max("skydive.idle_delay", idle_delay_secs, max::DAY_SECS, "s")?;
         let state_save_interval_secs = self
             .state_save_interval
             .unwrap_or(DEFAULT_STATE_SAVE_INTERVAL_SECS);
@@ -144,7 +164,7 @@ impl SkydiveSection {
         Ok(SkydiveSettings {
             converter,
             analyzers,
-            idle_delay_secs: self.idle_delay.unwrap_or(90),
+            idle_delay_secs,
             state_save_interval_secs,
         })
     }
@@ -155,10 +175,15 @@ impl RejectSection {
         if self.outside.is_empty() || self.inside.is_empty() || self.outside == self.inside {
             bail!("skydive.reject: outside and inside must be two different NodeTIDs");
         }
+        let timeout_secs = self.timeout.unwrap_or(120);
+        if timeout_secs == 0 {
+            bail!("skydive.reject.timeout: must be at least 1 s");
+        }
+        check_max("skydive.reject.timeout", timeout_secs, max::DAY_SECS, "s")?;
         Ok(TwoPoint {
             outside: self.outside.clone(),
             inside: self.inside.clone(),
-            timeout_secs: self.timeout.unwrap_or(120),
+            timeout_secs,
         })
     }
 }

@@ -47,7 +47,7 @@ fn empty_config_gives_defaults() {
     assert_eq!(s.aggregation.interval, Interval::TenMinutes);
     assert_eq!(s.flow_log.region, "us-east-1");
     assert_eq!(s.flow_log.account_id.len(), 12);
-    assert_eq!(s.destination, Destination::Directory("flowlogs".into()));
+    assert_eq!(s.destinations[0], Destination::Directory("flowlogs".into()));
     assert_eq!(s.max_file_bytes, DEFAULT_MAX_FILE_BYTES);
     assert!(!s.aggregation.key_by_packet_addrs);
     assert_eq!(s.state_save_interval_secs, 60);
@@ -98,7 +98,7 @@ fn full_config() {
     .unwrap();
     assert_eq!(s.format.version(), 3);
     assert!(s.aggregation.key_by_packet_addrs);
-    assert_eq!(s.destination, Destination::Stdout);
+    assert_eq!(s.destinations[0], Destination::Stdout);
     assert!(s.layout.hive && s.layout.hourly);
     assert_eq!(s.interfaces["eth0"].addresses.len(), 2);
     assert_eq!(
@@ -376,8 +376,8 @@ fn s3_destination_and_every_s3_key() {
         "#,
     )
     .unwrap();
-    let Destination::S3(t) = &s.destination else {
-        panic!("{:?}", s.destination)
+    let Destination::S3(t) = &s.destinations[0] else {
+        panic!("{:?}", s.destinations)
     };
     assert_eq!(t.destination.bucket, "my-flow-logs");
     assert_eq!(s.prefix.as_str(), "vpc");
@@ -408,7 +408,7 @@ fn s3_destination_and_every_s3_key() {
     assert!(e.to_string().starts_with("output.out: "), "{e}");
     // Without an S3 destination the S3 table is accepted and unused.
     let s = parse("[output.s3]\nregion = \"us-east-1\"").unwrap();
-    assert_eq!(s.destination, Destination::Directory("flowlogs".into()));
+    assert_eq!(s.destinations[0], Destination::Directory("flowlogs".into()));
 }
 
 #[test]
@@ -440,4 +440,187 @@ fn analyzer_secrets_from_files_and_wss_with_the_system_roots() {
         e.starts_with("skydive.analyzer[0].token_file: ") && e.ends_with("is empty"),
         "{e}"
     );
+}
+
+#[test]
+fn every_duration_and_count_has_an_upper_bound_named_with_its_key() {
+    let s3 = "[output]\nout = \"s3://bkt/p/\"\nspool_dir = \"/tmp/s\"\n";
+    for (text, message) in [
+        (
+            "[aggregation]\nnodata_max_gap = 2678401".to_string(),
+            "aggregation.nodata_max_gap: 2678401 s is more than the maximum of 2678400 s",
+        ),
+        (
+            "[aggregation]\nmax_open_flows = 100000001".to_string(),
+            "aggregation.max_open_flows: 100000001 is more than the maximum of 100000000",
+        ),
+        (
+            "[output]\nmax_file_bytes = 5000000001".to_string(),
+            "output.max_file_bytes: 5000000001 bytes is more than the maximum of 5000000000 bytes",
+        ),
+        (
+            "[skydive]\nstate_ttl = 2592001".to_string(),
+            "skydive.state_ttl: 2592001 s is more than the maximum of 2592000 s",
+        ),
+        (
+            "[skydive]\nmax_tracked_flows = 100000001".to_string(),
+            "skydive.max_tracked_flows: 100000001 is more than the maximum of 100000000",
+        ),
+        (
+            "[skydive]\norphan_wait = 86401".to_string(),
+            "skydive.orphan_wait: 86401 s is more than the maximum of 86400 s",
+        ),
+        (
+            "[skydive]\nidle_delay = 86401".to_string(),
+            "skydive.idle_delay: 86401 s is more than the maximum of 86400 s",
+        ),
+        (
+            "[skydive.reject]\noutside = \"a\"\ninside = \"b\"\ntimeout = 86401".to_string(),
+            "skydive.reject.timeout: 86401 s is more than the maximum of 86400 s",
+        ),
+        (
+            "[skydive.reject]\noutside = \"a\"\ninside = \"b\"\ntimeout = 0".to_string(),
+            "skydive.reject.timeout: must be at least 1 s",
+        ),
+        (
+            "[capture]\nidle_delay = 86401".to_string(),
+            "capture.idle_delay: 86401 s is more than the maximum of 86400 s",
+        ),
+        (
+            "[[capture.interface]]\nname = \"eth0\"\nbuffer = 2147483648".to_string(),
+            "capture.interface[0].buffer: 2147483648 bytes is more than the maximum of 1073741824 bytes",
+        ),
+        (
+            format!("{s3}spool_max_bytes = 1125899906842625"),
+            "output.spool_max_bytes: 1125899906842625 bytes is more than the maximum of 1125899906842624 bytes",
+        ),
+        (
+            format!("{s3}[output.s3]\nmax_concurrent_uploads = 1025"),
+            "output.s3.max_concurrent_uploads: 1025 is more than the maximum of 1024",
+        ),
+        (
+            format!("{s3}[output.s3]\nmultipart_part_size = 5368709121\nmultipart_threshold = 5368709121"),
+            "output.s3.multipart_part_size: 5368709121 bytes is more than the maximum of 5368709120 bytes",
+        ),
+        (
+            format!("{s3}[output.s3]\nmultipart_threshold = 5497558138881"),
+            "output.s3.multipart_threshold: 5497558138881 bytes is more than the maximum of 5497558138880 bytes",
+        ),
+        (
+            format!("{s3}[output.s3]\nshutdown_timeout = 86401"),
+            "output.s3.shutdown_timeout: 86401 s is more than the maximum of 86400 s",
+        ),
+        (
+            format!("{s3}[output.s3]\npermanent_error_retry = 86401"),
+            "output.s3.permanent_error_retry: 86401 s is more than the maximum of 86400 s",
+        ),
+    ] {
+        let e = parse(&text).err().unwrap_or_else(|| panic!("accepted: {text}"));
+        assert_eq!(e.to_string(), message, "{text}");
+    }
+    // The bounds themselves are accepted.
+    let s =
+        parse("[aggregation]\nnodata_max_gap = 2678400\n[skydive]\nstate_ttl = 2592000").unwrap();
+    assert_eq!(s.aggregation.nodata_max_gap_secs, 2_678_400);
+    assert_eq!(s.skydive.state_ttl_secs, 2_592_000);
+}
+
+#[test]
+fn several_destinations_each_with_a_spool_of_its_own() {
+    let s = parse(
+        r#"
+        [flow_log]
+        region = "eu-west-1"
+        traffic_type = "REJECT"
+        [output]
+        out = ["s3://first/logs/", "arn:aws:logs:us-west-2:123456789012:log-group:/vpc/flow", "s3://second/", "firehose://fl", "local-out"]
+        spool_dir = "/var/tmp/spool"
+        spool_max_bytes = 4096
+        [output.cloudwatch]
+        create_log_group = false
+        retention_days = 14
+        kms_key_id = "arn:aws:kms:us-west-2:123456789012:key/1234abcd"
+        shutdown_timeout = 7
+        [output.firehose]
+        region = "ap-south-1"
+        endpoint_url = "http://127.0.0.1:5000"
+        "#,
+    )
+    .unwrap();
+    assert_eq!(s.destinations.len(), 5);
+    let spools: Vec<Option<PathBuf>> = s
+        .destinations
+        .iter()
+        .map(|d| d.spool_dir().map(PathBuf::from))
+        .collect();
+    let root = PathBuf::from("/var/tmp/spool");
+    assert_eq!(
+        spools,
+        [
+            Some(root.clone()),
+            Some(root.join("cloudwatch-_vpc_flow")),
+            Some(root.join("s3-second-")),
+            Some(root.join("firehose-fl")),
+            None
+        ]
+    );
+    // The prefix is the first S3 destination's.
+    assert_eq!(s.prefix.as_str(), "logs");
+    let Destination::CloudWatch(cw) = &s.destinations[1] else {
+        panic!("{:?}", s.destinations)
+    };
+    assert_eq!(cw.destination.name, "/vpc/flow");
+    assert_eq!(cw.options.client.region.as_deref(), Some("us-west-2"));
+    assert_eq!(
+        cw.options.client.fallback_region.as_deref(),
+        Some("eu-west-1")
+    );
+    assert!(!cw.options.create_log_group && cw.options.create_log_stream);
+    assert_eq!(cw.options.retention_days, Some(14));
+    assert_eq!(cw.shutdown_timeout.as_secs(), 7);
+    assert_eq!(cw.spool_max_bytes, 4096);
+    let Destination::Firehose(fh) = &s.destinations[3] else {
+        panic!("{:?}", s.destinations)
+    };
+    assert_eq!(fh.options.client.region.as_deref(), Some("ap-south-1"));
+    assert_eq!(
+        fh.options.client.endpoint.as_deref(),
+        Some("http://127.0.0.1:5000")
+    );
+
+    // Flags replace the file's list.
+    let file: ConfigFile = toml::from_str("[output]\nout = [\"a\", \"b\"]").unwrap();
+    let flags = Overrides {
+        destination: DestinationFlags {
+            out: vec!["cloudwatch://g".into(), "-".into()],
+            spool: Some("/s".into()),
+            ..DestinationFlags::default()
+        },
+        ..Overrides::default()
+    };
+    let s = build(file, &flags).unwrap();
+    assert_eq!(s.destinations.len(), 2);
+    assert_eq!(s.destinations[1], Destination::Stdout);
+
+    for (text, error) in [
+        ("out = [\"a\", \"a\"]", "output.out: \"a\" is given twice"),
+        ("out = []", ""),
+        ("out = \"cloudwatch://a b\"", "output.out: \"a b\" is not a log group name"),
+        (
+            "out = \"arn:aws:firehose:us-east-1:123456789012:stream/x\"",
+            "output.out: \"arn:aws:firehose:us-east-1:123456789012:stream/x\" is not a delivery stream ARN",
+        ),
+        ("out = \"firehose://f\"\nspool_max_bytes = 0", "output.spool_max_bytes: must be positive"),
+        ("out = \"firehose://f\"\n[output.firehose]\nstream = \"x\"", "unknown field `stream`"),
+        ("out = \"cloudwatch://g\"\n[output.cloudwatch]\nretention_days = 0", "output.cloudwatch.retention_days: 0 "),
+    ] {
+        let result = parse(&format!("[output]\n{text}"));
+        if error.is_empty() {
+            // An empty list is the default directory.
+            assert_eq!(result.unwrap().destinations, [Destination::Directory("flowlogs".into())]);
+            continue;
+        }
+        let e = result.unwrap_err().to_string();
+        assert!(e.contains(error), "{text}: {e}");
+    }
 }

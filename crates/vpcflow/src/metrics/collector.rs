@@ -9,6 +9,7 @@ use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, NoLabelSet}
 use prometheus_client::metrics::MetricType;
 
 use vpcflow_sinks::s3::LATENCY_BOUNDS_SECS;
+use vpcflow_sinks::spool::DeliveryCounts;
 
 use super::Telemetry;
 
@@ -220,6 +221,18 @@ fn encode_ingest(e: &mut DescriptorEncoder, t: &Telemetry) -> Result {
                 ([("result", "accepted")], l.messages),
                 ([("result", "malformed")], l.malformed),
                 ([("result", "ignored")], l.ignored),
+                ([("result", "queue_full")], l.queue_overflows),
+            ],
+        )?;
+        family(
+            e,
+            MetricType::Counter,
+            "skydive_rejected",
+            "Skydive flows or updates rejected: impossible counters, times outside 1970-2554, flows beyond the cap of one message",
+            [
+                ([("reason", "counters")], v.skydive.rejected_counters),
+                ([("reason", "time")], v.skydive.bad_times),
+                ([("reason", "message_cap")], v.skydive.flows_over_cap),
             ],
         )?;
     }
@@ -349,10 +362,10 @@ fn encode_writer(e: &mut DescriptorEncoder, t: &Telemetry) -> Result {
 }
 
 fn encode_delivery(e: &mut DescriptorEncoder, t: &Telemetry) -> Result {
-    let Some(stats) = t.delivery() else {
+    let Some(d) = t.delivery() else {
         return Ok(());
     };
-    let d = stats.snapshot();
+    encode_per_destination(e, t)?;
     gauge(
         e,
         "spool_files",
@@ -415,5 +428,80 @@ fn encode_delivery(e: &mut DescriptorEncoder, t: &Telemetry) -> Result {
         d.upload_latency_count,
         &buckets,
         None,
+    )
+}
+
+/// The counters of each spooled destination, labelled with it.
+fn encode_per_destination(e: &mut DescriptorEncoder, t: &Telemetry) -> Result {
+    let all: Vec<(String, DeliveryCounts)> = t
+        .deliveries()
+        .into_iter()
+        .map(|(name, stats)| (name, stats.snapshot()))
+        .collect();
+    let per = |f: fn(&DeliveryCounts) -> u64| {
+        all.iter()
+            .map(move |(name, d)| ([("destination", name.clone())], f(d)))
+            .collect::<Vec<_>>()
+    };
+    family(
+        e,
+        MetricType::Gauge,
+        "destination_spool_files",
+        "Batches or files in the destination's spool waiting for delivery",
+        per(|d| d.spool_files),
+    )?;
+    family(
+        e,
+        MetricType::Gauge,
+        "destination_spool_bytes",
+        "Bytes in the destination's spool",
+        per(|d| d.spool_bytes),
+    )?;
+    family(
+        e,
+        MetricType::Counter,
+        "destination_delivered",
+        "Objects or batches the destination confirmed",
+        per(|d| d.objects_delivered),
+    )?;
+    let mut events = Vec::new();
+    let mut errors = Vec::new();
+    for (name, d) in &all {
+        for (result, value) in [
+            ("sent", d.events_delivered),
+            ("rejected", d.events_rejected),
+            ("retried", d.events_retried),
+        ] {
+            events.push((
+                [
+                    ("destination", name.clone()),
+                    ("result", result.to_string()),
+                ],
+                value,
+            ));
+        }
+        for (kind, value) in [
+            ("transient", d.upload_errors_transient),
+            ("permanent", d.upload_errors_permanent),
+        ] {
+            errors.push((
+                [("destination", name.clone()), ("kind", kind.to_string())],
+                value,
+            ));
+        }
+    }
+    family(
+        e,
+        MetricType::Counter,
+        "destination_events",
+        "Log events (CloudWatch Logs) or records (Firehose): sent and accepted, rejected for good by the service or before sending, sent again after a per-record failure",
+        events,
+    )?;
+    family(
+        e,
+        MetricType::Counter,
+        "destination_errors",
+        "Failed deliveries per destination: retried soon (transient) or at a slow pace (permanent)",
+        errors,
     )
 }

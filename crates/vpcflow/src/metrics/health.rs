@@ -51,8 +51,8 @@ pub fn check(t: &Telemetry, now_ms: u64) -> Health {
         }
     }
     problems.extend(t.ingest().failing);
-    if let Some(stats) = t.delivery() {
-        let total = stats.snapshot().upload_errors_permanent;
+    if let Some(counts) = t.delivery() {
+        let total = counts.upload_errors_permanent;
         if let Some(at) = t.permanent_errors_seen(total, now_ms) {
             if now_ms.saturating_sub(at) < PERMANENT_ERROR_MS {
                 problems.push(format!(

@@ -1,7 +1,7 @@
 //! The state the pipeline threads publish and the endpoint reads.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use vpcflow_core::aggregate::AggregatorStats;
@@ -11,6 +11,7 @@ use vpcflow_sources::netflow::{CollectorStats, NetflowStats};
 use vpcflow_sources::skydive::live::LiveStats;
 use vpcflow_sources::skydive::ConverterStats;
 
+use vpcflow_sinks::spool::DeliveryCounts;
 use vpcflow_sinks::DeliveryStats;
 
 /// Traffic counted into flows for one interface.
@@ -101,7 +102,8 @@ pub struct Telemetry {
     writer_stopped: Mutex<Option<String>>,
     reloads_ok: AtomicU64,
     reloads_failed: AtomicU64,
-    delivery: OnceLock<Arc<DeliveryStats>>,
+    /// The counters of each destination delivered through a spool, by name.
+    delivery: Mutex<Vec<(String, Arc<DeliveryStats>)>>,
     permanent: Mutex<PermanentErrors>,
 }
 
@@ -123,7 +125,7 @@ impl Telemetry {
             writer_stopped: Mutex::new(None),
             reloads_ok: AtomicU64::new(0),
             reloads_failed: AtomicU64::new(0),
-            delivery: OnceLock::new(),
+            delivery: Mutex::default(),
             permanent: Mutex::default(),
         })
     }
@@ -199,15 +201,49 @@ impl Telemetry {
         )
     }
 
-    /// Connects the counters of the S3 sink (read at scrape time; a local
-    /// directory has no spool and no uploads); only the first call counts.
-    pub fn plug_delivery(&self, stats: Arc<DeliveryStats>) {
-        let _ = self.delivery.set(stats);
+    /// Adds the spool and delivery counters of the destination `name`
+    /// (read at each scrape).
+    pub fn plug_delivery(&self, name: &str, stats: Arc<DeliveryStats>) {
+        lock(&self.delivery).push((name.to_string(), stats));
     }
 
-    /// The S3 sink's counters, when one is connected.
-    pub fn delivery(&self) -> Option<&Arc<DeliveryStats>> {
-        self.delivery.get()
+    /// The counters of each destination delivered through a spool.
+    pub fn deliveries(&self) -> Vec<(String, Arc<DeliveryStats>)> {
+        lock(&self.delivery).clone()
+    }
+
+    /// The counters added up over every destination (`None`: none is
+    /// delivered through a spool).
+    pub fn delivery(&self) -> Option<DeliveryCounts> {
+        let all = lock(&self.delivery);
+        if all.is_empty() {
+            return None;
+        }
+        let mut t = DeliveryCounts::default();
+        for (_, stats) in all.iter() {
+            let d = stats.snapshot();
+            t.spool_files += d.spool_files;
+            t.spool_bytes += d.spool_bytes;
+            t.objects_delivered += d.objects_delivered;
+            t.bytes_delivered += d.bytes_delivered;
+            t.already_present += d.already_present;
+            t.upload_errors_transient += d.upload_errors_transient;
+            t.upload_errors_permanent += d.upload_errors_permanent;
+            t.backpressure_waits += d.backpressure_waits;
+            t.events_delivered += d.events_delivered;
+            t.events_rejected += d.events_rejected;
+            t.events_retried += d.events_retried;
+            t.upload_latency_us_sum += d.upload_latency_us_sum;
+            t.upload_latency_count += d.upload_latency_count;
+            for (sum, one) in t
+                .upload_latency_buckets
+                .iter_mut()
+                .zip(d.upload_latency_buckets)
+            {
+                *sum += one;
+            }
+        }
+        Some(t)
     }
 
     /// A copy of the ingest view.

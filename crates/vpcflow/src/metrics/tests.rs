@@ -174,7 +174,7 @@ fn uploads() -> Arc<DeliveryStats> {
 fn delivery_counters_are_read_at_scrape_time() {
     let t = Telemetry::new();
     let uploads = uploads();
-    t.plug_delivery(uploads.clone());
+    t.plug_delivery("s3://bucket/", uploads.clone());
     let endpoint = Endpoint::new(t);
     uploads
         .upload_latency_us_sum
@@ -219,7 +219,7 @@ fn latency_buckets_are_cumulative_in_the_output() {
     };
     bucket(0.1).store(2, Ordering::Relaxed);
     bucket(1.0).store(1, Ordering::Relaxed);
-    t.plug_delivery(uploads);
+    t.plug_delivery("s3://bucket/", uploads);
     let text = Endpoint::new(t).metrics_text();
     let all = lines(&text);
     for want in [
@@ -274,7 +274,7 @@ fn health_names_each_problem() {
 fn permanent_upload_errors_make_it_unhealthy_for_a_while() {
     let t = Telemetry::new();
     let uploads = Arc::new(DeliveryStats::default());
-    t.plug_delivery(uploads.clone());
+    t.plug_delivery("s3://bucket/", uploads.clone());
     t.ingest_alive();
     let now = t.now_ms();
     assert!(check(&t, now).is_ok());
@@ -367,4 +367,40 @@ fn the_server_answers_over_tcp_and_stops_when_dropped() {
     );
     drop(server);
     assert!(TcpStream::connect(addr).is_err(), "still listening");
+}
+
+#[test]
+fn each_destination_has_its_own_series_and_the_totals_add_up() {
+    let t = Telemetry::new();
+    let s3 = uploads();
+    let logs = Arc::new(DeliveryStats::default());
+    logs.spool_files.store(2, Ordering::Relaxed);
+    logs.spool_bytes.store(700, Ordering::Relaxed);
+    logs.objects_delivered.store(9, Ordering::Relaxed);
+    logs.events_delivered.store(1234, Ordering::Relaxed);
+    logs.events_rejected.store(7, Ordering::Relaxed);
+    logs.upload_errors_transient.store(3, Ordering::Relaxed);
+    let firehose = Arc::new(DeliveryStats::default());
+    firehose.events_retried.store(11, Ordering::Relaxed);
+    t.plug_delivery("s3://bucket/", s3);
+    t.plug_delivery("cloudwatch://flow-logs", logs);
+    t.plug_delivery("firehose://fl", firehose);
+    let text = Endpoint::new(t).metrics_text();
+    let all = lines(&text);
+    for want in [
+        "vpcflow_spool_files 5",
+        "vpcflow_spool_bytes 3700",
+        "vpcflow_objects_delivered_total 14",
+        "vpcflow_upload_errors_total{kind=\"transient\"} 7",
+        "vpcflow_destination_spool_files{destination=\"s3://bucket/\"} 3",
+        "vpcflow_destination_spool_files{destination=\"cloudwatch://flow-logs\"} 2",
+        "vpcflow_destination_spool_bytes{destination=\"cloudwatch://flow-logs\"} 700",
+        "vpcflow_destination_delivered_total{destination=\"cloudwatch://flow-logs\"} 9",
+        "vpcflow_destination_events_total{destination=\"cloudwatch://flow-logs\",result=\"sent\"} 1234",
+        "vpcflow_destination_events_total{destination=\"cloudwatch://flow-logs\",result=\"rejected\"} 7",
+        "vpcflow_destination_events_total{destination=\"firehose://fl\",result=\"retried\"} 11",
+        "vpcflow_destination_errors_total{destination=\"cloudwatch://flow-logs\",kind=\"transient\"} 3",
+    ] {
+        assert!(all.contains(&want), "missing {want:?} in\n{text}");
+    }
 }

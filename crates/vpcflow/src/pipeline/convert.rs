@@ -1,21 +1,24 @@
 //! One-shot conversion (`vpcflow convert`): capture files, Skydive
-//! recordings or captured NetFlow/IPFIX export traffic, read to the end, through the pipeline into the destination.
+//! recordings or captures of NetFlow/IPFIX export traffic, read to the end,
+//! through the pipeline into the destination.
 
 use std::path::PathBuf;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use vpcflow_core::aggregate::AggregatorStats;
-use vpcflow_sinks::s3::{DeliveryReport, DrainPolicy};
+use vpcflow_sinks::s3::DeliveryReport;
 use vpcflow_sinks::{FileFormat, RunSummary};
 use vpcflow_sources::netflow::replay::{self as netflow_replay, ReplayOptions, ReplayStats};
 use vpcflow_sources::netflow::{Decoder, NetflowStats};
-use vpcflow_sources::pcap::{read_capture, CaptureStats};
+use vpcflow_sources::pcap::{read_capture, read_capture_stream, CaptureStats};
 use vpcflow_sources::skydive::replay::{self, BadLine};
 use vpcflow_sources::skydive::{Converter, ConverterStats};
 
 use super::start;
 use crate::config::Settings;
+use crate::inputs::Input;
 
 /// What the input files are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -71,24 +74,25 @@ pub struct ConvertSummary {
     pub aggregation: AggregatorStats,
     /// What the sink wrote.
     pub output: RunSummary,
-    /// What the delivery to S3 did (S3 destinations).
-    pub delivery: Option<DeliveryReport>,
+    /// What the delivery of each spooled destination (S3, CloudWatch Logs,
+    /// Firehose) did.
+    pub delivery: Vec<DeliveryReport>,
     /// Wall time of the whole run.
     pub elapsed: Duration,
     /// Text or Parquet files.
     pub file_format: FileFormat,
 }
 
-/// Converts `files` into flow log files as `settings` say. `progress` is told
-/// how many input bytes have been consumed so far.
+/// Converts `inputs` into flow log files as `settings` say. `progress` is told
+/// how many input bytes (of files as stored) have been consumed so far.
 pub fn convert(
     settings: &Settings,
     input: InputKind,
-    files: &[PathBuf],
+    inputs: &[Input],
     progress: &mut dyn FnMut(u64),
 ) -> Result<ConvertSummary> {
     let started = Instant::now();
-    let mut pipeline = start(settings, DrainPolicy::UntilDelivered, None)?;
+    let mut pipeline = start(settings, super::sinks::RunKind::OneShot, None)?;
     let ingest = &mut pipeline.ingest;
     let mut summary = ConvertSummary {
         input,
@@ -98,35 +102,51 @@ pub fn convert(
     let mut converter = Converter::new(settings.skydive.clone());
     let mut done_before = 0u64;
     let mut netflow = Decoder::new(settings.netflow.decoder);
-    for path in files {
+    for item in inputs {
+        let path = item.name().to_path_buf();
+        let noun = input.file_noun();
+        let opened = match item.open_stream() {
+            Ok(opened) => opened,
+            Err(e) => {
+                tracing::error!(file = %path.display(), error = %format!("{e:#}"), "cannot read {noun}");
+                summary.files_failed.push((path, format!("{e:#}")));
+                continue;
+            }
+        };
+        let raw_bytes = opened.as_ref().map(|o| o.raw_bytes.clone());
+        let mut file_progress = |bytes: u64| {
+            let raw = raw_bytes
+                .as_ref()
+                .map_or(bytes, |r| r.load(Ordering::Relaxed));
+            progress(done_before + raw)
+        };
         if let InputKind::Netflow { port } = input {
-            match netflow_replay::read_file(path, &ReplayOptions { port }, &mut netflow, ingest) {
+            let options = ReplayOptions { port };
+            let read = match opened {
+                Some(o) => netflow_replay::read(&path, o.reader, &options, &mut netflow, ingest),
+                None => netflow_replay::read_file(&path, &options, &mut netflow, ingest),
+            };
+            match read {
                 Ok(stats) => {
                     summary.files_read += 1;
-                    let r = &mut summary.netflow_replay;
-                    r.frames += stats.frames;
-                    r.datagrams += stats.datagrams;
-                    r.skipped += stats.skipped;
-                    r.incomplete += stats.incomplete;
-                    r.malformed += stats.malformed;
-                    r.truncated |= stats.truncated;
-                    let room = 20usize.saturating_sub(r.errors.len());
-                    r.errors.extend(stats.errors.into_iter().take(room));
+                    summary.netflow_replay.add(stats);
                 }
                 Err(e) => {
                     tracing::error!(file = %path.display(), error = %e, "cannot read capture file");
                     summary.files_failed.push((path.clone(), e));
                 }
             }
-            done_before += std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-            progress(done_before);
-            if ingest.writer_gone {
-                break;
-            }
-            continue;
-        }
-        if input == InputKind::Skydive {
-            match replay::read_file(path, &mut converter, ingest) {
+        } else if input == InputKind::Skydive {
+            let read = match opened {
+                Some(o) => replay::read(
+                    &path,
+                    std::io::BufReader::with_capacity(1 << 20, o.reader),
+                    &mut converter,
+                    ingest,
+                ),
+                None => replay::read_file(&path, &mut converter, ingest),
+            };
+            match read {
                 Ok(stats) => {
                     summary.files_read += 1;
                     summary.skydive_messages += stats.messages;
@@ -139,28 +159,36 @@ pub fn convert(
                     summary.files_failed.push((path.clone(), e.to_string()));
                 }
             }
-            done_before += std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-            progress(done_before);
-            if ingest.writer_gone {
-                break;
-            }
-            continue;
-        }
-        let mut file_progress = |bytes: u64| progress(done_before + bytes);
-        match read_capture(path, &settings.capture, ingest, &mut file_progress) {
-            Ok(stats) => {
-                if stats.truncated_file {
-                    tracing::warn!(file = %path.display(), "capture file is truncated: read up to the last complete packet");
+        } else {
+            let read = match opened {
+                Some(mut o) => read_capture_stream(
+                    &path,
+                    &mut o.reader,
+                    &settings.capture,
+                    ingest,
+                    &mut file_progress,
+                ),
+                None => read_capture(&path, &settings.capture, ingest, &mut file_progress),
+            };
+            match read {
+                Ok(stats) => {
+                    if stats.truncated_file {
+                        tracing::warn!(file = %path.display(), "capture file is truncated: read up to the last complete packet");
+                    }
+                    summary.files_read += 1;
+                    summary.capture += stats;
                 }
-                summary.files_read += 1;
-                summary.capture += stats;
-            }
-            Err(e) => {
-                tracing::error!(file = %path.display(), error = %e, "cannot read capture file");
-                summary.files_failed.push((path.clone(), e.to_string()));
+                Err(e) => {
+                    tracing::error!(file = %path.display(), error = %e, "cannot read capture file");
+                    summary.files_failed.push((path.clone(), e.to_string()));
+                }
             }
         }
-        done_before += std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        done_before += item
+            .size()
+            .or_else(|| raw_bytes.as_ref().map(|r| r.load(Ordering::Relaxed)))
+            .unwrap_or(0);
+        progress(done_before);
         if ingest.writer_gone {
             break;
         }

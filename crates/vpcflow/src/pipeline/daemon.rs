@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Result};
 use vpcflow_core::aggregate::AggregatorStats;
-use vpcflow_sinks::s3::{DeliveryReport, DrainPolicy};
+use vpcflow_sinks::s3::DeliveryReport;
 use vpcflow_sinks::RunSummary;
 use vpcflow_sources::live::LiveCaptureStats;
 use vpcflow_sources::netflow::{CollectorStats, NetflowStats};
@@ -19,7 +19,7 @@ use vpcflow_sources::{Source, SourceStats};
 
 use super::ingest::Ingest;
 use super::{sources, start, Reloadable};
-use crate::config::{Destination, Settings};
+use crate::config::Settings;
 use crate::metrics::{IngestView, Telemetry};
 
 /// How often the ingest thread of `vpcflow run` publishes its counters.
@@ -45,8 +45,9 @@ pub struct RunTotals {
     pub aggregation: AggregatorStats,
     /// What the sink wrote.
     pub output: RunSummary,
-    /// What the delivery to S3 did (S3 destinations).
-    pub delivery: Option<DeliveryReport>,
+    /// What the delivery of each spooled destination (S3, CloudWatch Logs,
+    /// Firehose) did.
+    pub delivery: Vec<DeliveryReport>,
 }
 
 fn wall_ms() -> i64 {
@@ -130,15 +131,15 @@ pub fn run_live(settings: &Settings, control: Control) -> Result<RunTotals> {
         reloader,
         telemetry,
     } = control;
-    let drain = match &settings.destination {
-        Destination::S3(target) => DrainPolicy::For(target.settings.shutdown_timeout),
-        _ => DrainPolicy::UntilDelivered,
-    };
-    let mut pipeline = start(settings, drain, Some(telemetry.clone()))?;
-    let spool = pipeline.spool.clone();
+    let mut pipeline = start(
+        settings,
+        super::sinks::RunKind::Daemon,
+        Some(telemetry.clone()),
+    )?;
+    let spools = pipeline.spools.clone();
     let ingest = &mut pipeline.ingest;
-    if let Some(spool) = &spool {
-        telemetry.plug_delivery(spool.stats().clone());
+    for spool in &spools {
+        telemetry.plug_delivery(&spool.destination, spool.queue.stats().clone());
     }
     ingest.captures = settings.captures.clone();
     ingest.other_source = if settings.analyzers.is_empty() && !settings.netflow.listen.is_empty() {
@@ -199,8 +200,8 @@ pub fn run_live(settings: &Settings, control: Control) -> Result<RunTotals> {
     }
     // Shutting down: the open files are sealed into the spool whatever its
     // size limit, and a writer waiting for space goes on.
-    if let Some(spool) = &spool {
-        spool.admit_all();
+    for spool in &spools {
+        spool.queue.admit_all();
     }
     for source in &mut sources {
         source.stop(wall_ms(), ingest);

@@ -125,8 +125,8 @@ impl Ingest {
     #[inline]
     fn count(&mut self, update: &FlowUpdate) {
         if let Some(c) = self.counts.get_mut(update.interface.0 as usize) {
-            c.packets += update.packets;
-            c.bytes += update.bytes;
+            c.packets = c.packets.saturating_add(update.packets);
+            c.bytes = c.bytes.saturating_add(update.bytes);
             c.updates += 1;
         }
     }

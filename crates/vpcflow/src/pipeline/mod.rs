@@ -36,8 +36,6 @@ use vpcflow_core::aws_service::AwsServices;
 use vpcflow_core::enrich::InterfaceTable;
 use vpcflow_core::interface::{InterfaceConfig, InterfaceMeta};
 use vpcflow_core::policy::Policy;
-use vpcflow_sinks::s3::DrainPolicy;
-use vpcflow_sinks::SpoolQueue;
 
 pub use convert::{convert, ConvertSummary, InputKind};
 pub use daemon::{run_live, Control, RunTotals};
@@ -95,11 +93,11 @@ impl Reloadable {
 }
 
 /// The running pipeline: the ingest stage to feed, the writer thread, and
-/// the spool of an S3 destination.
+/// the spools of the destinations delivered through one.
 struct Pipeline {
     ingest: Ingest,
     writer: thread::JoinHandle<WriterResult>,
-    spool: Option<SpoolQueue>,
+    spools: Vec<sinks::OpenSpool>,
 }
 
 impl Pipeline {
@@ -117,10 +115,10 @@ impl Pipeline {
 /// Opens the sink, starts the writer thread, and returns the pipeline.
 fn start(
     settings: &Settings,
-    drain: DrainPolicy,
+    kind: sinks::RunKind,
     telemetry: Option<Arc<Telemetry>>,
 ) -> Result<Pipeline> {
-    let opened = sinks::open(settings, drain)?;
+    let opened = sinks::open(settings, kind)?;
     let (tx, rx) = sync_channel(CHANNEL_DEPTH);
     let writer_settings = settings.clone();
     let writer_telemetry = telemetry.clone();
@@ -155,6 +153,6 @@ fn start(
     Ok(Pipeline {
         ingest,
         writer,
-        spool: opened.spool,
+        spools: opened.spools,
     })
 }

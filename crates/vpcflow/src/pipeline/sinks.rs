@@ -1,25 +1,61 @@
-//! The sink factory: the [`RecordSink`] of the configured destination, the
-//! one place that builds it for `convert`, `run` and `deliver` alike.
+//! The sink factory: the [`RecordSink`] of the configured destinations, the
+//! one place that builds them for `convert`, `run` and `deliver` alike.
 //!
 //! A new destination adds an arm here (and a variant of
-//! [`crate::config::Destination`]); nothing else in the
-//! pipeline changes.
+//! [`crate::config::Destination`]); nothing else in the pipeline changes.
+//! Several destinations are written through a [`FanOut`], each with its own
+//! spool, delivery and counters.
+
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use vpcflow_sinks::s3::{DrainPolicy, S3Sink, S3SinkOptions};
+use vpcflow_sinks::DeliveryReport;
 use vpcflow_sinks::{
-    DirSink, FileWriter, GzipLevel, RecordSink, SpoolQueue, StdoutSink, WriterOptions,
+    CloudWatchSink, CloudWatchSinkOptions, DirSink, FanOut, FileWriter, FirehoseSink,
+    FirehoseSinkOptions, GzipLevel, RecordSink, SpoolQueue, StdoutSink, WriterOptions,
 };
 
 use crate::config::{Destination, S3Target, Settings};
 
-/// What the writer thread writes to, with a handle on its spool when it
-/// delivers to S3.
+/// How long a run waits for its deliveries at the end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunKind {
+    /// A conversion: until everything is delivered (or only permanent
+    /// errors are left).
+    OneShot,
+    /// `vpcflow run` stopping: each destination's `shutdown_timeout`.
+    Daemon,
+    /// `vpcflow deliver`: as given.
+    Deliver(DrainPolicy),
+}
+
+impl RunKind {
+    fn drain(self, shutdown_timeout: Duration) -> DrainPolicy {
+        match self {
+            RunKind::OneShot => DrainPolicy::UntilDelivered,
+            RunKind::Daemon => DrainPolicy::For(shutdown_timeout),
+            RunKind::Deliver(policy) => policy,
+        }
+    }
+}
+
+/// A destination's spool, for the metrics and the shutdown.
+#[derive(Debug, Clone)]
+pub struct OpenSpool {
+    /// The destination, as shown in logs and metric labels.
+    pub destination: String,
+    /// Its spool.
+    pub queue: SpoolQueue,
+}
+
+/// What the writer thread writes to, with a handle on the spool of each
+/// destination delivered through one.
 pub struct OpenSink {
-    /// The sink.
+    /// The sink (a [`FanOut`] over several destinations).
     pub sink: Box<dyn RecordSink + Send>,
-    /// The spool of an S3 destination.
-    pub spool: Option<SpoolQueue>,
+    /// The spools of the S3, CloudWatch Logs and Firehose destinations.
+    pub spools: Vec<OpenSpool>,
 }
 
 /// The options of the S3 sink (and of `vpcflow deliver`'s drain) for
@@ -36,8 +72,60 @@ pub fn s3_options(settings: &Settings, target: &S3Target, drain: DrainPolicy) ->
     }
 }
 
-/// Opens the sink of the configured destination.
-pub fn open(settings: &Settings, drain: DrainPolicy) -> Result<OpenSink> {
+/// Opens the sinks of every configured destination.
+pub fn open(settings: &Settings, kind: RunKind) -> Result<OpenSink> {
+    let mut sinks = Vec::new();
+    let mut spools = Vec::new();
+    for destination in &settings.destinations {
+        let (sink, spool) = open_one(settings, destination, kind)?;
+        if let Some(queue) = spool {
+            spools.push(OpenSpool {
+                destination: destination.describe(),
+                queue,
+            });
+        }
+        sinks.push(sink);
+    }
+    let sink = if sinks.len() == 1 {
+        sinks.remove(0)
+    } else {
+        Box::new(FanOut::new(sinks))
+    };
+    Ok(OpenSink { sink, spools })
+}
+
+/// Delivers what the spool of `destination` holds without writing anything
+/// new (`vpcflow deliver`); `None` for destinations without a spool.
+pub fn drain(
+    settings: &Settings,
+    destination: &Destination,
+    policy: DrainPolicy,
+) -> Result<Option<DeliveryReport>> {
+    match destination {
+        Destination::Directory(_) | Destination::Stdout => Ok(None),
+        Destination::S3(target) => {
+            let report = vpcflow_sinks::s3::drain_spool(s3_options(settings, target, policy))
+                .with_context(|| {
+                    format!(
+                        "cannot deliver the spool {}",
+                        target.settings.spool_dir.display()
+                    )
+                })?;
+            Ok(Some(report))
+        }
+        Destination::CloudWatch(_) | Destination::Firehose(_) => {
+            let (mut sink, _) = open_one(settings, destination, RunKind::Deliver(policy))?;
+            sink.finish()
+                .with_context(|| format!("cannot deliver to {}", destination.describe()))?;
+            Ok(sink.delivery_report())
+        }
+    }
+}
+
+type Opened = (Box<dyn RecordSink + Send>, Option<SpoolQueue>);
+
+/// Opens the sink of one destination.
+fn open_one(settings: &Settings, destination: &Destination, kind: RunKind) -> Result<Opened> {
     let writer_options = || -> Result<WriterOptions> {
         Ok(WriterOptions {
             file_format: settings.file_format,
@@ -46,8 +134,9 @@ pub fn open(settings: &Settings, drain: DrainPolicy) -> Result<OpenSink> {
             ..WriterOptions::default()
         })
     };
-    Ok(match &settings.destination {
+    Ok(match destination {
         Destination::S3(target) => {
+            let drain = kind.drain(target.settings.shutdown_timeout);
             let sink = S3Sink::open(
                 s3_options(settings, target, drain),
                 settings.flow_log.clone(),
@@ -61,31 +150,71 @@ pub fn open(settings: &Settings, drain: DrainPolicy) -> Result<OpenSink> {
                     target.settings.spool_dir.display()
                 )
             })?;
-            let spool = Some(sink.queue());
-            OpenSink {
-                sink: Box::new(sink),
-                spool,
-            }
+            let queue = sink.queue();
+            (Box::new(sink), Some(queue))
         }
-        Destination::Stdout => OpenSink {
-            sink: Box::new(StdoutSink::new(
+        Destination::CloudWatch(target) => {
+            let sink = CloudWatchSink::open(
+                CloudWatchSinkOptions {
+                    destination: target.destination.clone(),
+                    traffic_type: settings.traffic_type.as_str().to_ascii_lowercase(),
+                    spool_dir: target.spool_dir.clone(),
+                    spool_max_bytes: target.spool_max_bytes,
+                    cloudwatch: target.options.clone(),
+                    drain: kind.drain(target.shutdown_timeout),
+                },
+                settings.format.clone(),
+            )
+            .with_context(|| {
+                format!(
+                    "cannot deliver to {} through the spool {}",
+                    target.destination,
+                    target.spool_dir.display()
+                )
+            })?;
+            let queue = sink.queue();
+            (Box::new(sink), Some(queue))
+        }
+        Destination::Firehose(target) => {
+            let sink = FirehoseSink::open(
+                FirehoseSinkOptions {
+                    destination: target.destination.clone(),
+                    spool_dir: target.spool_dir.clone(),
+                    spool_max_bytes: target.spool_max_bytes,
+                    firehose: target.options.clone(),
+                    drain: kind.drain(target.shutdown_timeout),
+                },
+                settings.format.clone(),
+            )
+            .with_context(|| {
+                format!(
+                    "cannot deliver to {} through the spool {}",
+                    target.destination,
+                    target.spool_dir.display()
+                )
+            })?;
+            let queue = sink.queue();
+            (Box::new(sink), Some(queue))
+        }
+        Destination::Stdout => (
+            Box::new(StdoutSink::new(
                 std::io::BufWriter::with_capacity(1 << 20, std::io::stdout()),
                 settings.format.clone(),
             )),
-            spool: None,
-        },
+            None,
+        ),
         Destination::Directory(dir) => {
             let store = DirSink::open(dir.clone(), settings.layout, settings.prefix.clone())
                 .with_context(|| format!("cannot use output directory {}", dir.display()))?;
-            OpenSink {
-                sink: Box::new(FileWriter::new(
+            (
+                Box::new(FileWriter::new(
                     store,
                     settings.flow_log.clone(),
                     settings.format.clone(),
                     writer_options()?,
                 )),
-                spool: None,
-            }
+                None,
+            )
         }
     })
 }

@@ -20,9 +20,9 @@ use crate::metrics::{RecordCounts, Telemetry};
 /// compact form this many at a time.
 const BATCH_RECORDS: usize = 16_384;
 
-/// What the writer thread returns: the sink's totals and, for S3, what the
-/// delivery did.
-pub type WriterResult = Result<(RunSummary, Option<DeliveryReport>)>;
+/// What the writer thread returns: the sink's totals and what the delivery
+/// of each spooled destination did.
+pub type WriterResult = Result<(RunSummary, Vec<DeliveryReport>)>;
 
 /// The writer thread: enrich, batch, encode and publish until the channel
 /// closes, then finish the sink.
@@ -76,7 +76,7 @@ pub fn write_loop(
             w.open_files = 0;
         });
     }
-    Ok((summary, sink.delivery_report()))
+    Ok((summary, sink.delivery_reports()))
 }
 
 /// Drops the records `traffic_type` does not want (NODATA and SKIPDATA are

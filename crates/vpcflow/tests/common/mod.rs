@@ -126,6 +126,20 @@ pub fn synthetic_capture(dir: &Path, name: &str, flows: u64) -> PathBuf {
     path
 }
 
+/// The records `vpcflow convert` prints for `capture` with `args`.
+pub fn records(capture: &Path, args: &[&str]) -> String {
+    let mut all = vec![
+        "convert",
+        "--quiet",
+        capture.to_str().unwrap(),
+        "--out",
+        "-",
+    ];
+    all.extend(IDENTITY);
+    all.extend(args);
+    String::from_utf8(vpcflow_ok(&all).stdout).unwrap()
+}
+
 /// A loopback TCP port free at the time of the call.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")

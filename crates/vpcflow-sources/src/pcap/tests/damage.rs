@@ -153,3 +153,65 @@ fn interface_statistics_drops_are_losses() {
     assert_eq!(drops, [(1_000_000_000, 5), (3_000_000_000, 7)]);
     assert_eq!(stats.capture_drops, 12);
 }
+
+#[test]
+fn an_unreadable_section_header_is_one_short_line_with_offset_and_reason() {
+    let shb = |len: u32, magic: u32, major: u16, trailing: u32, total: usize| {
+        let mut b = vec![0x0A, 0x0D, 0x0D, 0x0A];
+        b.extend_from_slice(&len.to_le_bytes());
+        b.extend_from_slice(&magic.to_le_bytes());
+        b.extend_from_slice(&major.to_le_bytes());
+        b.extend_from_slice(&0u16.to_le_bytes());
+        b.extend_from_slice(&u64::MAX.to_le_bytes());
+        b.resize(total - 4, 0);
+        b.extend_from_slice(&trailing.to_le_bytes());
+        // Followed by a large body, which must not be echoed.
+        b.extend(std::iter::repeat_n(0xAB, 85_000));
+        b
+    };
+    for (data, reason) in [
+        (
+            shb(12, 0x1A2B_3C4D, 1, 12, 28),
+            "block length 12 is not a multiple of 4 of at least 28",
+        ),
+        (
+            shb(28, 0x1A2B_3C4D, 1, 28, 28)[..20].to_vec(),
+            "the file ends after 20 bytes",
+        ),
+        (
+            shb(0x7FFF_FFF0, 0x1A2B_3C4D, 1, 28, 28),
+            "runs past the end of the file (85028 bytes)",
+        ),
+        (
+            shb(28, 0x0102_0304, 1, 28, 28),
+            "byte-order magic 0x01020304",
+        ),
+    ] {
+        let (r, _) = read(&data, &PcapOptions::default());
+        let e = r.unwrap_err();
+        let msg = e.to_string();
+        assert!(matches!(e, CaptureError::BadHeader { .. }), "{msg}");
+        assert!(msg.starts_with("test.pcap: bad capture file header: unreadable pcapng section header block at byte 0: "), "{msg}");
+        assert!(msg.contains(reason), "{msg}");
+        assert!(msg.len() < 200 && !msg.contains('\n'), "{msg}");
+    }
+}
+
+#[test]
+fn zero_bytes_after_the_records_are_a_warning_not_a_packet_of_1970() {
+    let mut file = pcap_file(false, false, ETHERNET, &[(1_700_000_000, 0, &frame_tcp(1))]);
+    let records_end = file.len();
+    file.extend_from_slice(&[0; 16]);
+    let (stats, rec) = read_ok(&file);
+    assert_eq!(rec.updates.len(), 1);
+    assert!(rec.losses.is_empty(), "{:?}", rec.losses);
+    assert_eq!(stats.warnings.len(), 1);
+    assert_eq!(stats.warnings[0].offset, records_end as u64);
+    assert!(
+        stats.warnings[0]
+            .to_string()
+            .contains("record header of zero bytes"),
+        "{}",
+        stats.warnings[0]
+    );
+}

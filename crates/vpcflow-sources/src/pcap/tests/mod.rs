@@ -16,12 +16,57 @@ use crate::decode::linktype::{ETHERNET, NULL, RAW};
 use crate::decode::testutil::*;
 use crate::stats::WarningKind;
 
+/// Reads `data` as a file in memory, and checks that reading it as a stream
+/// arriving in small pieces of every size gives exactly the same.
 fn read(
     data: &[u8],
     options: &PcapOptions,
 ) -> (Result<CaptureStats, CaptureError>, RecordingConsumer) {
     let mut rec = RecordingConsumer::default();
     let r = read_capture_bytes(Path::new("test.pcap"), data, options, &mut rec, &mut |_| {});
+    for piece in [1, 3, 7, 64, 1000] {
+        let (streamed, srec) = read_streamed(data, options, piece);
+        match (&r, &streamed) {
+            (Ok(a), Ok(b)) => assert_eq!(a, b, "stats, pieces of {piece} bytes"),
+            (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
+            _ => panic!("file: {r:?}, stream in pieces of {piece}: {streamed:?}"),
+        }
+        assert_eq!(rec.names, srec.names, "pieces of {piece} bytes");
+        assert_eq!(rec.updates, srec.updates, "pieces of {piece} bytes");
+        assert_eq!(rec.losses, srec.losses, "pieces of {piece} bytes");
+    }
+    (r, rec)
+}
+
+/// A stream that hands out at most `piece` bytes per read, like a pipe.
+struct Trickle<'a> {
+    data: &'a [u8],
+    piece: usize,
+}
+
+impl std::io::Read for Trickle<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.piece.min(buf.len()).min(self.data.len());
+        buf[..n].copy_from_slice(&self.data[..n]);
+        self.data = &self.data[n..];
+        Ok(n)
+    }
+}
+
+fn read_streamed(
+    data: &[u8],
+    options: &PcapOptions,
+    piece: usize,
+) -> (Result<CaptureStats, CaptureError>, RecordingConsumer) {
+    let mut rec = RecordingConsumer::default();
+    let mut input = Trickle { data, piece };
+    let r = read_capture_stream(
+        Path::new("test.pcap"),
+        &mut input,
+        options,
+        &mut rec,
+        &mut |_| {},
+    );
     (r, rec)
 }
 

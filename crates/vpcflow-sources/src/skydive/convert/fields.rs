@@ -9,6 +9,9 @@ use crate::skydive::message::{Flow, FlowMetric, TcpMetric};
 
 const NANOS_PER_MS: u64 = 1_000_000;
 
+/// The latest time (Unix ms) a [`Timestamp`] holds: in the year 2554.
+pub(super) const MAX_MS: i64 = (u64::MAX / NANOS_PER_MS) as i64;
+
 /// The counters of a metric: AB packets, AB bytes, BA packets, BA bytes.
 pub(super) fn counters(m: &FlowMetric) -> [i64; 4] {
     [m.ab_packets, m.ab_bytes, m.ba_packets, m.ba_bytes]

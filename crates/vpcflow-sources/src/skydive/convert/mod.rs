@@ -17,10 +17,11 @@ use vpcflow_core::{
 
 use super::message::{Flow, Payload, Stats};
 use super::reject::{Decider, RejectStats};
-use fields::{addresses, ms_to_ns};
+use fields::{addresses, ms_to_ns, MAX_MS};
 pub use fields::{link_overhead, protocol_number, tcp_flags};
 pub use options::{ConverterOptions, ConverterStats};
 use state::{flow_id, FlowState, IdMap, NETWORK, SEEN};
+pub use state::{MAX_DELTA_BYTES, MAX_DELTA_PACKETS};
 
 /// Turns Skydive messages into [`FlowUpdate`]s and [`LossEvent`]s. One converter
 /// holds the per-UUID state of every analyzer subscribed to, so that deltas are
@@ -34,8 +35,6 @@ pub struct Converter {
     interfaces: HashMap<String, (InterfaceIndex, String)>,
     /// Interfaces seen per capture id (for drop statistics).
     capture_interfaces: HashMap<String, Vec<InterfaceIndex>>,
-    /// Last cumulative drop count per capture id.
-    capture_drops: HashMap<String, i64>,
     /// Newest event time (ms).
     now_ms: i64,
     last_sweep_ms: i64,
@@ -53,7 +52,6 @@ impl Converter {
             pending: IdMap::default(),
             interfaces: HashMap::new(),
             capture_interfaces: HashMap::new(),
-            capture_drops: HashMap::new(),
             now_ms: 0,
             last_sweep_ms: 0,
             out: Vec::new(),
@@ -85,16 +83,50 @@ impl Converter {
     /// Handles one decoded message.
     pub fn payload(&mut self, payload: &Payload, consumer: &mut dyn FlowConsumer) {
         match payload {
-            Payload::Flows { flows, .. } => self.flows(flows, consumer),
+            Payload::Flows {
+                flows, over_cap, ..
+            } => {
+                self.flows(flows, consumer);
+                self.flows_over_cap(*over_cap, None, consumer);
+            }
             Payload::Stats(s) => self.capture_stats(s, None, consumer),
             Payload::Other(_) => self.stats.other_messages += 1,
+        }
+    }
+
+    /// Flows of a message beyond [`MAX_FLOWS_PER_MESSAGE`](crate::skydive::message::MAX_FLOWS_PER_MESSAGE),
+    /// skipped undecoded: counted, and the window of `at_ms` (default: the
+    /// newest event time) becomes SKIPDATA for every interface seen so far,
+    /// since any of them may have lost traffic.
+    pub fn flows_over_cap(
+        &mut self,
+        count: u64,
+        at_ms: Option<i64>,
+        consumer: &mut dyn FlowConsumer,
+    ) {
+        if count == 0 {
+            return;
+        }
+        self.stats.flows_over_cap = self.stats.flows_over_cap.saturating_add(count);
+        let at = at_ms.unwrap_or(self.now_ms);
+        if at <= 0 || self.interfaces.is_empty() {
+            return;
+        }
+        let mut interfaces: Vec<InterfaceIndex> = self.interfaces.values().map(|v| v.0).collect();
+        interfaces.sort_unstable();
+        for interface in interfaces {
+            consumer.loss(&LossEvent {
+                interface,
+                at: ms_to_ns(at),
+                count,
+            });
         }
     }
 
     /// Handles the flows of one message (an analyzer sends at most 100 at once).
     pub fn flows(&mut self, flows: &[Flow], consumer: &mut dyn FlowConsumer) {
         self.stats.flow_messages += 1;
-        self.stats.flows += flows.len() as u64;
+        self.stats.flows = self.stats.flows.saturating_add(flows.len() as u64);
         // Pass 1: what every flow of the message is (so a child knows its parent
         // even when the parent comes later in the same message) and the inner
         // addresses of tunnels.
@@ -155,8 +187,8 @@ impl Converter {
         }
         for u in &self.out {
             self.stats.updates += 1;
-            self.stats.packets += u.packets;
-            self.stats.bytes += u.bytes;
+            self.stats.packets = self.stats.packets.saturating_add(u.packets);
+            self.stats.bytes = self.stats.bytes.saturating_add(u.bytes);
         }
         consumer.update_batch(&self.out);
         self.out.clear();
@@ -211,6 +243,12 @@ impl Converter {
         let Some(delta) = st.delta(f, &mut self.stats) else {
             return;
         };
+        // Times a record cannot carry (before 1970, after 2554): rejected,
+        // not clamped into a wrong window.
+        if !(0..=MAX_MS).contains(&delta.first_ms) || !(0..=MAX_MS).contains(&delta.last_ms) {
+            self.stats.bad_times += 1;
+            return;
+        }
         // A tunnel's inner flow counts only when its parent has no Network layer
         // (IP over MPLS: the parent is `Ethernet/MPLS`).
         let mut wait_for_parent = None;
@@ -325,12 +363,13 @@ impl Converter {
         }
     }
 
-    /// Handles capture statistics: new drops (the increase of the capture's
-    /// cumulative drop counters since its previous statistics) become a
-    /// [`LossEvent`] for every interface the capture's flows were seen on, at
-    /// `at_ms` (default: the newest event time). The first statistics of a
-    /// capture only set its baseline: drops before the subscription cannot be
-    /// placed in a window.
+    /// Handles capture statistics. Skydive's agents send, per capture and
+    /// statistics period, the drops *of that period*: the flow table adds up
+    /// what its probes report and resets its counters after every send. So
+    /// every message's `PacketsDropped + FlowDropped + KernelFlowDropped` is
+    /// new loss: a [`LossEvent`] for every interface the capture's flows were
+    /// seen on, at `at_ms` (default: the newest event time). Negative values
+    /// count as 0; the sum saturates.
     pub fn capture_stats(
         &mut self,
         s: &Stats,
@@ -338,20 +377,13 @@ impl Converter {
         consumer: &mut dyn FlowConsumer,
     ) {
         self.stats.stats_messages += 1;
-        let total = s.packets_dropped.max(0) + s.flow_dropped.max(0) + s.kernel_flow_dropped.max(0);
-        let previous = self.capture_drops.insert(s.capture_id.clone(), total);
-        let new = match previous {
-            None => return,
-            Some(p) if total < p => {
-                self.stats.counter_resets += 1;
-                total
-            }
-            Some(p) => total - p,
-        };
+        let new = [s.packets_dropped, s.flow_dropped, s.kernel_flow_dropped]
+            .into_iter()
+            .fold(0u64, |sum, v| sum.saturating_add(v.max(0) as u64));
         if new == 0 {
             return;
         }
-        self.stats.dropped_units += new as u64;
+        self.stats.dropped_units = self.stats.dropped_units.saturating_add(new);
         let at = at_ms.unwrap_or(self.now_ms);
         match self.capture_interfaces.get(&s.capture_id) {
             Some(list) if at > 0 => {
@@ -359,11 +391,11 @@ impl Converter {
                     consumer.loss(&LossEvent {
                         interface,
                         at: ms_to_ns(at),
-                        count: new as u64,
+                        count: new,
                     });
                 }
             }
-            _ => self.stats.unattributed_drops += new as u64,
+            _ => self.stats.unattributed_drops = self.stats.unattributed_drops.saturating_add(new),
         }
     }
 
@@ -394,22 +426,23 @@ impl Converter {
     }
 
     fn maybe_sweep(&mut self) {
-        let ttl_ms = (self.options.state_ttl_secs * 1000) as i64;
-        let due = self.now_ms - self.last_sweep_ms >= (ttl_ms / 8).max(1000);
+        let ttl_ms = secs_to_ms(self.options.state_ttl_secs);
+        let due = self.now_ms.saturating_sub(self.last_sweep_ms) >= (ttl_ms / 8).max(1000);
         if due {
             self.last_sweep_ms = self.now_ms;
-            let horizon = self.now_ms - ttl_ms;
+            let horizon = self.now_ms.saturating_sub(ttl_ms);
             let before = self.states.len();
             self.states.retain(|_, s| s.last_seen >= horizon);
             if let Some(d) = &mut self.decider {
                 d.expire(horizon);
             }
             self.stats.expired_states += (before - self.states.len()) as u64;
-            let wait = (self.options.orphan_wait_secs * 1000) as i64;
-            let now = self.now_ms;
+            let oldest = self
+                .now_ms
+                .saturating_sub(secs_to_ms(self.options.orphan_wait_secs));
             let mut orphans = 0;
             self.pending.retain(|_, children| {
-                let keep = children.iter().any(|c| c.0 >= now - wait);
+                let keep = children.iter().any(|c| c.0 >= oldest);
                 if !keep {
                     orphans += children.iter().filter(|c| c.1).count() as u64;
                 }
@@ -428,4 +461,10 @@ impl Converter {
             self.stats.evicted_states += (before - self.states.len()) as u64;
         }
     }
+}
+
+/// Seconds as milliseconds, saturating (a setting of any size is a horizon
+/// beyond every event time, never a wrapped negative one).
+fn secs_to_ms(secs: u64) -> i64 {
+    i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX)
 }

@@ -62,6 +62,15 @@ pub struct ConverterStats {
     pub unknown_protocol: u64,
     /// Cumulative counters that went backwards (taken as restarted).
     pub counter_resets: u64,
+    /// Updates whose counters are impossible (negative, or a delta above
+    /// [`MAX_DELTA_PACKETS`](super::MAX_DELTA_PACKETS) packets or
+    /// [`MAX_DELTA_BYTES`](super::MAX_DELTA_BYTES) bytes): rejected, not counted.
+    pub rejected_counters: u64,
+    /// Flows whose times lie before 1970 or after 2554: rejected.
+    pub bad_times: u64,
+    /// Flows beyond the cap of one message, skipped undecoded (their
+    /// windows are SKIPDATA).
+    pub flows_over_cap: u64,
     /// Statistics messages handled.
     pub stats_messages: u64,
     /// Packets and flows reported dropped by captures.

@@ -11,7 +11,7 @@ use crate::skydive::snapshot::{ConverterSnapshot, FlowEntry};
 
 impl Converter {
     /// What must survive a restart: the per-UUID delta state, the event time,
-    /// the interfaces by name, the capture drop baselines and the two-point
+    /// the interfaces by name, the captures' interfaces and the two-point
     /// REJECT conversations. Inner flows still waiting for their parent are
     /// not part of it (at a shutdown, [`finish`](Converter::finish) has
     /// already dropped them as orphans).
@@ -54,12 +54,6 @@ impl Converter {
             })
             .collect();
         capture_interfaces.sort();
-        let mut capture_drops: Vec<(String, i64)> = self
-            .capture_drops
-            .iter()
-            .map(|(c, &n)| (c.clone(), n))
-            .collect();
-        capture_drops.sort();
         let name_of = |i: InterfaceIndex| names.get(&i).map(|n| n.to_string());
         ConverterSnapshot {
             now_ms: self.now_ms,
@@ -67,7 +61,6 @@ impl Converter {
             flows,
             interfaces,
             capture_interfaces,
-            capture_drops,
             conversations: self
                 .decider
                 .as_ref()
@@ -121,9 +114,6 @@ impl Converter {
                     known.push(i);
                 }
             }
-        }
-        for (capture, drops) in snapshot.capture_drops {
-            self.capture_drops.entry(capture).or_insert(drops);
         }
         let mut flows = snapshot.flows;
         let room = self

@@ -70,6 +70,24 @@ pub(super) struct FlowState {
     pub(super) inner: Option<Box<PacketAddrs>>,
 }
 
+/// The most packets one update of one flow may add: 2^48, a year of
+/// 8.9 million packets a second. A larger delta is a corrupt or hostile
+/// counter; it is rejected and counted, never summed into a record.
+pub const MAX_DELTA_PACKETS: i64 = 1 << 48;
+/// The most bytes one update of one flow may add: 2^62 (under 2^16 bytes a
+/// packet for [`MAX_DELTA_PACKETS`] packets).
+pub const MAX_DELTA_BYTES: i64 = 1 << 62;
+
+/// Whether counters (packets, bytes, packets, bytes) can be a delta: none
+/// negative, none above its maximum.
+fn plausible(c: &[i64; 4]) -> bool {
+    c.iter().all(|&v| v >= 0)
+        && c[0] <= MAX_DELTA_PACKETS
+        && c[2] <= MAX_DELTA_PACKETS
+        && c[1] <= MAX_DELTA_BYTES
+        && c[3] <= MAX_DELTA_BYTES
+}
+
 /// A counted delta of one flow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Delta {
@@ -95,32 +113,41 @@ impl FlowState {
         } else {
             f.metric.map_or(0, |m| m.last)
         };
+        // A counter going backwards is a restart (the new value is the
+        // delta); a negative counter or an absurd delta is rejected and
+        // counted, leaving the state as it was.
         let delta = if let Some(l) = f.last_update_metric {
             if st.bits & HAVE_DELTA != 0 && st.delta_span == (l.start, l.last) {
                 stats.duplicate_deltas += 1;
                 return None;
             }
+            let c = counters(&l);
+            let metric = f.metric.map(|m| (counters(&m), m.last));
+            if !plausible(&c) || metric.is_some_and(|(m, _)| m.iter().any(|&v| v < 0)) {
+                stats.rejected_counters += 1;
+                return None;
+            }
             st.bits |= HAVE_DELTA;
             st.delta_span = (l.start, l.last);
-            if let Some(m) = f.metric {
+            if let Some((m, last)) = metric {
                 st.bits |= HAVE_METRIC;
-                st.metric = counters(&m);
-                st.metric_last = m.last;
-            }
-            let c = counters(&l);
-            if c.iter().any(|&v| v < 0) {
-                stats.counter_resets += 1;
-                return None;
+                st.metric = m;
+                st.metric_last = last;
             }
             let first = l.start.max(flow_start);
             let last = if flow_last > 0 { flow_last } else { l.last };
             (c, first.min(last), last)
         } else if let Some(m) = f.metric {
             let now = counters(&m);
+            if now.iter().any(|&v| v < 0) {
+                stats.rejected_counters += 1;
+                return None;
+            }
             let mut c = now;
             let mut first = m.start.max(flow_start);
             if st.bits & HAVE_METRIC != 0 {
                 let prev = st.metric;
+                // Both are non-negative: the difference cannot overflow.
                 c = [0, 1, 2, 3].map(|i| now[i] - prev[i]);
                 if c.iter().any(|&v| v < 0) {
                     stats.counter_resets += 1;
@@ -132,6 +159,10 @@ impl FlowState {
             st.bits |= HAVE_METRIC;
             st.metric = now;
             st.metric_last = m.last;
+            if !plausible(&c) {
+                stats.rejected_counters += 1;
+                return None;
+            }
             let last = if m.last > 0 { m.last } else { flow_last };
             (c, first.min(last), last)
         } else {

@@ -14,7 +14,10 @@ fn json_struct_message_with_ports_as_numbers_or_strings() {
          "Start":1000,"Last":2000,"FinishType":0,"L3TrackingID":"x","SomethingNew":[1,2]},
         {"UUID":"f2","Network":{"Protocol":"IPV6","A":"2001:db8::1","B":"2001:db8::2"},
          "ICMP":{"Type":"ECHO","Code":0,"ID":12}}]}"#;
-    let Payload::Flows { namespace, flows } = parse_json(line).unwrap() else {
+    let Payload::Flows {
+        namespace, flows, ..
+    } = parse_json(line).unwrap()
+    else {
         panic!("flows expected")
     };
     assert_eq!(namespace.as_deref(), Some("flow"));
@@ -36,7 +39,7 @@ fn json_struct_message_with_ports_as_numbers_or_strings() {
 #[test]
 fn bare_flow_array_stats_and_other_messages() {
     let flows = parse_json(br#"[{"UUID":"a"},{"UUID":"b"}]"#).unwrap();
-    assert!(matches!(flows, Payload::Flows { namespace: None, ref flows } if flows.len() == 2));
+    assert!(matches!(flows, Payload::Flows { namespace: None, ref flows, .. } if flows.len() == 2));
     let stats = parse_json(
         br#"{"Namespace":"stats","Type":"stats","Obj":{"CaptureID":"c1","FlowCount":3,"FlowDropped":1,"KernelFlowDropped":2,"PacketsDropped":4,"PacketsReceived":100}}"#,
     )
@@ -56,10 +59,15 @@ fn bare_flow_array_stats_and_other_messages() {
     let late =
         parse_json(br#"{"Obj":[{"UUID":"a"}],"Namespace":"flow/c","Type":"store"}"#).unwrap();
     assert!(
-        matches!(late, Payload::Flows { ref flows, ref namespace } if flows.len() == 1 && namespace.as_deref() == Some("flow/c"))
+        matches!(late, Payload::Flows { ref flows, ref namespace, .. } if flows.len() == 1 && namespace.as_deref() == Some("flow/c"))
     );
     let other = parse_json(br#"{"Namespace":"flow","Type":"hello","Obj":null}"#).unwrap();
     assert_eq!(other, Payload::Other("hello".into()));
+    // An object that is not a struct message is an error, not a message.
+    for not_a_message in [&br#"{}"#[..], br#"{"a":1,"Obj":[]}"#, br#"{"Type":""}"#] {
+        let e = parse_json(not_a_message).unwrap_err().to_string();
+        assert_eq!(e, r#"not a Skydive message: a JSON object without "Type""#);
+    }
     let empty = parse_json(br#"{"Namespace":"flow","Type":"store","Obj":null}"#).unwrap();
     assert!(matches!(empty, Payload::Flows { ref flows, .. } if flows.is_empty()));
 }

@@ -1,6 +1,7 @@
 //! Unit tests of the Skydive converter, one file per topic; the flows and
 //! helpers they share are here.
 
+mod counters;
 mod deltas;
 mod fields;
 mod history;

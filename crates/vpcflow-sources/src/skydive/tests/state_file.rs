@@ -48,7 +48,6 @@ fn sample() -> ConverterSnapshot {
             ("fw-out".into(), "".into()),
         ],
         capture_interfaces: vec![("cap-1".into(), vec!["node-1".into(), "fw-out".into()])],
-        capture_drops: vec![("cap-1".into(), 17)],
         conversations: vec![ConversationEntry {
             tracking: "trk-é".into(),
             last_seen_ms: 99,

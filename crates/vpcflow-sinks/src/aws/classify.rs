@@ -1,8 +1,9 @@
-//! Sorting the failures of S3 calls into those worth retrying soon and those
-//! that need an operator.
+//! Sorting the failures of AWS calls (S3, CloudWatch Logs, Firehose) into
+//! those worth retrying soon and those that need an operator.
 
 use aws_sdk_s3::config::http::HttpResponse as Response;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+// The response type is the smithy runtime's, shared by every SDK crate.
 
 /// How a failed call should be handled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,6 +66,9 @@ const TRANSIENT_CODES: &[&str] = &[
     "SlowDown",
     "Throttling",
     "ThrottlingException",
+    // CloudWatch Logs and Firehose: throttled or briefly unavailable.
+    "ServiceUnavailableException",
+    "InternalFailure",
     "RequestLimitExceeded",
     "TooManyRequests",
     "OperationAborted",
