@@ -398,21 +398,21 @@ pub fn truth_flows(truth: &Path) -> (BTreeMap<Tuple, TruthFlow>, Vec<u32>) {
     (flows, linktypes)
 }
 
-/// The capture's `NAME.truth.json` totals.
-pub fn truth_totals(truth: &Path) -> Totals {
-    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(truth).unwrap()).unwrap();
-    let mut totals = Totals::new();
-    for t in v["totals"].as_array().unwrap() {
-        let key = (
-            t["src"].as_str().unwrap().to_string(),
-            t["dst"].as_str().unwrap().to_string(),
-            t["sport"].as_u64().unwrap() as u16,
-            t["dport"].as_u64().unwrap() as u16,
-            t["proto"].as_u64().unwrap() as u8,
-        );
-        let e = totals.entry(key).or_insert((0, 0));
-        e.0 += t["packets"].as_u64().unwrap();
-        e.1 += t["bytes"].as_u64().unwrap();
+/// The records of every file below `out` (none when there is no `out`),
+/// split into fields, sorted.
+pub fn records(out: &Path) -> Vec<Vec<String>> {
+    let mut rows = Vec::new();
+    if !out.is_dir() {
+        return rows;
     }
-    totals
+    for f in crate::common::files_below(out) {
+        let text = crate::common::gunzip(&out.join(f));
+        rows.extend(
+            text.lines()
+                .skip(1)
+                .map(|l| l.split(' ').map(String::from).collect()),
+        );
+    }
+    rows.sort();
+    rows
 }
