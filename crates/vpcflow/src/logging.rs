@@ -93,7 +93,7 @@ pub fn fatal(error: &anyhow::Error, format: LogStyle) {
 
 /// Longest line of an error message shown whole: a value quoted in an error
 /// (a 10 MB configuration value, a parser's snippet) is cut, not echoed.
-const MAX_LINE_CHARS: usize = 1200;
+const MAX_LINE_CHARS: usize = 4096;
 
 /// `message` with every line longer than [`MAX_LINE_CHARS`] cut to that
 /// many characters and the number of bytes left out.
