@@ -53,6 +53,11 @@ impl<'a> Reader<'a> {
         Reader { bytes }
     }
 
+    /// Bytes not read yet.
+    pub fn remaining(&self) -> usize {
+        self.bytes.len()
+    }
+
     /// Whether everything was read.
     pub fn is_empty(&self) -> bool {
         self.bytes.is_empty()

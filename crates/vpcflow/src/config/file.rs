@@ -11,6 +11,7 @@ use vpcflow_sinks::FileFormat;
 
 use super::capture::CaptureSection;
 use super::destination_options::DestinationOptions;
+use super::durability::DurabilitySection;
 use super::policy::PolicySection;
 use super::s3::S3Section;
 use super::skydive::SkydiveSection;
@@ -49,6 +50,10 @@ pub struct ConfigFile {
     /// `[state]`: where `vpcflow run` keeps what must survive a restart.
     #[serde(default)]
     pub state: StateSection,
+    /// `[durability]`: the journal that makes a crash lose at most the last
+    /// sync interval (`vpcflow run`).
+    #[serde(default)]
+    pub durability: DurabilitySection,
 }
 
 /// `[flow_log]`.

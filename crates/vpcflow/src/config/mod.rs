@@ -14,6 +14,7 @@
 
 mod capture;
 mod destination_options;
+mod durability;
 mod env;
 mod file;
 mod flags;

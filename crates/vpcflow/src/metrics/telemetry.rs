@@ -97,6 +97,7 @@ pub struct Telemetry {
     reloads_ok: AtomicU64,
     reloads_failed: AtomicU64,
     delivery: OnceLock<Arc<DeliveryStats>>,
+    journal: Arc<JournalStats>,
     permanent: Mutex<PermanentErrors>,
 }
 
@@ -119,6 +120,7 @@ impl Telemetry {
             reloads_ok: AtomicU64::new(0),
             reloads_failed: AtomicU64::new(0),
             delivery: OnceLock::new(),
+            journal: Arc::default(),
             permanent: Mutex::default(),
         })
     }
@@ -200,6 +202,11 @@ impl Telemetry {
         let _ = self.delivery.set(stats);
     }
 
+    /// The counters of the durability journal (all zero without one).
+    pub fn journal_stats(&self) -> Arc<JournalStats> {
+        self.journal.clone()
+    }
+
     /// The S3 sink's counters, when one is connected.
     pub fn delivery(&self) -> Option<&Arc<DeliveryStats>> {
         self.delivery.get()
@@ -225,4 +232,19 @@ impl Telemetry {
         }
         p.last_increase_ms
     }
+}
+
+/// What the journal has done, for the metrics (shared with the telemetry).
+#[derive(Debug, Default)]
+pub struct JournalStats {
+    /// Bytes of the current segment.
+    pub bytes: AtomicU64,
+    /// Wall clock of the last successful sync (Unix ms; 0: none yet).
+    pub last_sync_ms: AtomicU64,
+    /// Syncs done.
+    pub syncs: AtomicU64,
+    /// Syncs that failed (the next one starts a new segment).
+    pub failures: AtomicU64,
+    /// Snapshots written (segments started).
+    pub snapshots: AtomicU64,
 }

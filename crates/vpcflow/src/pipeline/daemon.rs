@@ -16,9 +16,10 @@ use vpcflow_sources::skydive::live::LiveStats;
 use vpcflow_sources::skydive::ConverterStats;
 use vpcflow_sources::{Source, SourceStats};
 
-use super::ingest::Ingest;
+use super::ingest::{Durable, Ingest};
+use super::journal::{self, Journal};
 use super::{sources, start, Reloadable};
-use crate::config::{Destination, Settings};
+use crate::config::{state_dir, Destination, Settings};
 use crate::metrics::{IngestView, Telemetry};
 
 /// How often the ingest thread of `vpcflow run` publishes its counters.
@@ -133,6 +134,7 @@ pub fn run_live(settings: &Settings, control: Control) -> Result<RunTotals> {
     }
     ingest.captures = settings.captures.clone();
     ingest.other_source = "skydive";
+    let sync_interval = open_journal(settings, ingest, &telemetry)?;
     for source in &mut sources {
         source.start(ingest).map_err(|e| anyhow!("{e}"))?;
     }
@@ -144,6 +146,7 @@ pub fn run_live(settings: &Settings, control: Control) -> Result<RunTotals> {
     let mut last_advance = Instant::now();
     let mut last_tick = Instant::now();
     let mut last_publish: Option<Instant> = None;
+    let mut last_sync = Instant::now();
     while !stop.load(Ordering::SeqCst) && !ingest.writer_gone {
         if reload.swap(false, Ordering::SeqCst) {
             if let Some(new) = reloader() {
@@ -174,6 +177,13 @@ pub fn run_live(settings: &Settings, control: Control) -> Result<RunTotals> {
                 .advance_time(now.saturating_sub(idle_delay));
             ingest.forward_released();
         }
+        if sync_interval.is_some_and(|every| last_sync.elapsed() >= every) {
+            last_sync = Instant::now();
+            for source in &mut sources {
+                source.checkpoint(wall_ms());
+            }
+            ingest.sync();
+        }
     }
     // Shutting down: the open files are sealed into the spool whatever its
     // size limit, and a writer waiting for space goes on.
@@ -184,6 +194,8 @@ pub fn run_live(settings: &Settings, control: Control) -> Result<RunTotals> {
         source.stop(wall_ms(), ingest);
     }
     ingest.finish();
+    ingest.sync();
+    let durable = ingest.durable.take();
     let mut totals = RunTotals {
         aggregation: *ingest.aggregator.stats(),
         ..RunTotals::default()
@@ -200,5 +212,51 @@ pub fn run_live(settings: &Settings, control: Control) -> Result<RunTotals> {
         }
     }
     (totals.output, totals.delivery) = pipeline.join()?;
+    // Everything was published: nothing is left to replay.
+    if let Some(mut d) = durable {
+        if let Err(e) = d.journal.clear() {
+            tracing::warn!(journal = %d.journal.dir().display(), "cannot empty the journal: {e}");
+        }
+    }
     Ok(totals)
+}
+
+/// Opens the durability journal of `settings` (file destinations with
+/// `[durability]` on), replays what a previous run left into `ingest`, and
+/// writes the first snapshot; returns the sync interval (`None`: no journal).
+fn open_journal(
+    settings: &Settings,
+    ingest: &mut Ingest,
+    telemetry: &Telemetry,
+) -> Result<Option<Duration>> {
+    let Some(every) = settings.sync_interval else {
+        return Ok(None);
+    };
+    if matches!(settings.destination, Destination::Stdout) {
+        tracing::info!(
+            "no durability journal for standard output: what was printed cannot be taken back"
+        );
+        return Ok(None);
+    }
+    let dir = state_dir(settings.state_dir.as_deref())?;
+    let stats = telemetry.journal_stats();
+    let (journal, recovered) = Journal::open(&dir, &journal::identity(settings), stats)
+        .map_err(|e| anyhow!("state.dir: {e}"))?;
+    ingest.durable = Some(Durable::new(journal));
+    if let Some(recovered) = recovered {
+        let (batches, interfaces) = (recovered.batches.len(), recovered.interfaces.len());
+        match ingest.recover(recovered) {
+            Ok(()) => tracing::info!(
+                batches,
+                interfaces,
+                open_flows = ingest.aggregator.open_flows(),
+                "journal replayed: open windows restored, journalled records handed to the writer again"
+            ),
+            Err(e) => tracing::warn!("the journal cannot be replayed ({e}); starting without it"),
+        }
+    }
+    // The first sync writes a snapshot (a new segment) and hands the
+    // replayed batches to the writer.
+    ingest.sync();
+    Ok(Some(every))
 }

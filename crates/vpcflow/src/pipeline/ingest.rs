@@ -2,15 +2,17 @@
 //! [`FlowConsumer`]), which resolves interfaces, applies the REJECT policy,
 //! aggregates, and sends what aggregation releases to the writer thread.
 
+use std::sync::atomic::Ordering;
 use std::sync::mpsc::{SyncSender, TrySendError};
 use std::sync::Arc;
 
-use vpcflow_core::aggregate::Aggregator;
+use vpcflow_core::aggregate::{Aggregator, Closed};
 use vpcflow_core::enrich::InterfaceTable;
 use vpcflow_core::policy::{Policy, PolicyEngine};
 use vpcflow_core::{FlowConsumer, FlowUpdate, InterfaceIndex, LossEvent};
 use vpcflow_sources::live::{interface_addresses, matches, CaptureSpec};
 
+use super::journal::{Ack, Batch, Journal, Recovered};
 use super::{Message, Reloadable, WriterReload};
 use crate::metrics::{InterfaceCounts, Telemetry};
 
@@ -37,6 +39,48 @@ pub struct Ingest {
     pub(super) other_source: &'static str,
     /// Where waits for the writer are reported (`vpcflow run`).
     telemetry: Option<Arc<Telemetry>>,
+    /// The last batch the writer thread has published.
+    pub(super) acked: Ack,
+    /// The durability journal (`vpcflow run` with `[durability]` on).
+    pub(super) durable: Option<Durable>,
+}
+
+/// Batches kept for the next snapshot while the journal cannot be written,
+/// at most this many bytes (beyond, durability is suspended until a sync
+/// succeeds, and that is said).
+const MAX_UNSYNCED_BYTES: usize = 256 << 20;
+
+/// The journal side of the ingest stage: what goes to the writer waits here
+/// until the journal frame holding it is synced.
+pub(super) struct Durable {
+    pub(super) journal: Journal,
+    /// Messages for the writer, in order, held until the next sync.
+    queue: Vec<Message>,
+    /// Batches released since the last sync, in journal form.
+    batches: Vec<Batch>,
+    /// Interfaces registered since the last sync.
+    interfaces: Vec<String>,
+    /// The number of the last released batch.
+    last_seq: u64,
+    /// The aggregation state being written (reused).
+    state: Vec<u8>,
+    /// The last sync failed (said once per run of failures).
+    failing: bool,
+}
+
+impl Durable {
+    /// Journal `journal`, continuing after a previous run's last batch.
+    pub(super) fn new(journal: Journal) -> Durable {
+        Durable {
+            journal,
+            queue: Vec::new(),
+            batches: Vec::new(),
+            interfaces: Vec::new(),
+            last_seq: 0,
+            state: Vec::new(),
+            failing: false,
+        }
+    }
 }
 
 impl Ingest {
@@ -58,6 +102,8 @@ impl Ingest {
             counts: Vec::new(),
             other_source: "file",
             telemetry,
+            acked: Ack::default(),
+            durable: None,
         }
     }
 
@@ -79,8 +125,109 @@ impl Ingest {
         }
     }
 
-    /// Hands `message` to the writer, waiting while its channel is full.
+    /// Hands `message` to the writer, waiting while its channel is full;
+    /// with a journal, at the next sync, once the journal holds it.
     pub(super) fn send(&mut self, message: Message) {
+        if let Some(d) = &mut self.durable {
+            if let Message::Records(closed) = &message {
+                d.last_seq += 1;
+                let mut bytes = Vec::new();
+                closed.encode(&mut bytes);
+                d.batches.push(Batch {
+                    seq: d.last_seq,
+                    complete_before: closed.complete_before,
+                    bytes,
+                });
+            }
+            d.queue.push(message);
+            return;
+        }
+        self.send_now(message);
+    }
+
+    /// Syncs the journal (the state changed since the previous sync and the
+    /// batches released since), then hands the writer what was held for it.
+    /// Without a journal, does nothing.
+    pub(super) fn sync(&mut self) {
+        let Some(d) = &mut self.durable else {
+            return;
+        };
+        d.state.clear();
+        let snapshot = d.journal.snapshot_due();
+        self.aggregator.encode_state(snapshot, &mut d.state);
+        let result = if snapshot {
+            let names: Vec<String> = self
+                .interfaces
+                .iter()
+                .map(|(_, m)| m.name.clone())
+                .collect();
+            let acked = self.acked.load(Ordering::Acquire);
+            d.journal
+                .snapshot(d.last_seq, acked, &names, &d.state, &d.batches)
+        } else {
+            d.journal
+                .append(d.last_seq, &d.interfaces, &d.state, &d.batches)
+        };
+        match result {
+            Ok(()) => {
+                if d.failing {
+                    tracing::info!(journal = %d.journal.dir().display(), "the journal is written again");
+                }
+                d.failing = false;
+                d.batches.clear();
+            }
+            Err(e) => {
+                if !d.failing {
+                    tracing::error!(
+                        journal = %d.journal.dir().display(),
+                        "cannot write the journal: {e}; a crash now loses what was not synced (retried at every sync)"
+                    );
+                }
+                d.failing = true;
+                // The next snapshot holds them; bounded.
+                let held: usize = d.batches.iter().map(|b| b.bytes.len()).sum();
+                if held > MAX_UNSYNCED_BYTES {
+                    d.batches.clear();
+                }
+            }
+        }
+        d.interfaces.clear();
+        let last_seq = d.last_seq;
+        let queue = std::mem::take(&mut d.queue);
+        for message in queue {
+            self.send_now(message);
+        }
+        self.send_now(Message::Ack(last_seq));
+    }
+
+    /// Restores what a previous run journalled: the interfaces (in their
+    /// order, so indices agree), the aggregation state, and the batches the
+    /// writer must write (again). Damaged content leaves everything as it
+    /// was and says why.
+    pub(super) fn recover(&mut self, recovered: Recovered) -> Result<(), String> {
+        let mut aggregator = Aggregator::new(*self.aggregator.config());
+        for state in &recovered.states {
+            aggregator.apply_state(state).map_err(|e| e.to_string())?;
+        }
+        let mut closed = Vec::with_capacity(recovered.batches.len());
+        for b in &recovered.batches {
+            closed.push(Closed::decode(&b.bytes).map_err(|e| e.to_string())?);
+        }
+        for name in &recovered.interfaces {
+            self.interface(name);
+        }
+        self.aggregator = aggregator;
+        let d = self.durable.as_mut().ok_or("no journal")?;
+        for (b, c) in recovered.batches.into_iter().zip(closed) {
+            d.queue.push(Message::Records(c));
+            d.batches.push(b);
+        }
+        d.last_seq = recovered.last_seq;
+        Ok(())
+    }
+
+    /// Hands `message` to the writer now.
+    fn send_now(&mut self, message: Message) {
         if self.writer_gone {
             return;
         }
@@ -172,6 +319,9 @@ impl FlowConsumer for Ingest {
                 },
                 ..InterfaceCounts::default()
             });
+            if let Some(d) = &mut self.durable {
+                d.interfaces.push(name.to_string());
+            }
             let meta = meta.clone();
             self.send(Message::Interface(Box::new(meta)));
         }

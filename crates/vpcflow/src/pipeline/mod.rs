@@ -21,6 +21,7 @@
 mod convert;
 mod daemon;
 mod ingest;
+mod journal;
 pub mod sinks;
 pub mod sources;
 mod writer;
@@ -60,6 +61,9 @@ enum Message {
     Records(Closed),
     /// A configuration reload: records that follow are written with it.
     Reload(WriterReload),
+    /// Every batch up to this number was sent (journal numbering): once the
+    /// writer gets here, it has published what it had to of them.
+    Ack(u64),
 }
 
 /// What the writer needs of a configuration reload.
@@ -125,6 +129,8 @@ fn start(
     let writer_settings = settings.clone();
     let writer_telemetry = telemetry.clone();
     let sink = opened.sink;
+    let acked = journal::Ack::default();
+    let writer_acked = acked.clone();
     let writer = thread::Builder::new()
         .name("vpcflow-writer".into())
         .spawn(move || {
@@ -133,7 +139,7 @@ fn start(
                 telemetry,
                 reason: "it panicked".into(),
             };
-            let result = write_loop(writer_settings, sink, rx, telemetry);
+            let result = write_loop(writer_settings, sink, rx, telemetry, &writer_acked);
             exit.reason = match &result {
                 Ok(_) => "end of the run".into(),
                 Err(e) => format!("{e:#}"),
@@ -152,6 +158,7 @@ fn start(
         telemetry,
     );
     ingest.set_policy(settings.policy.clone());
+    ingest.acked = acked;
     Ok(Pipeline {
         ingest,
         writer,

@@ -113,7 +113,11 @@ fn a_state_rebuilt_from_a_full_state_and_changes_releases_the_same_records() {
         // Both go on with the same input and release the same records.
         let a = feed(&mut original, 1_300, 99, tunnels);
         let b = feed(&mut restored, 1_300, 99, tunnels);
-        assert_eq!(records(&a), records(&b), "tunnels {tunnels} cap {max_open_flows}");
+        assert_eq!(
+            records(&a),
+            records(&b),
+            "tunnels {tunnels} cap {max_open_flows}"
+        );
         let (mut fa, mut fb) = (Vec::new(), Vec::new());
         original.finish().encode(&mut fa);
         restored.finish().encode(&mut fb);
