@@ -76,6 +76,7 @@ pub fn restart_only_changes(old: &Settings, new: &Settings) -> Vec<&'static str>
             "skydive.state_save_interval",
         ),
         (old.state_dir != new.state_dir, "state.dir"),
+        (old.sync_interval != new.sync_interval, "durability"),
         (old.metrics_listen != new.metrics_listen, "metrics.listen"),
         (
             s3_settings(old) != s3_settings(new),

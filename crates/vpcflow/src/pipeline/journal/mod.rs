@@ -41,8 +41,12 @@ use segment::{header, put_frame, read, CHANGES, SNAPSHOT};
 pub const FOLDER: &str = "journal";
 
 /// A segment is replaced by a snapshot once it holds this much more than
-/// its snapshot (or than this floor).
+/// its snapshot (or than this floor)...
 const COMPACT_FLOOR_BYTES: u64 = 32 << 20;
+
+/// ... or once its snapshot is this old, so that a replay re-sends at most
+/// this much of batches already published (besides the open slots).
+const SNAPSHOT_EVERY: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// The last batch the writer thread has published, shared with it.
 pub type Ack = Arc<AtomicU64>;
@@ -84,6 +88,8 @@ pub struct Journal {
     len: u64,
     /// Bytes of its snapshot frame.
     snapshot_len: u64,
+    /// When its snapshot was written.
+    snapshot_at: std::time::Instant,
     pending: Vec<Pending>,
     /// `complete_before` of the last batch the writer has done, as far as
     /// snapshots have used it.
@@ -162,6 +168,7 @@ impl Journal {
             generation: generations.last().copied().unwrap_or(0),
             len: 0,
             snapshot_len: 0,
+            snapshot_at: std::time::Instant::now(),
             pending: Vec::new(),
             acked_complete_before: 0,
             broken: false,
@@ -223,6 +230,7 @@ impl Journal {
     pub fn snapshot_due(&self) -> bool {
         self.file.is_none()
             || self.broken
+            || self.snapshot_at.elapsed() >= SNAPSHOT_EVERY
             || self.len.saturating_sub(self.snapshot_len)
                 > self.snapshot_len.max(COMPACT_FLOOR_BYTES)
     }
@@ -345,6 +353,7 @@ impl Journal {
         self.file = Some(file);
         self.len = out.len() as u64;
         self.snapshot_len = self.len;
+        self.snapshot_at = std::time::Instant::now();
         self.broken = false;
         self.pending = kept
             .iter()
