@@ -6,23 +6,37 @@
 //! journal_cost skydive FILE.jsonl JOURNAL_DIR SYNC_MS
 //! ```
 //!
+//! `REPEAT=N` (capture) feeds the capture N times, each copy moved by the
+//! capture's length, so that a run lasts many sync intervals: a run shorter
+//! than a few intervals measures the last sync's drain, not the steady
+//! state.
+//!
+//! ```sh
+//! ```
+//!
 //! The input is read into memory first, then fed as fast as it goes through
 //! what the ingest thread of `vpcflow run` does with it: (Skydive:
 //! conversion,) aggregation, hand-over of closed windows; with SYNC_MS > 0,
-//! every SYNC_MS of wall-clock time also what a journal sync does there: the
-//! aggregation entries changed since the previous sync and the records
-//! released since are encoded, appended to a segment and `fdatasync`ed, a
-//! snapshot starts a new segment when the segment outgrows it, and (Skydive)
-//! the converter's state is written and synced first. Prints updates/s and
+//! as in `vpcflow run`, every SYNC_MS of wall-clock time the ingest thread
+//! also encodes the aggregation entries changed since the previous sync
+//! ((Skydive) after writing and syncing the converter's state) and a
+//! journal thread encodes the released records, appends both to a segment
+//! and `fdatasync`s it, starting a new segment with a snapshot when the
+//! segment outgrows it. The time is the ingest thread's until the journal
+//! thread has written everything. Prints updates/s and
 //! the journal figures. Fed at full speed, every sync holds far more changes
 //! than at live rates: this is the worst case.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::Arc;
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use vpcflow_core::aggregate::{Aggregator, AggregatorConfig};
+use vpcflow_core::aggregate::{Aggregator, AggregatorConfig, Closed};
 use vpcflow_core::{FlowConsumer, FlowUpdate, InterfaceIndex, LossEvent};
 use vpcflow_sources::pcap::{read_capture, PcapOptions};
 use vpcflow_sources::skydive::{parse_json, Converter, ConverterOptions, Payload, StateStore};
@@ -45,88 +59,126 @@ impl FlowConsumer for Record {
     fn loss(&mut self, _: &LossEvent) {}
 }
 
-/// The ingest side: aggregation and the journal.
+/// The ingest side: aggregation; with a journal, what it hands the journal
+/// thread.
 struct Ingest {
     aggregator: Aggregator,
     names: Vec<String>,
-    journal: Option<Journal>,
-    released: Vec<u8>,
+    journal: Option<JournalSide>,
     records_released: u64,
 }
 
-struct Journal {
-    dir: PathBuf,
-    file: File,
-    len: u64,
-    snapshot_len: u64,
+/// What crosses to the journal thread.
+enum ToJournal {
+    Released(Closed),
+    Sync { state: Vec<u8>, full: bool },
+}
+
+struct JournalSide {
+    tx: SyncSender<ToJournal>,
     every: Duration,
     last: Instant,
-    state: Vec<u8>,
+    full_next: Arc<AtomicBool>,
+    thread: Option<JoinHandle<JournalTotals>>,
+}
+
+#[derive(Default, Debug)]
+struct JournalTotals {
     syncs: u64,
     snapshots: u64,
     bytes_written: u64,
     sync_time: Duration,
-    generation: u64,
 }
 
-impl Journal {
-    fn segment(dir: &Path, generation: u64) -> File {
+/// The journal thread, as `vpcflow run`'s: it encodes the released batches,
+/// and at each sync writes them with the state, syncs, and starts a new
+/// segment with a snapshot when the segment outgrows its snapshot.
+fn journal_thread(
+    dir: PathBuf,
+    rx: Receiver<ToJournal>,
+    full_next: Arc<AtomicBool>,
+) -> JournalTotals {
+    let segment = |generation: u64| {
         OpenOptions::new()
             .create(true)
             .truncate(true)
             .write(true)
             .open(dir.join(format!("segment-{generation}.wal")))
             .unwrap()
+    };
+    let mut t = JournalTotals::default();
+    let (mut generation, mut file) = (0u64, segment(0));
+    let (mut len, mut snapshot_len) = (0u64, 0u64);
+    let mut released = Vec::new();
+    for m in rx {
+        match m {
+            ToJournal::Released(closed) => closed.encode(&mut released),
+            ToJournal::Sync { state, full } => {
+                let started = Instant::now();
+                let frame = (state.len() + released.len()) as u64;
+                if full {
+                    generation += 1;
+                    file = segment(generation);
+                    file.write_all(&state).unwrap();
+                    file.write_all(&released).unwrap();
+                    file.sync_all().unwrap();
+                    File::open(&dir).unwrap().sync_all().unwrap();
+                    let _ =
+                        std::fs::remove_file(dir.join(format!("segment-{}.wal", generation - 1)));
+                    len = frame;
+                    snapshot_len = frame;
+                    t.snapshots += 1;
+                } else {
+                    file.write_all(&state).unwrap();
+                    file.write_all(&released).unwrap();
+                    file.sync_data().unwrap();
+                    len += frame;
+                }
+                if len - snapshot_len > snapshot_len.max(32 << 20) {
+                    full_next.store(true, Ordering::Release);
+                }
+                released.clear();
+                t.bytes_written += frame;
+                t.syncs += 1;
+                t.sync_time += started.elapsed();
+            }
+        }
     }
+    t
 }
 
 impl Ingest {
     fn forward(&mut self) {
         if let Some(closed) = self.aggregator.take_released() {
             self.records_released += closed.len() as u64;
-            if self.journal.is_some() {
-                closed.encode(&mut self.released);
+            if let Some(j) = &self.journal {
+                j.tx.send(ToJournal::Released(closed)).unwrap();
             }
         }
     }
 
-    /// A journal sync when due (`force`: now).
-    fn maybe_sync(&mut self, force: bool, before: &mut dyn FnMut()) {
+    /// A journal sync when due (`before`: the source's checkpoint).
+    fn maybe_sync(&mut self, before: &mut dyn FnMut()) {
         let Some(j) = &mut self.journal else {
             return;
         };
-        if !force && j.last.elapsed() < j.every {
+        if j.last.elapsed() < j.every {
             return;
         }
-        let started = Instant::now();
         before();
-        j.last = started;
-        j.state.clear();
-        let snapshot = j.len - j.snapshot_len > j.snapshot_len.max(32 << 20);
-        self.aggregator.encode_state(snapshot, &mut j.state);
-        let frame_len = (j.state.len() + self.released.len()) as u64;
-        if snapshot {
-            j.generation += 1;
-            let old = j.dir.join(format!("segment-{}.wal", j.generation - 1));
-            j.file = Journal::segment(&j.dir, j.generation);
-            j.file.write_all(&j.state).unwrap();
-            j.file.write_all(&self.released).unwrap();
-            j.file.sync_all().unwrap();
-            File::open(&j.dir).unwrap().sync_all().unwrap();
-            let _ = std::fs::remove_file(old);
-            j.len = frame_len;
-            j.snapshot_len = frame_len;
-            j.snapshots += 1;
-        } else {
-            j.file.write_all(&j.state).unwrap();
-            j.file.write_all(&self.released).unwrap();
-            j.file.sync_data().unwrap();
-            j.len += frame_len;
-        }
-        j.bytes_written += frame_len;
-        j.syncs += 1;
-        self.released.clear();
-        j.sync_time += started.elapsed();
+        j.last = Instant::now();
+        let full = j.full_next.swap(false, Ordering::AcqRel);
+        let mut state = Vec::new();
+        self.aggregator.encode_state(full, &mut state);
+        j.tx.send(ToJournal::Sync { state, full }).unwrap();
+    }
+
+    /// Waits for the journal thread.
+    fn finish(&mut self) -> Option<JournalTotals> {
+        let j = self.journal.as_mut()?;
+        let (tx, _) = sync_channel(1);
+        drop(std::mem::replace(&mut j.tx, tx));
+        j.thread.take().map(|t| t.join().unwrap())
     }
 }
 
@@ -160,44 +212,64 @@ fn main() {
     let sync_ms: u64 = sync_ms.parse().expect("SYNC_MS");
     let dir = PathBuf::from(dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let journal = (sync_ms > 0).then(|| Journal {
-        file: Journal::segment(&dir, 0),
-        dir: dir.clone(),
-        len: 0,
-        snapshot_len: 0,
-        every: Duration::from_millis(sync_ms),
-        last: Instant::now(),
-        state: Vec::new(),
-        syncs: 0,
-        snapshots: 0,
-        bytes_written: 0,
-        sync_time: Duration::ZERO,
-        generation: 0,
+    let journal = (sync_ms > 0).then(|| {
+        let (tx, rx) = sync_channel(8);
+        let full_next = Arc::new(AtomicBool::new(true));
+        let flag = full_next.clone();
+        let dir = dir.clone();
+        JournalSide {
+            tx,
+            every: Duration::from_millis(sync_ms),
+            last: Instant::now(),
+            full_next,
+            thread: Some(std::thread::spawn(move || journal_thread(dir, rx, flag))),
+        }
     });
     let mut ingest = Ingest {
         aggregator: Aggregator::new(AggregatorConfig::default()),
         names: Vec::new(),
         journal,
-        released: Vec::new(),
         records_released: 0,
     };
     const BATCH: usize = 256;
+    let totals;
     let (updates, elapsed) = match mode.as_str() {
         "capture" => {
             let mut rec = Record::default();
-            read_capture(Path::new(input), &PcapOptions::default(), &mut rec, &mut |_| {})
-                .expect("capture");
+            read_capture(
+                Path::new(input),
+                &PcapOptions::default(),
+                &mut rec,
+                &mut |_| {},
+            )
+            .expect("capture");
+            let repeat: u64 = std::env::var("REPEAT")
+                .ok()
+                .and_then(|r| r.parse().ok())
+                .unwrap_or(1);
+            let first = rec.updates.iter().map(|u| u.first).min().unwrap_or(0);
+            let last = rec.updates.iter().map(|u| u.last).max().unwrap_or(0);
+            let span = (last - first) / 1_000_000_000 * 1_000_000_000 + 60_000_000_000;
             let started = Instant::now();
             for name in &rec.names {
                 ingest.interface(name);
             }
-            for chunk in rec.updates.chunks(BATCH) {
-                ingest.update_batch(chunk);
-                ingest.maybe_sync(false, &mut || {});
+            let mut copy = rec.updates.clone();
+            for k in 0..repeat {
+                for (c, u) in copy.iter_mut().zip(&rec.updates) {
+                    c.first = u.first + k * span;
+                    c.last = u.last + k * span;
+                }
+                for chunk in copy.chunks(BATCH) {
+                    ingest.update_batch(chunk);
+                    ingest.maybe_sync(&mut || {});
+                }
             }
+            let updates = rec.updates.len() as u64 * repeat;
             let rest = ingest.aggregator.finish();
             ingest.records_released += rest.len() as u64;
-            (rec.updates.len() as u64, started.elapsed())
+            totals = ingest.finish();
+            (updates, started.elapsed())
         }
         "skydive" => {
             let text = std::fs::read(input).expect("recording");
@@ -212,10 +284,11 @@ fn main() {
             for p in &payloads {
                 converter.payload(p, &mut ingest);
                 let c = &converter;
-                ingest.maybe_sync(false, &mut || store.save(&c.export(), 0).unwrap());
+                ingest.maybe_sync(&mut || store.save(&c.export(), 0).unwrap());
             }
             let rest = ingest.aggregator.finish();
             ingest.records_released += rest.len() as u64;
+            totals = ingest.finish();
             (converter.stats().updates, started.elapsed())
         }
         _ => panic!("mode: capture or skydive"),
@@ -226,7 +299,7 @@ fn main() {
         updates as f64 / secs,
         ingest.records_released
     );
-    if let Some(j) = &ingest.journal {
+    if let Some(j) = &totals {
         println!(
             "journal: {} syncs ({} snapshots), {:.1} MB written, {:.2} s in syncs ({:.1} ms each)",
             j.syncs,

@@ -234,6 +234,7 @@ impl Aggregator {
     /// what changed since the previous call. Either way the changes are
     /// taken: the next call without `full` writes what changes after this one.
     pub fn encode_state(&mut self, full: bool, out: &mut Vec<u8>) {
+        self.tracking = true;
         out.push(u8::from(full));
         put_option(out, self.newest_secs);
         put_option(out, self.next_unclosed);

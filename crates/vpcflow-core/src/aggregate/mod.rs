@@ -102,8 +102,10 @@ pub struct Aggregator {
     hasher: foldhash::fast::RandomState,
     stats: AggregatorStats,
     /// Windows drained (closed or flushed early) since the journal last took
-    /// the changes: what they held before is gone.
+    /// the changes: what they held before is gone. Kept only once a journal
+    /// has taken the state (`tracking`).
     drained: BTreeSet<u64>,
+    tracking: bool,
 }
 
 impl Aggregator {
@@ -124,6 +126,7 @@ impl Aggregator {
             hasher: foldhash::fast::RandomState::default(),
             stats: AggregatorStats::default(),
             drained: BTreeSet::new(),
+            tracking: false,
         }
     }
 
@@ -404,7 +407,9 @@ impl Aggregator {
 
     /// Moves the flows of a window table into the hand-over, compact.
     fn drain_flows(&mut self, window: u64, table: &mut WindowTable) {
-        self.drained.insert(window);
+        if self.tracking {
+            self.drained.insert(window);
+        }
         let tunnelled = std::mem::take(&mut table.tunnelled);
         let flows = table.flows.len() + tunnelled.len();
         self.open_flows -= flows;

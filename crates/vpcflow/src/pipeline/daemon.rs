@@ -134,7 +134,8 @@ pub fn run_live(settings: &Settings, control: Control) -> Result<RunTotals> {
     }
     ingest.captures = settings.captures.clone();
     ingest.other_source = "skydive";
-    let sync_interval = open_journal(settings, ingest, &telemetry)?;
+    let journal_thread = open_journal(settings, ingest, &telemetry)?;
+    let sync_interval = journal_thread.as_ref().map(|j| j.every);
     for source in &mut sources {
         source.start(ingest).map_err(|e| anyhow!("{e}"))?;
     }
@@ -195,7 +196,6 @@ pub fn run_live(settings: &Settings, control: Control) -> Result<RunTotals> {
     }
     ingest.finish();
     ingest.sync();
-    let durable = ingest.durable.take();
     let mut totals = RunTotals {
         aggregation: *ingest.aggregator.stats(),
         ..RunTotals::default()
@@ -213,22 +213,33 @@ pub fn run_live(settings: &Settings, control: Control) -> Result<RunTotals> {
     }
     (totals.output, totals.delivery) = pipeline.join()?;
     // Everything was published: nothing is left to replay.
-    if let Some(mut d) = durable {
-        if let Err(e) = d.journal.clear() {
-            tracing::warn!(journal = %d.journal.dir().display(), "cannot empty the journal: {e}");
+    if let Some(j) = journal_thread {
+        let mut journal = j
+            .handle
+            .join()
+            .map_err(|_| anyhow!("the journal thread panicked"))?;
+        if let Err(e) = journal.clear() {
+            tracing::warn!(journal = %journal.dir().display(), "cannot empty the journal: {e}");
         }
     }
     Ok(totals)
 }
 
+/// The journal thread of a run, and how often it syncs.
+struct JournalThread {
+    every: Duration,
+    handle: std::thread::JoinHandle<Journal>,
+}
+
 /// Opens the durability journal of `settings` (file destinations with
-/// `[durability]` on), replays what a previous run left into `ingest`, and
-/// writes the first snapshot; returns the sync interval (`None`: no journal).
+/// `[durability]` on), restores what a previous run left into `ingest`,
+/// starts the journal thread between `ingest` and the writer, and asks for
+/// the first snapshot (`None`: no journal).
 fn open_journal(
     settings: &Settings,
     ingest: &mut Ingest,
     telemetry: &Telemetry,
-) -> Result<Option<Duration>> {
+) -> Result<Option<JournalThread>> {
     let Some(every) = settings.sync_interval else {
         return Ok(None);
     };
@@ -242,21 +253,35 @@ fn open_journal(
     let stats = telemetry.journal_stats();
     let (journal, recovered) = Journal::open(&dir, &journal::identity(settings), stats)
         .map_err(|e| anyhow!("state.dir: {e}"))?;
-    ingest.durable = Some(Durable::new(journal));
+    let snapshot_due = Arc::new(AtomicBool::new(true));
+    ingest.durable = Some(Durable::new(snapshot_due.clone()));
+    let (mut replayed, mut last_seq) = (Vec::new(), 0);
     if let Some(recovered) = recovered {
-        let (batches, interfaces) = (recovered.batches.len(), recovered.interfaces.len());
-        match ingest.recover(recovered) {
-            Ok(()) => tracing::info!(
-                batches,
-                interfaces,
-                open_flows = ingest.aggregator.open_flows(),
-                "journal replayed: open windows restored, journalled records handed to the writer again"
-            ),
+        match ingest.recover(&recovered) {
+            Ok(()) => {
+                tracing::info!(
+                    batches = recovered.batches.len(),
+                    interfaces = recovered.interfaces.len(),
+                    open_flows = ingest.aggregator.open_flows(),
+                    "journal replayed: open windows restored, journalled records handed to the writer again"
+                );
+                replayed = recovered.batches;
+                last_seq = recovered.last_seq;
+            }
             Err(e) => tracing::warn!("the journal cannot be replayed ({e}); starting without it"),
         }
     }
+    let (tx, rx) = std::sync::mpsc::sync_channel(super::CHANNEL_DEPTH);
+    let writer = ingest.interpose(tx);
+    let acked = ingest.acked.clone();
+    let handle = std::thread::Builder::new()
+        .name("vpcflow-journal".into())
+        .spawn(move || {
+            journal::journal_loop(journal, rx, writer, acked, snapshot_due, replayed, last_seq)
+        })
+        .map_err(|e| anyhow!("cannot start the journal thread: {e}"))?;
     // The first sync writes a snapshot (a new segment) and hands the
     // replayed batches to the writer.
     ingest.sync();
-    Ok(Some(every))
+    Ok(Some(JournalThread { every, handle }))
 }

@@ -2,7 +2,7 @@
 //! [`FlowConsumer`]), which resolves interfaces, applies the REJECT policy,
 //! aggregates, and sends what aggregation releases to the writer thread.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{SyncSender, TrySendError};
 use std::sync::Arc;
 
@@ -12,7 +12,7 @@ use vpcflow_core::policy::{Policy, PolicyEngine};
 use vpcflow_core::{FlowConsumer, FlowUpdate, InterfaceIndex, LossEvent};
 use vpcflow_sources::live::{interface_addresses, matches, CaptureSpec};
 
-use super::journal::{Ack, Batch, Journal, Recovered};
+use super::journal::{Ack, Recovered, SyncRequest};
 use super::{Message, Reloadable, WriterReload};
 use crate::metrics::{InterfaceCounts, Telemetry};
 
@@ -45,40 +45,23 @@ pub struct Ingest {
     pub(super) durable: Option<Durable>,
 }
 
-/// Batches kept for the next snapshot while the journal cannot be written,
-/// at most this many bytes (beyond, durability is suspended until a sync
-/// succeeds, and that is said).
-const MAX_UNSYNCED_BYTES: usize = 256 << 20;
-
-/// The journal side of the ingest stage: what goes to the writer waits here
-/// until the journal frame holding it is synced.
+/// The journal side of the ingest stage: the journal itself is written on
+/// the journal thread (`journal::stage`), which stands between this thread
+/// and the writer; here the aggregation changes are taken at each sync.
 pub(super) struct Durable {
-    pub(super) journal: Journal,
-    /// Messages for the writer, in order, held until the next sync.
-    queue: Vec<Message>,
-    /// Batches released since the last sync, in journal form.
-    batches: Vec<Batch>,
     /// Interfaces registered since the last sync.
     interfaces: Vec<String>,
-    /// The number of the last released batch.
-    last_seq: u64,
-    /// The aggregation state being written (reused).
-    state: Vec<u8>,
-    /// The last sync failed (said once per run of failures).
-    failing: bool,
+    /// Set by the journal thread when the next sync must send the whole
+    /// state (a new segment).
+    snapshot_due: Arc<AtomicBool>,
 }
 
 impl Durable {
-    /// Journal `journal`, continuing after a previous run's last batch.
-    pub(super) fn new(journal: Journal) -> Durable {
+    /// The journal side, told by `snapshot_due` when to send the whole state.
+    pub(super) fn new(snapshot_due: Arc<AtomicBool>) -> Durable {
         Durable {
-            journal,
-            queue: Vec::new(),
-            batches: Vec::new(),
             interfaces: Vec::new(),
-            last_seq: 0,
-            state: Vec::new(),
-            failing: false,
+            snapshot_due,
         }
     }
 }
@@ -125,104 +108,61 @@ impl Ingest {
         }
     }
 
-    /// Hands `message` to the writer, waiting while its channel is full;
-    /// with a journal, at the next sync, once the journal holds it.
+    /// Hands `message` to the writer (through the journal thread, with a
+    /// journal), waiting while its channel is full.
     pub(super) fn send(&mut self, message: Message) {
-        if let Some(d) = &mut self.durable {
-            if let Message::Records(closed) = &message {
-                d.last_seq += 1;
-                let mut bytes = Vec::new();
-                closed.encode(&mut bytes);
-                d.batches.push(Batch {
-                    seq: d.last_seq,
-                    complete_before: closed.complete_before,
-                    bytes,
-                });
-            }
-            d.queue.push(message);
-            return;
-        }
         self.send_now(message);
     }
 
-    /// Syncs the journal (the state changed since the previous sync and the
-    /// batches released since), then hands the writer what was held for it.
-    /// Without a journal, does nothing.
+    /// Replaces the channel messages go to (the journal thread's) and
+    /// returns the previous one (the writer's).
+    pub(super) fn interpose(&mut self, tx: SyncSender<Message>) -> SyncSender<Message> {
+        std::mem::replace(&mut self.tx, tx)
+    }
+
+    /// Asks the journal thread to sync: the aggregation state changed since
+    /// the previous sync (or all of it, when the journal asks for a
+    /// snapshot) and the interfaces registered since. Without a journal,
+    /// does nothing.
     pub(super) fn sync(&mut self) {
         let Some(d) = &mut self.durable else {
             return;
         };
-        d.state.clear();
-        let snapshot = d.journal.snapshot_due();
-        self.aggregator.encode_state(snapshot, &mut d.state);
-        let result = if snapshot {
-            let names: Vec<String> = self
-                .interfaces
+        let full = d.snapshot_due.swap(false, Ordering::AcqRel);
+        let mut state = Vec::new();
+        self.aggregator.encode_state(full, &mut state);
+        let interfaces = if full {
+            d.interfaces.clear();
+            self.interfaces
                 .iter()
                 .map(|(_, m)| m.name.clone())
-                .collect();
-            let acked = self.acked.load(Ordering::Acquire);
-            d.journal
-                .snapshot(d.last_seq, acked, &names, &d.state, &d.batches)
+                .collect()
         } else {
-            d.journal
-                .append(d.last_seq, &d.interfaces, &d.state, &d.batches)
+            std::mem::take(&mut d.interfaces)
         };
-        match result {
-            Ok(()) => {
-                if d.failing {
-                    tracing::info!(journal = %d.journal.dir().display(), "the journal is written again");
-                }
-                d.failing = false;
-                d.batches.clear();
-            }
-            Err(e) => {
-                if !d.failing {
-                    tracing::error!(
-                        journal = %d.journal.dir().display(),
-                        "cannot write the journal: {e}; a crash now loses what was not synced (retried at every sync)"
-                    );
-                }
-                d.failing = true;
-                // The next snapshot holds them; bounded.
-                let held: usize = d.batches.iter().map(|b| b.bytes.len()).sum();
-                if held > MAX_UNSYNCED_BYTES {
-                    d.batches.clear();
-                }
-            }
-        }
-        d.interfaces.clear();
-        let last_seq = d.last_seq;
-        let queue = std::mem::take(&mut d.queue);
-        for message in queue {
-            self.send_now(message);
-        }
-        self.send_now(Message::Ack(last_seq));
+        self.send_now(Message::Sync(Box::new(SyncRequest {
+            state,
+            full,
+            interfaces,
+        })));
     }
 
-    /// Restores what a previous run journalled: the interfaces (in their
-    /// order, so indices agree), the aggregation state, and the batches the
-    /// writer must write (again). Damaged content leaves everything as it
-    /// was and says why.
-    pub(super) fn recover(&mut self, recovered: Recovered) -> Result<(), String> {
+    /// Restores what a previous run journalled: the aggregation state and
+    /// the interfaces (in their order, so indices agree); its batches are
+    /// the journal thread's. Damaged content leaves everything as it was
+    /// and says why.
+    pub(super) fn recover(&mut self, recovered: &Recovered) -> Result<(), String> {
         let mut aggregator = Aggregator::new(*self.aggregator.config());
         for state in &recovered.states {
             aggregator.apply_state(state).map_err(|e| e.to_string())?;
         }
-        let mut closed = Vec::with_capacity(recovered.batches.len());
         for b in &recovered.batches {
-            closed.push(Closed::decode(&b.bytes).map_err(|e| e.to_string())?);
+            Closed::decode(&b.bytes).map_err(|e| e.to_string())?;
         }
         for name in &recovered.interfaces {
             self.interface(name);
         }
         self.aggregator = aggregator;
-        let d = self.durable.as_mut().ok_or("no journal")?;
-        for (b, c) in recovered.batches.into_iter().zip(closed) {
-            d.queue.push(Message::Records(c));
-            d.batches.push(b);
-        }
-        d.last_seq = recovered.last_seq;
         Ok(())
     }
 

@@ -49,7 +49,7 @@ use ingest::Ingest;
 use writer::{write_loop, WriterExit, WriterResult};
 
 /// Hand-overs in flight between the threads.
-const CHANNEL_DEPTH: usize = 8;
+pub(crate) const CHANNEL_DEPTH: usize = 8;
 
 /// What crosses from the ingest thread to the writer thread.
 enum Message {
@@ -64,6 +64,8 @@ enum Message {
     /// Every batch up to this number was sent (journal numbering): once the
     /// writer gets here, it has published what it had to of them.
     Ack(u64),
+    /// To the journal thread: sync now (never reaches the writer).
+    Sync(Box<journal::SyncRequest>),
 }
 
 /// What the writer needs of a configuration reload.

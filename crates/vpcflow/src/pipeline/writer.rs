@@ -49,6 +49,7 @@ pub fn write_loop(
                 interfaces.set_aws_services(reload.aws_services);
             }
             Message::Ack(seq) => acked.store(seq, Ordering::Release),
+            Message::Sync(_) => {}
             Message::Records(closed) => {
                 for mut released in closed.into_released(BATCH_RECORDS) {
                     keep(settings.traffic_type, &mut released);

@@ -18,6 +18,7 @@
 //! See docs/reliability.md for what each source can and cannot recover.
 
 mod segment;
+mod stage;
 
 #[cfg(test)]
 mod tests;
@@ -33,6 +34,7 @@ use vpcflow_core::aggregate::Closed;
 use vpcflow_core::name::{slot_of, SLOT_SECS};
 
 pub use segment::Batch;
+pub use stage::{journal_loop, SyncRequest};
 
 pub use crate::metrics::JournalStats;
 use segment::{header, put_frame, read, CHANGES, SNAPSHOT};
@@ -271,7 +273,7 @@ impl Journal {
             batches
                 .iter()
                 .map(|b| (b.seq, b.complete_before, b.bytes.as_slice())),
-        );
+        )?;
         let positions = batch_positions(&self.buf, interfaces, state, batches);
         if let Err(e) = file.write_all(&self.buf).and_then(|()| file.sync_data()) {
             self.broken = true;
@@ -327,7 +329,7 @@ impl Journal {
             state,
             kept.iter()
                 .map(|b| (b.seq, b.complete_before, b.bytes.as_slice())),
-        );
+        )?;
         let positions = batch_positions(&out[frame_start..], interfaces, state, &kept);
         let generation = self.generation + 1;
         let path = self.dir.join(segment_name(generation));

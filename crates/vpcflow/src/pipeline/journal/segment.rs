@@ -81,7 +81,8 @@ pub fn header(identity: &str) -> Vec<u8> {
 }
 
 /// Appends a frame (length, checksum, payload) to `out`; the batches are
-/// given as (seq, complete_before, bytes).
+/// given as (seq, complete_before, bytes). A payload beyond 4 GiB cannot be
+/// framed: an error, and `out` is left as it was.
 pub fn put_frame<'a>(
     out: &mut Vec<u8>,
     kind: u8,
@@ -89,7 +90,7 @@ pub fn put_frame<'a>(
     interfaces: &[String],
     state: &[u8],
     batches: impl ExactSizeIterator<Item = (u64, u64, &'a [u8])>,
-) {
+) -> std::io::Result<()> {
     let start = out.len();
     out.extend_from_slice(&[0; 8]);
     out.push(kind);
@@ -109,10 +110,14 @@ pub fn put_frame<'a>(
         out.extend_from_slice(bytes);
     }
     let payload = &out[start + 8..];
-    let len = payload.len() as u32;
+    let Ok(len) = u32::try_from(payload.len()) else {
+        out.truncate(start);
+        return Err(std::io::Error::other("a journal frame beyond 4 GiB"));
+    };
     let crc = crc32fast::hash(payload);
     out[start..start + 4].copy_from_slice(&len.to_le_bytes());
     out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
+    Ok(())
 }
 
 /// Why a segment cannot be used at all.
