@@ -195,7 +195,7 @@ pub fn run_live(settings: &Settings, control: Control) -> Result<RunTotals> {
         source.stop(wall_ms(), ingest);
     }
     ingest.finish();
-    ingest.sync();
+    ingest.sync_full();
     let mut totals = RunTotals {
         aggregation: *ingest.aggregator.stats(),
         ..RunTotals::default()

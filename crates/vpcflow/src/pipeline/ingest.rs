@@ -147,6 +147,15 @@ impl Ingest {
         })));
     }
 
+    /// [`Ingest::sync`] with the whole state (a snapshot): the last sync of
+    /// a run, which the journal thread cannot hold back.
+    pub(super) fn sync_full(&mut self) {
+        if let Some(d) = &self.durable {
+            d.snapshot_due.store(true, Ordering::Release);
+        }
+        self.sync();
+    }
+
     /// Restores what a previous run journalled: the aggregation state and
     /// the interfaces (in their order, so indices agree); its batches are
     /// the journal thread's. Damaged content leaves everything as it was
