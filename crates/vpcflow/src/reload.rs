@@ -90,6 +90,7 @@ pub fn restart_only_changes(old: &Settings, new: &Settings) -> Vec<&'static str>
         ),
         (old.state_dir != new.state_dir, "state.dir"),
         (netflow_changed(old, new), "netflow"),
+        (old.sync_interval != new.sync_interval, "durability"),
         (old.metrics_listen != new.metrics_listen, "metrics.listen"),
         (
             s3_settings(old) != s3_settings(new),

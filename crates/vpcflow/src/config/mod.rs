@@ -16,6 +16,7 @@
 mod capture;
 mod cloudwatch;
 mod destination_options;
+mod durability;
 mod env;
 mod file;
 mod firehose;

@@ -176,14 +176,16 @@ pub fn stop_tcpdump(mut tcpdump: Child) {
 }
 
 /// The configuration of the live tests: the test flow log with `format`,
-/// files below `dir/out`, flows idle for 5 s closed; capture interfaces and
-/// other tables follow.
+/// files below `dir/out`, the state (durability journal) in `dir/state`,
+/// flows idle for 5 s closed; capture interfaces and other tables follow.
 pub fn config(dir: &Path, format: &str) -> ConfigToml {
     ConfigToml::new()
         .test_flow_log()
         .set("format", format)
         .table("output")
         .set("out", dir.join("out"))
+        .table("state")
+        .set("dir", dir.join("state"))
         .table("capture")
         .set("idle_delay", 5)
 }
