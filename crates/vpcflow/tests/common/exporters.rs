@@ -75,7 +75,18 @@ impl Tcpdump {
     /// Starts recording into `pcap`; returns once tcpdump listens.
     pub fn start(port: u16, pcap: &Path) -> Tcpdump {
         let mut child = Command::new("tcpdump")
-            .args(["-i", "lo", "-n", "-U", "--immediate-mode", "-w"])
+            // A 128 MiB capture buffer: softflowd sends its last flows in a
+            // burst, which tcpdump's default 2 MiB loses on a busy machine.
+            .args([
+                "-i",
+                "lo",
+                "-n",
+                "-B",
+                "131072",
+                "-U",
+                "--immediate-mode",
+                "-w",
+            ])
             .arg(pcap)
             .args(["udp", "dst", "port", &port.to_string()])
             .stdout(Stdio::null())
