@@ -23,26 +23,7 @@ pub const TOOLS: [&str; 5] = ["softflowd", "softflowctl", "nfcapd", "nfdump", "t
 /// [`TOOLS`]; prints why not, and panics under `VPCFLOW_REQUIRE_NETFLOW=1`
 /// (set by CI, which installs them).
 pub fn available(test: &str) -> bool {
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false);
-    let mut missing: Vec<&str> = TOOLS
-        .iter()
-        .copied()
-        .filter(|t| {
-            !Command::new("sh")
-                .args(["-c", &format!("command -v {t}")])
-                .stdout(Stdio::null())
-                .status()
-                .map(|s| s.success())
-                .unwrap_or(false)
-        })
-        .collect();
-    if !root {
-        missing.insert(0, "root");
-    }
+    let missing = crate::common::missing_root_and(&TOOLS);
     if missing.is_empty() {
         return true;
     }

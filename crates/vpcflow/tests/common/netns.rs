@@ -18,26 +18,7 @@ use crate::common::{files_below, signal, wait_exit};
 /// Whether the tests can run here: root and every command of `tools`;
 /// prints why not (and panics under `CI=true`, where they must run).
 pub fn can_run(test: &str, tools: &[&str]) -> bool {
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false);
-    let mut missing: Vec<&str> = tools
-        .iter()
-        .copied()
-        .filter(|t| {
-            !Command::new("sh")
-                .args(["-c", &format!("command -v {t}")])
-                .stdout(Stdio::null())
-                .status()
-                .map(|s| s.success())
-                .unwrap_or(false)
-        })
-        .collect();
-    if !root {
-        missing.insert(0, "root");
-    }
+    let missing = crate::common::missing_root_and(tools);
     if missing.is_empty() {
         return true;
     }
