@@ -13,8 +13,9 @@ use super::spec::{CaptureSpec, STATS_PERIOD};
 use crate::decode::Outcome;
 use crate::fragments::{FragmentPolicy, PacketDecoder};
 
-/// Updates per batch handed over.
-const BATCH: usize = 256;
+/// Updates per batch handed over. Large, because each hand-over can wake
+/// the ingest thread (a context switch when both share a core).
+pub(crate) const BATCH: usize = 2048;
 
 /// A partial batch is handed over after this long.
 const FLUSH_AFTER: Duration = Duration::from_millis(100);
@@ -179,29 +180,31 @@ pub(crate) fn run(
     let mut last_stats = Instant::now();
     let mut error = None;
     loop {
-        match cap.next_packet() {
-            Ok(packet) => {
-                let h = packet.header;
-                // Nanosecond precision: tv_usec holds nanoseconds.
-                let ts = (h.ts.tv_sec as u64) * 1_000_000_000 + h.ts.tv_usec as u64;
-                w.frames += 1;
-                match decoder.decode(linktype, packet.data, h.len, ts).outcome {
-                    Outcome::Ip(p) => w.batch.push(p.flow_update(InterfaceIndex(0), ts)),
-                    Outcome::NonIp => {}
-                    Outcome::Undecodable(_) => w.undecodable += 1,
-                }
-                if w.batch.len() >= BATCH {
-                    w.flush();
-                    last_flush = Instant::now();
-                }
+        // One call takes what the ring holds (a block of TPACKET_V3), so the
+        // clock and the stop flag are read once per block, not per packet.
+        let taken = cap.dispatch(None, |packet| {
+            let h = packet.header;
+            // Nanosecond precision: tv_usec holds nanoseconds.
+            let ts = (h.ts.tv_sec as u64) * 1_000_000_000 + h.ts.tv_usec as u64;
+            w.frames += 1;
+            match decoder.decode(linktype, packet.data, h.len, ts).outcome {
+                Outcome::Ip(p) => w.batch.push(p.flow_update(InterfaceIndex(0), ts)),
+                Outcome::NonIp => {}
+                Outcome::Undecodable(_) => w.undecodable += 1,
             }
-            Err(pcap::Error::TimeoutExpired) => {
+            if w.batch.len() >= BATCH {
+                w.flush();
+            }
+        });
+        match taken {
+            Ok(0) => {
                 // The ring is empty: stop now, or wait for packets.
                 if stop.load(Ordering::Relaxed) {
                     break;
                 }
                 wait_readable(cap.as_raw_fd(), READ_TIMEOUT_MS);
             }
+            Ok(_) => {}
             Err(e) => {
                 error = Some(e.to_string());
                 break;

@@ -17,8 +17,9 @@ use super::spec::CaptureSpec;
 use crate::fragments::FragmentPolicy;
 use crate::source::{Source, SourceStats};
 
-/// Batches in flight from the capture threads to the ingest side.
-const CHANNEL_DEPTH: usize = 1024;
+/// Batches in flight from the capture threads to the ingest side: 262,144
+/// updates at most, whatever the batch size.
+const CHANNEL_DEPTH: usize = (1 << 18) / capture::BATCH;
 
 /// What the live source saw, summed over its interfaces.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
