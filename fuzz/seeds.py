@@ -6,7 +6,8 @@
 DIR defaults to $VPCFLOW_SHARED or ../shared beside the checkout; the corpora
 go to fuzz/corpus/TARGET/ (not committed: made at run time). Every capture of
 DIR/pcaps gives seeds: its records (pcap), a pcapng of its frames (pcapng),
-its first frames (frame), Skydive messages of its flows (skydive_json, and
+its first frames (frame), sFlow datagrams sampling its first frames (sflow),
+Skydive messages of its flows (skydive_json, and
 the same in protobuf envelopes for skydive_protobuf); the example
 configuration seeds the config target.
 """
@@ -156,6 +157,31 @@ def pb_stats(s):
             + field(6, 0, s["PacketsReceived"]))
 
 
+def sflow_seed(linktype, frames):
+    """sFlow v5 datagrams (as fuzz_targets/sflow.rs splits its input) with a
+    flow sample per frame: raw headers of Ethernet or raw IP frames."""
+    proto = {1: 1, 228: 11, 229: 12}.get(linktype)
+    if proto is None:
+        return None
+    out = b""
+    for seq, chunk in enumerate([frames[:4], frames[4:8]]):
+        samples = b""
+        for i, (_, f) in enumerate(chunk):
+            h = f[:128]
+            rec = struct.pack(">IIII", proto, len(f) + 4, 4, len(h)) + h + b"\0" * (-len(h) % 4)
+            body = struct.pack(">IIIIIIII", seq * 4 + i + 1, 3, 10, 10 * (i + 1), 0, 3, 7, 1)
+            body += struct.pack(">II", 1, len(rec)) + rec
+            kind = 1
+            if i % 2:
+                body = struct.pack(">IIIIIIIIIII", seq * 4 + i + 1, 0, 3, 10, 10 * (i + 1), 0, 0, 3, 0, 7, 1)
+                body += struct.pack(">II", 1, len(rec)) + rec
+                kind = 3
+            samples += struct.pack(">II", kind, len(body)) + body
+        d = struct.pack(">II4sIIII", 5, 1, bytes([192, 0, 2, 1]), 0, seq + 1, 1000, len(chunk)) + samples
+        out += struct.pack(">H", len(d)) + d
+    return out
+
+
 def write(out, target, data):
     d = os.path.join(out, target)
     os.makedirs(d, exist_ok=True)
@@ -190,6 +216,9 @@ def main():
         pick = FRAME_LINKTYPES.index(linktype) if linktype in FRAME_LINKTYPES else 0
         for _, f in frames[:8]:
             write(a.out, "frame", bytes([pick]) + f)
+        seed = sflow_seed(linktype, frames)
+        if seed:
+            write(a.out, "sflow", seed)
         lines, flows, stats = skydive_lines(name, five_tuples(linktype, frames))
         write(a.out, "skydive_json", "\n".join(lines).encode())
         write(a.out, "skydive_protobuf", envelope("flow", "store", 0, json.dumps(flows).encode()))

@@ -17,8 +17,8 @@ use std::time::Instant;
 
 use vpcflow_core::aggregate::{Aggregator, AggregatorConfig};
 use vpcflow_core::{FlowConsumer, FlowUpdate, InterfaceIndex, LossEvent};
-use vpcflow_sources::netflow::replay::{for_each_datagram, ReplayOptions};
 use vpcflow_sources::netflow::{Decoder, DecoderOptions};
+use vpcflow_sources::udp::replay::{for_each_datagram, ReplayOptions};
 
 /// The aggregation stage as the pipeline has it: interfaces registered,
 /// updates observed in batches, released windows taken (and counted).
@@ -110,7 +110,7 @@ fn main() {
 /// The UDP payloads of the capture at `file`, with their source addresses.
 fn datagrams(file: &std::path::Path) -> Vec<(IpAddr, Vec<u8>)> {
     let mut v = Vec::new();
-    for_each_datagram(file, &ReplayOptions::default(), &mut |_, from, d| {
+    for_each_datagram(file, &ReplayOptions::default(), &mut |_, _, from, d| {
         v.push((from, d.to_vec()))
     })
     .unwrap_or_else(|e| panic!("{e}"));

@@ -2,7 +2,8 @@
 //! Flow sources of vpcflow: capture files (classic pcap and pcapng), the
 //! packet decoder that turns frames into flow observations, Skydive
 //! analyzer flows ([`skydive`]), live capture on interfaces ([`live`]), and
-//! NetFlow v5/v9 and IPFIX export ([`netflow`]).
+//! NetFlow v5/v9 and IPFIX export ([`netflow`]), sFlow v5 ([`sflow`]); the
+//! UDP collector and capture replay both share ([`udp`]).
 //!
 //! * [`read_capture`] reads one capture file and hands every IP packet to a
 //!   [`FlowConsumer`](vpcflow_core::FlowConsumer) as one
@@ -23,9 +24,11 @@ pub mod fragments;
 pub mod live;
 pub mod netflow;
 pub mod pcap;
+pub mod sflow;
 pub mod skydive;
 pub mod source;
 pub mod stats;
+pub mod udp;
 
 pub use decode::{decode, Decoded, IpPacket, Outcome};
 pub use fragments::{FragmentPolicy, FragmentTable, PacketDecoder};

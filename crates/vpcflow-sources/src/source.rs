@@ -46,9 +46,11 @@ use std::time::Duration;
 use vpcflow_core::FlowConsumer;
 
 use crate::live::LiveCaptureStats;
-use crate::netflow::{CollectorStats, NetflowStats};
+use crate::netflow::NetflowStats;
+use crate::sflow::SflowStats;
 use crate::skydive::live::LiveStats;
 use crate::skydive::ConverterStats;
+use crate::udp::CollectorStats;
 
 /// A live source of flow observations: it reads on threads of its own and
 /// hands what arrived to the consumer when pumped, on the pipeline's thread.
@@ -113,5 +115,12 @@ pub enum SourceStats {
         collector: CollectorStats,
         /// What the decoder made of it.
         decoder: NetflowStats,
+    },
+    /// sFlow collectors.
+    Sflow {
+        /// What the sockets received and dropped.
+        collector: CollectorStats,
+        /// What the decoder made of it.
+        decoder: SflowStats,
     },
 }

@@ -228,15 +228,21 @@ pub struct ConvertArgs {
     pub files: Vec<PathBuf>,
     /// The files are recorded Skydive analyzer messages: one JSON struct
     /// message, or one JSON array of flows, per line.
-    #[arg(long, conflicts_with = "netflow")]
+    #[arg(long, conflicts_with_all = ["netflow", "sflow"])]
     pub skydive: bool,
     /// The files are captures of NetFlow v5/v9 or IPFIX export traffic:
     /// their UDP datagrams are decoded as the collector of `vpcflow run`
     /// would, in file order.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "sflow")]
     pub netflow: bool,
-    /// With `--netflow`: only UDP datagrams to or from this port.
-    #[arg(long, requires = "netflow", value_name = "PORT")]
+    /// The files are captures of sFlow v5 export traffic: their UDP
+    /// datagrams are decoded as the collector of `vpcflow run` would, in
+    /// file order, each sample at its frame's capture time.
+    #[arg(long)]
+    pub sflow: bool,
+    /// With `--netflow` or `--sflow`: only UDP datagrams to or from this
+    /// port.
+    #[arg(long, value_name = "PORT")]
     pub port: Option<u16>,
     /// Where records go, and the S3 client.
     #[command(flatten)]

@@ -252,7 +252,12 @@ fn convert(args: ConvertArgs) -> Result<ExitCode> {
         pipeline::InputKind::Skydive
     } else if args.netflow {
         pipeline::InputKind::Netflow { port: args.port }
+    } else if args.sflow {
+        pipeline::InputKind::Sflow { port: args.port }
     } else {
+        if args.port.is_some() {
+            anyhow::bail!("--port: only with --netflow or --sflow");
+        }
         pipeline::InputKind::Captures
     };
     let inputs = inputs::resolve(&args.files, input)?;

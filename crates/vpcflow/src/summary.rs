@@ -14,6 +14,7 @@ pub fn render(s: &ConvertSummary) -> String {
     match s.input {
         InputKind::Skydive => render_skydive(s, secs, &mut out),
         InputKind::Netflow { .. } => render_netflow(s, secs, &mut out),
+        InputKind::Sflow { .. } => render_sflow(s, secs, &mut out),
         InputKind::Captures => render_capture(s, secs, &mut out),
     }
     render_output(s, secs, &mut out);
@@ -110,6 +111,49 @@ fn netflow_losses(
         n.sequence_lost_units,
         n.sequence_gaps,
         n.sets_lost
+    )
+}
+
+fn render_sflow(s: &ConvertSummary, secs: f64, out: &mut String) {
+    let r = &s.netflow_replay;
+    let n = &s.sflow;
+    let _ = writeln!(
+        out,
+        "read      {} file(s){}: {} frames, {} sFlow datagrams, {} flow samples, {} packets, {} IP bytes ({:.0} samples/s)",
+        s.files_read,
+        if s.files_failed.is_empty() {
+            String::new()
+        } else {
+            format!(", {} failed", s.files_failed.len())
+        },
+        r.frames,
+        r.datagrams,
+        n.flow_samples,
+        n.packets,
+        n.bytes,
+        n.flow_samples as f64 / secs
+    );
+    let _ = writeln!(out, "{}", sflow_losses(n, r.skipped, r.incomplete));
+    for e in &r.errors {
+        let _ = writeln!(out, "malformed {e}");
+    }
+}
+
+/// The line of what the sFlow decoder skipped and lost.
+fn sflow_losses(n: &vpcflow_sources::sflow::SflowStats, skipped: u64, incomplete: u64) -> String {
+    format!(
+        "skipped   {} other frames, {} incomplete datagrams, {} malformed datagrams, {} non-IP samples, {} counter samples; lost {} datagrams in {} sequence gaps, {} samples in {} sample gaps, {} agent drops, {} undecodable samples (SKIPDATA)",
+        skipped,
+        incomplete,
+        n.malformed,
+        n.non_ip,
+        n.counter_samples,
+        n.lost_datagrams,
+        n.sequence_gaps,
+        n.lost_samples,
+        n.sample_gaps,
+        n.agent_drops,
+        n.undecodable + n.unsupported_headers + n.invalid_samples
     )
 }
 
@@ -223,6 +267,16 @@ pub fn render_run(t: &RunTotals) -> String {
             nc.datagrams, n.v5_messages, n.v9_messages, n.ipfix_messages, n.records, n.packets, n.bytes, nc.kernel_drops, nc.queue_drops
         );
         let _ = writeln!(out, "{}", netflow_losses(n, 0, 0));
+    }
+    let n = &t.sflow;
+    let nc = &t.sflow_collector;
+    if n.datagrams > 0 || nc.datagrams > 0 {
+        let _ = writeln!(
+            out,
+            "sflow     {} datagrams, {} flow samples, {} packets, {} IP bytes; lost {} datagrams in the kernel, {} behind the pipeline",
+            nc.datagrams, n.flow_samples, n.packets, n.bytes, nc.kernel_drops, nc.queue_drops
+        );
+        let _ = writeln!(out, "{}", sflow_losses(n, 0, 0));
     }
     let _ = writeln!(
         out,

@@ -67,6 +67,11 @@ fn probes() -> Vec<Probe> {
             "[skydive.reject]\noutside = \"a\"\ninside = \"b\"\n",
         ),
         table("netflow", "[netflow]\n"),
+        table("sflow", "[sflow]\n"),
+        table(
+            "sflow.listen",
+            "[[sflow.listen]]\naddress = \"0.0.0.0:6343\"\n",
+        ),
         table(
             "netflow.listen",
             "[[netflow.listen]]\naddress = \"0.0.0.0:2055\"\n",

@@ -6,9 +6,10 @@
 //! ([`templates`]) and sequence numbers ([`sequence`]) of every exporter,
 //! and hands every flow record to a [`FlowConsumer`] as a [`FlowUpdate`].
 //! The version is read from each datagram's first two bytes, so one socket
-//! takes all three. [`replay`] reads export datagrams out of a capture file
-//! (`vpcflow convert --netflow`), [`collector`] receives them on UDP sockets
-//! (`vpcflow run` with `[[netflow.listen]]`).
+//! takes all three. [`udp::replay`](crate::udp::replay) reads export
+//! datagrams out of a capture file (`vpcflow convert --netflow`),
+//! [`NetflowSource`] receives them on UDP sockets (`vpcflow run` with
+//! `[[netflow.listen]]`).
 //!
 //! # What a record becomes
 //!
@@ -46,9 +47,7 @@
 //! dropped before decoding become a [`LossEvent`] on every interface of the
 //! exporter: SKIPDATA in that window.
 
-pub mod collector;
 pub mod fields;
-pub mod replay;
 pub mod sequence;
 pub mod sets;
 pub mod templates;
@@ -66,8 +65,57 @@ use std::net::IpAddr;
 
 use vpcflow_core::{FlowConsumer, FlowUpdate, InterfaceIndex, LossEvent, Timestamp};
 
-pub use collector::{CollectorStats, NetflowSource};
 pub use stats::NetflowStats;
+
+use crate::source::SourceStats;
+use crate::udp::{Collector, CollectorStats, DatagramDecoder};
+
+/// The NetFlow/IPFIX collector of `vpcflow run`.
+pub type NetflowSource = Collector<Decoder>;
+
+impl DatagramDecoder for Decoder {
+    const PROTOCOL: &'static str = "NetFlow/IPFIX";
+    const KEY: &'static str = "netflow.listen";
+    const THREAD: &'static str = "nf";
+    type Error = DecodeError;
+
+    /// The arrival time is not used: NetFlow and IPFIX messages carry
+    /// their export time.
+    fn decode_datagram(
+        &mut self,
+        from: IpAddr,
+        _at: Timestamp,
+        data: &[u8],
+        out: &mut dyn FlowConsumer,
+    ) -> Result<(), DecodeError> {
+        self.datagram(from, data, out)
+    }
+
+    fn lost_datagrams(
+        &mut self,
+        exporter: Option<IpAddr>,
+        at: Timestamp,
+        count: u64,
+        out: &mut dyn FlowConsumer,
+    ) {
+        Decoder::lost_datagrams(self, exporter, at, count, out);
+    }
+
+    fn finish(&mut self, out: &mut dyn FlowConsumer) {
+        Decoder::finish(self, out);
+    }
+
+    fn malformed(&self) -> u64 {
+        self.stats.malformed
+    }
+
+    fn source_stats(&self, collector: CollectorStats) -> SourceStats {
+        SourceStats::Netflow {
+            collector,
+            decoder: self.stats,
+        }
+    }
+}
 
 use sequence::{Gap, Sequences};
 use sets::{Definition, Dialect};
@@ -121,7 +169,7 @@ pub struct DecodeError {
 }
 
 impl DecodeError {
-    fn new(what: &'static str, offset: usize, reason: &'static str) -> DecodeError {
+    pub(crate) fn new(what: &'static str, offset: usize, reason: &'static str) -> DecodeError {
         DecodeError {
             what,
             offset,

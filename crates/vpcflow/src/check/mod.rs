@@ -218,6 +218,8 @@ pub struct SourcesReport {
     pub analyzers: Vec<AnalyzerReport>,
     /// `[[netflow.listen]]`: the addresses the collector binds.
     pub netflow_listen: Vec<String>,
+    /// `[[sflow.listen]]`: the addresses the collector binds.
+    pub sflow_listen: Vec<String>,
 }
 
 /// One live capture.
@@ -446,6 +448,12 @@ pub fn report(path: &Path, settings: &Settings, now: u64) -> Report {
             analyzers,
             netflow_listen: settings
                 .netflow
+                .listen
+                .iter()
+                .map(|l| l.address.to_string())
+                .collect(),
+            sflow_listen: settings
+                .sflow
                 .listen
                 .iter()
                 .map(|l| l.address.to_string())

@@ -96,6 +96,7 @@ pub fn write_text(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
     if report.sources.captures.is_empty()
         && report.sources.analyzers.is_empty()
         && report.sources.netflow_listen.is_empty()
+        && report.sources.sflow_listen.is_empty()
     {
         writeln!(out, "  none")?;
     }
@@ -143,6 +144,9 @@ pub fn write_text(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
             out,
             "  netflow/ipfix collector on udp {a} (v5, v9 and IPFIX)"
         )?;
+    }
+    for a in &report.sources.sflow_listen {
+        writeln!(out, "  sflow collector on udp {a} (sFlow v5)")?;
     }
 
     writeln!(out, "\ninterfaces")?;

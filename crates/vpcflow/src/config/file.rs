@@ -17,6 +17,7 @@ use super::firehose::FirehoseSection;
 use super::netflow::NetflowSection;
 use super::policy::PolicySection;
 use super::s3::S3Section;
+use super::sflow::SflowSection;
 use super::skydive::SkydiveSection;
 use super::state::StateSection;
 use super::traffic_type::TrafficType;
@@ -47,6 +48,9 @@ pub struct ConfigFile {
     /// `[netflow]`: NetFlow v5/v9 and IPFIX (collector and replay).
     #[serde(default)]
     pub netflow: NetflowSection,
+    /// `[sflow]`: sFlow v5 (collector and replay).
+    #[serde(default)]
+    pub sflow: SflowSection,
     /// `[policy]`: security groups, network ACLs, Block Public Access.
     #[serde(default)]
     pub policy: PolicySection,

@@ -7,7 +7,7 @@
 //!
 //! One file per section: [`mod@file`] holds the file's general sections
 //! (`[flow_log]`, `[output]`, `[aggregation]`, `[metrics]`); each source and
-//! destination has its own (`capture`, `skydive`, `netflow`, `s3`, `cloudwatch`,
+//! destination has its own (`capture`, `skydive`, `netflow`, `sflow`, `s3`, `cloudwatch`,
 //! `firehose`), as do `interface`,
 //! `policy` and `state`. A new source or destination adds its section in a file of
 //! its own here, a field in [`ConfigFile`], and its validated form in
@@ -27,6 +27,7 @@ mod policy;
 mod record_stream;
 mod s3;
 mod settings;
+mod sflow;
 mod skydive;
 mod state;
 mod state_home;
@@ -47,6 +48,7 @@ pub use flags::{ConversionFlags, DestinationFlags, FlowLogFlags, OutputFlags, Ov
 pub use netflow::NetflowSettings;
 pub use record_stream::RecordTarget;
 pub use settings::{Destination, S3Target, Settings};
+pub use sflow::SflowSettings;
 pub use state::{skydive_identity, state_dir};
 pub use traffic_type::TrafficType;
 

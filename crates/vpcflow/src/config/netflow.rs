@@ -6,9 +6,9 @@ use std::net::SocketAddr;
 
 use anyhow::{anyhow, bail, Result};
 use serde::Deserialize;
-use vpcflow_sources::netflow::collector::ListenSpec;
 use vpcflow_sources::netflow::templates::Limits;
 use vpcflow_sources::netflow::{DecoderOptions, Sampling};
+use vpcflow_sources::udp::ListenSpec;
 
 /// `[netflow]`.
 #[derive(Debug, Default, Deserialize)]
@@ -31,7 +31,7 @@ pub struct NetflowSection {
     pub listen: Vec<ListenSection>,
 }
 
-/// One `[[netflow.listen]]`.
+/// One `[[netflow.listen]]` (or `[[sflow.listen]]`).
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListenSection {
@@ -57,11 +57,7 @@ pub const DEFAULT_RECEIVE_BUFFER: usize = 32 << 20;
 impl NetflowSection {
     /// Validates the section; `interval_secs` is the aggregation interval.
     pub fn settings(&self, interval_secs: u64) -> Result<NetflowSettings> {
-        let sampling = match self.sampling.as_deref() {
-            None | Some("scale") => Sampling::Scale,
-            Some("raw") => Sampling::Raw,
-            Some(other) => bail!("netflow.sampling: {other:?} must be scale or raw"),
-        };
+        let sampling = sampling("netflow", self.sampling.as_deref())?;
         let defaults = DecoderOptions::default();
         let template_wait_secs = self.template_wait.unwrap_or(defaults.template_wait_secs);
         if template_wait_secs > 3600 {
@@ -73,33 +69,8 @@ impl NetflowSection {
         if pending_bytes > 1 << 30 {
             bail!("netflow.max_held_bytes: {pending_bytes} is more than the maximum of 1 GiB");
         }
-        let receive_buffer = self.receive_buffer.unwrap_or(DEFAULT_RECEIVE_BUFFER);
-        if !(4096..=1 << 30).contains(&receive_buffer) {
-            bail!("netflow.receive_buffer: {receive_buffer} must be between 4096 and 1073741824 bytes");
-        }
-        let idle_delay_secs = self.idle_delay.unwrap_or(60);
-        if idle_delay_secs > 3600 {
-            bail!("netflow.idle_delay: {idle_delay_secs} s is more than the maximum of 3600 s");
-        }
-        let mut listen = Vec::with_capacity(self.listen.len());
-        for (i, l) in self.listen.iter().enumerate() {
-            let address: SocketAddr = l.address.parse().map_err(|_| {
-                anyhow!(
-                    "netflow.listen[{i}].address: {:?} is not an address and port such as 0.0.0.0:2055",
-                    l.address
-                )
-            })?;
-            if listen
-                .iter()
-                .any(|s: &ListenSpec| s.address == address && address.port() != 0)
-            {
-                bail!("netflow.listen[{i}].address: {address} is given twice");
-            }
-            listen.push(ListenSpec {
-                address,
-                receive_buffer,
-            });
-        }
+        let idle_delay_secs = idle_delay("netflow", self.idle_delay, 60)?;
+        let listen = listen_specs("netflow", &self.listen, self.receive_buffer, 2055)?;
         Ok(NetflowSettings {
             decoder: DecoderOptions {
                 sampling,
@@ -114,6 +85,60 @@ impl NetflowSection {
             idle_delay_secs,
         })
     }
+}
+
+/// `SECTION.sampling`: `scale` (default) or `raw`.
+pub(super) fn sampling(section: &str, value: Option<&str>) -> Result<Sampling> {
+    match value {
+        None | Some("scale") => Ok(Sampling::Scale),
+        Some("raw") => Ok(Sampling::Raw),
+        Some(other) => bail!("{section}.sampling: {other:?} must be scale or raw"),
+    }
+}
+
+/// `SECTION.idle_delay`, seconds (at most an hour).
+pub(super) fn idle_delay(section: &str, value: Option<u64>, default: u64) -> Result<u64> {
+    let secs = value.unwrap_or(default);
+    if secs > 3600 {
+        bail!("{section}.idle_delay: {secs} s is more than the maximum of 3600 s");
+    }
+    Ok(secs)
+}
+
+/// The sockets of `[[SECTION.listen]]` with `SECTION.receive_buffer`
+/// (`port` in the example of the error message).
+pub(super) fn listen_specs(
+    section: &str,
+    blocks: &[ListenSection],
+    receive_buffer: Option<usize>,
+    port: u16,
+) -> Result<Vec<ListenSpec>> {
+    let receive_buffer = receive_buffer.unwrap_or(DEFAULT_RECEIVE_BUFFER);
+    if !(4096..=1 << 30).contains(&receive_buffer) {
+        bail!(
+            "{section}.receive_buffer: {receive_buffer} must be between 4096 and 1073741824 bytes"
+        );
+    }
+    let mut listen = Vec::with_capacity(blocks.len());
+    for (i, l) in blocks.iter().enumerate() {
+        let address: SocketAddr = l.address.parse().map_err(|_| {
+            anyhow!(
+                "{section}.listen[{i}].address: {:?} is not an address and port such as 0.0.0.0:{port}",
+                l.address
+            )
+        })?;
+        if listen
+            .iter()
+            .any(|s: &ListenSpec| s.address == address && address.port() != 0)
+        {
+            bail!("{section}.listen[{i}].address: {address} is given twice");
+        }
+        listen.push(ListenSpec {
+            address,
+            receive_buffer,
+        });
+    }
+    Ok(listen)
 }
 
 #[cfg(test)]

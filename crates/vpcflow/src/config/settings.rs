@@ -150,6 +150,8 @@ pub struct Settings {
     pub state_save_interval_secs: u64,
     /// NetFlow/IPFIX decoding and the collector's sockets.
     pub netflow: super::NetflowSettings,
+    /// sFlow decoding and the collector's sockets.
+    pub sflow: super::SflowSettings,
     /// `state.dir` (`None`: the default, see [`super::state_dir`]).
     pub state_dir: Option<PathBuf>,
     /// `durability.sync_interval` (`None`: `durability.enabled = false`).
@@ -263,6 +265,7 @@ pub fn build(file: ConfigFile, flags: &Overrides) -> Result<Settings> {
     let interfaces = super::interface::by_name(&file.interfaces)?;
     let skydive = file.skydive.settings()?;
     let netflow = file.netflow.settings(interval.secs())?;
+    let sflow = file.sflow.settings()?;
     let aws_ip_ranges = fl
         .aws_ip_ranges
         .as_deref()
@@ -282,6 +285,7 @@ pub fn build(file: ConfigFile, flags: &Overrides) -> Result<Settings> {
         state_save_interval_secs: skydive.state_save_interval_secs,
         state_dir,
         netflow,
+        sflow,
         sync_interval,
         captures: capture.live,
         capture_idle_delay_secs: capture.idle_delay_secs,

@@ -240,6 +240,54 @@ fn encode_ingest(e: &mut DescriptorEncoder, t: &Telemetry) -> Result {
     if v.netflow_collector.listening > 0 || v.netflow.datagrams > 0 {
         encode_netflow(e, &v)?;
     }
+    if v.sflow_collector.listening > 0 || v.sflow.datagrams > 0 {
+        encode_sflow(e, &v)?;
+    }
+    Ok(())
+}
+
+fn encode_sflow(e: &mut DescriptorEncoder, v: &super::IngestView) -> Result {
+    let c = &v.sflow_collector;
+    let n = &v.sflow;
+    gauge(
+        e,
+        "sflow_listeners",
+        "sFlow sockets listening now",
+        c.listening,
+    )?;
+    family(
+        e,
+        MetricType::Counter,
+        "sflow_datagrams",
+        "sFlow datagrams: received, dropped by the kernel (receive buffer full), dropped behind the pipeline, malformed",
+        [
+            ([("result", "received")], c.datagrams),
+            ([("result", "kernel_drop")], c.kernel_drops),
+            ([("result", "queue_drop")], c.queue_drops),
+            ([("result", "malformed")], n.malformed),
+        ],
+    )?;
+    counter(
+        e,
+        "sflow_flow_samples",
+        "Flow samples decoded (compact and expanded)",
+        n.flow_samples,
+    )?;
+    family(
+        e,
+        MetricType::Counter,
+        "sflow_losses",
+        "sFlow losses (SKIPDATA): datagrams in sequence gaps, samples in sample-sequence gaps, packets the agents dropped, samples that could not be counted",
+        [
+            ([("kind", "datagrams")], n.lost_datagrams),
+            ([("kind", "samples")], n.lost_samples),
+            ([("kind", "agent_drops")], n.agent_drops),
+            (
+                [("kind", "undecodable")],
+                n.undecodable + n.unsupported_headers + n.invalid_samples,
+            ),
+        ],
+    )?;
     Ok(())
 }
 

@@ -7,9 +7,11 @@ use std::time::Instant;
 use vpcflow_core::aggregate::AggregatorStats;
 use vpcflow_sinks::RunSummary;
 use vpcflow_sources::live::LiveCaptureStats;
-use vpcflow_sources::netflow::{CollectorStats, NetflowStats};
+use vpcflow_sources::netflow::NetflowStats;
+use vpcflow_sources::sflow::SflowStats;
 use vpcflow_sources::skydive::live::LiveStats;
 use vpcflow_sources::skydive::ConverterStats;
+use vpcflow_sources::udp::CollectorStats;
 
 use vpcflow_sinks::spool::DeliveryCounts;
 use vpcflow_sinks::DeliveryStats;
@@ -48,6 +50,10 @@ pub struct IngestView {
     pub netflow_collector: CollectorStats,
     /// What the NetFlow/IPFIX decoder did.
     pub netflow: NetflowStats,
+    /// What the sFlow sockets received.
+    pub sflow_collector: CollectorStats,
+    /// What the sFlow decoder did.
+    pub sflow: SflowStats,
     /// What aggregation did.
     pub aggregation: AggregatorStats,
     /// Flows in open windows.

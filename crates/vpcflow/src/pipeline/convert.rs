@@ -10,11 +10,13 @@ use anyhow::Result;
 use vpcflow_core::aggregate::AggregatorStats;
 use vpcflow_sinks::s3::DeliveryReport;
 use vpcflow_sinks::{FileFormat, RunSummary};
-use vpcflow_sources::netflow::replay::{self as netflow_replay, ReplayOptions, ReplayStats};
 use vpcflow_sources::netflow::{Decoder, NetflowStats};
 use vpcflow_sources::pcap::{read_capture, read_capture_stream, CaptureStats};
+use vpcflow_sources::sflow::{self, SflowStats};
 use vpcflow_sources::skydive::replay::{self, BadLine};
 use vpcflow_sources::skydive::{Converter, ConverterStats};
+use vpcflow_sources::udp::replay::{self as udp_replay, ReplayOptions, ReplayStats};
+use vpcflow_sources::udp::DatagramDecoder;
 
 use super::start;
 use crate::config::Settings;
@@ -34,6 +36,12 @@ pub enum InputKind {
         /// Only datagrams to or from this port.
         port: Option<u16>,
     },
+    /// Captures of sFlow export traffic (UDP datagrams to `port`, or to
+    /// any port).
+    Sflow {
+        /// Only datagrams to or from this port.
+        port: Option<u16>,
+    },
 }
 
 impl InputKind {
@@ -42,7 +50,7 @@ impl InputKind {
         match self {
             InputKind::Captures => "capture file",
             InputKind::Skydive => "Skydive recording",
-            InputKind::Netflow { .. } => "capture of export traffic",
+            InputKind::Netflow { .. } | InputKind::Sflow { .. } => "capture of export traffic",
         }
     }
 }
@@ -66,7 +74,10 @@ pub struct ConvertSummary {
     pub files_failed: Vec<(PathBuf, String)>,
     /// What the NetFlow/IPFIX decoder did (`--netflow`).
     pub netflow: NetflowStats,
-    /// What reading the captures of export traffic found (`--netflow`).
+    /// What the sFlow decoder did (`--sflow`).
+    pub sflow: SflowStats,
+    /// What reading the captures of export traffic found (`--netflow`,
+    /// `--sflow`).
     pub netflow_replay: ReplayStats,
     /// What the capture reader saw.
     pub capture: CaptureStats,
@@ -102,6 +113,7 @@ pub fn convert(
     let mut converter = Converter::new(settings.skydive.clone());
     let mut done_before = 0u64;
     let mut netflow = Decoder::new(settings.netflow.decoder);
+    let mut sflow = sflow::Decoder::new(settings.sflow.decoder);
     for item in inputs {
         let path = item.name().to_path_buf();
         let noun = input.file_noun();
@@ -120,11 +132,11 @@ pub fn convert(
                 .map_or(bytes, |r| r.load(Ordering::Relaxed));
             progress(done_before + raw)
         };
-        if let InputKind::Netflow { port } = input {
+        if let InputKind::Netflow { port } | InputKind::Sflow { port } = input {
             let options = ReplayOptions { port };
-            let read = match opened {
-                Some(o) => netflow_replay::read(&path, o.reader, &options, &mut netflow, ingest),
-                None => netflow_replay::read_file(&path, &options, &mut netflow, ingest),
+            let read = match input {
+                InputKind::Sflow { .. } => replay(&path, opened, &options, &mut sflow, ingest),
+                _ => replay(&path, opened, &options, &mut netflow, ingest),
             };
             match read {
                 Ok(stats) => {
@@ -195,6 +207,8 @@ pub fn convert(
     }
     netflow.finish(ingest);
     summary.netflow = *netflow.stats();
+    DatagramDecoder::finish(&mut sflow, ingest);
+    summary.sflow = *sflow.stats();
     converter.finish(ingest);
     summary.skydive = *converter.stats();
     ingest.finish();
@@ -202,4 +216,19 @@ pub fn convert(
     (summary.output, summary.delivery) = pipeline.join()?;
     summary.elapsed = started.elapsed();
     Ok(summary)
+}
+
+/// Reads one capture of export traffic (opened as a stream, or by its
+/// path) into `decoder`.
+fn replay<D: DatagramDecoder>(
+    path: &std::path::Path,
+    opened: Option<crate::inputs::Opened>,
+    options: &ReplayOptions,
+    decoder: &mut D,
+    out: &mut dyn vpcflow_core::FlowConsumer,
+) -> Result<ReplayStats, String> {
+    match opened {
+        Some(o) => udp_replay::read(path, o.reader, options, decoder, out),
+        None => udp_replay::read_file(path, options, decoder, out),
+    }
 }

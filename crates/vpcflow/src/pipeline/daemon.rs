@@ -12,9 +12,11 @@ use vpcflow_core::aggregate::AggregatorStats;
 use vpcflow_sinks::s3::DeliveryReport;
 use vpcflow_sinks::RunSummary;
 use vpcflow_sources::live::LiveCaptureStats;
-use vpcflow_sources::netflow::{CollectorStats, NetflowStats};
+use vpcflow_sources::netflow::NetflowStats;
+use vpcflow_sources::sflow::SflowStats;
 use vpcflow_sources::skydive::live::LiveStats;
 use vpcflow_sources::skydive::ConverterStats;
+use vpcflow_sources::udp::CollectorStats;
 use vpcflow_sources::{Source, SourceStats};
 
 use super::ingest::{Durable, Ingest};
@@ -42,6 +44,10 @@ pub struct RunTotals {
     pub netflow_collector: CollectorStats,
     /// What the NetFlow/IPFIX decoder did.
     pub netflow: NetflowStats,
+    /// What the sFlow sockets received.
+    pub sflow_collector: CollectorStats,
+    /// What the sFlow decoder did.
+    pub sflow: SflowStats,
     /// What aggregation did.
     pub aggregation: AggregatorStats,
     /// What the sink wrote.
@@ -102,6 +108,10 @@ fn ingest_view(ingest: &Ingest, sources: &mut [Box<dyn Source>]) -> IngestView {
                 view.netflow_collector = collector;
                 view.netflow = decoder;
             }
+            SourceStats::Sflow { collector, decoder } => {
+                view.sflow_collector = collector;
+                view.sflow = decoder;
+            }
         }
         view.failing.extend(source.failing());
     }
@@ -143,8 +153,12 @@ pub fn run_live(settings: &Settings, control: Control) -> Result<RunTotals> {
         telemetry.plug_delivery(&spool.destination, spool.queue.stats().clone());
     }
     ingest.captures = settings.captures.clone();
-    ingest.other_source = if settings.analyzers.is_empty() && !settings.netflow.listen.is_empty() {
+    ingest.other_source = if !settings.analyzers.is_empty() {
+        "skydive"
+    } else if !settings.netflow.listen.is_empty() {
         "netflow"
+    } else if !settings.sflow.listen.is_empty() {
+        "sflow"
     } else {
         "skydive"
     };
@@ -158,13 +172,18 @@ pub fn run_live(settings: &Settings, control: Control) -> Result<RunTotals> {
     } else {
         settings.capture_idle_delay_secs
     };
-    if !settings.netflow.listen.is_empty() {
-        // Exporters send a flow when it ends or times out: event time must
-        // wait for the slowest of the configured sources.
+    // Exporters send a flow when it ends or times out (NetFlow), samples
+    // as they come (sFlow): event time must wait for the slowest of the
+    // configured sources.
+    let exporters = [
+        (!settings.netflow.listen.is_empty()).then_some(settings.netflow.idle_delay_secs),
+        (!settings.sflow.listen.is_empty()).then_some(settings.sflow.idle_delay_secs),
+    ];
+    if let Some(delay) = exporters.into_iter().flatten().max() {
         idle_delay = if settings.captures.is_empty() && settings.analyzers.is_empty() {
-            settings.netflow.idle_delay_secs
+            delay
         } else {
-            idle_delay.max(settings.netflow.idle_delay_secs)
+            idle_delay.max(delay)
         };
     }
     let mut last_advance = Instant::now();
@@ -235,6 +254,10 @@ pub fn run_live(settings: &Settings, control: Control) -> Result<RunTotals> {
             SourceStats::Netflow { collector, decoder } => {
                 totals.netflow_collector = collector;
                 totals.netflow = decoder;
+            }
+            SourceStats::Sflow { collector, decoder } => {
+                totals.sflow_collector = collector;
+                totals.sflow = decoder;
             }
         }
     }

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Result};
 use vpcflow_sources::live::{present_interfaces, LiveSource};
-use vpcflow_sources::netflow::NetflowSource;
+use vpcflow_sources::netflow::{Decoder, NetflowSource};
+use vpcflow_sources::sflow::{self, SflowSource};
 use vpcflow_sources::skydive::{Converter, SkydiveSource, StateStore};
 use vpcflow_sources::Source;
 
@@ -46,7 +47,13 @@ pub fn open(settings: &Settings) -> Result<Vec<Box<dyn Source>>> {
     if !settings.netflow.listen.is_empty() {
         sources.push(Box::new(NetflowSource::new(
             settings.netflow.listen.clone(),
-            settings.netflow.decoder,
+            Decoder::new(settings.netflow.decoder),
+        )));
+    }
+    if !settings.sflow.listen.is_empty() {
+        sources.push(Box::new(SflowSource::new(
+            settings.sflow.listen.clone(),
+            sflow::Decoder::new(settings.sflow.decoder),
         )));
     }
     Ok(sources)
@@ -59,8 +66,9 @@ pub fn preflight(settings: &Settings) -> Result<()> {
     if settings.captures.is_empty()
         && settings.analyzers.is_empty()
         && settings.netflow.listen.is_empty()
+        && settings.sflow.listen.is_empty()
     {
-        bail!("nothing to run: configure [[capture.interface]], [[skydive.analyzer]] or [[netflow.listen]] blocks");
+        bail!("nothing to run: configure [[capture.interface]], [[skydive.analyzer]], [[netflow.listen]] or [[sflow.listen]] blocks");
     }
     let present = present_interfaces();
     for (i, spec) in settings.captures.iter().enumerate() {

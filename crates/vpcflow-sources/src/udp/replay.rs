@@ -1,18 +1,20 @@
 //! Export datagrams read back from a capture file (`vpcflow convert
-//! --netflow`): every UDP datagram of the file (or only those to or from
-//! one port) is decoded, in file order, as the collector would have
-//! decoded it on arrival; the exporter is the datagram's source address.
+//! --netflow`, `--sflow`): every UDP datagram of the file (or only those
+//! to or from one port) is decoded, in file order, as the collector would
+//! have decoded it on arrival (the frame's capture time standing for the
+//! arrival time); the exporter is the datagram's source address.
 
 use std::fs::File;
 use std::io::Read;
 use std::net::IpAddr;
 use std::path::Path;
 
-use pcap_parser::pcapng::Block;
+use pcap_parser::pcapng::{build_ts_resolution, Block};
 use pcap_parser::{create_reader, PcapBlockOwned, PcapError};
-use vpcflow_core::FlowConsumer;
+use vpcflow_core::flow::NANOS_PER_SEC;
+use vpcflow_core::{FlowConsumer, Timestamp};
 
-use super::Decoder;
+use super::DatagramDecoder;
 use crate::decode::{self, linktype, Next};
 
 /// Which datagrams of a capture are export datagrams.
@@ -56,16 +58,20 @@ impl ReplayStats {
     }
 }
 
+/// What [`for_each_datagram`] calls with each datagram: the frame number,
+/// capture time, source address and payload.
+pub type EachDatagram<'a> = dyn FnMut(u64, Timestamp, IpAddr, &[u8]) + 'a;
+
 /// Errors kept per file; later ones are only counted.
 const MAX_ERRORS: usize = 20;
 
 /// Reads the capture at `path` and decodes its export datagrams with
 /// `decoder` into `out`. A file that is not a capture is an error; damage
 /// inside it ends the reading with [`ReplayStats::truncated`].
-pub fn read_file(
+pub fn read_file<D: DatagramDecoder>(
     path: &Path,
     options: &ReplayOptions,
-    decoder: &mut Decoder,
+    decoder: &mut D,
     out: &mut dyn FlowConsumer,
 ) -> Result<ReplayStats, String> {
     let file = File::open(path).map_err(|e| format!("{}: cannot open: {e}", path.display()))?;
@@ -74,17 +80,17 @@ pub fn read_file(
 
 /// Like [`read_file`], on a capture read from a stream (standard input, a
 /// decompressor); `path` only names it in messages.
-pub fn read<R: Read + Send>(
+pub fn read<R: Read + Send, D: DatagramDecoder>(
     path: &Path,
     input: R,
     options: &ReplayOptions,
-    decoder: &mut Decoder,
+    decoder: &mut D,
     out: &mut dyn FlowConsumer,
 ) -> Result<ReplayStats, String> {
     let mut malformed = 0u64;
     let mut errors = Vec::new();
-    let mut stats = datagrams_of(path, input, options, &mut |n, src, payload| {
-        if let Err(e) = decoder.datagram(src, payload, out) {
+    let mut stats = datagrams_of(path, input, options, &mut |n, at, src, payload| {
+        if let Err(e) = decoder.decode_datagram(src, at, payload, out) {
             malformed += 1;
             if errors.len() < MAX_ERRORS {
                 tracing::warn!(frame = n, exporter = %src, error = %e, "malformed export datagram");
@@ -97,12 +103,13 @@ pub fn read<R: Read + Send>(
     Ok(stats)
 }
 
-/// Calls `each` with the frame number, source address and payload of every
-/// selected, complete UDP datagram of the capture at `path`, in file order.
+/// Calls `each` with the frame number, capture time, source address and
+/// payload of every selected, complete UDP datagram of the capture at
+/// `path`, in file order.
 pub fn for_each_datagram(
     path: &Path,
     options: &ReplayOptions,
-    each: &mut dyn FnMut(u64, IpAddr, &[u8]),
+    each: &mut EachDatagram<'_>,
 ) -> Result<ReplayStats, String> {
     let file = File::open(path).map_err(|e| format!("{}: cannot open: {e}", path.display()))?;
     datagrams_of(path, file, options, each)
@@ -113,46 +120,67 @@ fn datagrams_of<R: Read + Send>(
     path: &Path,
     input: R,
     options: &ReplayOptions,
-    each: &mut dyn FnMut(u64, IpAddr, &[u8]),
+    each: &mut EachDatagram<'_>,
 ) -> Result<ReplayStats, String> {
     let mut reader = create_reader(1 << 20, input).map_err(|e| match e {
         PcapError::Eof => format!("{}: the file is empty", path.display()),
         _ => format!("{}: not a pcap or pcapng capture file", path.display()),
     })?;
     let mut stats = ReplayStats::default();
-    let mut linktypes: Vec<u32> = Vec::new();
+    // Per pcapng interface: link type, time units per second, offset (s).
+    let mut interfaces: Vec<(u32, u64, i64)> = Vec::new();
     let mut legacy_linktype = linktype::ETHERNET;
+    let mut legacy_frac_ns = 1_000;
+    let mut last_ts: Timestamp = 0;
     loop {
         match reader.next() {
             Ok((offset, block)) => {
-                let frame: Option<(u32, &[u8])> = match &block {
+                let frame: Option<(u32, Timestamp, &[u8])> = match &block {
                     PcapBlockOwned::LegacyHeader(h) => {
                         legacy_linktype = (h.network.0 as u32) & 0xFFFF;
+                        legacy_frac_ns = if h.is_nanosecond_precision() {
+                            1
+                        } else {
+                            1_000
+                        };
                         None
                     }
-                    PcapBlockOwned::Legacy(b) => Some((legacy_linktype, b.data)),
+                    PcapBlockOwned::Legacy(b) => {
+                        let ts = u64::from(b.ts_sec) * NANOS_PER_SEC
+                            + u64::from(b.ts_usec) * legacy_frac_ns;
+                        Some((legacy_linktype, ts, b.data))
+                    }
                     PcapBlockOwned::NG(Block::SectionHeader(_)) => {
-                        linktypes.clear();
+                        interfaces.clear();
                         None
                     }
                     PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
-                        linktypes.push(idb.linktype.0 as u32);
+                        let units = build_ts_resolution(idb.if_tsresol).unwrap_or(1_000_000);
+                        interfaces.push((idb.linktype.0 as u32, units, idb.if_tsoffset));
                         None
                     }
                     PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => {
                         let len = (epb.caplen as usize).min(epb.data.len());
-                        linktypes
+                        interfaces
                             .get(epb.if_id as usize)
-                            .map(|&lt| (lt, &epb.data[..len]))
+                            .map(|&(lt, units, offset)| {
+                                let raw = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
+                                (lt, ng_time(raw, units, offset), &epb.data[..len])
+                            })
                     }
                     PcapBlockOwned::NG(Block::SimplePacket(spb)) => {
-                        linktypes.first().map(|&lt| (lt, spb.data))
+                        // No time in a simple packet block: the previous
+                        // frame's.
+                        interfaces
+                            .first()
+                            .map(|&(lt, _, _)| (lt, last_ts, spb.data))
                     }
                     PcapBlockOwned::NG(_) => None,
                 };
-                if let Some((lt, data)) = frame {
+                if let Some((lt, ts, data)) = frame {
                     stats.frames += 1;
-                    datagram(lt, data, options, each, &mut stats);
+                    last_ts = ts;
+                    datagram(lt, ts, data, options, each, &mut stats);
                 }
                 reader.consume(offset);
             }
@@ -178,9 +206,10 @@ fn datagrams_of<R: Read + Send>(
 /// One frame: its UDP payload to `each`, if it is one of the selection.
 fn datagram(
     lt: u32,
+    ts: Timestamp,
     frame: &[u8],
     options: &ReplayOptions,
-    each: &mut dyn FnMut(u64, IpAddr, &[u8]),
+    each: &mut EachDatagram<'_>,
     stats: &mut ReplayStats,
 ) {
     let Some((src, sport, dport, payload, complete)) = udp(lt, frame) else {
@@ -198,7 +227,15 @@ fn datagram(
         return;
     }
     stats.datagrams += 1;
-    each(stats.frames, src, payload);
+    each(stats.frames, ts, src, payload);
+}
+
+/// A pcapng timestamp of `raw` units (`units` a second) plus `offset_s`
+/// seconds, in nanoseconds.
+fn ng_time(raw: u64, units: u64, offset_s: i64) -> Timestamp {
+    let ns = u128::from(raw) * u128::from(NANOS_PER_SEC) / u128::from(units.max(1));
+    let ns = u64::try_from(ns).unwrap_or(u64::MAX);
+    ns.saturating_add_signed(offset_s.saturating_mul(NANOS_PER_SEC as i64))
 }
 
 /// The source address, ports and payload of a UDP datagram over IP, and

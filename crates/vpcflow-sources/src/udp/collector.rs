@@ -1,5 +1,6 @@
-//! The collector of `vpcflow run`: UDP sockets receiving NetFlow v5, v9 and
-//! IPFIX datagrams (the version is detected per datagram).
+//! The collectors of `vpcflow run`: UDP sockets receiving export datagrams
+//! (NetFlow v5, v9 and IPFIX, or sFlow), each decoded by a
+//! [`DatagramDecoder`].
 //!
 //! One thread per socket receives into batches and hands them over a
 //! bounded channel, so a busy socket never blocks another; decoding runs on
@@ -22,7 +23,7 @@ use std::time::Duration;
 
 use vpcflow_core::FlowConsumer;
 
-use super::{Decoder, DecoderOptions, NetflowStats};
+use super::DatagramDecoder;
 use crate::source::{Source, SourceStats};
 
 /// Batches in flight from the socket threads to the pipeline.
@@ -75,10 +76,10 @@ enum Message {
     },
 }
 
-/// The NetFlow/IPFIX collector: a [`Source`] over UDP sockets.
-pub struct NetflowSource {
+/// A collector: a [`Source`] over UDP sockets, decoding with `D`.
+pub struct Collector<D: DatagramDecoder> {
     specs: Vec<ListenSpec>,
-    decoder: Decoder,
+    decoder: D,
     tx: SyncSender<Message>,
     rx: Receiver<Message>,
     stop: Arc<AtomicBool>,
@@ -88,14 +89,14 @@ pub struct NetflowSource {
     stats: CollectorStats,
 }
 
-impl NetflowSource {
-    /// A collector on `specs` decoding with `options` (nothing is bound
+impl<D: DatagramDecoder> Collector<D> {
+    /// A collector on `specs` decoding with `decoder` (nothing is bound
     /// until [`Source::start`]).
-    pub fn new(specs: Vec<ListenSpec>, options: DecoderOptions) -> NetflowSource {
+    pub fn new(specs: Vec<ListenSpec>, decoder: D) -> Collector<D> {
         let (tx, rx) = sync_channel(CHANNEL_DEPTH);
-        NetflowSource {
+        Collector {
             specs,
-            decoder: Decoder::new(options),
+            decoder,
             tx,
             rx,
             stop: Arc::new(AtomicBool::new(false)),
@@ -111,9 +112,9 @@ impl NetflowSource {
         &self.bound
     }
 
-    /// What the decoder saw so far.
-    pub fn decoder_stats(&self) -> &NetflowStats {
-        self.decoder.stats()
+    /// The decoder.
+    pub fn decoder(&self) -> &D {
+        &self.decoder
     }
 
     fn apply(&mut self, message: Message, now_ns: u64, out: &mut dyn FlowConsumer) {
@@ -138,8 +139,11 @@ impl NetflowSource {
                 let mut start = 0;
                 for (from, end) in datagrams {
                     self.stats.datagrams += 1;
-                    if let Err(e) = self.decoder.datagram(from, &bytes[start..end], out) {
-                        if self.decoder.stats().malformed <= MAX_LOGGED_ERRORS {
+                    if let Err(e) =
+                        self.decoder
+                            .decode_datagram(from, now_ns, &bytes[start..end], out)
+                    {
+                        if self.decoder.malformed() <= MAX_LOGGED_ERRORS {
                             tracing::warn!(exporter = %from, error = %e, "malformed export datagram");
                         }
                     }
@@ -149,7 +153,7 @@ impl NetflowSource {
             Message::Closed { listener, error } => {
                 self.stats.socket_errors += 1;
                 self.stats.listening = self.stats.listening.saturating_sub(1);
-                tracing::error!(listener = %self.specs[listener].address, %error, "netflow listener stopped");
+                tracing::error!(listener = %self.specs[listener].address, %error, "{} listener stopped", D::KEY);
                 if let Some(h) = self.threads[listener].take() {
                     let _ = h.join();
                 }
@@ -159,25 +163,26 @@ impl NetflowSource {
     }
 }
 
-impl Source for NetflowSource {
+impl<D: DatagramDecoder> Source for Collector<D> {
     fn start(&mut self, _out: &mut dyn FlowConsumer) -> Result<(), String> {
         for (i, spec) in self.specs.iter().enumerate() {
             let socket = open(spec).map_err(|e| {
                 format!(
-                    "netflow.listen[{i}].address: cannot listen on {}: {e}",
+                    "{}[{i}].address: cannot listen on {}: {e}",
+                    D::KEY,
                     spec.address
                 )
             })?;
             let bound = socket
                 .local_addr()
-                .map_err(|e| format!("netflow.listen[{i}]: {e}"))?;
+                .map_err(|e| format!("{}[{i}]: {e}", D::KEY))?;
             let tx = self.tx.clone();
             let stop = self.stop.clone();
             let handle = thread::Builder::new()
-                .name(format!("vpcflow-nf-{i}"))
+                .name(format!("vpcflow-{}-{i}", D::THREAD))
                 .spawn(move || receive(i, socket, tx, stop))
-                .map_err(|e| format!("netflow.listen[{i}]: cannot start its thread: {e}"))?;
-            tracing::info!(address = %bound, "collecting NetFlow/IPFIX");
+                .map_err(|e| format!("{}[{i}]: cannot start its thread: {e}", D::KEY))?;
+            tracing::info!(address = %bound, "collecting {}", D::PROTOCOL);
             self.threads.push(Some(handle));
             self.closed.push(None);
             self.bound.push(bound);
@@ -221,16 +226,13 @@ impl Source for NetflowSource {
             .enumerate()
             .filter_map(|(i, e)| {
                 e.as_ref()
-                    .map(|e| format!("netflow.listen[{i}]: the socket failed: {e}"))
+                    .map(|e| format!("{}[{i}]: the socket failed: {e}", D::KEY))
             })
             .collect()
     }
 
     fn stats(&self) -> SourceStats {
-        SourceStats::Netflow {
-            collector: self.stats,
-            decoder: *self.decoder.stats(),
-        }
+        self.decoder.source_stats(self.stats)
     }
 }
 
