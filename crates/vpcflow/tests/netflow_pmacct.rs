@@ -211,3 +211,43 @@ fn pmacct_exports_decode_like_nfdump_tshark_and_the_truth() {
     assert!(totals.contains_key(&Agreement::FragmentsWithPorts));
     assert!(totals.contains_key(&Agreement::ZeroLengthPackets));
 }
+
+/// `vpcflow convert --netflow` of `pcap` with a format of the interface,
+/// addresses, flow-direction and log-status: its records.
+fn directions(pcap: &Path, dir: &Path, name: &str) -> Vec<Vec<String>> {
+    let out = dir.join(name);
+    common::vpcflow_ok(&[
+        "convert",
+        "--quiet",
+        "--netflow",
+        pcap.to_str().unwrap(),
+        "--format",
+        "${interface-id} ${srcaddr} ${dstaddr} ${flow-direction} ${log-status}",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    exporters::records(&out)
+}
+
+#[test]
+fn pmacct_direction_field_gives_flow_direction() {
+    if !pmacct::available("pmacct_direction_field_gives_flow_direction") {
+        return;
+    }
+    let Some(shared) = shared_dir() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let capture = shared.join("pcaps/suricata-sip-method.pcap");
+    for (version, expected) in [("10", "ingress"), ("9", "ingress"), ("5", "-")] {
+        let pcap = dir.path().join(format!("v{version}.pcap"));
+        pmacct::export(&capture, version, &pcap, dir.path()).unwrap();
+        let rows = directions(&pcap, dir.path(), &format!("v{version}"));
+        let ok: Vec<&Vec<String>> = rows.iter().filter(|r| r[4] == "OK").collect();
+        assert!(ok.len() > 100, "v{version}: {} records", ok.len());
+        // pmacct's nfprobe marks its flows ingress (DIRECTION 0) in v9 and
+        // IPFIX; v5 has no such field, and the exporter's interfaces have
+        // no addresses to decide it from.
+        for r in ok {
+            assert_eq!(r[3], expected, "v{version}: {r:?}");
+        }
+    }
+}

@@ -16,6 +16,9 @@
 //!   ingress interface (`ingressInterface`, v5 `input`) — the egress one
 //!   for records whose `flowDirection` is egress. `[[interface]]` blocks of
 //!   that name give it ENI metadata.
+//! * **Direction**: `flowDirection` (IPFIX 61, v9 `DIRECTION`) 0 is
+//!   ingress, 1 egress (the reverse half of a biflow the other one); without
+//!   it the interface's addresses decide at enrichment.
 //! * **Counts**: `octetDeltaCount`/`packetDeltaCount` (their `post` variants
 //!   when only those are given), the IP-layer counts; cumulative
 //!   `octetTotalCount`/`packetTotalCount` are turned into deltas per flow.
