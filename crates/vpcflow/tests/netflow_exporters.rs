@@ -371,3 +371,75 @@ fn live_collection_from_two_exporters_equals_the_offline_replay() {
     );
     assert!(live.len() > 100, "the SIP capture's flows: {}", live.len());
 }
+
+#[test]
+fn an_exporters_name_pattern_names_its_interfaces_for_their_metadata() {
+    if !available("an_exporters_name_pattern_names_its_interfaces_for_their_metadata") {
+        return;
+    }
+    let Some(shared) = shared_dir() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("ipfix.pcap");
+    export(
+        &shared.join("pcaps/suricata-sip-method.pcap"),
+        "10",
+        &[],
+        &pcap,
+        dir.path(),
+    )
+    .expect("softflowd reads the capture");
+    // softflowd exports ifIndex 0 from 127.0.0.1.
+    let config = |pattern: &str| {
+        vpcflow_testkit::ConfigToml::new()
+            .test_flow_log()
+            .array_entry("netflow.exporter")
+            .set("address", "127.0.0.1")
+            .set("interface_name", pattern)
+            .array_entry("interface")
+            .set("name", "rtr1-0")
+            .set("interface_id", "eni-0a1b2c3d4e5f60718")
+            .set("vpc_id", "vpc-0a1b2c3d4e5f60718")
+            .write_as(&dir.path().join(format!("{}.toml", pattern.len())))
+    };
+    let good = config("rtr1-{ifindex}");
+    let out = dir.path().join("named");
+    common::vpcflow_ok(&[
+        "convert",
+        "--quiet",
+        "--netflow",
+        pcap.to_str().unwrap(),
+        "--config",
+        good.to_str().unwrap(),
+        "--format",
+        "${interface-id} ${vpc-id} ${log-status}",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let rows = records(&out);
+    assert!(rows.len() > 100, "{} records", rows.len());
+    for r in &rows {
+        assert_eq!(
+            r[..2],
+            ["eni-0a1b2c3d4e5f60718", "vpc-0a1b2c3d4e5f60718"],
+            "{r:?}"
+        );
+    }
+    // A pattern without {ifindex}: an error naming the key.
+    let bad = config("rtr1");
+    let out = common::vpcflow(&[
+        "convert",
+        "--quiet",
+        "--netflow",
+        pcap.to_str().unwrap(),
+        "--config",
+        bad.to_str().unwrap(),
+        "--out",
+        dir.path().join("bad").to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("netflow.exporter[0].interface_name") && err.contains("{ifindex}"),
+        "{err}"
+    );
+}

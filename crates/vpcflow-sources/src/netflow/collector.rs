@@ -106,6 +106,12 @@ impl NetflowSource {
         }
     }
 
+    /// The collector naming exporters' interfaces with `names`.
+    pub fn with_names(mut self, names: super::names::InterfaceNames) -> NetflowSource {
+        self.decoder.names = names;
+        self
+    }
+
     /// The addresses bound (after the start; port 0 becomes the real port).
     pub fn bound(&self) -> &[SocketAddr] {
         &self.bound

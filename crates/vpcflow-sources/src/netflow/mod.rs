@@ -12,7 +12,8 @@
 //!
 //! # What a record becomes
 //!
-//! * **Interface**: `EXPORTER/ifindex-N`, the exporter's address and the
+//! * **Interface**: `EXPORTER/ifindex-N` (or the exporter's pattern,
+//!   [`names`]), the exporter's address and the
 //!   ingress interface (`ingressInterface`, v5 `input`) — the egress one
 //!   for records whose `flowDirection` is egress. `[[interface]]` blocks of
 //!   that name give it ENI metadata.
@@ -51,6 +52,7 @@
 
 pub mod collector;
 pub mod fields;
+pub mod names;
 pub mod replay;
 pub mod sequence;
 pub mod sets;
@@ -72,6 +74,7 @@ use vpcflow_core::{FlowConsumer, FlowUpdate, InterfaceIndex, LossEvent, Timestam
 pub use collector::{CollectorStats, NetflowSource};
 pub use stats::NetflowStats;
 
+use names::InterfaceNames;
 use sequence::{Gap, Sequences};
 use sets::{Definition, Dialect};
 use templates::{Clock, Limits, Pending, Scope, TemplateCache};
@@ -178,6 +181,7 @@ pub struct Decoder {
     stats: NetflowStats,
     batch: Vec<FlowUpdate>,
     definitions: Vec<Definition>,
+    names: InterfaceNames,
 }
 
 impl Decoder {
@@ -195,7 +199,15 @@ impl Decoder {
             stats: NetflowStats::default(),
             batch: Vec::with_capacity(BATCH),
             definitions: Vec::new(),
+            names: InterfaceNames::default(),
         }
+    }
+
+    /// The decoder naming exporters' interfaces with `names` (default:
+    /// `192.0.2.1/ifindex-3`).
+    pub fn with_names(mut self, names: InterfaceNames) -> Decoder {
+        self.names = names;
+        self
     }
 
     /// What was decoded so far.
@@ -533,7 +545,7 @@ impl Decoder {
             self.stats.records_over_interface_limit += 1;
             return None;
         }
-        let index = out.interface(&interface_name(exporter, ifindex));
+        let index = out.interface(&self.names.name(exporter, ifindex));
         self.interfaces.insert((exporter, ifindex), index);
         self.exporter_interfaces
             .entry(exporter)
@@ -541,9 +553,4 @@ impl Decoder {
             .push(index);
         Some(index)
     }
-}
-
-/// The interface name of `ifindex` of `exporter`: `192.0.2.1/ifindex-3`.
-pub fn interface_name(exporter: IpAddr, ifindex: u32) -> String {
-    format!("{exporter}/ifindex-{ifindex}")
 }

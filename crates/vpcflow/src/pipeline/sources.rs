@@ -44,10 +44,10 @@ pub fn open(settings: &Settings) -> Result<Vec<Box<dyn Source>>> {
         sources.push(Box::new(source));
     }
     if !settings.netflow.listen.is_empty() {
-        sources.push(Box::new(NetflowSource::new(
-            settings.netflow.listen.clone(),
-            settings.netflow.decoder,
-        )));
+        sources.push(Box::new(
+            NetflowSource::new(settings.netflow.listen.clone(), settings.netflow.decoder)
+                .with_names(settings.netflow.names.clone()),
+        ));
     }
     Ok(sources)
 }
