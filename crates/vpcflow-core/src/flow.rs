@@ -83,6 +83,26 @@ impl Action {
     }
 }
 
+/// The `flow-direction` field (of a record; of an update when its source
+/// knows it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum FlowDirection {
+    /// Into the interface.
+    Ingress,
+    /// Out of the interface.
+    Egress,
+}
+
+impl FlowDirection {
+    /// The text written in a record.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlowDirection::Ingress => "ingress",
+            FlowDirection::Egress => "egress",
+        }
+    }
+}
+
 /// One unidirectional observation of a flow, the only thing sources emit.
 ///
 /// `packets` and `bytes` are counted since the source's previous update for the
@@ -107,6 +127,9 @@ pub struct FlowUpdate {
     pub tcp_flags: TcpFlags,
     /// The action decided by the source, if it knows it.
     pub action: Action,
+    /// The direction the source reports (a NetFlow/IPFIX `flowDirection`);
+    /// `None`: the interface's addresses decide, as for captured packets.
+    pub direction: Option<FlowDirection>,
 }
 
 /// Input lost by a source (a truncated or undecodable packet, a capture drop): it

@@ -1,6 +1,6 @@
 //! Aggregated records, before interface metadata is attached.
 
-use crate::flow::{Action, FlowKey, InterfaceIndex, PacketAddrs};
+use crate::flow::{Action, FlowDirection, FlowKey, InterfaceIndex, PacketAddrs};
 use crate::tcp_flags::TcpFlags;
 
 /// The `log-status` of a record.
@@ -40,6 +40,9 @@ pub struct Traffic {
     pub tcp_flags: TcpFlags,
     /// ACCEPT or REJECT.
     pub action: Action,
+    /// The direction its source reported (`None`: the interface's addresses
+    /// decide, at enrichment).
+    pub direction: Option<FlowDirection>,
 }
 
 /// One aggregated record of one interface and one window.
@@ -77,7 +80,7 @@ impl FlowRecord {
                     head,
                     (addr_bits(k.src), addr_bits(k.dst)),
                     (k.src_port, k.dst_port, k.protocol, k.src.is_ipv6()),
-                    t.action,
+                    (t.action, t.direction),
                     self.status,
                     (t.packets, t.bytes, t.tcp_flags.value()),
                     t.packet_addrs,
@@ -110,7 +113,7 @@ pub(crate) fn sort_key_of_traffic(
     head: u128,
     (src, dst): (u128, u128),
     (src_port, dst_port, protocol, v6): (u16, u16, u8, bool),
-    action: Action,
+    (action, direction): (Action, Option<FlowDirection>),
     status: LogStatus,
     (packets, bytes, tcp_flags): (u64, u64, u8),
     packet_addrs: Option<PacketAddrs>,
@@ -121,6 +124,7 @@ pub(crate) fn sort_key_of_traffic(
         | (u128::from(v6) << 87)
         | ((action as u128) << 84)
         | ((status as u128) << 82)
+        | (u128::from(direction.map_or(0u8, |d| d as u8 + 1)) << 80)
         | u128::from(pkt_addrs_digest(packet_addrs));
     let counts = (u128::from(packets) << 72) | (u128::from(bytes) << 8) | u128::from(tcp_flags);
     (head, src, dst, tail, counts)

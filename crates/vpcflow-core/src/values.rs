@@ -29,24 +29,7 @@ impl TrafficType {
     }
 }
 
-/// The `flow-direction` field.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum FlowDirection {
-    /// Into the interface.
-    Ingress,
-    /// Out of the interface.
-    Egress,
-}
-
-impl FlowDirection {
-    /// The text written in a record.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FlowDirection::Ingress => "ingress",
-            FlowDirection::Egress => "egress",
-        }
-    }
-}
+pub use crate::flow::FlowDirection;
 
 /// Every field value of one record; `None` is written as `-`.
 ///

@@ -53,6 +53,7 @@ fn update(p: &Packet) -> FlowUpdate {
         last: t,
         tcp_flags: TcpFlags::from_tcp_header_byte(p.flags),
         action: Action::Accept,
+        direction: None,
     }
 }
 

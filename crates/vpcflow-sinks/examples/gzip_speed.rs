@@ -173,6 +173,7 @@ fn records(n: usize, ifaces: &[(InterfaceIndex, IpAddr, IpAddr)]) -> Vec<FlowRec
                     } else {
                         Action::Accept
                     },
+                    direction: None,
                 }),
                 status: LogStatus::Ok,
             }

@@ -102,6 +102,7 @@ pub fn ok_record(rng: &mut Rng, interface: InterfaceIndex, start: u64, end: u64)
             } else {
                 Action::Accept
             },
+            direction: None,
         }),
         status: LogStatus::Ok,
     }

@@ -76,6 +76,10 @@ fn probes() -> Vec<Probe> {
             "netflow.listen",
             "[[netflow.listen]]\naddress = \"0.0.0.0:2055\"\n",
         ),
+        table(
+            "netflow.exporter",
+            "[[netflow.exporter]]\naddress = \"192.0.2.1\"\n",
+        ),
         table("policy", "[policy]\n"),
         table("policy.security_group", SG),
         table("policy.network_acl", ACL),

@@ -79,6 +79,7 @@ proptest! {
                 last: t,
                 tcp_flags: TcpFlags::from_tcp_header_byte(port as u8),
                 action: Action::Accept,
+                direction: None,
             });
             packets += 1;
             bytes += len;

@@ -1,43 +1,29 @@
 //! NetFlow v5, v9 and IPFIX from a real exporter: softflowd exports the
 //! shared captures' flows over loopback, tcpdump records the datagrams,
-//! nfcapd/nfdump decodes the same datagrams independently, and
-//! `vpcflow convert --netflow` of the recording must give nfdump's packets
-//! and bytes per 5-tuple exactly, and the capture's truth wherever
-//! softflowd counts as the truth does.
+//! nfcapd/nfdump and tshark's cflow dissector decode the same datagrams
+//! independently, and `vpcflow convert --netflow` of the recording must give
+//! their packets and bytes per 5-tuple exactly, and the capture's truth
+//! wherever softflowd counts as the truth does.
 //!
-//! Needs root (tcpdump on loopback), softflowd, nfdump (nfcapd) and
+//! Needs root (tcpdump on loopback), softflowd, nfdump (nfcapd), tshark and
 //! tcpdump; without them the tests print `SKIPPED:` and pass, except under
 //! `VPCFLOW_REQUIRE_NETFLOW=1` (CI), where they must run.
 
 mod common;
 #[path = "common/exporters.rs"]
 mod exporters;
+#[path = "common/tshark.rs"]
+mod tshark;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use common::{vpcflow_ok, IDENTITY};
 use exporters::{
-    available, export, records, truth_flows, vpcflow_totals, Totals, TruthFlow, Tuple,
+    available, convert, diff, export, records, truth_flows, vpcflow_totals, Totals, TruthFlow,
+    Tuple,
 };
+use tshark::tshark_totals;
 use vpcflow_testkit::shared_dir;
-
-/// `vpcflow convert --netflow` of `pcap` into `dir/NAME`: its records.
-fn convert(pcap: &Path, dir: &Path, name: &str, extra: &[&str]) -> Vec<Vec<String>> {
-    let out = dir.join(name);
-    let mut args = vec![
-        "convert",
-        "--quiet",
-        "--netflow",
-        pcap.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ];
-    args.extend_from_slice(&IDENTITY);
-    args.extend_from_slice(extra);
-    vpcflow_ok(&args);
-    records(&out)
-}
 
 /// The shared captures softflowd can read (every link type it knows).
 fn captures(shared: &Path) -> Vec<PathBuf> {
@@ -52,21 +38,6 @@ fn captures(shared: &Path) -> Vec<PathBuf> {
         .collect();
     v.sort();
     v
-}
-
-fn diff(a: &Totals, b: &Totals) -> String {
-    let mut s = String::new();
-    for (k, v) in a {
-        if b.get(k) != Some(v) {
-            s += &format!("  {k:?}: {v:?} vs {:?}\n", b.get(k));
-        }
-    }
-    for (k, v) in b {
-        if !a.contains_key(k) {
-            s += &format!("  {k:?}: missing vs {v:?}\n");
-        }
-    }
-    s
 }
 
 /// Whether softflowd's counts of one flow agree with the truth's, by
@@ -149,11 +120,11 @@ fn softflowd_exports_decode_like_nfdump_and_the_truth() {
             // loaded: the export is made again (at most twice). The decoder
             // is deterministic, so a decoding difference persists.
             let mut attempt = 0;
-            let (ours, nfdump) = loop {
+            let (ours, nfdump, pcap) = loop {
                 attempt += 1;
                 let pcap = dir.path().join(format!("{name}-v{version}-{attempt}.pcap"));
                 let Some(nfdump) = export(&capture, version, extra, &pcap, dir.path()) else {
-                    break (Totals::new(), None);
+                    break (Totals::new(), None, pcap);
                 };
                 let rows = convert(
                     &pcap,
@@ -163,7 +134,7 @@ fn softflowd_exports_decode_like_nfdump_and_the_truth() {
                 );
                 let ours = vpcflow_totals(&rows);
                 if ours == nfdump || attempt == 3 {
-                    break (ours, Some(nfdump));
+                    break (ours, Some(nfdump), pcap);
                 }
                 println!("{name} v{version}: the recording differs from nfcapd's stream, exporting again");
             };
@@ -176,6 +147,22 @@ fn softflowd_exports_decode_like_nfdump_and_the_truth() {
                 failures += &format!(
                     "{name} v{version}: vpcflow vs nfdump\n{}",
                     diff(&ours, &nfdump)
+                );
+                continue;
+            }
+            // softflowd's v9 header counts the data records only, not the
+            // templates as RFC 3954 says: tshark stops reading its first
+            // datagram after that many records (the templates) and decodes
+            // no flow (nfcapd and vpcflow read every flowset).
+            let tshark = if version == "9" {
+                ours.clone()
+            } else {
+                tshark_totals(&pcap)
+            };
+            if ours != tshark {
+                failures += &format!(
+                    "{name} v{version}: vpcflow vs tshark\n{}",
+                    diff(&ours, &tshark)
                 );
                 continue;
             }
@@ -383,4 +370,76 @@ fn live_collection_from_two_exporters_equals_the_offline_replay() {
         "the SMB capture's flows"
     );
     assert!(live.len() > 100, "the SIP capture's flows: {}", live.len());
+}
+
+#[test]
+fn an_exporters_name_pattern_names_its_interfaces_for_their_metadata() {
+    if !available("an_exporters_name_pattern_names_its_interfaces_for_their_metadata") {
+        return;
+    }
+    let Some(shared) = shared_dir() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("ipfix.pcap");
+    export(
+        &shared.join("pcaps/suricata-sip-method.pcap"),
+        "10",
+        &[],
+        &pcap,
+        dir.path(),
+    )
+    .expect("softflowd reads the capture");
+    // softflowd exports ifIndex 0 from 127.0.0.1.
+    let config = |pattern: &str| {
+        vpcflow_testkit::ConfigToml::new()
+            .test_flow_log()
+            .array_entry("netflow.exporter")
+            .set("address", "127.0.0.1")
+            .set("interface_name", pattern)
+            .array_entry("interface")
+            .set("name", "rtr1-0")
+            .set("interface_id", "eni-0a1b2c3d4e5f60718")
+            .set("vpc_id", "vpc-0a1b2c3d4e5f60718")
+            .write_as(&dir.path().join(format!("{}.toml", pattern.len())))
+    };
+    let good = config("rtr1-{ifindex}");
+    let out = dir.path().join("named");
+    common::vpcflow_ok(&[
+        "convert",
+        "--quiet",
+        "--netflow",
+        pcap.to_str().unwrap(),
+        "--config",
+        good.to_str().unwrap(),
+        "--format",
+        "${interface-id} ${vpc-id} ${log-status}",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let rows = records(&out);
+    assert!(rows.len() > 100, "{} records", rows.len());
+    for r in &rows {
+        assert_eq!(
+            r[..2],
+            ["eni-0a1b2c3d4e5f60718", "vpc-0a1b2c3d4e5f60718"],
+            "{r:?}"
+        );
+    }
+    // A pattern without {ifindex}: an error naming the key.
+    let bad = config("rtr1");
+    let out = common::vpcflow(&[
+        "convert",
+        "--quiet",
+        "--netflow",
+        pcap.to_str().unwrap(),
+        "--config",
+        bad.to_str().unwrap(),
+        "--out",
+        dir.path().join("bad").to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("netflow.exporter[0].interface_name") && err.contains("{ifindex}"),
+        "{err}"
+    );
 }

@@ -155,7 +155,7 @@ impl Closed {
             head,
             f.key.addr_bits(),
             f.key.sort_parts(),
-            f.key.action(),
+            (f.key.action(), f.key.direction()),
             LogStatus::Ok,
             (
                 f.counters.packets,
@@ -179,6 +179,7 @@ impl Closed {
                 bytes: f.counters.bytes,
                 tcp_flags: f.counters.tcp_flags,
                 action: f.key.action(),
+                direction: f.key.direction(),
             }),
             status: LogStatus::Ok,
         }
@@ -352,7 +353,7 @@ mod tests {
                 for action in [Action::Accept, Action::Reject, Action::RejectBpa] {
                     let f = ClosedFlow {
                         window: 1_700_000_400,
-                        key: TableKey::new(InterfaceIndex(3), &key, action),
+                        key: TableKey::new(InterfaceIndex(3), &key, action, None),
                         counters: Counters {
                             packets: 12,
                             bytes: 3400,

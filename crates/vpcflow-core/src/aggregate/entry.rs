@@ -4,7 +4,7 @@
 use std::hash::{Hash, Hasher};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use crate::flow::{Action, FlowKey, FlowUpdate, InterfaceIndex, PacketAddrs};
+use crate::flow::{Action, FlowDirection, FlowKey, FlowUpdate, InterfaceIndex, PacketAddrs};
 use crate::tcp_flags::TcpFlags;
 
 /// An address as 16 bytes (IPv4 in the first four); the family is a flag.
@@ -34,8 +34,11 @@ fn from_bytes(b: AddrBytes, v6: bool) -> IpAddr {
 const FLAG_V6: u8 = 1;
 const FLAG_REJECT: u8 = 2;
 const FLAG_BPA: u8 = 4;
+const FLAG_INGRESS: u8 = 8;
+const FLAG_EGRESS: u8 = 16;
 
-/// What one record is keyed by within a window: interface, 5-tuple, action.
+/// What one record is keyed by within a window: interface, 5-tuple, action,
+/// and the direction when the source reported one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct TableKey {
     src: AddrBytes,
@@ -60,7 +63,12 @@ impl TableKey {
     };
 
     #[inline(always)]
-    pub fn new(interface: InterfaceIndex, key: &FlowKey, action: Action) -> TableKey {
+    pub fn new(
+        interface: InterfaceIndex,
+        key: &FlowKey,
+        action: Action,
+        direction: Option<FlowDirection>,
+    ) -> TableKey {
         TableKey {
             src: to_bytes(key.src),
             dst: to_bytes(key.dst),
@@ -73,7 +81,23 @@ impl TableKey {
                     Action::Accept => 0,
                     Action::Reject => FLAG_REJECT,
                     Action::RejectBpa => FLAG_REJECT | FLAG_BPA,
+                }
+                | match direction {
+                    None => 0,
+                    Some(FlowDirection::Ingress) => FLAG_INGRESS,
+                    Some(FlowDirection::Egress) => FLAG_EGRESS,
                 },
+        }
+    }
+
+    /// The direction the source reported, if it did.
+    pub fn direction(&self) -> Option<FlowDirection> {
+        if self.flags & FLAG_INGRESS != 0 {
+            Some(FlowDirection::Ingress)
+        } else if self.flags & FLAG_EGRESS != 0 {
+            Some(FlowDirection::Egress)
+        } else {
+            None
         }
     }
 
@@ -139,8 +163,9 @@ impl TableKey {
     /// A key from its [`ENCODED_LEN`](Self::ENCODED_LEN) journal bytes.
     pub fn decode(b: &[u8; Self::ENCODED_LEN]) -> Option<TableKey> {
         let flags = b[41];
-        if flags & !(FLAG_V6 | FLAG_REJECT | FLAG_BPA) != 0
+        if flags & !(FLAG_V6 | FLAG_REJECT | FLAG_BPA | FLAG_INGRESS | FLAG_EGRESS) != 0
             || (flags & FLAG_BPA != 0 && flags & FLAG_REJECT == 0)
+            || (flags & FLAG_INGRESS != 0 && flags & FLAG_EGRESS != 0)
         {
             return None;
         }
@@ -246,10 +271,21 @@ mod tests {
                 protocol: 6,
             };
             for action in [Action::Accept, Action::Reject, Action::RejectBpa] {
-                let k = TableKey::new(InterfaceIndex(7), &key, action);
-                assert_eq!(k.flow_key(), key);
-                assert_eq!(k.action(), action);
-                assert_eq!(k.interface(), InterfaceIndex(7));
+                for direction in [
+                    None,
+                    Some(FlowDirection::Ingress),
+                    Some(FlowDirection::Egress),
+                ] {
+                    let k = TableKey::new(InterfaceIndex(7), &key, action, direction);
+                    assert_eq!(k.flow_key(), key);
+                    assert_eq!(k.action(), action);
+                    assert_eq!(k.direction(), direction);
+                    assert_eq!(k.interface(), InterfaceIndex(7));
+                    let mut bytes = Vec::new();
+                    k.encode(&mut bytes);
+                    let back = TableKey::decode(bytes.as_slice().try_into().unwrap());
+                    assert_eq!(back, Some(k));
+                }
             }
         }
         // 1.2.3.4 and ::102:304 share bytes but not the family.
@@ -266,8 +302,8 @@ mod tests {
             ..v4
         };
         assert_ne!(
-            TableKey::new(InterfaceIndex(0), &v4, Action::Accept),
-            TableKey::new(InterfaceIndex(0), &v6, Action::Accept)
+            TableKey::new(InterfaceIndex(0), &v4, Action::Accept, None),
+            TableKey::new(InterfaceIndex(0), &v6, Action::Accept, None)
         );
     }
 }

@@ -251,7 +251,7 @@ mod tests {
             dst_port: 80,
             protocol: 6,
         };
-        TableKey::new(InterfaceIndex(n % 3), &k, Action::Accept)
+        TableKey::new(InterfaceIndex(n % 3), &k, Action::Accept, None)
     }
 
     fn counters(packets: u64) -> Counters {

@@ -157,7 +157,12 @@ impl Aggregator {
     /// time is clamped to that window.
     #[inline]
     pub fn observe(&mut self, update: &FlowUpdate) {
-        let key = TableKey::new(update.interface, &update.key, update.action);
+        let key = TableKey::new(
+            update.interface,
+            &update.key,
+            update.action,
+            update.direction,
+        );
         let hash = self.hasher.hash_one(key);
         self.observe_keyed(update, key, hash);
     }
@@ -170,7 +175,7 @@ impl Aggregator {
         let mut keys = [(TableKey::ZERO, 0u64); CHUNK];
         for chunk in updates.chunks(CHUNK) {
             for (slot, u) in keys.iter_mut().zip(chunk) {
-                let key = TableKey::new(u.interface, &u.key, u.action);
+                let key = TableKey::new(u.interface, &u.key, u.action, u.direction);
                 *slot = (key, self.hasher.hash_one(key));
             }
             for (i, u) in chunk.iter().enumerate() {

@@ -27,6 +27,7 @@ fn packet(iface: u32, sport: u16, t_ns: u64, bytes: u64) -> FlowUpdate {
         last: t_ns,
         tcp_flags: TcpFlags::NONE,
         action: Action::Accept,
+        direction: None,
     }
 }
 

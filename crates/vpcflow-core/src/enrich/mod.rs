@@ -24,7 +24,8 @@ use crate::values::{FlowDirection, RecordValues, TrafficType};
 /// sees it (spec §2.3): the outermost header's addresses, except that the
 /// interface's side is its primary address of the packet's family
 /// ([`InterfaceMeta::primary`]): `dstaddr` of ingress, `srcaddr` of egress
-/// traffic ([`InterfaceMeta::direction`]). Traffic of unknown direction, and
+/// traffic (the direction its source reported, else
+/// [`InterfaceMeta::direction`]). Traffic of unknown direction, and
 /// interfaces without an address of the family, keep the header's addresses.
 ///
 /// NODATA and SKIPDATA records keep the interface metadata, `start`, `end` and
@@ -69,7 +70,7 @@ pub fn record_values<'a>(
             Some(p) => (p.src, p.dst),
             None => (k.src, k.dst),
         };
-        let direction = meta.direction(k.src, k.dst);
+        let direction = t.direction.or_else(|| meta.direction(k.src, k.dst));
         let (src, dst) = match direction.and_then(|d| Some((d, meta.primary(k.src)?))) {
             Some((FlowDirection::Ingress, primary)) => (k.src, primary),
             Some((FlowDirection::Egress, primary)) => (primary, k.dst),

@@ -72,6 +72,7 @@ fn values_look_up_aws_services_of_the_packet_addresses() {
             bytes: 40,
             tcp_flags: TcpFlags::NONE,
             action: Action::Accept,
+            direction: None,
         }),
     };
     let v = t.values(&record, 5);

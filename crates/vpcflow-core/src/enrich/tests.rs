@@ -50,6 +50,7 @@ fn icmp_record(src: [u8; 4], dst: [u8; 4]) -> FlowRecord {
             bytes: 336,
             tcp_flags: TcpFlags::NONE,
             action: Action::Accept,
+            direction: None,
         }),
     }
 }

@@ -144,6 +144,7 @@ impl IpPacket {
             last: ts,
             tcp_flags: self.tcp_flags,
             action: Action::Accept,
+            direction: None,
         }
     }
 }

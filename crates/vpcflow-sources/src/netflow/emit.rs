@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 
+use vpcflow_core::flow::FlowDirection;
 use vpcflow_core::flow::NANOS_PER_SEC;
 use vpcflow_core::tcp_flags::TcpFlags;
 use vpcflow_core::{Action, FlowConsumer, FlowKey, FlowUpdate};
@@ -59,7 +60,15 @@ impl Decoder {
             self.stats.records_without_addresses += 1;
             return;
         };
-        let ifindex = if f.direction == Some(1) {
+        // flowDirection 0 is ingress, 1 egress; other values (and records
+        // without the field) leave the direction to the interface's
+        // addresses, on the ingress interface.
+        let direction = match f.direction {
+            Some(0) => Some(FlowDirection::Ingress),
+            Some(1) => Some(FlowDirection::Egress),
+            _ => None,
+        };
+        let ifindex = if direction == Some(FlowDirection::Egress) {
             f.egress.or(f.ingress)
         } else {
             f.ingress.or(f.egress)
@@ -114,7 +123,10 @@ impl Decoder {
             }
         };
         let forward = f.forward;
-        let mut directions = [(key, forward, forward), (key, forward, forward)];
+        let mut directions = [
+            (key, forward, forward, direction),
+            (key, forward, forward, direction),
+        ];
         let mut n = 1;
         if f.reverse.present() {
             directions[1] = (
@@ -127,10 +139,15 @@ impl Decoder {
                 },
                 f.reverse,
                 forward,
+                // The reverse packets cross the same interface the other way.
+                direction.map(|d| match d {
+                    FlowDirection::Ingress => FlowDirection::Egress,
+                    FlowDirection::Egress => FlowDirection::Ingress,
+                }),
             );
             n = 2;
         }
-        for &(key, counts, fallback) in &directions[..n] {
+        for &(key, counts, fallback, direction) in &directions[..n] {
             let (packets, bytes) = match (counts.packets, counts.bytes) {
                 (None, None) => {
                     let (Some(p), Some(b)) = (counts.total_packets, counts.total_bytes) else {
@@ -183,6 +200,7 @@ impl Decoder {
                 last,
                 tcp_flags,
                 action,
+                direction,
             };
             self.stats.updates += 1;
             self.stats.packets += update.packets;

@@ -13,10 +13,14 @@
 //!
 //! # What a record becomes
 //!
-//! * **Interface**: `EXPORTER/ifindex-N`, the exporter's address and the
+//! * **Interface**: `EXPORTER/ifindex-N` (or the exporter's pattern,
+//!   [`names`]), the exporter's address and the
 //!   ingress interface (`ingressInterface`, v5 `input`) — the egress one
 //!   for records whose `flowDirection` is egress. `[[interface]]` blocks of
 //!   that name give it ENI metadata.
+//! * **Direction**: `flowDirection` (IPFIX 61, v9 `DIRECTION`) 0 is
+//!   ingress, 1 egress (the reverse half of a biflow the other one); without
+//!   it the interface's addresses decide at enrichment.
 //! * **Counts**: `octetDeltaCount`/`packetDeltaCount` (their `post` variants
 //!   when only those are given), the IP-layer counts; cumulative
 //!   `octetTotalCount`/`packetTotalCount` are turned into deltas per flow.
@@ -48,6 +52,7 @@
 //! exporter: SKIPDATA in that window.
 
 pub mod fields;
+pub mod names;
 pub mod sequence;
 pub mod sets;
 pub mod templates;
@@ -117,6 +122,7 @@ impl DatagramDecoder for Decoder {
     }
 }
 
+use names::InterfaceNames;
 use sequence::{Gap, Sequences};
 use sets::{Definition, Dialect};
 use templates::{Clock, Limits, Pending, Scope, TemplateCache};
@@ -223,6 +229,7 @@ pub struct Decoder {
     stats: NetflowStats,
     batch: Vec<FlowUpdate>,
     definitions: Vec<Definition>,
+    names: InterfaceNames,
 }
 
 impl Decoder {
@@ -240,7 +247,15 @@ impl Decoder {
             stats: NetflowStats::default(),
             batch: Vec::with_capacity(BATCH),
             definitions: Vec::new(),
+            names: InterfaceNames::default(),
         }
+    }
+
+    /// The decoder naming exporters' interfaces with `names` (default:
+    /// `192.0.2.1/ifindex-3`).
+    pub fn with_names(mut self, names: InterfaceNames) -> Decoder {
+        self.names = names;
+        self
     }
 
     /// What was decoded so far.
@@ -578,7 +593,7 @@ impl Decoder {
             self.stats.records_over_interface_limit += 1;
             return None;
         }
-        let index = out.interface(&interface_name(exporter, ifindex));
+        let index = out.interface(&self.names.name(exporter, ifindex));
         self.interfaces.insert((exporter, ifindex), index);
         self.exporter_interfaces
             .entry(exporter)
@@ -586,9 +601,4 @@ impl Decoder {
             .push(index);
         Some(index)
     }
-}
-
-/// The interface name of `ifindex` of `exporter`: `192.0.2.1/ifindex-3`.
-pub fn interface_name(exporter: IpAddr, ifindex: u32) -> String {
-    format!("{exporter}/ifindex-{ifindex}")
 }

@@ -450,3 +450,145 @@ fn v9_templates_per_source_id_and_packet_sequence() {
     assert_eq!(c.updates.len(), 2);
     assert_eq!(c.lost(), 2);
 }
+
+#[test]
+fn flow_direction_chooses_the_interface_and_the_direction() {
+    use vpcflow_core::flow::FlowDirection::{Egress, Ingress};
+    let mut d = Decoder::new(DecoderOptions::default());
+    let mut c = RecordingConsumer::default();
+    // IPFIX: src, dst, proto, packets, bytes, ingressInterface (10),
+    // egressInterface (14), flowDirection (61); and a template without it.
+    let base = [(8, 4), (12, 4), (4, 1), (2, 8), (1, 8), (10, 4), (14, 4)];
+    let with = template_set(300, &[&base[..], &[(61, 1)]].concat());
+    let without = template_set(301, &base);
+    let rec = |s: u8, direction: Option<u8>| {
+        let mut r = flow_v4(s, 1, 100);
+        be32(&mut r, 3);
+        be32(&mut r, 7);
+        r.extend(direction);
+        r
+    };
+    d.datagram(
+        exporter(),
+        &ipfix(
+            0,
+            0,
+            &[
+                with,
+                without,
+                data_set(300, &[rec(1, Some(0)), rec(2, Some(1)), rec(3, Some(5))]),
+                data_set(301, &[rec(4, None)]),
+            ],
+        ),
+        &mut c,
+    )
+    .unwrap();
+    let got: Vec<(&str, _)> = c
+        .updates
+        .iter()
+        .map(|u| (c.name_of(u), u.direction))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            // 0: ingress, on the ingress interface.
+            ("192.0.2.1/ifindex-3", Some(Ingress)),
+            // 1: egress, on the egress interface.
+            ("192.0.2.1/ifindex-7", Some(Egress)),
+            // Another value, or no field: today's rule (the ingress
+            // interface, the direction from its addresses).
+            ("192.0.2.1/ifindex-3", None),
+            ("192.0.2.1/ifindex-3", None),
+        ]
+    );
+    // NetFlow v9: DIRECTION (61), INPUT_SNMP (10), OUTPUT_SNMP (14).
+    let mut t = Vec::new();
+    for v in [262u16, 6, 8, 4, 12, 4, 4, 1, 2, 4, 1, 4, 61, 1] {
+        be16(&mut t, v);
+    }
+    let mut body = Vec::new();
+    for direction in [1u8, 0] {
+        body.extend_from_slice(&[10, 0, 0, 5, 10, 0, 0, 99, 17]);
+        be32(&mut body, 1);
+        be32(&mut body, 60);
+        body.push(direction);
+    }
+    let mut c = RecordingConsumer::default();
+    let mut t3 = Vec::new();
+    for v in [
+        264u16, 8, 8, 4, 12, 4, 4, 1, 2, 4, 1, 4, 10, 2, 14, 2, 61, 1,
+    ] {
+        be16(&mut t3, v);
+    }
+    let mut r3 = vec![10, 0, 0, 6, 10, 0, 0, 99, 17];
+    be32(&mut r3, 1);
+    be32(&mut r3, 60);
+    be16(&mut r3, 11);
+    be16(&mut r3, 12);
+    r3.push(1);
+    d.datagram(
+        exporter(),
+        &v9(
+            1,
+            0,
+            &[set(0, &[t, t3].concat()), set(262, &body), set(264, &r3)],
+        ),
+        &mut c,
+    )
+    .unwrap();
+    let got: Vec<(&str, _)> = c
+        .updates
+        .iter()
+        .map(|u| (c.name_of(u), u.direction))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            // No interface fields: ifindex 0 either way.
+            ("192.0.2.1/ifindex-0", Some(Egress)),
+            ("192.0.2.1/ifindex-0", Some(Ingress)),
+            ("192.0.2.1/ifindex-12", Some(Egress)),
+        ]
+    );
+}
+
+#[test]
+fn biflow_reverse_direction_is_the_opposite_one() {
+    use vpcflow_core::flow::FlowDirection::{Egress, Ingress};
+    let mut d = Decoder::new(DecoderOptions::default());
+    let mut c = RecordingConsumer::default();
+    let tpl = template_set(
+        410,
+        &[
+            (8, 4),
+            (12, 4),
+            (4, 1),
+            (2, 4),
+            (1, 4),
+            (0x8002, 4),
+            (0x8001, 4),
+            (10, 4),
+            (14, 4),
+            (61, 1),
+        ],
+    );
+    let mut r = vec![10, 0, 0, 1, 10, 0, 0, 2, 17];
+    for n in [4, 400, 3, 300, 3, 7] {
+        be32(&mut r, n);
+    }
+    r.push(1);
+    d.datagram(exporter(), &ipfix(0, 0, &[tpl, set(410, &r)]), &mut c)
+        .unwrap();
+    let got: Vec<_> = c
+        .updates
+        .iter()
+        .map(|u| (c.name_of(u), u.packets, u.direction))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("192.0.2.1/ifindex-7", 4, Some(Egress)),
+            ("192.0.2.1/ifindex-7", 3, Some(Ingress)),
+        ]
+    );
+}

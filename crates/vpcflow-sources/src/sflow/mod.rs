@@ -25,7 +25,7 @@
 //! * **Time**: sFlow carries no flow times: a sample's time is the
 //!   arrival time of its datagram (the receive time live, the capture time
 //!   of the frame in a replay).
-//! * **Interface**: `AGENT/ifindex-N` ([`interface_name`], as for
+//! * **Interface**: `AGENT/ifindex-N` (the default [`NamePattern`], as for
 //!   NetFlow), the agent address of the datagram and the input ifIndex;
 //!   the output ifIndex when the sample was taken at egress (its data
 //!   source is the output interface); the data source's index when the
@@ -62,7 +62,8 @@ use std::net::IpAddr;
 
 use vpcflow_core::{Action, FlowConsumer, FlowUpdate, InterfaceIndex, LossEvent, Timestamp};
 
-pub use crate::netflow::{interface_name, DecodeError, Sampling};
+pub use crate::netflow::names::NamePattern;
+pub use crate::netflow::{DecodeError, Sampling};
 pub use stats::SflowStats;
 
 use crate::decode::{self, linktype, Outcome};
@@ -391,7 +392,7 @@ impl Decoder {
             self.stats.samples_over_interface_limit += 1;
             return None;
         }
-        let index = out.interface(&interface_name(agent, ifindex));
+        let index = out.interface(&NamePattern::default().render(agent, ifindex));
         self.interfaces.insert((agent, ifindex), index);
         self.agent_interfaces.entry(agent).or_default().push(index);
         Some(index)

@@ -297,6 +297,7 @@ impl Decider {
                     last: d.last,
                     tcp_flags: TcpFlags(0),
                     action: Action::Accept,
+                    direction: None,
                 }),
                 outside: Side::of(&d.outside),
                 decided_packets: d.decided_packets.min(d.outside.packets),

@@ -1,11 +1,14 @@
-//! `[netflow]` and `[[netflow.listen]]`: how NetFlow v5/v9 and IPFIX
-//! records are decoded (collector and `vpcflow convert --netflow`), and
-//! the UDP sockets `vpcflow run` collects on.
+//! `[netflow]`, `[[netflow.listen]]` and `[[netflow.exporter]]`: how NetFlow
+//! v5/v9 and IPFIX records are decoded (collector and `vpcflow convert
+//! --netflow`), the UDP sockets `vpcflow run` collects on, and the names of
+//! exporters' interfaces.
 
-use std::net::SocketAddr;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 
 use anyhow::{anyhow, bail, Result};
 use serde::Deserialize;
+use vpcflow_sources::netflow::names::{InterfaceNames, NamePattern};
 use vpcflow_sources::netflow::templates::Limits;
 use vpcflow_sources::netflow::{DecoderOptions, Sampling};
 use vpcflow_sources::udp::ListenSpec;
@@ -26,9 +29,25 @@ pub struct NetflowSection {
     /// `vpcflow run`: event time follows the wall clock minus this many
     /// seconds while exporters are quiet, so windows close.
     pub idle_delay: Option<u64>,
+    /// The interface name pattern of exporters without one of their own
+    /// (`{exporter}/ifindex-{ifindex}`).
+    pub interface_name: Option<String>,
     /// `[[netflow.listen]]`: the UDP sockets of `vpcflow run`.
     #[serde(default)]
     pub listen: Vec<ListenSection>,
+    /// `[[netflow.exporter]]`: settings of one exporter.
+    #[serde(default)]
+    pub exporter: Vec<ExporterSection>,
+}
+
+/// One `[[netflow.exporter]]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExporterSection {
+    /// The exporter's address (the source address of its datagrams).
+    pub address: String,
+    /// The pattern of its interfaces' names (`{exporter}`, `{ifindex}`).
+    pub interface_name: Option<String>,
 }
 
 /// One `[[netflow.listen]]` (or `[[sflow.listen]]`).
@@ -48,6 +67,8 @@ pub struct NetflowSettings {
     pub listen: Vec<ListenSpec>,
     /// Event time trails the wall clock by this many seconds.
     pub idle_delay_secs: u64,
+    /// The names of exporters' interfaces.
+    pub names: InterfaceNames,
 }
 
 /// Default of `netflow.receive_buffer`: 32 MiB, a burst of about 20 000
@@ -71,6 +92,7 @@ impl NetflowSection {
         }
         let idle_delay_secs = idle_delay("netflow", self.idle_delay, 60)?;
         let listen = listen_specs("netflow", &self.listen, self.receive_buffer, 2055)?;
+        let names = self.names()?;
         Ok(NetflowSettings {
             decoder: DecoderOptions {
                 sampling,
@@ -83,7 +105,36 @@ impl NetflowSection {
             },
             listen,
             idle_delay_secs,
+            names,
         })
+    }
+
+    /// `netflow.interface_name` and the `[[netflow.exporter]]` blocks.
+    fn names(&self) -> Result<InterfaceNames> {
+        let default = match &self.interface_name {
+            None => NamePattern::default(),
+            Some(text) => {
+                NamePattern::parse(text).map_err(|e| anyhow!("netflow.interface_name: {e}"))?
+            }
+        };
+        let mut exporters = HashMap::new();
+        for (i, e) in self.exporter.iter().enumerate() {
+            let address: IpAddr = e.address.parse().map_err(|_| {
+                anyhow!(
+                    "netflow.exporter[{i}].address: {:?} is not an IP address such as 192.0.2.1",
+                    e.address
+                )
+            })?;
+            let pattern = match &e.interface_name {
+                None => default.clone(),
+                Some(text) => NamePattern::parse(text)
+                    .map_err(|err| anyhow!("netflow.exporter[{i}].interface_name: {err}"))?,
+            };
+            if exporters.insert(address, pattern).is_some() {
+                bail!("netflow.exporter[{i}].address: {address} is given twice");
+            }
+        }
+        Ok(InterfaceNames { default, exporters })
     }
 }
 
@@ -163,6 +214,24 @@ mod tests {
     }
 
     #[test]
+    fn interface_name_patterns() {
+        let s = section(
+            "interface_name = \"{exporter}:{ifindex}\"\n[[exporter]]\naddress = \"192.0.2.1\"\ninterface_name = \"rtr1-{ifindex}\"\n[[exporter]]\naddress = \"2001:db8::1\"\n",
+        )
+        .settings(60)
+        .unwrap();
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        assert_eq!(s.names.name(a, 3), "rtr1-3");
+        assert_eq!(
+            s.names.name("2001:db8::1".parse().unwrap(), 3),
+            "2001:db8::1:3"
+        );
+        assert_eq!(s.names.name("192.0.2.9".parse().unwrap(), 4), "192.0.2.9:4");
+        let d = section("").settings(60).unwrap();
+        assert_eq!(d.names.name(a, 3), "192.0.2.1/ifindex-3");
+    }
+
+    #[test]
     fn errors_name_the_key() {
         for (text, key) in [
             ("sampling = \"half\"", "netflow.sampling"),
@@ -173,6 +242,22 @@ mod tests {
             (
                 "[[listen]]\naddress = \"127.0.0.1:2055\"\n[[listen]]\naddress = \"127.0.0.1:2055\"",
                 "netflow.listen[1].address",
+            ),
+            (
+                "interface_name = \"rtr-{ifidx}\"",
+                "netflow.interface_name: \"rtr-{ifidx}\": unknown placeholder {ifidx}",
+            ),
+            (
+                "[[exporter]]\naddress = \"192.0.2.1\"\ninterface_name = \"rtr1\"",
+                "netflow.exporter[0].interface_name: \"rtr1\" has no {ifindex}",
+            ),
+            (
+                "[[exporter]]\naddress = \"rtr1\"",
+                "netflow.exporter[0].address",
+            ),
+            (
+                "[[exporter]]\naddress = \"192.0.2.1\"\n[[exporter]]\naddress = \"192.0.2.1\"",
+                "netflow.exporter[1].address",
             ),
         ] {
             let e = section(text).settings(600).unwrap_err().to_string();

@@ -112,7 +112,8 @@ pub fn convert(
     };
     let mut converter = Converter::new(settings.skydive.clone());
     let mut done_before = 0u64;
-    let mut netflow = Decoder::new(settings.netflow.decoder);
+    let mut netflow =
+        Decoder::new(settings.netflow.decoder).with_names(settings.netflow.names.clone());
     let mut sflow = sflow::Decoder::new(settings.sflow.decoder);
     for item in inputs {
         let path = item.name().to_path_buf();

@@ -47,7 +47,7 @@ pub fn open(settings: &Settings) -> Result<Vec<Box<dyn Source>>> {
     if !settings.netflow.listen.is_empty() {
         sources.push(Box::new(NetflowSource::new(
             settings.netflow.listen.clone(),
-            Decoder::new(settings.netflow.decoder),
+            Decoder::new(settings.netflow.decoder).with_names(settings.netflow.names.clone()),
         )));
     }
     if !settings.sflow.listen.is_empty() {

@@ -163,6 +163,7 @@ mod tests {
                 bytes: 40,
                 tcp_flags: TcpFlags::NONE,
                 action,
+                direction: None,
             }),
         }
     }

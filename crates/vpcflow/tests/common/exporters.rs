@@ -1,6 +1,9 @@
 //! Real NetFlow/IPFIX exporters and an independent collector for the
 //! NetFlow tests: softflowd exports a capture's flows, tcpdump records the
-//! export datagrams, nfcapd/nfdump decodes the same datagrams.
+//! export datagrams, nfcapd/nfdump decodes the same datagrams (tshark too:
+//! tshark.rs).
+
+#![allow(dead_code)] // each test file uses its own subset
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read};
@@ -17,7 +20,14 @@ pub type Tuple = (String, String, u16, u16, u8);
 pub type Totals = BTreeMap<Tuple, (u64, u64)>;
 
 /// The tools the NetFlow tests run.
-pub const TOOLS: [&str; 5] = ["softflowd", "softflowctl", "nfcapd", "nfdump", "tcpdump"];
+pub const TOOLS: [&str; 6] = [
+    "softflowd",
+    "softflowctl",
+    "nfcapd",
+    "nfdump",
+    "tcpdump",
+    "tshark",
+];
 
 /// Whether the NetFlow tests can run here: root (tcpdump on loopback) and
 /// [`TOOLS`]; prints why not, and panics under `VPCFLOW_REQUIRE_NETFLOW=1`
@@ -34,7 +44,7 @@ pub fn available(test: &str) -> bool {
         );
     }
     println!(
-        "SKIPPED: {test}: needs {} (apt-get install softflowd nfdump tcpdump; as root)",
+        "SKIPPED: {test}: needs {} (apt-get install softflowd nfdump tcpdump tshark; as root)",
         missing.join(", ")
     );
     false
@@ -126,8 +136,9 @@ impl Nfcapd {
             .stderr(Stdio::null())
             .spawn()
             .expect("start nfcapd");
-        // nfcapd binds at once; give it a moment.
-        let deadline = Instant::now() + Duration::from_secs(5);
+        // nfcapd binds at once; give it a moment (longer on a loaded
+        // machine).
+        let deadline = Instant::now() + Duration::from_secs(30);
         while UdpSocket::bind(("127.0.0.1", port)).is_ok() {
             assert!(Instant::now() < deadline, "nfcapd did not bind port {port}");
             thread::sleep(Duration::from_millis(20));
@@ -269,6 +280,39 @@ pub fn export(
     tcpdump.stop();
     let totals = nfcapd.stop();
     ok.then_some(totals)
+}
+
+/// `vpcflow convert --netflow` of `pcap` into `dir/NAME`: its records.
+pub fn convert(pcap: &Path, dir: &Path, name: &str, extra: &[&str]) -> Vec<Vec<String>> {
+    let out = dir.join(name);
+    let mut args = vec![
+        "convert",
+        "--quiet",
+        "--netflow",
+        pcap.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(&crate::common::IDENTITY);
+    args.extend_from_slice(extra);
+    crate::common::vpcflow_ok(&args);
+    records(&out)
+}
+
+/// The differences between two sets of totals, one line per 5-tuple.
+pub fn diff(a: &Totals, b: &Totals) -> String {
+    let mut s = String::new();
+    for (k, v) in a {
+        if b.get(k) != Some(v) {
+            s += &format!("  {k:?}: {v:?} vs {:?}\n", b.get(k));
+        }
+    }
+    for (k, v) in b {
+        if !a.contains_key(k) {
+            s += &format!("  {k:?}: missing vs {v:?}\n");
+        }
+    }
+    s
 }
 
 /// The UDP payloads of a classic pcap file of [`Tcpdump`] (Ethernet,

@@ -40,6 +40,7 @@ fn update(iface: u32, n: u32, t_secs: u64, inner: bool) -> FlowUpdate {
             1 => Action::RejectBpa,
             _ => Action::Accept,
         },
+        direction: None,
     }
 }
 

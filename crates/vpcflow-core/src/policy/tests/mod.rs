@@ -98,6 +98,7 @@ fn packet(
         last: secs * NANOS_PER_SEC,
         tcp_flags: TcpFlags::NONE,
         action: Action::Accept,
+        direction: None,
     }
 }
 

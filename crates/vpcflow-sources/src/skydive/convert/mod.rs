@@ -330,6 +330,7 @@ impl Converter {
                 last,
                 tcp_flags: TcpFlags(new_flags),
                 action: Action::Accept,
+                direction: None,
             });
         }
         let point = match &self.decider {

@@ -380,6 +380,7 @@ fn direct_records(flows: &[ScriptFlow], packets: &[Pkt], interval: Interval) -> 
                 TcpFlags::NONE
             },
             action: Action::Accept,
+            direction: None,
         });
     }
     agg.finish()

@@ -40,6 +40,7 @@ fn batches(t0: u64, minutes: u64) -> Vec<Batch> {
                 last: t,
                 tcp_flags: TcpFlags::NONE,
                 action: Action::Accept,
+                direction: None,
             });
         }
         if let Some(c) = a.take_released() {
