@@ -20,7 +20,8 @@ LIVE_FLOWS="${LIVE_FLOWS:-1000000}"
 TARGET="${CARGO_TARGET_DIR:-target}"
 mkdir -p "$BENCH_DIR"
 
-cargo build --release -p vpcflow -p vpcflow-sources --example skydive_bench >&2
+# --bin too: with --example alone cargo builds no binary.
+cargo build --release -p vpcflow --bin vpcflow -p vpcflow-sources --example skydive_bench >&2
 BENCH="$TARGET/release/examples/skydive_bench"
 VPCFLOW="$TARGET/release/vpcflow"
 
