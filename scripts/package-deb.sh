@@ -15,8 +15,9 @@ if ! command -v dpkg-shlibdeps >/dev/null 2>&1; then
 fi
 
 cargo build --release --locked -p vpcflow >&2
-bin=target/release/vpcflow
-assets=target/release/deb-assets
+target="${CARGO_TARGET_DIR:-target}"
+bin="$target/release/vpcflow"
+assets="$target/release/deb-assets"
 rm -rf "$assets"
 mkdir -p "$assets"
 # The man page and completions come from the binary's own command-line
@@ -29,4 +30,4 @@ sed 's#/usr/local/bin/vpcflow#/usr/bin/vpcflow#g' packaging/systemd/vpcflow.serv
     > "$assets/vpcflow.service"
 
 cargo deb --locked --no-build -p vpcflow >&2
-ls -t target/debian/vpcflow_*.deb | head -n 1
+ls -t "$target"/debian/vpcflow_*.deb | head -n 1

@@ -66,6 +66,13 @@ pub trait Source {
     /// appeared and match a pattern).
     fn tick(&mut self, _out: &mut dyn FlowConsumer) {}
 
+    /// Makes the state the source keeps across restarts durable now, as it
+    /// is at this moment (nothing for sources without one). `vpcflow run`
+    /// calls it just before each sync of its durability journal, so that
+    /// both describe the same moment: a crash then loses the input after
+    /// it, and counts nothing twice.
+    fn checkpoint(&mut self, _now_ms: i64) {}
+
     /// Stops reading and hands `out` what was still in flight: the end of
     /// its input.
     fn stop(&mut self, now_ms: i64, out: &mut dyn FlowConsumer);

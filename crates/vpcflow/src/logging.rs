@@ -93,7 +93,7 @@ pub fn fatal(error: &anyhow::Error, format: LogStyle) {
 
 /// Longest line of an error message shown whole: a value quoted in an error
 /// (a 10 MB configuration value, a parser's snippet) is cut, not echoed.
-const MAX_LINE_CHARS: usize = 300;
+const MAX_LINE_CHARS: usize = 4096;
 
 /// `message` with every line longer than [`MAX_LINE_CHARS`] cut to that
 /// many characters and the number of bytes left out.
@@ -135,7 +135,10 @@ mod tests {
         let s = shorten(&long);
         assert!(s.chars().count() < MAX_LINE_CHARS + 40, "{}", s.len());
         assert!(s.starts_with("key: \"éé"));
-        assert!(s.ends_with(&format!("… ({} more bytes)", long.len() - (6 + 2 * 294))));
+        assert!(s.ends_with(&format!(
+            "… ({} more bytes)",
+            long.len() - (6 + 2 * (MAX_LINE_CHARS - 6))
+        )));
     }
 
     #[test]

@@ -90,6 +90,7 @@ pub fn restart_only_changes(old: &Settings, new: &Settings) -> Vec<&'static str>
         ),
         (old.state_dir != new.state_dir, "state.dir"),
         (netflow_changed(old, new), "netflow"),
+        (old.sync_interval != new.sync_interval, "durability"),
         (old.metrics_listen != new.metrics_listen, "metrics.listen"),
         (
             s3_settings(old) != s3_settings(new),
@@ -188,6 +189,10 @@ mod tests {
         );
         let new = settings(&BASE.replace("[flow_log]", "[flow_log]\ninterval = 60"));
         assert_eq!(restart_only_changes(&old, &new), ["flow_log.interval"]);
+        let new = settings(&format!(
+            "{BASE}\n[[netflow.listen]]\naddress = \"127.0.0.1:2055\"\n"
+        ));
+        assert_eq!(restart_only_changes(&old, &new), ["netflow"]);
         let s3 = |extra: &str| {
             settings(&format!(
                 "{BASE}\n[output]\nout = \"s3://bucket/logs/\"\nspool_dir = \"/tmp/spool\"\n[output.s3]\nregion = \"eu-west-1\"\n{extra}"

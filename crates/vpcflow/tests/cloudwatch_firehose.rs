@@ -862,10 +862,15 @@ fn the_daemon_writes_files_and_the_log_group_and_counts_per_destination() {
         let text = common::http_get(addr, "/metrics")
             .map(|r| r.body)
             .unwrap_or_default();
-        if common::metric(&text, sent) == Some(2) {
+        // The batch leaves the spool just after the service confirmed it.
+        let spooled = "vpcflow_destination_spool_files{destination=\"cloudwatch://daemon\"}";
+        if common::metric(&text, sent) == Some(2) && common::metric(&text, spooled) == Some(0) {
             break text;
         }
-        assert!(Instant::now() < deadline, "no {sent} 2 in\n{text}");
+        assert!(
+            Instant::now() < deadline,
+            "no {sent} 2 and an empty spool in\n{text}"
+        );
         std::thread::sleep(Duration::from_millis(200));
     };
     for (sample, value) in [

@@ -108,6 +108,7 @@ fn probes() -> Vec<Probe> {
         },
         table("metrics", "[metrics]\n"),
         table("state", "[state]\n"),
+        table("durability", "[durability]\n"),
     ]
 }
 

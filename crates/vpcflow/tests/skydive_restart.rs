@@ -245,7 +245,12 @@ fn stop(mut child: Child) -> String {
 
 /// Waits until the files below `out` hold `expected` packets (or more).
 fn wait_for_packets(out: &Path, expected: u64) {
-    let deadline = Instant::now() + Duration::from_secs(30);
+    wait_for_packets_within(out, expected, Duration::from_secs(30));
+}
+
+/// [`wait_for_packets`], waiting up to `limit`.
+fn wait_for_packets_within(out: &Path, expected: u64, limit: Duration) {
+    let deadline = Instant::now() + limit;
     while packets(&written(out)) < expected {
         assert!(
             Instant::now() < deadline,
@@ -458,11 +463,146 @@ fn the_state_saved_while_running_survives_a_sigkill() {
         flow("b", "10.0.0.2", 2, now_ms() - 3_600_000),
     ]))
     .unwrap();
-    wait_for_packets(&out, 5);
+    // The journal restored the clocks: these hour-old flows are late input,
+    // whose window closes when event time next crosses a window boundary
+    // (up to a minute).
+    wait_for_packets_within(&out, 5, Duration::from_secs(90));
     let stderr = stop(second);
     assert!(stderr.contains("Skydive state restored from"), "{stderr}");
     assert!(stderr.contains("skipped   1 repeated deltas"), "{stderr}");
     drop(tx);
     server.join().unwrap();
     assert_eq!(packets(&written(&out)), 5);
+}
+
+/// A small random number generator for cut points (its seed is printed, so
+/// a failure can be replayed with `VPCFLOW_CRASH_SEED`).
+struct Lcg(u64);
+
+impl Lcg {
+    fn seeded() -> Lcg {
+        let seed = std::env::var("VPCFLOW_CRASH_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| now_ms() as u64);
+        eprintln!("crash test seed {seed} (VPCFLOW_CRASH_SEED={seed} replays it)");
+        Lcg(seed)
+    }
+
+    /// A number in `low..high`.
+    fn range(&mut self, low: usize, high: usize) -> usize {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        low + (self.0 >> 33) as usize % (high - low).max(1)
+    }
+}
+
+/// [`config_toml`] with the durability journal synced every 0.2 s.
+fn crash_config(dir: &Path, port: u16) -> PathBuf {
+    config_toml(dir, port, FLOW_LOG, 60)
+        .table("durability")
+        .set("sync_interval", vpcflow_testkit::RawToml("0.2"))
+        .write_as(&dir.join("crash.toml"))
+}
+
+/// The capture `name` as a live stream of the last minutes (its windows and
+/// files are still open when vpcflow is killed), cut at random points by
+/// SIGKILLs, one of them while the journal is being replayed: the files
+/// hold exactly the capture's truth, as the undisturbed run does.
+fn sigkills_mid_stream(shared: &Path, name: &str, rng: &mut Lcg) {
+    let pcap = shared.join("pcaps").join(format!("{name}.pcap"));
+    let truth = truth(&shared.join("pcaps").join(format!("{name}.truth.json")));
+    let mut c = RecordingConsumer::default();
+    read_capture(&pcap, &PcapOptions::default(), &mut c, &mut |_| {}).unwrap();
+    // Moved to end a few seconds ago: the windows of its last two minutes
+    // (`idle_delay`) are open until the final stop.
+    let last = c.updates.iter().map(|u| u.last).max().unwrap();
+    let shift = (now_ms() as u64 - 5_000) * 1_000_000 - last;
+    for u in &mut c.updates {
+        u.first += shift;
+        u.last += shift;
+    }
+    let (messages, _) = skydive_stream(&c);
+    assert!(messages.len() >= 4, "{name}: {} messages", messages.len());
+    let k1 = rng.range(1, messages.len() - 2);
+    let k2 = rng.range(k1 + 1, messages.len() - 1);
+    eprintln!(
+        "{name}: {} messages, SIGKILL after {k1} and {k2}",
+        messages.len()
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let (port, tx, connections, server) = restartable_analyzer();
+    let config = crash_config(dir.path(), port);
+    let out = dir.path().join("out");
+    let mut accepted = 0;
+    let connected = |n: usize| connections.load(std::sync::atomic::Ordering::SeqCst) >= n;
+    for upto in [k1, k2] {
+        let before = connections.load(std::sync::atomic::Ordering::SeqCst);
+        let mut daemon = start(&config);
+        wait_connections(&connections, before + 1);
+        for m in &messages[accepted..upto] {
+            tx.send(m.clone()).unwrap();
+        }
+        accepted = upto;
+        // Received, then synced (ten sync intervals and more).
+        thread::sleep(Duration::from_secs(3));
+        signal(&daemon, "KILL");
+        let _ = daemon.wait();
+        // Killed again while it replays the journal (or just after).
+        let mut replaying = start(&config);
+        thread::sleep(Duration::from_millis(rng.range(0, 150) as u64));
+        signal(&replaying, "KILL");
+        let _ = replaying.wait();
+        // A connection it may have made is over before the next start.
+        thread::sleep(Duration::from_millis(300));
+    }
+    let before = connections.load(std::sync::atomic::Ordering::SeqCst);
+    let last = start(&config);
+    wait_connections(&connections, before + 1);
+    assert!(connected(before + 1));
+    for m in &messages[accepted..] {
+        tx.send(m.clone()).unwrap();
+    }
+    thread::sleep(Duration::from_secs(2));
+    let stderr = stop(last);
+    assert!(stderr.contains("journal replayed"), "{stderr}");
+    drop(tx);
+    server.join().unwrap();
+
+    let written = written(&out);
+    let mut wrong = Vec::new();
+    for (tuple, t) in &truth {
+        let w = written.get(tuple).copied().unwrap_or_default();
+        if w != *t {
+            wrong.push(format!("{tuple:?}: written {w:?}, truth {t:?}"));
+        }
+    }
+    for tuple in written.keys().filter(|t| !truth.contains_key(t)) {
+        wrong.push(format!("{tuple:?}: written, not in the truth"));
+    }
+    assert!(
+        wrong.is_empty(),
+        "{name} (cuts {k1}, {k2}): {} five-tuples differ:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
+    // A clean stop leaves no journal to replay.
+    let journal: Vec<_> = std::fs::read_dir(dir.path().join("state/journal"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".wal"))
+        .collect();
+    assert!(journal.is_empty(), "{journal:?}");
+}
+
+#[test]
+fn sigkills_at_random_points_of_a_live_stream_lose_nothing_synced_and_count_nothing_twice() {
+    let Some(shared) = shared_dir() else { return };
+    let mut rng = Lcg::seeded();
+    for name in ["suricata-sip-method", "suricata-smb-length-5770"] {
+        sigkills_mid_stream(&shared, name, &mut rng);
+    }
 }

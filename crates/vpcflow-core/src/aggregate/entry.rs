@@ -121,6 +121,41 @@ impl TableKey {
     }
 }
 
+impl TableKey {
+    /// Bytes of the key in a journal (42).
+    pub const ENCODED_LEN: usize = 42;
+
+    /// Appends the key's bytes (journal form).
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.src);
+        out.extend_from_slice(&self.dst);
+        out.extend_from_slice(&self.src_port.to_le_bytes());
+        out.extend_from_slice(&self.dst_port.to_le_bytes());
+        out.extend_from_slice(&self.interface.to_le_bytes());
+        out.push(self.protocol);
+        out.push(self.flags);
+    }
+
+    /// A key from its [`ENCODED_LEN`](Self::ENCODED_LEN) journal bytes.
+    pub fn decode(b: &[u8; Self::ENCODED_LEN]) -> Option<TableKey> {
+        let flags = b[41];
+        if flags & !(FLAG_V6 | FLAG_REJECT | FLAG_BPA) != 0
+            || (flags & FLAG_BPA != 0 && flags & FLAG_REJECT == 0)
+        {
+            return None;
+        }
+        Some(TableKey {
+            src: b[0..16].try_into().ok()?,
+            dst: b[16..32].try_into().ok()?,
+            src_port: u16::from_le_bytes([b[32], b[33]]),
+            dst_port: u16::from_le_bytes([b[34], b[35]]),
+            interface: u32::from_le_bytes(b[36..40].try_into().ok()?),
+            protocol: b[40],
+            flags,
+        })
+    }
+}
+
 /// Hashes the key as two wide words instead of field by field: this is on the
 /// per-packet path.
 impl Hash for TableKey {

@@ -9,11 +9,24 @@
 use super::entry::{Counters, TableKey};
 
 /// One slot: a 32-bit tag from the hash (0 = empty), the key and its sums.
+/// Bit [`DIRTY`] of the tag says the sums changed since the durability
+/// journal last took the changes (a bit of the tag, so the slot stays 72
+/// bytes and the flag is in cache when it is set).
 #[derive(Debug, Clone, Copy)]
 struct Slot {
     tag: u32,
     key: TableKey,
     counters: Counters,
+}
+
+/// The tag bit of a changed slot (bit 0 marks an occupied one).
+const DIRTY: u32 = 2;
+
+impl Slot {
+    #[inline(always)]
+    fn dirty(&self) -> bool {
+        self.tag & DIRTY != 0
+    }
 }
 
 const EMPTY: Slot = Slot {
@@ -22,6 +35,8 @@ const EMPTY: Slot = Slot {
     counters: Counters::ZERO,
 };
 
+const _: () = assert!(std::mem::size_of::<Slot>() == 72);
+
 /// Flows by key. Only inserts, updates and a full drain: windows are emptied as
 /// a whole. Hashes are computed by the caller (one hasher for all windows, so a
 /// key can be hashed before its window's table exists).
@@ -29,6 +44,8 @@ const EMPTY: Slot = Slot {
 pub(super) struct FlowTable {
     slots: Vec<Slot>,
     len: usize,
+    /// Slots changed since [`FlowTable::take_dirty`] (each once).
+    dirty: Vec<u32>,
 }
 
 impl Default for FlowTable {
@@ -52,6 +69,7 @@ impl FlowTable {
         FlowTable {
             slots: vec![EMPTY; capacity_for(flows)],
             len: 0,
+            dirty: Vec::new(),
         }
     }
 
@@ -62,7 +80,7 @@ impl FlowTable {
 
     #[inline(always)]
     fn tag(hash: u64) -> u32 {
-        (hash >> 32) as u32 | 1
+        ((hash >> 32) as u32 | 1) & !DIRTY
     }
 
     #[inline(always)]
@@ -103,8 +121,13 @@ impl FlowTable {
             if slot.tag == 0 {
                 return None;
             }
-            if slot.tag == tag && slot.key == *key {
-                return Some(&mut self.slots[i].counters);
+            if slot.tag & !DIRTY == tag && slot.key == *key {
+                let slot = &mut self.slots[i];
+                if !slot.dirty() {
+                    slot.tag |= DIRTY;
+                    self.dirty.push(i as u32);
+                }
+                return Some(&mut slot.counters);
             }
             i = (i + 1) & mask;
         }
@@ -135,18 +158,68 @@ impl FlowTable {
             i = (i + 1) & mask;
         }
         self.slots[i] = Slot {
-            tag: Self::tag(hash),
+            tag: Self::tag(hash) | DIRTY,
             key,
             counters,
         };
+        self.dirty.push(i as u32);
     }
 
     #[cold]
     fn grow(&mut self, rehash: impl Fn(&TableKey) -> u64) {
         let capacity = (self.slots.len() * 2).max(16);
         let old = std::mem::replace(&mut self.slots, vec![EMPTY; capacity]);
+        // Positions change: the changed slots are found again by their flag.
+        self.dirty.clear();
         for slot in old.into_iter().filter(|s| s.tag != 0) {
+            let dirty = slot.dirty();
             self.place(rehash(&slot.key), slot.key, slot.counters);
+            if !dirty {
+                let i = self.dirty.pop().expect("just placed") as usize;
+                self.slots[i].tag &= !DIRTY;
+            }
+        }
+    }
+
+    /// Hands every flow changed since the last call to `f` (each once) and
+    /// marks it unchanged.
+    pub fn take_dirty(&mut self, mut f: impl FnMut(TableKey, Counters)) {
+        for i in self.dirty.drain(..) {
+            let slot = &mut self.slots[i as usize];
+            if slot.dirty() {
+                slot.tag &= !DIRTY;
+                f(slot.key, slot.counters);
+            }
+        }
+    }
+
+    /// Hands every flow to `f` and marks all unchanged.
+    pub fn for_each_clean(&mut self, mut f: impl FnMut(TableKey, Counters)) {
+        self.dirty.clear();
+        for slot in self.slots.iter_mut().filter(|s| s.tag != 0) {
+            slot.tag &= !DIRTY;
+            f(slot.key, slot.counters);
+        }
+    }
+
+    /// Sets the sums of `key` (whose hash is `hash`), adding it if absent;
+    /// whether it was added. Used when state is restored.
+    pub fn upsert(
+        &mut self,
+        hash: u64,
+        key: TableKey,
+        counters: Counters,
+        rehash: impl Fn(&TableKey) -> u64,
+    ) -> bool {
+        match self.get_mut(hash, &key) {
+            Some(c) => {
+                *c = counters;
+                false
+            }
+            None => {
+                self.insert_new(hash, key, counters, rehash);
+                true
+            }
         }
     }
 
@@ -157,6 +230,7 @@ impl FlowTable {
             slot.tag = 0;
         }
         self.len = 0;
+        self.dirty.clear();
     }
 }
 

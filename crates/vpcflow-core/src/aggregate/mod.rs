@@ -15,6 +15,7 @@
 mod closed;
 mod entry;
 mod flow_table;
+mod journal;
 mod stats;
 mod table;
 
@@ -25,6 +26,7 @@ use std::sync::Arc;
 pub use closed::{Closed, Released};
 use closed::{ClosedFlow, IdleRun};
 use entry::{Counters, TableKey, TunnelKey};
+pub use journal::{Reader, StateDecodeError};
 pub use stats::AggregatorStats;
 use table::WindowTable;
 
@@ -99,6 +101,11 @@ pub struct Aggregator {
     /// One hasher for the flow tables of all windows.
     hasher: foldhash::fast::RandomState,
     stats: AggregatorStats,
+    /// Windows drained (closed or flushed early) since the journal last took
+    /// the changes: what they held before is gone. Kept only once a journal
+    /// has taken the state (`tracking`).
+    drained: BTreeSet<u64>,
+    tracking: bool,
 }
 
 impl Aggregator {
@@ -118,6 +125,8 @@ impl Aggregator {
             flows_in_last_window: 0,
             hasher: foldhash::fast::RandomState::default(),
             stats: AggregatorStats::default(),
+            drained: BTreeSet::new(),
+            tracking: false,
         }
     }
 
@@ -398,6 +407,9 @@ impl Aggregator {
 
     /// Moves the flows of a window table into the hand-over, compact.
     fn drain_flows(&mut self, window: u64, table: &mut WindowTable) {
+        if self.tracking {
+            self.drained.insert(window);
+        }
         let tunnelled = std::mem::take(&mut table.tunnelled);
         let flows = table.flows.len() + tunnelled.len();
         self.open_flows -= flows;

@@ -65,7 +65,9 @@ impl Decoder {
             f.ingress.or(f.egress)
         }
         .unwrap_or(0);
-        let interface = self.interface(exporter, ifindex, out);
+        let Some(interface) = self.interface(exporter, ifindex, out) else {
+            return;
+        };
         let info = scope
             .and_then(|s| self.domains.get(&s))
             .copied()

@@ -150,6 +150,15 @@ struct DomainInfo {
 /// Updates handed to the consumer at a time.
 const BATCH: usize = 64;
 
+/// Interfaces (exporter, ifindex) the decoder names at most: beyond, the
+/// records of new ones are not counted (bounded memory under floods of
+/// forged source addresses).
+const MAX_INTERFACES: usize = 65_536;
+
+/// Exporter domains whose options data and sequence numbers are kept at
+/// most; beyond, that state starts over.
+const MAX_DOMAINS: usize = 65_536;
+
 /// Decodes NetFlow v5, v9 and IPFIX datagrams into flow updates (see the
 /// [module documentation](self)).
 pub struct Decoder {
@@ -410,6 +419,9 @@ impl Decoder {
             return Ok(None);
         };
         let exporter = scope.exporter;
+        if self.domains.len() >= MAX_DOMAINS && !self.domains.contains_key(&scope) {
+            self.domains.clear();
+        }
         let n = if template.options {
             let info = self.domains.entry(scope).or_default();
             let n = sets::records(&template, body, at, |f| {
@@ -507,9 +519,16 @@ impl Decoder {
         exporter: IpAddr,
         ifindex: u32,
         out: &mut dyn FlowConsumer,
-    ) -> InterfaceIndex {
+    ) -> Option<InterfaceIndex> {
         if let Some(&i) = self.interfaces.get(&(exporter, ifindex)) {
-            return i;
+            return Some(i);
+        }
+        if self.interfaces.len() >= MAX_INTERFACES {
+            if self.stats.records_over_interface_limit == 0 {
+                tracing::warn!(%exporter, limit = MAX_INTERFACES, "too many exporter interfaces: records of new ones are not counted");
+            }
+            self.stats.records_over_interface_limit += 1;
+            return None;
         }
         let index = out.interface(&interface_name(exporter, ifindex));
         self.interfaces.insert((exporter, ifindex), index);
@@ -517,7 +536,7 @@ impl Decoder {
             .entry(exporter)
             .or_default()
             .push(index);
-        index
+        Some(index)
     }
 }
 

@@ -81,6 +81,40 @@ pub fn read<R: Read + Send>(
     decoder: &mut Decoder,
     out: &mut dyn FlowConsumer,
 ) -> Result<ReplayStats, String> {
+    let mut malformed = 0u64;
+    let mut errors = Vec::new();
+    let mut stats = datagrams_of(path, input, options, &mut |n, src, payload| {
+        if let Err(e) = decoder.datagram(src, payload, out) {
+            malformed += 1;
+            if errors.len() < MAX_ERRORS {
+                tracing::warn!(frame = n, exporter = %src, error = %e, "malformed export datagram");
+                errors.push(format!("frame {n} from {src}: {e}"));
+            }
+        }
+    })?;
+    stats.malformed = malformed;
+    stats.errors = errors;
+    Ok(stats)
+}
+
+/// Calls `each` with the frame number, source address and payload of every
+/// selected, complete UDP datagram of the capture at `path`, in file order.
+pub fn for_each_datagram(
+    path: &Path,
+    options: &ReplayOptions,
+    each: &mut dyn FnMut(u64, IpAddr, &[u8]),
+) -> Result<ReplayStats, String> {
+    let file = File::open(path).map_err(|e| format!("{}: cannot open: {e}", path.display()))?;
+    datagrams_of(path, file, options, each)
+}
+
+/// [`for_each_datagram`] on a stream.
+fn datagrams_of<R: Read + Send>(
+    path: &Path,
+    input: R,
+    options: &ReplayOptions,
+    each: &mut dyn FnMut(u64, IpAddr, &[u8]),
+) -> Result<ReplayStats, String> {
     let mut reader = create_reader(1 << 20, input).map_err(|e| match e {
         PcapError::Eof => format!("{}: the file is empty", path.display()),
         _ => format!("{}: not a pcap or pcapng capture file", path.display()),
@@ -118,7 +152,7 @@ pub fn read<R: Read + Send>(
                 };
                 if let Some((lt, data)) = frame {
                     stats.frames += 1;
-                    datagram(lt, data, options, decoder, out, &mut stats);
+                    datagram(lt, data, options, each, &mut stats);
                 }
                 reader.consume(offset);
             }
@@ -141,13 +175,12 @@ pub fn read<R: Read + Send>(
     Ok(stats)
 }
 
-/// One frame: its UDP payload to the decoder, if it is one of the selection.
+/// One frame: its UDP payload to `each`, if it is one of the selection.
 fn datagram(
     lt: u32,
     frame: &[u8],
     options: &ReplayOptions,
-    decoder: &mut Decoder,
-    out: &mut dyn FlowConsumer,
+    each: &mut dyn FnMut(u64, IpAddr, &[u8]),
     stats: &mut ReplayStats,
 ) {
     let Some((src, sport, dport, payload, complete)) = udp(lt, frame) else {
@@ -165,14 +198,7 @@ fn datagram(
         return;
     }
     stats.datagrams += 1;
-    if let Err(e) = decoder.datagram(src, payload, out) {
-        stats.malformed += 1;
-        let n = stats.frames;
-        if stats.errors.len() < MAX_ERRORS {
-            tracing::warn!(frame = n, exporter = %src, error = %e, "malformed export datagram");
-            stats.errors.push(format!("frame {n} from {src}: {e}"));
-        }
-    }
+    each(stats.frames, src, payload);
 }
 
 /// The source address, ports and payload of a UDP datagram over IP, and

@@ -24,6 +24,10 @@ pub enum Gap {
 /// not for a loss.
 const MAX_GAP: u32 = 1 << 30;
 
+/// Streams followed at most (bounded memory under forged source
+/// addresses); beyond, every stream starts over without a loss.
+const MAX_STREAMS: usize = 65_536;
+
 /// How an exporter numbers its messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Numbering {
@@ -66,6 +70,9 @@ impl Sequences {
         flow_units: Option<u32>,
     ) -> Gap {
         let key = (exporter, version, domain);
+        if self.streams.len() >= MAX_STREAMS && !self.streams.contains_key(&key) {
+            self.streams.clear();
+        }
         let classify = |ahead: u32| {
             if ahead == 0 {
                 Gap::None

@@ -35,6 +35,8 @@ pub struct NetflowStats {
     pub records_without_counts: u64,
     /// Records without any time (they got the export time).
     pub records_without_time: u64,
+    /// Records of interfaces beyond the decoder's limit (not counted).
+    pub records_over_interface_limit: u64,
     /// Templates and options templates defined or refreshed.
     pub templates: u64,
     /// New templates refused because the cache was full.
@@ -76,6 +78,7 @@ impl AddAssign for NetflowStats {
         self.records_without_addresses += o.records_without_addresses;
         self.records_without_counts += o.records_without_counts;
         self.records_without_time += o.records_without_time;
+        self.records_over_interface_limit += o.records_over_interface_limit;
         self.templates += o.templates;
         self.templates_refused += o.templates_refused;
         self.withdrawals += o.withdrawals;

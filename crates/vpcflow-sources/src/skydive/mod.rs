@@ -77,6 +77,7 @@ mod state_writer;
 pub mod subscriber;
 #[cfg(test)]
 mod tests;
+mod tls;
 
 pub use convert::{
     link_overhead, protocol_number, tcp_flags, Converter, ConverterOptions, ConverterStats,

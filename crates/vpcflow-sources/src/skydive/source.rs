@@ -118,6 +118,13 @@ impl Source for SkydiveSource {
         }
     }
 
+    /// Writes the converter's state now (waiting for it).
+    fn checkpoint(&mut self, now_ms: i64) {
+        if let Some(w) = &mut self.state {
+            w.save_checkpoint(&self.live.converter().export(), now_ms);
+        }
+    }
+
     /// Writes the state when `save_interval` has passed.
     fn tick(&mut self, _out: &mut dyn FlowConsumer) {
         if let Some(w) = self.state.as_mut().filter(|w| w.due()) {

@@ -73,6 +73,19 @@ impl StateWriter {
         self.report(result, true);
     }
 
+    /// Waits for a background write, then writes `snapshot` (the state at a
+    /// sync of the durability journal); failures are said as for periodic
+    /// writes.
+    pub(super) fn save_checkpoint(&mut self, snapshot: &ConverterSnapshot, now_ms: i64) {
+        self.collect();
+        self.last_save = Instant::now();
+        let result = self
+            .store
+            .save(snapshot, now_ms)
+            .map(|()| snapshot.flows.len());
+        self.report(result, false);
+    }
+
     /// Waits for the background write, if any, and reports its result.
     fn collect(&mut self) {
         if let Some(handle) = self.in_flight.take() {

@@ -31,6 +31,7 @@ use tungstenite::{Message, WebSocket};
 
 use super::message::{parse_json, Payload};
 use super::protobuf::parse_protobuf;
+use super::tls::{tls_config, TlsFiles};
 
 /// The wire protocol asked for with `X-Client-Protocol`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -229,7 +230,12 @@ impl Subscription {
         for a in analyzers {
             let endpoint = a.endpoint()?;
             let tls = if endpoint.scheme_str() == Some("wss") {
-                Some(tls_config(a)?)
+                Some(tls_config(&TlsFiles {
+                    url: &a.url,
+                    ca_file: a.ca_file.as_ref(),
+                    client_cert: a.client_cert.as_ref(),
+                    client_key: a.client_key.as_ref(),
+                })?)
             } else {
                 None
             };
@@ -273,74 +279,6 @@ impl Drop for Subscription {
     fn drop(&mut self) {
         self.shutdown();
     }
-}
-
-fn read_pem(path: &PathBuf, what: &str) -> Result<Vec<u8>, String> {
-    std::fs::read(path).map_err(|e| format!("{what} {}: {e}", path.display()))
-}
-
-/// The rustls configuration of an analyzer: its CA file, and a client
-/// certificate when configured.
-fn tls_config(a: &AnalyzerConfig) -> Result<Arc<rustls::ClientConfig>, String> {
-    use rustls::pki_types::pem::PemObject;
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    let mut roots = rustls::RootCertStore::empty();
-    match &a.ca_file {
-        Some(ca_file) => {
-            let pem = read_pem(ca_file, "CA file")?;
-            for cert in CertificateDer::pem_slice_iter(&pem) {
-                let cert = cert.map_err(|e| format!("CA file {}: {e}", ca_file.display()))?;
-                roots
-                    .add(cert)
-                    .map_err(|e| format!("CA file {}: {e}", ca_file.display()))?;
-            }
-            if roots.is_empty() {
-                return Err(format!(
-                    "CA file {}: no certificate in it",
-                    ca_file.display()
-                ));
-            }
-        }
-        None => {
-            // The system's trust roots (SSL_CERT_FILE and SSL_CERT_DIR are
-            // honoured).
-            let found = rustls_native_certs::load_native_certs();
-            let (added, _) = roots.add_parsable_certificates(found.certs);
-            if added == 0 {
-                let why = found
-                    .errors
-                    .first()
-                    .map(|e| format!(" ({e})"))
-                    .unwrap_or_default();
-                return Err(format!(
-                    "{}: no CA file (ca_file) and no trust root of the system{why}",
-                    a.url
-                ));
-            }
-        }
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_root_certificates(roots);
-    let config = match (&a.client_cert, &a.client_key) {
-        (Some(cert), Some(key)) => {
-            let pem = read_pem(cert, "client certificate")?;
-            let chain = CertificateDer::pem_slice_iter(&pem)
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| format!("client certificate {}: {e}", cert.display()))?;
-            let key_pem = read_pem(key, "client key")?;
-            let key_der = PrivateKeyDer::from_pem_slice(&key_pem)
-                .map_err(|e| format!("client key {}: {e}", key.display()))?;
-            builder
-                .with_client_auth_cert(chain, key_der)
-                .map_err(|e| format!("client certificate {}: {e}", cert.display()))?
-        }
-        (None, None) => builder.with_no_client_auth(),
-        _ => return Err(format!("{}: client_cert and client_key go together", a.url)),
-    };
-    Ok(Arc::new(config))
 }
 
 struct Connection {

@@ -12,6 +12,7 @@ use vpcflow_sinks::FileFormat;
 use super::capture::CaptureSection;
 use super::cloudwatch::CloudWatchSection;
 use super::destination_options::DestinationOptions;
+use super::durability::DurabilitySection;
 use super::firehose::FirehoseSection;
 use super::netflow::NetflowSection;
 use super::policy::PolicySection;
@@ -55,6 +56,10 @@ pub struct ConfigFile {
     /// `[state]`: where `vpcflow run` keeps what must survive a restart.
     #[serde(default)]
     pub state: StateSection,
+    /// `[durability]`: the journal that makes a crash lose at most the last
+    /// sync interval (`vpcflow run`).
+    #[serde(default)]
+    pub durability: DurabilitySection,
 }
 
 /// `[flow_log]`.

@@ -16,6 +16,7 @@
 mod capture;
 mod cloudwatch;
 mod destination_options;
+mod durability;
 mod env;
 mod file;
 mod firehose;
@@ -52,33 +53,43 @@ pub use traffic_type::TrafficType;
 pub fn read_file(path: &Path) -> Result<ConfigFile> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read configuration file {}", path.display()))?;
+    let lookup = |name: &str| std::env::var(name).ok();
+    parse_text(&text, &path.display().to_string(), &lookup)
+}
+
+/// Parses the text of a configuration file named `name` in errors, `${VAR}`
+/// references expanded with `lookup`.
+pub fn parse_text(
+    text: &str,
+    name: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<ConfigFile> {
     let error = |e: toml::de::Error, note: &str| {
         anyhow!(
-            "configuration file {}{note}: {}",
-            path.display(),
+            "configuration file {name}{note}: {}",
             e.to_string().trim_end()
         )
     };
-    let mut table: toml::Table = toml::from_str(&text).map_err(|e| error(e, ""))?;
-    let lookup = |name: &str| std::env::var(name).ok();
-    let expanded = env::expand(&mut table, &lookup)
-        .map_err(|e| anyhow!("configuration file {}: {e:#}", path.display()))?;
+    let mut table: toml::Table = toml::from_str(text).map_err(|e| error(e, ""))?;
+    let expanded =
+        env::expand(&mut table, lookup).map_err(|e| anyhow!("configuration file {name}: {e:#}"))?;
     if !expanded {
         // Parsed from the text itself, so that errors show its lines.
-        return toml::from_str(&text).map_err(|e| error(e, ""));
+        return toml::from_str(text).map_err(|e| error(e, ""));
     }
-    let text = toml::to_string(&table)
-        .map_err(|e| anyhow!("configuration file {}: {e}", path.display()))?;
+    let text = toml::to_string(&table).map_err(|e| anyhow!("configuration file {name}: {e}"))?;
     toml::from_str(&text).map_err(|e| error(e, " (after ${…} expansion)"))
 }
 
-/// The settings of a run: the file at `path` (none: every default) with the
-/// command-line `flags` over it. Every subcommand and a reload come through
-/// here.
+/// Validates a configuration file with the flags that override it.
+pub fn build(file: ConfigFile, flags: &Overrides) -> Result<Settings> {
+    settings::build(file, flags)
+}
+
 pub fn load(path: Option<&Path>, flags: &Overrides) -> Result<Settings> {
     let file = match path {
         Some(path) => read_file(path)?,
         None => ConfigFile::default(),
     };
-    settings::build(file, flags)
+    build(file, flags)
 }

@@ -152,6 +152,8 @@ pub struct Settings {
     pub netflow: super::NetflowSettings,
     /// `state.dir` (`None`: the default, see [`super::state_dir`]).
     pub state_dir: Option<PathBuf>,
+    /// `durability.sync_interval` (`None`: `durability.enabled = false`).
+    pub sync_interval: Option<std::time::Duration>,
     /// Live captures (`vpcflow run`).
     pub captures: Vec<CaptureSpec>,
     /// Live capture: event time trails the wall clock by this many seconds.
@@ -268,6 +270,7 @@ pub fn build(file: ConfigFile, flags: &Overrides) -> Result<Settings> {
         .transpose()?;
     let metrics_listen = metrics_listen(&file.metrics)?;
     let state_dir = file.state.dir()?;
+    let sync_interval = file.durability.settings()?;
 
     Ok(Settings {
         policy,
@@ -279,6 +282,7 @@ pub fn build(file: ConfigFile, flags: &Overrides) -> Result<Settings> {
         state_save_interval_secs: skydive.state_save_interval_secs,
         state_dir,
         netflow,
+        sync_interval,
         captures: capture.live,
         capture_idle_delay_secs: capture.idle_delay_secs,
         capture: capture.files,

@@ -73,6 +73,7 @@ impl Collector for PipelineCollector {
         encode_ingest(e, t)?;
         encode_writer(e, t)?;
         encode_delivery(e, t)?;
+        encode_journal(e, t)?;
         let (ok, failed) = t.reloads();
         family(
             e,
@@ -358,6 +359,41 @@ fn encode_writer(e: &mut DescriptorEncoder, t: &Telemetry) -> Result {
         "open_files",
         "Flow log files being written, not published yet",
         w.open_files,
+    )
+}
+
+fn encode_journal(e: &mut DescriptorEncoder, t: &Telemetry) -> Result {
+    let j = t.journal_stats();
+    let get = |v: &std::sync::atomic::AtomicU64| v.load(std::sync::atomic::Ordering::Relaxed);
+    gauge(
+        e,
+        "journal_bytes",
+        "Bytes of the durability journal's current segment",
+        get(&j.bytes),
+    )?;
+    gauge(
+        e,
+        "journal_last_sync_timestamp_seconds",
+        "When the durability journal was last synced (Unix seconds; 0: never)",
+        get(&j.last_sync_ms) / 1000,
+    )?;
+    counter(
+        e,
+        "journal_syncs",
+        "Syncs of the durability journal",
+        get(&j.syncs),
+    )?;
+    counter(
+        e,
+        "journal_sync_failures",
+        "Syncs of the durability journal that failed (a crash then loses more)",
+        get(&j.failures),
+    )?;
+    counter(
+        e,
+        "journal_snapshots",
+        "Snapshots written (journal segments started)",
+        get(&j.snapshots),
     )
 }
 

@@ -20,7 +20,7 @@ mod telemetry;
 pub use collector::PipelineCollector;
 pub use health::check;
 pub use server::MetricsServer;
-pub use telemetry::{IngestView, InterfaceCounts, RecordCounts, Telemetry};
+pub use telemetry::{IngestView, InterfaceCounts, JournalStats, RecordCounts, Telemetry};
 
 #[cfg(test)]
 mod tests;

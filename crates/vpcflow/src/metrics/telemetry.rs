@@ -104,6 +104,7 @@ pub struct Telemetry {
     reloads_failed: AtomicU64,
     /// The counters of each destination delivered through a spool, by name.
     delivery: Mutex<Vec<(String, Arc<DeliveryStats>)>>,
+    journal: Arc<JournalStats>,
     permanent: Mutex<PermanentErrors>,
 }
 
@@ -126,6 +127,7 @@ impl Telemetry {
             reloads_ok: AtomicU64::new(0),
             reloads_failed: AtomicU64::new(0),
             delivery: Mutex::default(),
+            journal: Arc::default(),
             permanent: Mutex::default(),
         })
     }
@@ -246,6 +248,11 @@ impl Telemetry {
         Some(t)
     }
 
+    /// The counters of the durability journal (all zero without one).
+    pub fn journal_stats(&self) -> Arc<JournalStats> {
+        self.journal.clone()
+    }
+
     /// A copy of the ingest view.
     pub fn ingest(&self) -> IngestView {
         lock(&self.ingest).clone()
@@ -266,4 +273,19 @@ impl Telemetry {
         }
         p.last_increase_ms
     }
+}
+
+/// What the journal has done, for the metrics (shared with the telemetry).
+#[derive(Debug, Default)]
+pub struct JournalStats {
+    /// Bytes of the current segment.
+    pub bytes: AtomicU64,
+    /// Wall clock of the last successful sync (Unix ms; 0: none yet).
+    pub last_sync_ms: AtomicU64,
+    /// Syncs done.
+    pub syncs: AtomicU64,
+    /// Syncs that failed (the next one starts a new segment).
+    pub failures: AtomicU64,
+    /// Snapshots written (segments started).
+    pub snapshots: AtomicU64,
 }

@@ -17,9 +17,10 @@ use vpcflow_sources::skydive::live::LiveStats;
 use vpcflow_sources::skydive::ConverterStats;
 use vpcflow_sources::{Source, SourceStats};
 
-use super::ingest::Ingest;
+use super::ingest::{Durable, Ingest};
+use super::journal::{self, Journal};
 use super::{sources, start, Reloadable};
-use crate::config::Settings;
+use crate::config::{state_dir, Destination, Settings};
 use crate::metrics::{IngestView, Telemetry};
 
 /// How often the ingest thread of `vpcflow run` publishes its counters.
@@ -147,6 +148,8 @@ pub fn run_live(settings: &Settings, control: Control) -> Result<RunTotals> {
     } else {
         "skydive"
     };
+    let journal_thread = open_journal(settings, ingest, &telemetry)?;
+    let sync_interval = journal_thread.as_ref().map(|j| j.every);
     for source in &mut sources {
         source.start(ingest).map_err(|e| anyhow!("{e}"))?;
     }
@@ -167,6 +170,7 @@ pub fn run_live(settings: &Settings, control: Control) -> Result<RunTotals> {
     let mut last_advance = Instant::now();
     let mut last_tick = Instant::now();
     let mut last_publish: Option<Instant> = None;
+    let mut last_sync = Instant::now();
     while !stop.load(Ordering::SeqCst) && !ingest.writer_gone {
         if reload.swap(false, Ordering::SeqCst) {
             if let Some(new) = reloader() {
@@ -197,6 +201,13 @@ pub fn run_live(settings: &Settings, control: Control) -> Result<RunTotals> {
                 .advance_time(now.saturating_sub(idle_delay));
             ingest.forward_released();
         }
+        if sync_interval.is_some_and(|every| last_sync.elapsed() >= every) {
+            last_sync = Instant::now();
+            for source in &mut sources {
+                source.checkpoint(wall_ms());
+            }
+            ingest.sync();
+        }
     }
     // Shutting down: the open files are sealed into the spool whatever its
     // size limit, and a writer waiting for space goes on.
@@ -207,6 +218,7 @@ pub fn run_live(settings: &Settings, control: Control) -> Result<RunTotals> {
         source.stop(wall_ms(), ingest);
     }
     ingest.finish();
+    ingest.sync_full();
     let mut totals = RunTotals {
         aggregation: *ingest.aggregator.stats(),
         ..RunTotals::default()
@@ -227,5 +239,84 @@ pub fn run_live(settings: &Settings, control: Control) -> Result<RunTotals> {
         }
     }
     (totals.output, totals.delivery) = pipeline.join()?;
+    // Everything was published: nothing is left to replay.
+    if let Some(j) = journal_thread {
+        let mut journal = j
+            .handle
+            .join()
+            .map_err(|_| anyhow!("the journal thread panicked"))?;
+        if let Err(e) = journal.clear() {
+            tracing::warn!(journal = %journal.dir().display(), "cannot empty the journal: {e}");
+        }
+    }
     Ok(totals)
+}
+
+/// The journal thread of a run, and how often it syncs.
+struct JournalThread {
+    every: Duration,
+    handle: std::thread::JoinHandle<Journal>,
+}
+
+/// Opens the durability journal of `settings` (file destinations with
+/// `[durability]` on), restores what a previous run left into `ingest`,
+/// starts the journal thread between `ingest` and the writer, and asks for
+/// the first snapshot (`None`: no journal).
+fn open_journal(
+    settings: &Settings,
+    ingest: &mut Ingest,
+    telemetry: &Telemetry,
+) -> Result<Option<JournalThread>> {
+    let Some(every) = settings.sync_interval else {
+        return Ok(None);
+    };
+    // A replay re-publishes files under content-derived names (the same
+    // bytes, nothing twice); printed lines, log events and stream records
+    // cannot be taken back, so those destinations run without a journal.
+    if let Some(d) = settings
+        .destinations
+        .iter()
+        .find(|d| !matches!(d, Destination::Directory(_) | Destination::S3(_)))
+    {
+        tracing::warn!(
+            destination = %d.describe(),
+            "no durability journal: records sent there cannot be taken back, so a replay could send them twice; a crash loses the open windows"
+        );
+        return Ok(None);
+    }
+    let dir = state_dir(settings.state_dir.as_deref())?;
+    let stats = telemetry.journal_stats();
+    let (journal, recovered) = Journal::open(&dir, &journal::identity(settings), stats)
+        .map_err(|e| anyhow!("state.dir: {e}"))?;
+    let snapshot_due = Arc::new(AtomicBool::new(true));
+    ingest.durable = Some(Durable::new(snapshot_due.clone()));
+    let (mut replayed, mut last_seq) = (Vec::new(), 0);
+    if let Some(recovered) = recovered {
+        match ingest.recover(&recovered) {
+            Ok(()) => {
+                tracing::info!(
+                    batches = recovered.batches.len(),
+                    interfaces = recovered.interfaces.len(),
+                    open_flows = ingest.aggregator.open_flows(),
+                    "journal replayed: open windows restored, journalled records handed to the writer again"
+                );
+                replayed = recovered.batches;
+                last_seq = recovered.last_seq;
+            }
+            Err(e) => tracing::warn!("the journal cannot be replayed ({e}); starting without it"),
+        }
+    }
+    let (tx, rx) = std::sync::mpsc::sync_channel(super::CHANNEL_DEPTH);
+    let writer = ingest.interpose(tx);
+    let acked = ingest.acked.clone();
+    let handle = std::thread::Builder::new()
+        .name("vpcflow-journal".into())
+        .spawn(move || {
+            journal::journal_loop(journal, rx, writer, acked, snapshot_due, replayed, last_seq)
+        })
+        .map_err(|e| anyhow!("cannot start the journal thread: {e}"))?;
+    // The first sync writes a snapshot (a new segment) and hands the
+    // replayed batches to the writer.
+    ingest.sync();
+    Ok(Some(JournalThread { every, handle }))
 }

@@ -2,15 +2,17 @@
 //! [`FlowConsumer`]), which resolves interfaces, applies the REJECT policy,
 //! aggregates, and sends what aggregation releases to the writer thread.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{SyncSender, TrySendError};
 use std::sync::Arc;
 
-use vpcflow_core::aggregate::Aggregator;
+use vpcflow_core::aggregate::{Aggregator, Closed};
 use vpcflow_core::enrich::InterfaceTable;
 use vpcflow_core::policy::{Policy, PolicyEngine};
 use vpcflow_core::{FlowConsumer, FlowUpdate, InterfaceIndex, LossEvent};
 use vpcflow_sources::live::{interface_addresses, matches, CaptureSpec};
 
+use super::journal::{Ack, Recovered, SyncRequest};
 use super::{Message, Reloadable, WriterReload};
 use crate::metrics::{InterfaceCounts, Telemetry};
 
@@ -37,6 +39,31 @@ pub struct Ingest {
     pub(super) other_source: &'static str,
     /// Where waits for the writer are reported (`vpcflow run`).
     telemetry: Option<Arc<Telemetry>>,
+    /// The last batch the writer thread has published.
+    pub(super) acked: Ack,
+    /// The durability journal (`vpcflow run` with `[durability]` on).
+    pub(super) durable: Option<Durable>,
+}
+
+/// The journal side of the ingest stage: the journal itself is written on
+/// the journal thread (`journal::stage`), which stands between this thread
+/// and the writer; here the aggregation changes are taken at each sync.
+pub(super) struct Durable {
+    /// Interfaces registered since the last sync.
+    interfaces: Vec<String>,
+    /// Set by the journal thread when the next sync must send the whole
+    /// state (a new segment).
+    snapshot_due: Arc<AtomicBool>,
+}
+
+impl Durable {
+    /// The journal side, told by `snapshot_due` when to send the whole state.
+    pub(super) fn new(snapshot_due: Arc<AtomicBool>) -> Durable {
+        Durable {
+            interfaces: Vec::new(),
+            snapshot_due,
+        }
+    }
 }
 
 impl Ingest {
@@ -58,6 +85,8 @@ impl Ingest {
             counts: Vec::new(),
             other_source: "file",
             telemetry,
+            acked: Ack::default(),
+            durable: None,
         }
     }
 
@@ -79,8 +108,75 @@ impl Ingest {
         }
     }
 
-    /// Hands `message` to the writer, waiting while its channel is full.
+    /// Hands `message` to the writer (through the journal thread, with a
+    /// journal), waiting while its channel is full.
     pub(super) fn send(&mut self, message: Message) {
+        self.send_now(message);
+    }
+
+    /// Replaces the channel messages go to (the journal thread's) and
+    /// returns the previous one (the writer's).
+    pub(super) fn interpose(&mut self, tx: SyncSender<Message>) -> SyncSender<Message> {
+        std::mem::replace(&mut self.tx, tx)
+    }
+
+    /// Asks the journal thread to sync: the aggregation state changed since
+    /// the previous sync (or all of it, when the journal asks for a
+    /// snapshot) and the interfaces registered since. Without a journal,
+    /// does nothing.
+    pub(super) fn sync(&mut self) {
+        let Some(d) = &mut self.durable else {
+            return;
+        };
+        let full = d.snapshot_due.swap(false, Ordering::AcqRel);
+        let mut state = Vec::new();
+        self.aggregator.encode_state(full, &mut state);
+        let interfaces = if full {
+            d.interfaces.clear();
+            self.interfaces
+                .iter()
+                .map(|(_, m)| m.name.clone())
+                .collect()
+        } else {
+            std::mem::take(&mut d.interfaces)
+        };
+        self.send_now(Message::Sync(Box::new(SyncRequest {
+            state,
+            full,
+            interfaces,
+        })));
+    }
+
+    /// [`Ingest::sync`] with the whole state (a snapshot): the last sync of
+    /// a run, which the journal thread cannot hold back.
+    pub(super) fn sync_full(&mut self) {
+        if let Some(d) = &self.durable {
+            d.snapshot_due.store(true, Ordering::Release);
+        }
+        self.sync();
+    }
+
+    /// Restores what a previous run journalled: the aggregation state and
+    /// the interfaces (in their order, so indices agree); its batches are
+    /// the journal thread's. Damaged content leaves everything as it was
+    /// and says why.
+    pub(super) fn recover(&mut self, recovered: &Recovered) -> Result<(), String> {
+        let mut aggregator = Aggregator::new(*self.aggregator.config());
+        for state in &recovered.states {
+            aggregator.apply_state(state).map_err(|e| e.to_string())?;
+        }
+        for b in &recovered.batches {
+            Closed::decode(&b.bytes).map_err(|e| e.to_string())?;
+        }
+        for name in &recovered.interfaces {
+            self.interface(name);
+        }
+        self.aggregator = aggregator;
+        Ok(())
+    }
+
+    /// Hands `message` to the writer now.
+    fn send_now(&mut self, message: Message) {
         if self.writer_gone {
             return;
         }
@@ -172,6 +268,9 @@ impl FlowConsumer for Ingest {
                 },
                 ..InterfaceCounts::default()
             });
+            if let Some(d) = &mut self.durable {
+                d.interfaces.push(name.to_string());
+            }
             let meta = meta.clone();
             self.send(Message::Interface(Box::new(meta)));
         }

@@ -21,6 +21,7 @@
 mod convert;
 mod daemon;
 mod ingest;
+mod journal;
 pub mod sinks;
 pub mod sources;
 mod writer;
@@ -46,7 +47,7 @@ use ingest::Ingest;
 use writer::{write_loop, WriterExit, WriterResult};
 
 /// Hand-overs in flight between the threads.
-const CHANNEL_DEPTH: usize = 8;
+pub(crate) const CHANNEL_DEPTH: usize = 8;
 
 /// What crosses from the ingest thread to the writer thread.
 enum Message {
@@ -58,6 +59,11 @@ enum Message {
     Records(Closed),
     /// A configuration reload: records that follow are written with it.
     Reload(WriterReload),
+    /// Every batch up to this number was sent (journal numbering): once the
+    /// writer gets here, it has published what it had to of them.
+    Ack(u64),
+    /// To the journal thread: sync now (never reaches the writer).
+    Sync(Box<journal::SyncRequest>),
 }
 
 /// What the writer needs of a configuration reload.
@@ -123,6 +129,8 @@ fn start(
     let writer_settings = settings.clone();
     let writer_telemetry = telemetry.clone();
     let sink = opened.sink;
+    let acked = journal::Ack::default();
+    let writer_acked = acked.clone();
     let writer = thread::Builder::new()
         .name("vpcflow-writer".into())
         .spawn(move || {
@@ -131,7 +139,7 @@ fn start(
                 telemetry,
                 reason: "it panicked".into(),
             };
-            let result = write_loop(writer_settings, sink, rx, telemetry);
+            let result = write_loop(writer_settings, sink, rx, telemetry, &writer_acked);
             exit.reason = match &result {
                 Ok(_) => "end of the run".into(),
                 Err(e) => format!("{e:#}"),
@@ -150,6 +158,7 @@ fn start(
         telemetry,
     );
     ingest.set_policy(settings.policy.clone());
+    ingest.acked = acked;
     Ok(Pipeline {
         ingest,
         writer,

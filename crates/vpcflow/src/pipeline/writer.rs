@@ -4,6 +4,7 @@
 //! published by the sink.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::Result;
 use vpcflow_core::aggregate::Released;
@@ -31,6 +32,7 @@ pub fn write_loop(
     mut sink: Box<dyn RecordSink + Send>,
     rx: std::sync::mpsc::Receiver<Message>,
     telemetry: Option<&Telemetry>,
+    acked: &AtomicU64,
 ) -> WriterResult {
     let mut interfaces = InterfaceTable::new(settings.interface_defaults.clone(), HashMap::new());
     interfaces.set_aws_services(settings.aws_services());
@@ -46,6 +48,8 @@ pub fn write_loop(
                 }
                 interfaces.set_aws_services(reload.aws_services);
             }
+            Message::Ack(seq) => acked.store(seq, Ordering::Release),
+            Message::Sync(_) => {}
             Message::Records(closed) => {
                 for mut released in closed.into_released(BATCH_RECORDS) {
                     keep(settings.traffic_type, &mut released);

@@ -114,7 +114,10 @@ pub fn restartable_analyzer() -> (
             tcp.set_nonblocking(false).unwrap();
             tcp.set_read_timeout(Some(Duration::from_millis(50)))
                 .unwrap();
-            let mut ws = tungstenite::accept(tcp).unwrap();
+            // A client killed during the handshake is not a connection.
+            let Ok(mut ws) = tungstenite::accept(tcp) else {
+                continue;
+            };
             counter.fetch_add(1, Ordering::SeqCst);
             'client: loop {
                 while let Ok(m) = rx.try_recv() {

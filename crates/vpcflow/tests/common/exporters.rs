@@ -23,26 +23,7 @@ pub const TOOLS: [&str; 5] = ["softflowd", "softflowctl", "nfcapd", "nfdump", "t
 /// [`TOOLS`]; prints why not, and panics under `VPCFLOW_REQUIRE_NETFLOW=1`
 /// (set by CI, which installs them).
 pub fn available(test: &str) -> bool {
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false);
-    let mut missing: Vec<&str> = TOOLS
-        .iter()
-        .copied()
-        .filter(|t| {
-            !Command::new("sh")
-                .args(["-c", &format!("command -v {t}")])
-                .stdout(Stdio::null())
-                .status()
-                .map(|s| s.success())
-                .unwrap_or(false)
-        })
-        .collect();
-    if !root {
-        missing.insert(0, "root");
-    }
+    let missing = crate::common::missing_root_and(&TOOLS);
     if missing.is_empty() {
         return true;
     }
@@ -75,7 +56,18 @@ impl Tcpdump {
     /// Starts recording into `pcap`; returns once tcpdump listens.
     pub fn start(port: u16, pcap: &Path) -> Tcpdump {
         let mut child = Command::new("tcpdump")
-            .args(["-i", "lo", "-n", "-U", "--immediate-mode", "-w"])
+            // A 128 MiB capture buffer: softflowd sends its last flows in a
+            // burst, which tcpdump's default 2 MiB loses on a busy machine.
+            .args([
+                "-i",
+                "lo",
+                "-n",
+                "-B",
+                "131072",
+                "-U",
+                "--immediate-mode",
+                "-w",
+            ])
             .arg(pcap)
             .args(["udp", "dst", "port", &port.to_string()])
             .stdout(Stdio::null())
@@ -398,21 +390,21 @@ pub fn truth_flows(truth: &Path) -> (BTreeMap<Tuple, TruthFlow>, Vec<u32>) {
     (flows, linktypes)
 }
 
-/// The capture's `NAME.truth.json` totals.
-pub fn truth_totals(truth: &Path) -> Totals {
-    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(truth).unwrap()).unwrap();
-    let mut totals = Totals::new();
-    for t in v["totals"].as_array().unwrap() {
-        let key = (
-            t["src"].as_str().unwrap().to_string(),
-            t["dst"].as_str().unwrap().to_string(),
-            t["sport"].as_u64().unwrap() as u16,
-            t["dport"].as_u64().unwrap() as u16,
-            t["proto"].as_u64().unwrap() as u8,
-        );
-        let e = totals.entry(key).or_insert((0, 0));
-        e.0 += t["packets"].as_u64().unwrap();
-        e.1 += t["bytes"].as_u64().unwrap();
+/// The records of every file below `out` (none when there is no `out`),
+/// split into fields, sorted.
+pub fn records(out: &Path) -> Vec<Vec<String>> {
+    let mut rows = Vec::new();
+    if !out.is_dir() {
+        return rows;
     }
-    totals
+    for f in crate::common::files_below(out) {
+        let text = crate::common::gunzip(&out.join(f));
+        rows.extend(
+            text.lines()
+                .skip(1)
+                .map(|l| l.split(' ').map(String::from).collect()),
+        );
+    }
+    rows.sort();
+    rows
 }

@@ -126,6 +126,32 @@ pub fn synthetic_capture(dir: &Path, name: &str, flows: u64) -> PathBuf {
     path
 }
 
+/// What this machine lacks of root and the commands `tools`, root first
+/// (empty: the tests that need them can run).
+pub fn missing_root_and(tools: &[&str]) -> Vec<String> {
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false);
+    let mut missing: Vec<String> = tools
+        .iter()
+        .filter(|t| {
+            !Command::new("sh")
+                .args(["-c", &format!("command -v {t}")])
+                .stdout(std::process::Stdio::null())
+                .status()
+                .map(|s| s.success())
+                .unwrap_or(false)
+        })
+        .map(|t| t.to_string())
+        .collect();
+    if !root {
+        missing.insert(0, "root".to_string());
+    }
+    missing
+}
+
 /// The records `vpcflow convert` prints for `capture` with `args`.
 pub fn records(capture: &Path, args: &[&str]) -> String {
     let mut all = vec![

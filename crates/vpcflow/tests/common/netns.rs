@@ -18,26 +18,7 @@ use crate::common::{files_below, signal, wait_exit};
 /// Whether the tests can run here: root and every command of `tools`;
 /// prints why not (and panics under `CI=true`, where they must run).
 pub fn can_run(test: &str, tools: &[&str]) -> bool {
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false);
-    let mut missing: Vec<&str> = tools
-        .iter()
-        .copied()
-        .filter(|t| {
-            !Command::new("sh")
-                .args(["-c", &format!("command -v {t}")])
-                .stdout(Stdio::null())
-                .status()
-                .map(|s| s.success())
-                .unwrap_or(false)
-        })
-        .collect();
-    if !root {
-        missing.insert(0, "root");
-    }
+    let missing = crate::common::missing_root_and(tools);
     if missing.is_empty() {
         return true;
     }
@@ -176,14 +157,16 @@ pub fn stop_tcpdump(mut tcpdump: Child) {
 }
 
 /// The configuration of the live tests: the test flow log with `format`,
-/// files below `dir/out`, flows idle for 5 s closed; capture interfaces and
-/// other tables follow.
+/// files below `dir/out`, the state (durability journal) in `dir/state`,
+/// flows idle for 5 s closed; capture interfaces and other tables follow.
 pub fn config(dir: &Path, format: &str) -> ConfigToml {
     ConfigToml::new()
         .test_flow_log()
         .set("format", format)
         .table("output")
         .set("out", dir.join("out"))
+        .table("state")
+        .set("dir", dir.join("state"))
         .table("capture")
         .set("idle_delay", 5)
 }
