@@ -13,6 +13,8 @@ use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+pub(super) mod fast;
+
 /// One Skydive flow (a bidirectional A↔B conversation seen at one capture point).
 ///
 /// Only the fields vpcflow uses are decoded (`Application`, `Link`,
@@ -295,10 +297,25 @@ pub enum MessageError {
 
 /// Decodes one JSON message: a struct message, or a bare array of flows.
 ///
-/// A struct message is decoded in one pass: its `Obj` is decoded as flows or
+/// The messages an analyzer sends (compact `store` messages without
+/// escapes) are decoded by a hand-written pass over the text that builds
+/// only the fields used; any other message by `serde_json`, with the same
+/// result. A struct message is decoded in one pass: its `Obj` is decoded as flows or
 /// statistics right away when `Type` comes before it (as Skydive writes it),
 /// and kept raw and decoded afterwards otherwise.
 pub fn parse_json(text: &[u8]) -> Result<Payload<'_>, MessageError> {
+    let first = text.iter().find(|b| !b.is_ascii_whitespace());
+    if matches!(first, Some(b'[' | b'{')) {
+        if let Some(payload) = fast::parse(utf8(text)?) {
+            return Ok(payload);
+        }
+    }
+    parse_with_serde(text)
+}
+
+/// [`parse_json`] with `serde_json` alone (the reference the fast path is
+/// tested against).
+pub(in crate::skydive) fn parse_with_serde(text: &[u8]) -> Result<Payload<'_>, MessageError> {
     let first = text.iter().find(|b| !b.is_ascii_whitespace());
     match first {
         Some(b'[') => Ok(serde_json::from_str::<FlowList>(utf8(text)?)?.into_payload(None)),

@@ -3,6 +3,7 @@
 
 mod counters;
 mod deltas;
+mod fast_json;
 mod fields;
 mod history;
 mod interfaces;
