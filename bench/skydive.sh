@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Skydive source benchmark (not part of CI): flow updates per second from
-# recorded analyzer messages to gzip files, on one core, against the floor of
-# only decoding the same messages with serde_json into the flow type; and peak
-# RSS with one million live flow UUIDs.
+# recorded analyzer messages to gzip files, on one core, against the floors of
+# only decoding the same messages (vpcflow's decoder, and serde_json's derived
+# decoder into the same flow type); and peak RSS with one million live flow
+# UUIDs.
 #
 #   bench/skydive.sh
 #
@@ -20,7 +21,8 @@ LIVE_FLOWS="${LIVE_FLOWS:-1000000}"
 TARGET="${CARGO_TARGET_DIR:-target}"
 mkdir -p "$BENCH_DIR"
 
-cargo build --release -p vpcflow -p vpcflow-sources --example skydive_bench >&2
+# --bin too: with --example alone cargo builds no binary.
+cargo build --release -p vpcflow --bin vpcflow -p vpcflow-sources --example skydive_bench >&2
 BENCH="$TARGET/release/examples/skydive_bench"
 VPCFLOW="$TARGET/release/vpcflow"
 
@@ -32,7 +34,9 @@ echo "recording: $(du -h "$rec" | cut -f1), $((FLOWS * TICKS)) flow updates"
 
 one_core() { taskset -c "$CORE" "$@"; }
 
-echo "== floor: serde_json decode only (one core)"
+echo "== peer floor: serde_json's derived decoder only (one core)"
+one_core "$BENCH" serde "$rec"
+echo "== floor: vpcflow's decoder only (one core)"
 one_core "$BENCH" decode "$rec"
 echo "== decode + convert to flow updates (one core)"
 one_core "$BENCH" convert "$rec"

@@ -4,8 +4,13 @@
 # refactoring, a dependency update) changes no output.
 #
 #   scripts/compare-output.sh OLD_BIN NEW_BIN [CAPTURE_DIR]
+#   scripts/compare-output.sh --skydive OLD_BIN NEW_BIN RECORDING_DIR
 #
-# CAPTURE_DIR defaults to ../shared/pcaps beside the checkout. Each capture is
+# CAPTURE_DIR defaults to ../shared/pcaps beside the checkout. With --skydive
+# the inputs are the Skydive recordings (*.jsonl, *.json) of RECORDING_DIR,
+# converted with `convert --skydive` (for example the recordings
+# bench/skydive.sh generates, with lines not every version can decode). Each
+# input is
 # converted with several settings: both aggregation windows, text and Parquet
 # files, the default format and two custom ones (every field of version 5; the
 # version-8 fields), three key layouts, records on stdout, and a configuration
@@ -13,8 +18,18 @@
 # Exit status 0 when every tree is identical, 1 at the first difference.
 set -euo pipefail
 
-old="${1:?usage: compare-output.sh OLD_BIN NEW_BIN [CAPTURE_DIR]}"
-new="${2:?usage: compare-output.sh OLD_BIN NEW_BIN [CAPTURE_DIR]}"
+usage="usage: compare-output.sh [--skydive] OLD_BIN NEW_BIN [DIR]"
+# How an input is named on the command line, and which files are inputs.
+input=()
+patterns=("*.pcap" "*.pcapng")
+if [ "${1:-}" = "--skydive" ]; then
+    shift
+    input=(--skydive)
+    patterns=("*.jsonl" "*.json")
+    [ -n "${3:-}" ] || { echo "$usage (--skydive needs RECORDING_DIR)" >&2; exit 2; }
+fi
+old="${1:?$usage}"
+new="${2:?$usage}"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 captures="${3:-$here/../shared/pcaps}"
 [ -x "$old" ] || { echo "error: $old is not an executable" >&2; exit 2; }
@@ -70,8 +85,13 @@ run() { # BIN OUTDIR ARGS... (the conversion itself; stderr kept for a failure)
 
 compared=0
 objects=0
-for capture in "$captures"/*.pcap "$captures"/*.pcapng; do
-    [ -e "$capture" ] || continue
+inputs=()
+for pattern in "${patterns[@]}"; do
+    for capture in "$captures"/$pattern; do
+        [ -e "$capture" ] && inputs+=("$capture")
+    done
+done
+for capture in "${inputs[@]}"; do
     while IFS='|' read -r name args; do
         [ -n "$name" ] || continue
         for side in old new; do
@@ -79,7 +99,7 @@ for capture in "$captures"/*.pcap "$captures"/*.pcapng; do
             dir="$work/$side"
             rm -rf "$dir" "$dir.stdout" "$dir.stderr" "$work/.$side.vpcflow-staging"
             eval "set -- ${args//\{\}/$dir}"
-            run "$bin" "$dir" "$@" "$capture"
+            run "$bin" "$dir" "$@" "${input[@]}" "$capture"
         done
         # The staging folder is not output (older versions kept it inside).
         if ! diff -r --exclude=.vpcflow-staging "$work/old" "$work/new" >/dev/null 2>&1 \
@@ -95,15 +115,15 @@ for capture in "$captures"/*.pcap "$captures"/*.pcapng; do
     done <<<"$cases"
     # Records on stdout.
     "$old" convert --quiet --account-id 123456789012 --region eu-west-1 \
-        --flow-log-id fl-0630869f236e76872 --out - "$capture" >"$work/old.txt" 2>/dev/null || true
+        --flow-log-id fl-0630869f236e76872 --out - "${input[@]}" "$capture" >"$work/old.txt" 2>/dev/null || true
     "$new" convert --quiet --account-id 123456789012 --region eu-west-1 \
-        --flow-log-id fl-0630869f236e76872 --out - "$capture" >"$work/new.txt" 2>/dev/null || true
+        --flow-log-id fl-0630869f236e76872 --out - "${input[@]}" "$capture" >"$work/new.txt" 2>/dev/null || true
     if ! cmp -s "$work/old.txt" "$work/new.txt"; then
         echo "DIFFERENT: $(basename "$capture") [stdout]" >&2
         exit 1
     fi
     compared=$((compared + 1))
 done
-[ "$compared" -gt 0 ] || { echo "error: no capture in $captures" >&2; exit 2; }
+[ "$compared" -gt 0 ] || { echo "error: no input in $captures" >&2; exit 2; }
 [ "$objects" -gt 0 ] || { echo "error: no conversion wrote a file" >&2; exit 2; }
-echo "identical: $compared conversions of $(ls "$captures"/*.pcap* | wc -l) captures, $objects files"
+echo "identical: $compared conversions of ${#inputs[@]} inputs, $objects files"

@@ -28,7 +28,7 @@
 //! than at live rates: this is the worst case.
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
@@ -273,9 +273,11 @@ fn main() {
         }
         "skydive" => {
             let text = std::fs::read(input).expect("recording");
+            // Payloads borrow their strings from `text`.
             let payloads: Vec<Payload> = text
-                .lines()
-                .map(|l| parse_json(l.unwrap().as_bytes()).expect("message"))
+                .split(|&b| b == b'\n')
+                .filter(|l| !l.is_empty())
+                .map(|l| parse_json(l).expect("message"))
                 .collect();
             let store = StateStore::open(&dir.join("state"), "bench", Duration::from_secs(86_400))
                 .expect("state folder");

@@ -5,21 +5,44 @@
 //! # per message (as an analyzer sends them), every flow with Metric,
 //! # LastUpdateMetric and TCPMetric.
 //! skydive_bench gen FILE FLOWS TICKS
-//! # The floor: decode every message with serde_json into the flow type.
+//! # The floor: decode every message with vpcflow's decoder (`parse_json`).
 //! skydive_bench decode FILE
+//! # The peer floor: decode every message with serde_json's derived decoder
+//! # into the same flow type.
+//! skydive_bench serde FILE
 //! # Decode and convert into flow updates (no aggregation, no files).
 //! skydive_bench convert FILE
 //! ```
 //!
-//! `decode` and `convert` print flows/s and the peak RSS. The end-to-end figure
+//! `decode`, `serde` and `convert` print flows/s and the peak RSS. The end-to-end figure
 //! (to gzip files) is `vpcflow convert --skydive FILE --out DIR`; see
 //! `bench/skydive.sh`.
 
 use std::io::{BufRead, BufWriter, Write};
 use std::time::Instant;
 
+use serde::Deserialize;
+
 use vpcflow_core::{FlowConsumer, FlowUpdate, InterfaceIndex, LossEvent};
-use vpcflow_sources::skydive::{parse_json, Converter, ConverterOptions, Payload};
+use vpcflow_sources::skydive::{parse_json, Converter, ConverterOptions, Flow, Payload};
+
+/// A struct message as serde_json's derived decoder reads it (only `Obj`).
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    #[serde(rename = "Obj", borrow, default)]
+    obj: Option<Vec<Flow<'a>>>,
+}
+
+/// The flows of one message decoded by serde_json alone.
+fn serde_flows(line: &[u8]) -> usize {
+    let text = std::str::from_utf8(line).unwrap();
+    if text.starts_with('[') {
+        serde_json::from_str::<Vec<Flow>>(text).unwrap().len()
+    } else {
+        let env: Envelope = serde_json::from_str(text).unwrap();
+        env.obj.map_or(0, |o| o.len())
+    }
+}
 
 struct Count {
     updates: u64,
@@ -113,7 +136,7 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {
         Some("gen") => gen(&args[2], args[3].parse().unwrap(), args[4].parse().unwrap()),
-        Some(mode @ ("decode" | "convert")) => {
+        Some(mode @ ("decode" | "serde" | "convert")) => {
             let file = std::fs::File::open(&args[2]).unwrap();
             let reader = std::io::BufReader::with_capacity(1 << 20, file);
             let mut conv = Converter::new(ConverterOptions::default());
@@ -125,6 +148,10 @@ fn main() {
             let mut flows = 0u64;
             for line in reader.split(b'\n') {
                 let line = line.unwrap();
+                if mode == "serde" {
+                    flows += serde_flows(&line) as u64;
+                    continue;
+                }
                 let payload = parse_json(&line).unwrap();
                 if let Payload::Flows { flows: f, .. } = &payload {
                     flows += f.len() as u64;
@@ -144,7 +171,7 @@ fn main() {
             );
         }
         _ => {
-            eprintln!("usage: skydive_bench gen FILE FLOWS TICKS | decode FILE | convert FILE");
+            eprintln!("usage: skydive_bench gen FILE FLOWS TICKS | decode FILE | serde FILE | convert FILE");
             std::process::exit(2);
         }
     }

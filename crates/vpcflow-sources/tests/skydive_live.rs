@@ -709,8 +709,10 @@ fn a_gap_reaches_back_one_update_period_before_the_drop() {
     // one flow update period before it.
     let mut live = Live::new(Converter::new(ConverterOptions::default()), 1, 60);
     let mut sink = RecordingConsumer::default();
-    let flow: vpcflow_sources::skydive::Flow =
-        serde_json::from_str(&flow_json("g1", "n1", (1, 0), (T0, T0 + 30_000))).unwrap();
+    let json = flow_json("g1", "n1", (1, 0), (T0, T0 + 30_000));
+    let flow = serde_json::from_str::<vpcflow_sources::skydive::Flow>(&json)
+        .unwrap()
+        .into_owned();
     live.handle(Event::Connected { analyzer: 0 }, T0, &mut sink);
     live.handle(
         Event::Message {

@@ -62,12 +62,12 @@ pub const FORMAT_JSON: i32 = 0;
 pub const FORMAT_PROTOBUF: i32 = 1;
 
 /// Decodes one protobuf message into its namespace and payload.
-pub fn parse_protobuf(bytes: &[u8]) -> Result<(String, Payload), MessageError> {
+pub fn parse_protobuf(bytes: &[u8]) -> Result<(String, Payload<'static>), MessageError> {
     let m = PbStructMessage::decode(bytes).map_err(|e| MessageError::Protobuf(e.to_string()))?;
     let payload = match (m.format, m.kind.as_str()) {
         (FORMAT_JSON, kind) => {
             let obj = (!m.obj.is_empty()).then_some(m.obj.as_slice());
-            payload_of(&m.namespace, kind, obj)?
+            payload_of(&m.namespace, kind, obj)?.into_owned()
         }
         (FORMAT_PROTOBUF, "stats") => {
             let s = PbStats::decode(m.obj.as_slice())

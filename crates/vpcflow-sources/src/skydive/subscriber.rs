@@ -173,7 +173,7 @@ pub enum Event {
         /// Index of the analyzer.
         analyzer: usize,
         /// What it carries.
-        payload: Payload,
+        payload: Payload<'static>,
     },
     /// A message that could not be decoded (the stream continues).
     Malformed {
@@ -519,10 +519,12 @@ impl Connection {
                 Err(e) => return Some(format!("connection lost: {e}")),
             };
             let decoded = match &message {
-                Message::Text(t) => parse_json(t.as_bytes()).map(|p| (namespace_of(&p), p)),
+                Message::Text(t) => {
+                    parse_json(t.as_bytes()).map(|p| (namespace_of(&p), p.into_owned()))
+                }
                 Message::Binary(b) => match self.config.protocol {
                     WireProtocol::Protobuf => parse_protobuf(b).map(|(ns, p)| (Some(ns), p)),
-                    WireProtocol::Json => parse_json(b).map(|p| (namespace_of(&p), p)),
+                    WireProtocol::Json => parse_json(b).map(|p| (namespace_of(&p), p.into_owned())),
                 },
                 Message::Close(_) => return Some("closed by the analyzer".into()),
                 _ => continue,

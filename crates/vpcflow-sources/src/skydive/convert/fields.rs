@@ -35,11 +35,15 @@ pub(super) fn addresses(f: &Flow) -> Option<PacketAddrs> {
 /// layer in the LayersPath.
 pub fn protocol_number(f: &Flow, src: IpAddr) -> Option<u8> {
     if let Some(t) = &f.transport {
-        match t.protocol.to_ascii_uppercase().as_str() {
-            "TCP" => return Some(6),
-            "UDP" => return Some(17),
-            "SCTP" => return Some(132),
-            _ => {}
+        let name = &*t.protocol;
+        if name.eq_ignore_ascii_case("TCP") {
+            return Some(6);
+        }
+        if name.eq_ignore_ascii_case("UDP") {
+            return Some(17);
+        }
+        if name.eq_ignore_ascii_case("SCTP") {
+            return Some(132);
         }
     }
     if f.icmp.is_some() {

@@ -198,25 +198,26 @@ impl Converter {
         let name = if f.node_tid.is_empty() {
             "skydive-unknown-node"
         } else {
-            f.node_tid.as_str()
+            &f.node_tid
         };
         let i = match self.interfaces.get_mut(name) {
             // The usual case: a known interface, seen under the same capture.
             Some((i, capture)) if *capture == f.capture_id => return *i,
             Some((i, capture)) => {
-                capture.clone_from(&f.capture_id);
+                capture.clear();
+                capture.push_str(&f.capture_id);
                 *i
             }
             None => {
                 let i = consumer.interface(name);
                 self.interfaces
-                    .insert(name.to_string(), (i, f.capture_id.clone()));
+                    .insert(name.to_string(), (i, f.capture_id.to_string()));
                 i
             }
         };
         let list = self
             .capture_interfaces
-            .entry(f.capture_id.clone())
+            .entry(f.capture_id.to_string())
             .or_default();
         if !list.contains(&i) {
             list.push(i);
@@ -225,7 +226,8 @@ impl Converter {
     }
 
     fn flow(&mut self, f: &Flow, consumer: &mut dyn FlowConsumer) {
-        if !self.options.capture_ids.is_empty() && !self.options.capture_ids.contains(&f.capture_id)
+        if !self.options.capture_ids.is_empty()
+            && !self.options.capture_ids.iter().any(|c| *c == f.capture_id)
         {
             self.stats.filtered_flows += 1;
             return;

@@ -3,7 +3,7 @@
 
 use super::*;
 
-fn metric_only(uuid: &str, packets: i64, last: i64) -> Flow {
+fn metric_only(uuid: &str, packets: i64, last: i64) -> Flow<'static> {
     let mut f = tcp_flow(uuid);
     f.metric = Some(metric(
         packets,
@@ -18,7 +18,7 @@ fn metric_only(uuid: &str, packets: i64, last: i64) -> Flow {
     f
 }
 
-fn delta_only(uuid: &str, packets: i64, span: (i64, i64)) -> Flow {
+fn delta_only(uuid: &str, packets: i64, span: (i64, i64)) -> Flow<'static> {
     let mut f = tcp_flow(uuid);
     f.last_update_metric = Some(metric(packets, packets, 0, 0, span.0, span.1));
     f.start = 1_000;

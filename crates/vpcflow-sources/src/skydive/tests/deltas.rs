@@ -23,7 +23,7 @@ fn json_struct_message_with_ports_as_numbers_or_strings() {
     assert_eq!(namespace.as_deref(), Some("flow"));
     assert_eq!(flows.len(), 2);
     let t = flows[0].transport.as_ref().unwrap();
-    assert_eq!((t.protocol.as_str(), t.a, t.b), ("TCP", 40000, 80));
+    assert_eq!((&*t.protocol, t.a, t.b), ("TCP", 40000, 80));
     assert_eq!(flows[0].metric.unwrap().ab_bytes, 148);
     assert_eq!(flows[0].metric.unwrap().rtt, 5000);
     assert_eq!(
@@ -167,7 +167,7 @@ fn summing_every_delta_or_metric_would_overcount() {
 #[test]
 fn metric_differences_when_the_delta_is_missing() {
     let mut f = tcp_flow("u2");
-    let mk = |f: &mut Flow, m: FlowMetric| {
+    let mk = |f: &mut Flow<'static>, m: FlowMetric| {
         f.metric = Some(m);
         f.start = m.start;
         f.last = m.last;

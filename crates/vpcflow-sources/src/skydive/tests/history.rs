@@ -46,7 +46,7 @@ fn skydive_messages(
     tick: i64,
     expire: i64,
     repeat: impl Fn(i64, usize) -> bool,
-) -> Vec<Vec<Flow>> {
+) -> Vec<Vec<Flow<'static>>> {
     #[derive(Clone, Default)]
     struct Table {
         metric: FlowMetric,
@@ -136,7 +136,7 @@ fn skydive_messages(
             t.expired = expiring;
             let s = &flows[n];
             let f = Flow {
-                uuid: format!("{}#{}", s.uuid, t.generation),
+                uuid: format!("{}#{}", s.uuid, t.generation).into(),
                 layers_path: s.layers.into(),
                 node_tid: s.node.into(),
                 capture_id: "cap".into(),

@@ -3,9 +3,11 @@
 
 mod counters;
 mod deltas;
+mod fast_json;
 mod fields;
 mod history;
 mod interfaces;
+mod message;
 mod restart;
 mod state_file;
 mod tunnels;
@@ -35,9 +37,9 @@ fn metric(ab_p: i64, ab_b: i64, ba_p: i64, ba_b: i64, start: i64, last: i64) -> 
 }
 
 /// A TCP flow 10.0.0.1:40000 -> 10.0.0.2:80 captured without a link layer.
-fn tcp_flow(uuid: &str) -> Flow {
+fn tcp_flow(uuid: &str) -> Flow<'static> {
     Flow {
-        uuid: uuid.into(),
+        uuid: uuid.to_string().into(),
         layers_path: "IPv4/TCP".into(),
         node_tid: "node-1".into(),
         capture_id: "cap-1".into(),
@@ -58,11 +60,11 @@ fn tcp_flow(uuid: &str) -> Flow {
 }
 
 /// A network layer between `a` and `b` (IPv6 when `a` has a colon).
-fn network(a: &str, b: &str) -> Option<Layer> {
+fn network(a: &str, b: &str) -> Option<Layer<'static>> {
     Some(Layer {
         protocol: if a.contains(':') { "IPV6" } else { "IPV4" }.into(),
-        a: a.into(),
-        b: b.into(),
+        a: a.to_string().into(),
+        b: b.to_string().into(),
         id: 0,
     })
 }

@@ -26,7 +26,7 @@ fn packets(sink: &RecordingConsumer) -> u64 {
     sink.updates.iter().map(|u| u.packets).sum()
 }
 
-fn delta_flow(uuid: &str, cumulative: i64, delta: i64, span: (i64, i64)) -> Flow {
+fn delta_flow(uuid: &str, cumulative: i64, delta: i64, span: (i64, i64)) -> Flow<'static> {
     with_delta(
         tcp_flow(uuid),
         metric(cumulative, cumulative * 100, 0, 0, T0, span.1),
@@ -34,7 +34,7 @@ fn delta_flow(uuid: &str, cumulative: i64, delta: i64, span: (i64, i64)) -> Flow
     )
 }
 
-fn metric_only(uuid: &str, cumulative: i64, last: i64) -> Flow {
+fn metric_only(uuid: &str, cumulative: i64, last: i64) -> Flow<'static> {
     let mut f = tcp_flow(uuid);
     f.start = T0;
     f.last = last;

@@ -5,7 +5,7 @@ use vpcflow_core::PacketAddrs;
 use super::*;
 use crate::skydive::message::IcmpLayer;
 
-fn gre_pair() -> (Flow, Flow) {
+fn gre_pair() -> (Flow<'static>, Flow<'static>) {
     let parent = with_delta(
         Flow {
             uuid: "gre-outer".into(),

@@ -6,10 +6,16 @@ use vpcflow_core::Action;
 
 use super::*;
 
-fn point_flow(uuid: &str, node: &str, tracking: &str, delta: (i64, i64), span: (i64, i64)) -> Flow {
+fn point_flow(
+    uuid: &str,
+    node: &str,
+    tracking: &str,
+    delta: (i64, i64),
+    span: (i64, i64),
+) -> Flow<'static> {
     let mut f = tcp_flow(uuid);
-    f.node_tid = node.into();
-    f.l3_tracking_id = tracking.into();
+    f.node_tid = node.to_string().into();
+    f.l3_tracking_id = tracking.to_string().into();
     with_delta(
         f,
         metric(

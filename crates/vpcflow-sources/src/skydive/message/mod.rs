@@ -7,42 +7,48 @@
 //! Ports are accepted as numbers or strings, enums by name, times are Unix
 //! milliseconds.
 
+use std::borrow::Cow;
+
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+pub(super) mod fast;
+
 /// One Skydive flow (a bidirectional A↔B conversation seen at one capture point).
 ///
 /// Only the fields vpcflow uses are decoded (`Application`, `Link`,
-/// `TrackingID` and unknown fields are skipped without being stored).
+/// `TrackingID` and unknown fields are skipped without being stored). Strings
+/// borrow from the message text unless they hold JSON escapes; see
+/// [`Flow::into_owned`] for a flow that outlives the text.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(default)]
-pub struct Flow {
+pub struct Flow<'a> {
     /// The flow's id (stable over its updates).
-    #[serde(rename = "UUID")]
-    pub uuid: String,
+    #[serde(rename = "UUID", borrow)]
+    pub uuid: Cow<'a, str>,
     /// Layers from the first captured one, e.g. `Ethernet/IPv4/TCP`; may start
     /// with `/` for captures without a link layer.
-    #[serde(rename = "LayersPath")]
-    pub layers_path: String,
+    #[serde(rename = "LayersPath", borrow)]
+    pub layers_path: Cow<'a, str>,
     /// The outer flow of a tunnel's inner flow.
-    #[serde(rename = "ParentUUID")]
-    pub parent_uuid: String,
+    #[serde(rename = "ParentUUID", borrow)]
+    pub parent_uuid: Cow<'a, str>,
     /// The capture point (graph node) the flow was seen on.
-    #[serde(rename = "NodeTID")]
-    pub node_tid: String,
+    #[serde(rename = "NodeTID", borrow)]
+    pub node_tid: Cow<'a, str>,
     /// The capture that saw it.
-    #[serde(rename = "CaptureID")]
-    pub capture_id: String,
+    #[serde(rename = "CaptureID", borrow)]
+    pub capture_id: Cow<'a, str>,
     /// Network layer (absent for ARP and other non-IP flows).
-    #[serde(rename = "Network")]
-    pub network: Option<Layer>,
+    #[serde(rename = "Network", borrow)]
+    pub network: Option<Layer<'a>>,
     /// Transport layer.
-    #[serde(rename = "Transport")]
-    pub transport: Option<TransportLayer>,
+    #[serde(rename = "Transport", borrow)]
+    pub transport: Option<TransportLayer<'a>>,
     /// ICMP layer.
-    #[serde(rename = "ICMP")]
-    pub icmp: Option<IcmpLayer>,
+    #[serde(rename = "ICMP", borrow)]
+    pub icmp: Option<IcmpLayer<'a>>,
     /// Cumulative counters since the flow started.
     #[serde(rename = "Metric")]
     pub metric: Option<FlowMetric>,
@@ -59,8 +65,8 @@ pub struct Flow {
     #[serde(rename = "Last")]
     pub last: i64,
     /// Same for both capture points, from the IP layer up (survives L2 changes).
-    #[serde(rename = "L3TrackingID")]
-    pub l3_tracking_id: String,
+    #[serde(rename = "L3TrackingID", borrow)]
+    pub l3_tracking_id: Cow<'a, str>,
     /// Why the flow ended (a number; 0 while it lives).
     #[serde(rename = "FinishType")]
     pub finish_type: i64,
@@ -69,16 +75,16 @@ pub struct Flow {
 /// A link or network layer: protocol name and the two endpoints.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(default)]
-pub struct Layer {
+pub struct Layer<'a> {
     /// `ETHERNET`, `IPV4`, `IPV6`, …
-    #[serde(rename = "Protocol", deserialize_with = "name_or_number")]
-    pub protocol: String,
+    #[serde(rename = "Protocol", borrow, deserialize_with = "name_or_number")]
+    pub protocol: Cow<'a, str>,
     /// Endpoint A (the sender of the first packet).
-    #[serde(rename = "A")]
-    pub a: String,
+    #[serde(rename = "A", borrow)]
+    pub a: Cow<'a, str>,
     /// Endpoint B.
-    #[serde(rename = "B")]
-    pub b: String,
+    #[serde(rename = "B", borrow)]
+    pub b: Cow<'a, str>,
     /// VLAN or similar id.
     #[serde(rename = "ID")]
     pub id: i64,
@@ -87,10 +93,10 @@ pub struct Layer {
 /// The transport layer: protocol name and ports.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(default)]
-pub struct TransportLayer {
+pub struct TransportLayer<'a> {
     /// `TCP`, `UDP`, `SCTP`.
-    #[serde(rename = "Protocol", deserialize_with = "name_or_number")]
-    pub protocol: String,
+    #[serde(rename = "Protocol", borrow, deserialize_with = "name_or_number")]
+    pub protocol: Cow<'a, str>,
     /// Port of A (a number or a string).
     #[serde(rename = "A", deserialize_with = "port")]
     pub a: u16,
@@ -105,10 +111,10 @@ pub struct TransportLayer {
 /// The ICMP layer (its presence makes the flow ICMP or ICMPv6).
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(default)]
-pub struct IcmpLayer {
+pub struct IcmpLayer<'a> {
     /// Type, by name (`ECHO`, …) or number.
-    #[serde(rename = "Type", deserialize_with = "name_or_number")]
-    pub kind: String,
+    #[serde(rename = "Type", borrow, deserialize_with = "name_or_number")]
+    pub kind: Cow<'a, str>,
     /// Code.
     #[serde(rename = "Code")]
     pub code: u32,
@@ -195,14 +201,14 @@ pub struct Stats {
 
 /// What one recorded or received message carries.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Payload {
+pub enum Payload<'a> {
     /// Flows (`store` messages, or a bare flow array), with the namespace
     /// they came under (`None` for a bare array).
     Flows {
         /// `flow` or `flow/CAPTURE_ID`.
         namespace: Option<String>,
         /// The flows (at most [`MAX_FLOWS_PER_MESSAGE`]).
-        flows: Vec<Flow>,
+        flows: Vec<Flow<'a>>,
         /// Flows of the message beyond [`MAX_FLOWS_PER_MESSAGE`]: skipped
         /// without being decoded.
         over_cap: u64,
@@ -222,20 +228,23 @@ pub const MAX_FLOWS_PER_MESSAGE: usize = 10_000;
 /// A JSON array of flows decoded one element at a time: the first
 /// [`MAX_FLOWS_PER_MESSAGE`] kept, the rest skipped and counted.
 #[derive(Debug, Default)]
-struct FlowList {
-    flows: Vec<Flow>,
+struct FlowList<'a> {
+    flows: Vec<Flow<'a>>,
     over_cap: u64,
 }
 
-impl<'de> Deserialize<'de> for FlowList {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<FlowList, D::Error> {
-        struct ListVisitor;
-        impl<'de> Visitor<'de> for ListVisitor {
-            type Value = FlowList;
+impl<'de: 'a, 'a> Deserialize<'de> for FlowList<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<FlowList<'a>, D::Error> {
+        struct ListVisitor<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for ListVisitor<'a> {
+            type Value = FlowList<'a>;
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
                 f.write_str("an array of flows")
             }
-            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<FlowList, A::Error> {
+            fn visit_seq<A: de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<FlowList<'a>, A::Error> {
                 let mut list = FlowList::default();
                 while list.flows.len() < MAX_FLOWS_PER_MESSAGE {
                     match seq.next_element::<Flow>()? {
@@ -249,12 +258,12 @@ impl<'de> Deserialize<'de> for FlowList {
                 Ok(list)
             }
         }
-        d.deserialize_seq(ListVisitor)
+        d.deserialize_seq(ListVisitor(std::marker::PhantomData))
     }
 }
 
-impl FlowList {
-    fn into_payload(self, namespace: Option<String>) -> Payload {
+impl<'a> FlowList<'a> {
+    fn into_payload(self, namespace: Option<String>) -> Payload<'a> {
         Payload::Flows {
             namespace,
             flows: self.flows,
@@ -288,10 +297,25 @@ pub enum MessageError {
 
 /// Decodes one JSON message: a struct message, or a bare array of flows.
 ///
-/// A struct message is decoded in one pass: its `Obj` is decoded as flows or
+/// The messages an analyzer sends (compact `store` messages without
+/// escapes) are decoded by a hand-written pass over the text that builds
+/// only the fields used; any other message by `serde_json`, with the same
+/// result. A struct message is decoded in one pass: its `Obj` is decoded as flows or
 /// statistics right away when `Type` comes before it (as Skydive writes it),
 /// and kept raw and decoded afterwards otherwise.
-pub fn parse_json(text: &[u8]) -> Result<Payload, MessageError> {
+pub fn parse_json(text: &[u8]) -> Result<Payload<'_>, MessageError> {
+    let first = text.iter().find(|b| !b.is_ascii_whitespace());
+    if matches!(first, Some(b'[' | b'{')) {
+        if let Some(payload) = fast::parse(utf8(text)?) {
+            return Ok(payload);
+        }
+    }
+    parse_with_serde(text)
+}
+
+/// [`parse_json`] with `serde_json` alone (the reference the fast path is
+/// tested against).
+pub(in crate::skydive) fn parse_with_serde(text: &[u8]) -> Result<Payload<'_>, MessageError> {
     let first = text.iter().find(|b| !b.is_ascii_whitespace());
     match first {
         Some(b'[') => Ok(serde_json::from_str::<FlowList>(utf8(text)?)?.into_payload(None)),
@@ -322,17 +346,17 @@ fn utf8(text: &[u8]) -> Result<&str, MessageError> {
 }
 
 /// A struct message with its Obj decoded by type.
-struct Envelope {
+struct Envelope<'a> {
     namespace: String,
     kind: String,
-    obj: EnvObj,
+    obj: EnvObj<'a>,
 }
 
-enum EnvObj {
+enum EnvObj<'a> {
     Missing,
-    Flows(Option<FlowList>),
+    Flows(Option<FlowList<'a>>),
     Stats(Stats),
-    Raw(Box<RawValue>),
+    Raw(&'a RawValue),
 }
 
 #[derive(Deserialize)]
@@ -344,15 +368,18 @@ enum EnvField {
     Other,
 }
 
-impl<'de> Deserialize<'de> for Envelope {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Envelope, D::Error> {
-        struct EnvVisitor;
-        impl<'de> Visitor<'de> for EnvVisitor {
-            type Value = Envelope;
+impl<'de: 'a, 'a> Deserialize<'de> for Envelope<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Envelope<'a>, D::Error> {
+        struct EnvVisitor<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for EnvVisitor<'a> {
+            type Value = Envelope<'a>;
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
                 f.write_str("a Skydive struct message")
             }
-            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Envelope, A::Error> {
+            fn visit_map<A: de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Envelope<'a>, A::Error> {
                 let mut env = Envelope {
                     namespace: String::new(),
                     kind: String::new(),
@@ -380,17 +407,17 @@ impl<'de> Deserialize<'de> for Envelope {
                 Ok(env)
             }
         }
-        d.deserialize_map(EnvVisitor)
+        d.deserialize_map(EnvVisitor(std::marker::PhantomData))
     }
 }
 
 /// Decodes the JSON `Obj` of a struct message of namespace `namespace` and
 /// type `kind`.
-pub fn payload_of(
+pub fn payload_of<'a>(
     namespace: &str,
     kind: &str,
-    obj: Option<&[u8]>,
-) -> Result<Payload, MessageError> {
+    obj: Option<&'a [u8]>,
+) -> Result<Payload<'a>, MessageError> {
     match kind {
         "store" => {
             // A missing or `null` Obj is an empty list.
@@ -439,25 +466,90 @@ fn port<'de, D: Deserializer<'de>>(d: D) -> Result<u16, D::Error> {
 }
 
 /// An enum given by name (kept as is) or by number (kept as its decimal text).
-fn name_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+fn name_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<Cow<'de, str>, D::Error> {
     struct NameVisitor;
-    impl Visitor<'_> for NameVisitor {
-        type Value = String;
+    impl<'de> Visitor<'de> for NameVisitor {
+        type Value = Cow<'de, str>;
         fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
             f.write_str("an enum name or number")
         }
-        fn visit_u64<E: de::Error>(self, v: u64) -> Result<String, E> {
-            Ok(v.to_string())
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            Ok(Cow::Owned(v.to_string()))
         }
-        fn visit_i64<E: de::Error>(self, v: i64) -> Result<String, E> {
-            Ok(v.to_string())
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            Ok(Cow::Owned(v.to_string()))
         }
-        fn visit_str<E: de::Error>(self, v: &str) -> Result<String, E> {
-            Ok(v.to_string())
+        fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+            Ok(Cow::Borrowed(v))
         }
-        fn visit_unit<E: de::Error>(self) -> Result<String, E> {
-            Ok(String::new())
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(Cow::Owned(v.to_string()))
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(Cow::Borrowed(""))
         }
     }
     d.deserialize_any(NameVisitor)
+}
+
+/// A string that owns its text.
+fn owned(s: Cow<'_, str>) -> Cow<'static, str> {
+    Cow::Owned(s.into_owned())
+}
+
+impl Flow<'_> {
+    /// The same flow owning its strings (to keep it beyond the message text).
+    pub fn into_owned(self) -> Flow<'static> {
+        Flow {
+            uuid: owned(self.uuid),
+            layers_path: owned(self.layers_path),
+            parent_uuid: owned(self.parent_uuid),
+            node_tid: owned(self.node_tid),
+            capture_id: owned(self.capture_id),
+            network: self.network.map(|n| Layer {
+                protocol: owned(n.protocol),
+                a: owned(n.a),
+                b: owned(n.b),
+                id: n.id,
+            }),
+            transport: self.transport.map(|t| TransportLayer {
+                protocol: owned(t.protocol),
+                a: t.a,
+                b: t.b,
+                id: t.id,
+            }),
+            icmp: self.icmp.map(|i| IcmpLayer {
+                kind: owned(i.kind),
+                code: i.code,
+                id: i.id,
+            }),
+            metric: self.metric,
+            last_update_metric: self.last_update_metric,
+            tcp_metric: self.tcp_metric,
+            start: self.start,
+            last: self.last,
+            l3_tracking_id: owned(self.l3_tracking_id),
+            finish_type: self.finish_type,
+        }
+    }
+}
+
+impl Payload<'_> {
+    /// The same payload owning its strings (to send it on beyond the message
+    /// text).
+    pub fn into_owned(self) -> Payload<'static> {
+        match self {
+            Payload::Flows {
+                namespace,
+                flows,
+                over_cap,
+            } => Payload::Flows {
+                namespace,
+                flows: flows.into_iter().map(Flow::into_owned).collect(),
+                over_cap,
+            },
+            Payload::Stats(s) => Payload::Stats(s),
+            Payload::Other(o) => Payload::Other(o),
+        }
+    }
 }
