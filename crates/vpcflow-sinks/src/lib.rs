@@ -53,7 +53,7 @@
 //! ```
 
 pub mod aws;
-pub(crate) mod batches;
+pub mod batches;
 pub mod cloudwatch;
 pub mod dir;
 mod disk_full;

@@ -6,8 +6,8 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::delivery::{BatchDelivery, BatchSender};
-use super::SpooledBatches;
+use super::delivery::BatchSender;
+use super::{SpoolSettings, SpooledBatches};
 use crate::aws::{Class, Failure};
 use crate::s3::DrainPolicy;
 use crate::spool::entry::Entry;
@@ -32,20 +32,25 @@ impl BatchSender for Scripted {
 }
 
 fn open(dir: &std::path::Path, sender: Scripted, drain: DrainPolicy) -> SpooledBatches {
-    let opened = SpooledBatches::open_spool(&dir.to_path_buf(), "group", 1 << 20, drain).unwrap();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    let delivery = BatchDelivery::start(
+    let spool = SpoolSettings {
+        dir: dir.to_path_buf(),
+        max_bytes: 1 << 20,
+        drain,
+    };
+    SpooledBatches::deliver_with(
+        "cloudwatch://group".into(),
+        "group",
+        &spool,
         "test-delivery",
         runtime,
-        opened.1.clone(),
-        sender,
         Duration::from_secs(3600),
+        |_| sender,
     )
-    .unwrap();
-    SpooledBatches::new(opened, delivery, drain)
+    .unwrap()
 }
 
 fn ready_files(dir: &std::path::Path) -> usize {
@@ -66,7 +71,8 @@ fn transient_failures_are_retried_and_the_batch_removed_once_confirmed() {
     ]);
     let mut batches = open(dir.path(), sender.clone(), DrainPolicy::UntilDelivered);
     batches.seal("group", "eni-1-all", b"1000 a\n").unwrap();
-    let report = batches.finish("cloudwatch://group".into());
+    batches.finish();
+    let report = batches.report().unwrap();
     assert_eq!(report.outcome, DrainOutcome::Drained);
     assert_eq!((report.delivered, report.left.files), (1, 0));
     assert_eq!(ready_files(dir.path()), 0);
@@ -91,7 +97,8 @@ fn a_permanent_failure_keeps_the_batch_and_ends_a_one_shot_wait() {
     )));
     let mut batches = open(dir.path(), sender.clone(), DrainPolicy::UntilDelivered);
     batches.seal("group", "eni-1-all", b"1000 a\n").unwrap();
-    let report = batches.finish("cloudwatch://group".into());
+    batches.finish();
+    let report = batches.report().unwrap();
     assert_eq!(report.outcome, DrainOutcome::OnlyPermanentErrors);
     assert_eq!(report.left.files, 1);
     assert_eq!(ready_files(dir.path()), 2, "data and sidecar stay");
@@ -114,13 +121,15 @@ fn leftovers_of_an_earlier_run_are_sent_first_in_order() {
         let mut batches = open(dir.path(), sender, DrainPolicy::For(Duration::ZERO));
         batches.seal("group", "s1", b"1 first\n").unwrap();
         batches.seal("group", "s2", b"2 second\n").unwrap();
-        let report = batches.finish("cloudwatch://group".into());
+        batches.finish();
+        let report = batches.report().unwrap();
         assert_eq!(report.left.files, 2);
     }
     let sender = Scripted::default();
     let mut batches = open(dir.path(), sender.clone(), DrainPolicy::UntilDelivered);
     batches.seal("group", "s3", b"3 third\n").unwrap();
-    let report = batches.finish("cloudwatch://group".into());
+    batches.finish();
+    let report = batches.report().unwrap();
     assert_eq!(report.left.files, 0);
     let keys: Vec<String> = sender
         .sent

@@ -1,8 +1,6 @@
 //! Settings of the CloudWatch Logs client and of the log group.
 
-use std::time::Duration;
-
-use crate::aws::ClientSettings;
+use crate::batches::DeliveryOptions;
 
 /// The retention periods CloudWatch Logs accepts, in days.
 pub const RETENTION_DAYS: [i32; 22] = [
@@ -10,15 +8,11 @@ pub const RETENTION_DAYS: [i32; 22] = [
     3288, 3653,
 ];
 
-/// Default pause between attempts of a batch that failed with a permanent
-/// error: 5 minutes.
-pub const DEFAULT_PERMANENT_ERROR_RETRY: Duration = Duration::from_secs(300);
-
 /// Settings of the CloudWatch Logs delivery.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CloudWatchOptions {
-    /// Region, endpoint, profile.
-    pub client: ClientSettings,
+    /// Client and retries.
+    pub delivery: DeliveryOptions,
     /// Create the log group when it is missing (needs `logs:CreateLogGroup`).
     pub create_log_group: bool,
     /// Create log streams when missing (needs `logs:CreateLogStream`; AWS's
@@ -28,19 +22,16 @@ pub struct CloudWatchOptions {
     pub retention_days: Option<i32>,
     /// KMS key ARN a log group created by vpcflow is encrypted with.
     pub kms_key_id: Option<String>,
-    /// Pause before retrying a batch that failed with a permanent error.
-    pub permanent_error_retry: Duration,
 }
 
 impl Default for CloudWatchOptions {
     fn default() -> Self {
         CloudWatchOptions {
-            client: ClientSettings::default(),
+            delivery: DeliveryOptions::default(),
             create_log_group: true,
             create_log_stream: true,
             retention_days: None,
             kms_key_id: None,
-            permanent_error_retry: DEFAULT_PERMANENT_ERROR_RETRY,
         }
     }
 }
@@ -65,22 +56,14 @@ impl CloudWatchOptions {
                 ));
             }
         }
-        if let Some(endpoint) = &self.client.endpoint {
-            if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
-                return Err(format!(
-                    "endpoint_url: {endpoint:?} must be a URL starting with http:// or https://"
-                ));
-            }
-        }
-        if self.permanent_error_retry.is_zero() {
-            return Err("permanent_error_retry: must be at least 1 second".into());
-        }
-        Ok(())
+        self.delivery.validate()
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     #[test]
@@ -102,10 +85,12 @@ mod tests {
             with(|o| o.kms_key_id = Some("arn:aws:kms:us-east-1:123456789012:key/1234abcd".into())),
             Ok(())
         );
-        assert!(with(|o| o.client.endpoint = Some("localhost:5000".into()))
-            .unwrap_err()
-            .starts_with("endpoint_url: "));
-        assert!(with(|o| o.permanent_error_retry = Duration::ZERO)
+        assert!(
+            with(|o| o.delivery.client.endpoint = Some("localhost:5000".into()))
+                .unwrap_err()
+                .starts_with("endpoint_url: ")
+        );
+        assert!(with(|o| o.delivery.permanent_error_retry = Duration::ZERO)
             .unwrap_err()
             .starts_with("permanent_error_retry: "));
     }

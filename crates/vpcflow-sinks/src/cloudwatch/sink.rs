@@ -3,7 +3,6 @@
 //! PutLogEvents accepts, and delivered from there.
 
 use std::collections::{BTreeMap, HashSet};
-use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -15,11 +14,8 @@ use super::batch::{check, encode, split, LogEvent, Refusal};
 use super::dest::LogGroupDestination;
 use super::options::CloudWatchOptions;
 use super::send::CloudWatchSender;
-use crate::aws::client::load_config;
-use crate::batches::delivery::BatchDelivery;
-use crate::batches::{now_ms, SpooledBatches};
+use crate::batches::{now_ms, SpoolSettings, SpooledBatches};
 use crate::error::SinkError;
-use crate::s3::DrainPolicy;
 use crate::sink::{RecordSink, RunSummary};
 use crate::spool::{DeliveryReport, DeliveryStats, SpoolQueue};
 
@@ -31,14 +27,10 @@ pub struct CloudWatchSinkOptions {
     /// The flow log's traffic type in lower case (`all`, `accept`,
     /// `reject`): the suffix of the stream names.
     pub traffic_type: String,
-    /// The spool folder of this destination.
-    pub spool_dir: PathBuf,
-    /// Size limit of the spool, bytes.
-    pub spool_max_bytes: u64,
+    /// Its spool.
+    pub spool: SpoolSettings,
     /// Client and log group settings.
     pub cloudwatch: CloudWatchOptions,
-    /// How long `finish` waits for deliveries.
-    pub drain: DrainPolicy,
 }
 
 /// Spools and delivers log events: see the [module documentation](self).
@@ -48,15 +40,12 @@ pub struct CloudWatchSink {
     suffix: String,
     format: LogFormat,
     version: u8,
-    bounded_drain: bool,
     /// Events of the current `write`, by log stream.
     pending: BTreeMap<String, Vec<LogEvent>>,
     line: Vec<u8>,
     body: Vec<u8>,
     summary: RunSummary,
     refusals_logged: HashSet<&'static str>,
-    destination: String,
-    report: Option<DeliveryReport>,
 }
 
 impl CloudWatchSink {
@@ -71,59 +60,37 @@ impl CloudWatchSink {
             .validate()
             .map_err(|e| SinkError::Delivery(format!("CloudWatch Logs settings: {e}")))?;
         let group = options.destination.name.clone();
-        let opened = SpooledBatches::open_spool(
-            &options.spool_dir,
-            &group,
-            options.spool_max_bytes,
-            options.drain,
-        )?;
-        let stats = Arc::clone(&opened.2);
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| SinkError::Delivery(format!("cannot start the delivery runtime: {e}")))?;
-        let loaded = runtime.block_on(load_config(&options.cloudwatch.client));
-        let credentials = runtime.block_on(crate::aws::credentials::check(
-            loaded.config.credentials_provider().as_ref(),
-        ));
-        if let Err(message) = credentials {
-            if options.drain == DrainPolicy::UntilDelivered {
-                return Err(SinkError::Credentials(message));
-            }
-            tracing::error!(error = %message, "cannot deliver to CloudWatch Logs: no credentials; batches are spooled and delivered once credentials can be loaded");
-        }
-        let mut config = aws_sdk_cloudwatchlogs::config::Builder::from(&loaded.config);
-        if let Some(region) = loaded.fallback_region {
-            config = config.region(aws_config::Region::new(region));
-        }
-        let sender = CloudWatchSender {
-            client: aws_sdk_cloudwatchlogs::Client::from_conf(config.build()),
-            options: options.cloudwatch.clone(),
-            stats: Arc::clone(&stats),
-            retention_set: HashSet::new(),
-        };
-        let queue = opened.1.clone();
-        let delivery = BatchDelivery::start(
+        let batches = SpooledBatches::start(
+            "CloudWatch Logs",
             "cloudwatch-delivery",
-            runtime,
-            queue,
-            sender,
-            options.cloudwatch.permanent_error_retry,
+            options.destination.to_string(),
+            &group,
+            &options.spool,
+            &options.cloudwatch.delivery,
+            |loaded, stats| {
+                let mut config = aws_sdk_cloudwatchlogs::config::Builder::from(&loaded.config);
+                if let Some(region) = &loaded.fallback_region {
+                    config = config.region(aws_config::Region::new(region.clone()));
+                }
+                CloudWatchSender {
+                    client: aws_sdk_cloudwatchlogs::Client::from_conf(config.build()),
+                    options: options.cloudwatch.clone(),
+                    stats,
+                    retention_set: HashSet::new(),
+                }
+            },
         )?;
         Ok(CloudWatchSink {
-            batches: SpooledBatches::new(opened, delivery, options.drain),
+            batches,
             group,
             suffix: options.traffic_type,
             version: format.version(),
             format,
-            bounded_drain: matches!(options.drain, DrainPolicy::For(_)),
             pending: BTreeMap::new(),
             line: Vec::new(),
             body: Vec::new(),
             summary: RunSummary::default(),
             refusals_logged: HashSet::new(),
-            destination: options.destination.to_string(),
-            report: None,
         })
     }
 
@@ -192,11 +159,11 @@ impl RecordSink for CloudWatchSink {
     }
 
     fn finish(&mut self) -> Result<RunSummary, SinkError> {
-        if self.bounded_drain {
+        if self.batches.bounded_drain() {
             self.batches.queue().admit_all();
         }
         self.seal_pending()?;
-        self.report = Some(self.batches.finish(self.destination.clone()));
+        self.batches.finish();
         Ok(self.summary)
     }
 
@@ -209,6 +176,6 @@ impl RecordSink for CloudWatchSink {
     }
 
     fn delivery_report(&self) -> Option<DeliveryReport> {
-        self.report.clone()
+        self.batches.report()
     }
 }

@@ -16,10 +16,8 @@
 
 pub mod batch;
 pub mod dest;
-pub mod options;
 mod send;
 pub mod sink;
 
 pub use dest::DeliveryStreamDestination;
-pub use options::FirehoseOptions;
 pub use sink::{FirehoseSink, FirehoseSinkOptions};

@@ -2,7 +2,6 @@
 //! with its LF, no header), sealed into the spool in batches PutRecordBatch
 //! accepts, and delivered from there.
 
-use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -12,13 +11,9 @@ use vpcflow_core::format::LogFormat;
 
 use super::batch::{split, MAX_RECORD_BYTES};
 use super::dest::DeliveryStreamDestination;
-use super::options::FirehoseOptions;
 use super::send::FirehoseSender;
-use crate::aws::client::load_config;
-use crate::batches::delivery::BatchDelivery;
-use crate::batches::SpooledBatches;
+use crate::batches::{DeliveryOptions, SpoolSettings, SpooledBatches};
 use crate::error::SinkError;
-use crate::s3::DrainPolicy;
 use crate::sink::{RecordSink, RunSummary};
 use crate::spool::{DeliveryReport, DeliveryStats, SpoolQueue};
 
@@ -27,14 +22,10 @@ use crate::spool::{DeliveryReport, DeliveryStats, SpoolQueue};
 pub struct FirehoseSinkOptions {
     /// The delivery stream.
     pub destination: DeliveryStreamDestination,
-    /// The spool folder of this destination.
-    pub spool_dir: PathBuf,
-    /// Size limit of the spool, bytes.
-    pub spool_max_bytes: u64,
-    /// Client settings.
-    pub firehose: FirehoseOptions,
-    /// How long `finish` waits for deliveries.
-    pub drain: DrainPolicy,
+    /// Its spool.
+    pub spool: SpoolSettings,
+    /// Client and retries.
+    pub delivery: DeliveryOptions,
 }
 
 /// Spools and delivers Firehose records: see the [module documentation](self).
@@ -43,12 +34,9 @@ pub struct FirehoseSink {
     stream: String,
     format: LogFormat,
     version: u8,
-    bounded_drain: bool,
     pending: Vec<Vec<u8>>,
     body: Vec<u8>,
     summary: RunSummary,
-    destination: String,
-    report: Option<DeliveryReport>,
 }
 
 impl FirehoseSink {
@@ -59,57 +47,36 @@ impl FirehoseSink {
         format: LogFormat,
     ) -> Result<FirehoseSink, SinkError> {
         options
-            .firehose
+            .delivery
             .validate()
             .map_err(|e| SinkError::Delivery(format!("Firehose settings: {e}")))?;
         let stream = options.destination.name.clone();
-        let opened = SpooledBatches::open_spool(
-            &options.spool_dir,
-            &stream,
-            options.spool_max_bytes,
-            options.drain,
-        )?;
-        let stats = Arc::clone(&opened.2);
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| SinkError::Delivery(format!("cannot start the delivery runtime: {e}")))?;
-        let loaded = runtime.block_on(load_config(&options.firehose.client));
-        let credentials = runtime.block_on(crate::aws::credentials::check(
-            loaded.config.credentials_provider().as_ref(),
-        ));
-        if let Err(message) = credentials {
-            if options.drain == DrainPolicy::UntilDelivered {
-                return Err(SinkError::Credentials(message));
-            }
-            tracing::error!(error = %message, "cannot deliver to Firehose: no credentials; batches are spooled and delivered once credentials can be loaded");
-        }
-        let mut config = aws_sdk_firehose::config::Builder::from(&loaded.config);
-        if let Some(region) = loaded.fallback_region {
-            config = config.region(aws_config::Region::new(region));
-        }
-        let sender = FirehoseSender {
-            client: aws_sdk_firehose::Client::from_conf(config.build()),
-            stats: Arc::clone(&stats),
-        };
-        let delivery = BatchDelivery::start(
+        let batches = SpooledBatches::start(
+            "Firehose",
             "firehose-delivery",
-            runtime,
-            opened.1.clone(),
-            sender,
-            options.firehose.permanent_error_retry,
+            options.destination.to_string(),
+            &stream,
+            &options.spool,
+            &options.delivery,
+            |loaded, stats| {
+                let mut config = aws_sdk_firehose::config::Builder::from(&loaded.config);
+                if let Some(region) = &loaded.fallback_region {
+                    config = config.region(aws_config::Region::new(region.clone()));
+                }
+                FirehoseSender {
+                    client: aws_sdk_firehose::Client::from_conf(config.build()),
+                    stats,
+                }
+            },
         )?;
         Ok(FirehoseSink {
-            batches: SpooledBatches::new(opened, delivery, options.drain),
+            batches,
             stream,
             version: format.version(),
             format,
-            bounded_drain: matches!(options.drain, DrainPolicy::For(_)),
             pending: Vec::new(),
             body: Vec::new(),
             summary: RunSummary::default(),
-            destination: options.destination.to_string(),
-            report: None,
         })
     }
 
@@ -162,11 +129,11 @@ impl RecordSink for FirehoseSink {
     }
 
     fn finish(&mut self) -> Result<RunSummary, SinkError> {
-        if self.bounded_drain {
+        if self.batches.bounded_drain() {
             self.batches.queue().admit_all();
         }
         self.seal_pending()?;
-        self.report = Some(self.batches.finish(self.destination.clone()));
+        self.batches.finish();
         Ok(self.summary)
     }
 
@@ -179,6 +146,6 @@ impl RecordSink for FirehoseSink {
     }
 
     fn delivery_report(&self) -> Option<DeliveryReport> {
-        self.report.clone()
+        self.batches.report()
     }
 }

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::batches::{check_endpoint, DEFAULT_PERMANENT_ERROR_RETRY};
+
 /// The canned ACL sent with each object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Acl {
@@ -96,9 +98,6 @@ pub const DEFAULT_MULTIPART_PART_SIZE: u64 = 8 << 20;
 pub const MIN_PART_SIZE: u64 = 5 << 20;
 /// Default objects uploaded at once.
 pub const DEFAULT_MAX_CONCURRENT_UPLOADS: usize = 4;
-/// Default pause between attempts of an object that failed with a permanent
-/// error: 5 minutes.
-pub const DEFAULT_PERMANENT_ERROR_RETRY: Duration = Duration::from_secs(300);
 
 /// Settings of the S3 client and uploads.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -178,11 +177,7 @@ impl S3Options {
             }
         }
         if let Some(endpoint) = &self.endpoint {
-            if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
-                return Err(format!(
-                    "endpoint: {endpoint:?} must be a URL starting with http:// or https://"
-                ));
-            }
+            check_endpoint("endpoint", endpoint)?;
         }
         Ok(())
     }

@@ -152,8 +152,8 @@ fn destination_report(d: &Destination, settings: &Settings) -> DestinationReport
         ),
         Destination::CloudWatch(t) => (
             "cloudwatch",
-            t.options.client.endpoint.clone(),
-            t.options.client.region.clone(),
+            t.options.delivery.client.endpoint.clone(),
+            t.options.delivery.client.region.clone(),
             Some(format!(
                 "<interface-id>-{}",
                 settings.traffic_type.as_str().to_ascii_lowercase()

@@ -1,19 +1,12 @@
 //! `[output.cloudwatch]`: the CloudWatch Logs destination's part of the
-//! configuration, validated into [`CloudWatchSettings`].
+//! configuration, validated into a [`CloudWatchTarget`].
 
-use std::path::PathBuf;
-use std::time::Duration;
-
-use anyhow::{anyhow, bail, Result};
 use serde::Deserialize;
-use vpcflow_sinks::aws::ClientSettings;
-use vpcflow_sinks::cloudwatch::options::DEFAULT_PERMANENT_ERROR_RETRY;
-use vpcflow_sinks::cloudwatch::{CloudWatchOptions, LogGroupDestination};
+use vpcflow_sinks::batches::DeliveryOptions;
+use vpcflow_sinks::cloudwatch::dest::LogGroup;
+use vpcflow_sinks::cloudwatch::CloudWatchOptions;
 
-use vpcflow_sinks::spool::DEFAULT_SPOOL_MAX_BYTES;
-
-use super::s3::DEFAULT_SHUTDOWN_TIMEOUT;
-use super::validate::check_delivery_bounds;
+use super::record_stream::{ClientKeys, RecordSection, RecordTarget};
 
 /// `[output.cloudwatch]`.
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -42,94 +35,45 @@ pub struct CloudWatchSection {
 }
 
 /// A CloudWatch Logs destination and how to deliver to it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CloudWatchTarget {
-    /// The log group.
-    pub destination: LogGroupDestination,
-    /// Client and log group settings.
-    pub options: CloudWatchOptions,
-    /// Its spool folder.
-    pub spool_dir: PathBuf,
-    /// Size limit of the spool (`output.spool_max_bytes`).
-    pub spool_max_bytes: u64,
-    /// Wait for deliveries when `vpcflow run` stops.
-    pub shutdown_timeout: Duration,
-}
+pub type CloudWatchTarget = RecordTarget<LogGroup, CloudWatchOptions>;
 
-/// Parses `out` and validates `[output.cloudwatch]`; the spool is
-/// `spool_root/cloudwatch-<group>`.
-pub fn target(
-    out: &str,
-    section: &CloudWatchSection,
-    spool_max_bytes: Option<u64>,
-    spool_root: &std::path::Path,
-    flow_log_region: &str,
-) -> Result<CloudWatchTarget> {
-    let destination = LogGroupDestination::parse(out).map_err(|e| anyhow!("output.out: {e}"))?;
-    check_delivery_bounds(
-        "output.cloudwatch",
-        spool_max_bytes,
-        section.shutdown_timeout,
-        section.permanent_error_retry,
-    )?;
-    let options = CloudWatchOptions {
-        client: ClientSettings {
-            region: section
-                .region
-                .clone()
-                .or_else(|| destination.region.clone()),
-            fallback_region: Some(flow_log_region.to_string()),
-            endpoint: section.endpoint_url.clone(),
-            profile: section.profile.clone(),
-        },
-        create_log_group: section.create_log_group.unwrap_or(true),
-        create_log_stream: section.create_log_stream.unwrap_or(true),
-        retention_days: section.retention_days,
-        kms_key_id: section.kms_key_id.clone(),
-        permanent_error_retry: section
-            .permanent_error_retry
-            .map_or(DEFAULT_PERMANENT_ERROR_RETRY, Duration::from_secs),
-    };
-    options
-        .validate()
-        .map_err(|e| anyhow!("output.cloudwatch.{e}"))?;
-    let spool_dir = spool_root.join(format!("cloudwatch-{}", folder_name(&destination.name)));
-    Ok(CloudWatchTarget {
-        destination,
-        options,
-        spool_dir,
-        spool_max_bytes: match spool_max_bytes {
-            Some(0) => bail!("output.spool_max_bytes: must be positive"),
-            Some(n) => n,
-            None => DEFAULT_SPOOL_MAX_BYTES,
-        },
-        shutdown_timeout: section
-            .shutdown_timeout
-            .map_or(DEFAULT_SHUTDOWN_TIMEOUT, Duration::from_secs),
-    })
-}
+impl RecordSection for CloudWatchSection {
+    type Kind = LogGroup;
+    type Options = CloudWatchOptions;
+    const NAME: &'static str = "output.cloudwatch";
 
-/// A name usable as one folder name: characters other than
-/// `a-z A-Z 0-9 . _ -` become `_`.
-pub fn folder_name(name: &str) -> String {
-    name.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || ".-_".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
+    fn client_keys(&self) -> ClientKeys<'_> {
+        ClientKeys {
+            endpoint_url: self.endpoint_url.as_deref(),
+            region: self.region.as_deref(),
+            profile: self.profile.as_deref(),
+            permanent_error_retry: self.permanent_error_retry,
+            shutdown_timeout: self.shutdown_timeout,
+        }
+    }
+
+    fn options(&self, delivery: DeliveryOptions) -> Result<CloudWatchOptions, String> {
+        let options = CloudWatchOptions {
+            delivery,
+            create_log_group: self.create_log_group.unwrap_or(true),
+            create_log_stream: self.create_log_stream.unwrap_or(true),
+            retention_days: self.retention_days,
+            kms_key_id: self.kms_key_id.clone(),
+        };
+        options.validate()?;
+        Ok(options)
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::record_stream::target;
     use super::*;
+    use std::path::Path;
 
     #[test]
     fn values_are_checked_with_their_key() {
-        let root = std::path::Path::new("/spool");
+        let root = Path::new("/spool");
         let t = target(
             "arn:aws:logs:eu-west-1:123456789012:log-group:/vpc/flow#1",
             &CloudWatchSection::default(),
@@ -139,7 +83,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(t.spool_dir, root.join("cloudwatch-_vpc_flow_1"));
-        assert_eq!(t.options.client.region.as_deref(), Some("eu-west-1"));
+        assert_eq!(
+            t.options.delivery.client.region.as_deref(),
+            Some("eu-west-1")
+        );
         assert!(t.options.create_log_group);
         let err = |s: CloudWatchSection| {
             target("cloudwatch://g", &s, None, root, "us-east-1")

@@ -1,20 +1,11 @@
 //! `[output.firehose]`: the Firehose destination's part of the
 //! configuration, validated into [`FirehoseTarget`].
 
-use std::path::{Path, PathBuf};
-use std::time::Duration;
-
-use anyhow::{anyhow, bail, Result};
 use serde::Deserialize;
-use vpcflow_sinks::aws::ClientSettings;
-use vpcflow_sinks::firehose::options::DEFAULT_PERMANENT_ERROR_RETRY;
-use vpcflow_sinks::firehose::{DeliveryStreamDestination, FirehoseOptions};
+use vpcflow_sinks::batches::DeliveryOptions;
+use vpcflow_sinks::firehose::dest::DeliveryStream;
 
-use super::cloudwatch::folder_name;
-use vpcflow_sinks::spool::DEFAULT_SPOOL_MAX_BYTES;
-
-use super::s3::DEFAULT_SHUTDOWN_TIMEOUT;
-use super::validate::check_delivery_bounds;
+use super::record_stream::{ClientKeys, RecordSection, RecordTarget};
 
 /// `[output.firehose]`.
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -34,72 +25,34 @@ pub struct FirehoseSection {
 }
 
 /// A Firehose destination and how to deliver to it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FirehoseTarget {
-    /// The delivery stream.
-    pub destination: DeliveryStreamDestination,
-    /// Client settings.
-    pub options: FirehoseOptions,
-    /// Its spool folder.
-    pub spool_dir: PathBuf,
-    /// Size limit of the spool (`output.spool_max_bytes`).
-    pub spool_max_bytes: u64,
-    /// Wait for deliveries when `vpcflow run` stops.
-    pub shutdown_timeout: Duration,
-}
+pub type FirehoseTarget = RecordTarget<DeliveryStream, DeliveryOptions>;
 
-/// Parses `out` and validates `[output.firehose]`; the spool is
-/// `spool_root/firehose-<stream>`.
-pub fn target(
-    out: &str,
-    section: &FirehoseSection,
-    spool_max_bytes: Option<u64>,
-    spool_root: &Path,
-    flow_log_region: &str,
-) -> Result<FirehoseTarget> {
-    let destination =
-        DeliveryStreamDestination::parse(out).map_err(|e| anyhow!("output.out: {e}"))?;
-    check_delivery_bounds(
-        "output.firehose",
-        spool_max_bytes,
-        section.shutdown_timeout,
-        section.permanent_error_retry,
-    )?;
-    let options = FirehoseOptions {
-        client: ClientSettings {
-            region: section
-                .region
-                .clone()
-                .or_else(|| destination.region.clone()),
-            fallback_region: Some(flow_log_region.to_string()),
-            endpoint: section.endpoint_url.clone(),
-            profile: section.profile.clone(),
-        },
-        permanent_error_retry: section
-            .permanent_error_retry
-            .map_or(DEFAULT_PERMANENT_ERROR_RETRY, Duration::from_secs),
-    };
-    options
-        .validate()
-        .map_err(|e| anyhow!("output.firehose.{e}"))?;
-    let spool_dir = spool_root.join(format!("firehose-{}", folder_name(&destination.name)));
-    Ok(FirehoseTarget {
-        destination,
-        options,
-        spool_dir,
-        spool_max_bytes: match spool_max_bytes {
-            Some(0) => bail!("output.spool_max_bytes: must be positive"),
-            Some(n) => n,
-            None => DEFAULT_SPOOL_MAX_BYTES,
-        },
-        shutdown_timeout: section
-            .shutdown_timeout
-            .map_or(DEFAULT_SHUTDOWN_TIMEOUT, Duration::from_secs),
-    })
+impl RecordSection for FirehoseSection {
+    type Kind = DeliveryStream;
+    type Options = DeliveryOptions;
+    const NAME: &'static str = "output.firehose";
+
+    fn client_keys(&self) -> ClientKeys<'_> {
+        ClientKeys {
+            endpoint_url: self.endpoint_url.as_deref(),
+            region: self.region.as_deref(),
+            profile: self.profile.as_deref(),
+            permanent_error_retry: self.permanent_error_retry,
+            shutdown_timeout: self.shutdown_timeout,
+        }
+    }
+
+    fn options(&self, delivery: DeliveryOptions) -> Result<DeliveryOptions, String> {
+        delivery.validate()?;
+        Ok(delivery)
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
+    use super::super::record_stream::target;
     use super::*;
 
     #[test]

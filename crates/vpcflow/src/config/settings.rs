@@ -336,8 +336,8 @@ fn destinations(
     for (i, text) in out_texts.iter().enumerate() {
         let destination = match text.as_str() {
             "-" => Destination::Stdout,
-            url if LogGroupDestination::is_cloudwatch(url) => Destination::CloudWatch(Box::new(
-                super::cloudwatch::target(
+            url if LogGroupDestination::is_meant(url) => Destination::CloudWatch(Box::new(
+                super::record_stream::target(
                     url,
                     &out.cloudwatch,
                     out.spool_max_bytes,
@@ -345,8 +345,8 @@ fn destinations(
                     region,
                 )?,
             )),
-            url if DeliveryStreamDestination::is_firehose(url) => Destination::Firehose(Box::new(
-                super::firehose::target(
+            url if DeliveryStreamDestination::is_meant(url) => Destination::Firehose(Box::new(
+                super::record_stream::target(
                     url,
                     &out.firehose,
                     out.spool_max_bytes,
@@ -365,7 +365,7 @@ fn destinations(
                 )?;
                 if s3_seen {
                     let name = format!("s3-{}-{}", destination.bucket, destination.prefix.as_str());
-                    settings.spool_dir = root()?.join(super::cloudwatch::folder_name(&name));
+                    settings.spool_dir = root()?.join(super::record_stream::folder_name(&name));
                 }
                 s3_seen = true;
                 if i == 0 {

@@ -570,9 +570,12 @@ fn several_destinations_each_with_a_spool_of_its_own() {
         panic!("{:?}", s.destinations)
     };
     assert_eq!(cw.destination.name, "/vpc/flow");
-    assert_eq!(cw.options.client.region.as_deref(), Some("us-west-2"));
     assert_eq!(
-        cw.options.client.fallback_region.as_deref(),
+        cw.options.delivery.client.region.as_deref(),
+        Some("us-west-2")
+    );
+    assert_eq!(
+        cw.options.delivery.client.fallback_region.as_deref(),
         Some("eu-west-1")
     );
     assert!(!cw.options.create_log_group && cw.options.create_log_stream);

@@ -9,6 +9,7 @@
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use vpcflow_sinks::batches::SpoolSettings;
 use vpcflow_sinks::s3::{DrainPolicy, S3Sink, S3SinkOptions};
 use vpcflow_sinks::DeliveryReport;
 use vpcflow_sinks::{
@@ -16,7 +17,7 @@ use vpcflow_sinks::{
     FirehoseSinkOptions, GzipLevel, RecordSink, SpoolQueue, StdoutSink, WriterOptions,
 };
 
-use crate::config::{Destination, S3Target, Settings};
+use crate::config::{Destination, RecordTarget, S3Target, Settings};
 
 /// How long a run waits for its deliveries at the end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +57,16 @@ pub struct OpenSink {
     pub sink: Box<dyn RecordSink + Send>,
     /// The spools of the S3, CloudWatch Logs and Firehose destinations.
     pub spools: Vec<OpenSpool>,
+}
+
+/// The spool of a CloudWatch Logs or Firehose destination, drained as
+/// `kind` says at the end.
+fn spool_settings<K, O>(target: &RecordTarget<K, O>, kind: RunKind) -> SpoolSettings {
+    SpoolSettings {
+        dir: target.spool_dir.clone(),
+        max_bytes: target.spool_max_bytes,
+        drain: kind.drain(target.shutdown_timeout),
+    }
 }
 
 /// The options of the S3 sink (and of `vpcflow deliver`'s drain) for
@@ -134,6 +145,14 @@ fn open_one(settings: &Settings, destination: &Destination, kind: RunKind) -> Re
             ..WriterOptions::default()
         })
     };
+    let cannot_deliver = || {
+        let spool = destination.spool_dir().map(|d| d.display().to_string());
+        format!(
+            "cannot deliver to {} through the spool {}",
+            destination.describe(),
+            spool.unwrap_or_default()
+        )
+    };
     Ok(match destination {
         Destination::S3(target) => {
             let drain = kind.drain(target.settings.shutdown_timeout);
@@ -143,13 +162,7 @@ fn open_one(settings: &Settings, destination: &Destination, kind: RunKind) -> Re
                 settings.format.clone(),
                 writer_options()?,
             )
-            .with_context(|| {
-                format!(
-                    "cannot deliver to {} through the spool {}",
-                    target.destination,
-                    target.settings.spool_dir.display()
-                )
-            })?;
+            .with_context(cannot_deliver)?;
             let queue = sink.queue();
             (Box::new(sink), Some(queue))
         }
@@ -158,20 +171,12 @@ fn open_one(settings: &Settings, destination: &Destination, kind: RunKind) -> Re
                 CloudWatchSinkOptions {
                     destination: target.destination.clone(),
                     traffic_type: settings.traffic_type.as_str().to_ascii_lowercase(),
-                    spool_dir: target.spool_dir.clone(),
-                    spool_max_bytes: target.spool_max_bytes,
+                    spool: spool_settings(target, kind),
                     cloudwatch: target.options.clone(),
-                    drain: kind.drain(target.shutdown_timeout),
                 },
                 settings.format.clone(),
             )
-            .with_context(|| {
-                format!(
-                    "cannot deliver to {} through the spool {}",
-                    target.destination,
-                    target.spool_dir.display()
-                )
-            })?;
+            .with_context(cannot_deliver)?;
             let queue = sink.queue();
             (Box::new(sink), Some(queue))
         }
@@ -179,20 +184,12 @@ fn open_one(settings: &Settings, destination: &Destination, kind: RunKind) -> Re
             let sink = FirehoseSink::open(
                 FirehoseSinkOptions {
                     destination: target.destination.clone(),
-                    spool_dir: target.spool_dir.clone(),
-                    spool_max_bytes: target.spool_max_bytes,
-                    firehose: target.options.clone(),
-                    drain: kind.drain(target.shutdown_timeout),
+                    spool: spool_settings(target, kind),
+                    delivery: target.options.clone(),
                 },
                 settings.format.clone(),
             )
-            .with_context(|| {
-                format!(
-                    "cannot deliver to {} through the spool {}",
-                    target.destination,
-                    target.spool_dir.display()
-                )
-            })?;
+            .with_context(cannot_deliver)?;
             let queue = sink.queue();
             (Box::new(sink), Some(queue))
         }
