@@ -19,9 +19,9 @@
 //! conversion,) aggregation, hand-over of closed windows; with SYNC_MS > 0,
 //! as in `vpcflow run`, every SYNC_MS of wall-clock time the ingest thread
 //! also encodes the aggregation entries changed since the previous sync
-//! ((Skydive) after writing and syncing the converter's state) and a
-//! journal thread encodes the released records, appends both to a segment
-//! and `fdatasync`s it, starting a new segment with a snapshot when the
+//! ((Skydive) and takes the converter's state) and a journal thread
+//! encodes the released records, (Skydive) writes and syncs the converter's
+//! state, appends the frame to a segment and `fdatasync`s it, starting a new segment with a snapshot when the
 //! segment outgrows it. The time is the ingest thread's until the journal
 //! thread has written everything. Prints updates/s and
 //! the journal figures. Fed at full speed, every sync holds far more changes
@@ -40,6 +40,7 @@ use vpcflow_core::aggregate::{Aggregator, AggregatorConfig, Closed};
 use vpcflow_core::{FlowConsumer, FlowUpdate, InterfaceIndex, LossEvent};
 use vpcflow_sources::pcap::{read_capture, PcapOptions};
 use vpcflow_sources::skydive::{parse_json, Converter, ConverterOptions, Payload, StateStore};
+use vpcflow_sources::CheckpointWrite;
 
 /// Recorded updates (the capture's, read beforehand).
 #[derive(Default)]
@@ -71,11 +72,17 @@ struct Ingest {
 /// What crosses to the journal thread.
 enum ToJournal {
     Released(Closed),
-    Sync { state: Vec<u8>, full: bool },
+    Sync {
+        state: Vec<u8>,
+        full: bool,
+        before: Option<CheckpointWrite>,
+    },
 }
 
 struct JournalSide {
     tx: SyncSender<ToJournal>,
+    /// CPU time of the ingest thread in syncs (taking the state).
+    ingest_cpu: Duration,
     every: Duration,
     last: Instant,
     full_next: Arc<AtomicBool>,
@@ -87,7 +94,22 @@ struct JournalTotals {
     syncs: u64,
     snapshots: u64,
     bytes_written: u64,
+    /// Of which: aggregation state (the rest: released records).
+    state_bytes: u64,
     sync_time: Duration,
+    /// CPU time of the journal thread.
+    cpu: Duration,
+}
+
+/// CPU time of the calling thread.
+fn thread_cpu() -> Duration {
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `t` is a valid timespec for the call to fill.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) };
+    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
 }
 
 /// The journal thread, as `vpcflow run`'s: it encodes the released batches,
@@ -113,8 +135,15 @@ fn journal_thread(
     for m in rx {
         match m {
             ToJournal::Released(closed) => closed.encode(&mut released),
-            ToJournal::Sync { state, full } => {
+            ToJournal::Sync {
+                state,
+                full,
+                before,
+            } => {
                 let started = Instant::now();
+                if let Some(write) = before {
+                    write();
+                }
                 let frame = (state.len() + released.len()) as u64;
                 if full {
                     generation += 1;
@@ -139,11 +168,13 @@ fn journal_thread(
                 }
                 released.clear();
                 t.bytes_written += frame;
+                t.state_bytes += state.len() as u64;
                 t.syncs += 1;
                 t.sync_time += started.elapsed();
             }
         }
     }
+    t.cpu = thread_cpu();
     t
 }
 
@@ -157,20 +188,28 @@ impl Ingest {
         }
     }
 
-    /// A journal sync when due (`before`: the source's checkpoint).
-    fn maybe_sync(&mut self, before: &mut dyn FnMut()) {
+    /// A journal sync when due (`before`: the source's checkpoint, written
+    /// by the journal thread).
+    fn maybe_sync(&mut self, before: &mut dyn FnMut() -> Option<CheckpointWrite>) {
         let Some(j) = &mut self.journal else {
             return;
         };
         if j.last.elapsed() < j.every {
             return;
         }
-        before();
+        let cpu0 = thread_cpu();
+        let before = before();
         j.last = Instant::now();
         let full = j.full_next.swap(false, Ordering::AcqRel);
         let mut state = Vec::new();
         self.aggregator.encode_state(full, &mut state);
-        j.tx.send(ToJournal::Sync { state, full }).unwrap();
+        j.tx.send(ToJournal::Sync {
+            state,
+            full,
+            before,
+        })
+        .unwrap();
+        j.ingest_cpu += thread_cpu() - cpu0;
     }
 
     /// Waits for the journal thread.
@@ -219,6 +258,7 @@ fn main() {
         let dir = dir.clone();
         JournalSide {
             tx,
+            ingest_cpu: Duration::ZERO,
             every: Duration::from_millis(sync_ms),
             last: Instant::now(),
             full_next,
@@ -233,7 +273,7 @@ fn main() {
     };
     const BATCH: usize = 256;
     let totals;
-    let (updates, elapsed) = match mode.as_str() {
+    let (updates, elapsed, cpu) = match mode.as_str() {
         "capture" => {
             let mut rec = Record::default();
             read_capture(
@@ -250,7 +290,7 @@ fn main() {
             let first = rec.updates.iter().map(|u| u.first).min().unwrap_or(0);
             let last = rec.updates.iter().map(|u| u.last).max().unwrap_or(0);
             let span = (last - first) / 1_000_000_000 * 1_000_000_000 + 60_000_000_000;
-            let started = Instant::now();
+            let (started, cpu0) = (Instant::now(), thread_cpu());
             for name in &rec.names {
                 ingest.interface(name);
             }
@@ -262,14 +302,14 @@ fn main() {
                 }
                 for chunk in copy.chunks(BATCH) {
                     ingest.update_batch(chunk);
-                    ingest.maybe_sync(&mut || {});
+                    ingest.maybe_sync(&mut || None);
                 }
             }
             let updates = rec.updates.len() as u64 * repeat;
             let rest = ingest.aggregator.finish();
             ingest.records_released += rest.len() as u64;
             totals = ingest.finish();
-            (updates, started.elapsed())
+            (updates, started.elapsed(), thread_cpu() - cpu0)
         }
         "skydive" => {
             let text = std::fs::read(input).expect("recording");
@@ -279,34 +319,58 @@ fn main() {
                 .filter(|l| !l.is_empty())
                 .map(|l| parse_json(l).expect("message"))
                 .collect();
-            let store = StateStore::open(&dir.join("state"), "bench", Duration::from_secs(86_400))
-                .expect("state folder");
+            let store = Arc::new(
+                StateStore::open(&dir.join("state"), "bench", Duration::from_secs(86_400))
+                    .expect("state folder"),
+            );
             let mut converter = Converter::new(ConverterOptions::default());
-            let started = Instant::now();
+            let (started, cpu0) = (Instant::now(), thread_cpu());
             for p in &payloads {
                 converter.payload(p, &mut ingest);
                 let c = &converter;
-                ingest.maybe_sync(&mut || store.save(&c.export(), 0).unwrap());
+                ingest.maybe_sync(&mut || {
+                    let (store, mut snapshot) = (store.clone(), c.export_unsorted());
+                    Some(Box::new(move || {
+                        snapshot.sort_flows();
+                        store.save(&snapshot, 0).unwrap()
+                    }))
+                });
             }
             let rest = ingest.aggregator.finish();
             ingest.records_released += rest.len() as u64;
             totals = ingest.finish();
-            (converter.stats().updates, started.elapsed())
+            (
+                converter.stats().updates,
+                started.elapsed(),
+                thread_cpu() - cpu0,
+            )
         }
         _ => panic!("mode: capture or skydive"),
     };
     let secs = elapsed.as_secs_f64();
+    let journal_cpu = totals.as_ref().map_or(Duration::ZERO, |j| j.cpu);
+    let cpu_total = (cpu + journal_cpu).as_secs_f64();
     println!(
-        "{mode} sync {sync_ms} ms: {updates} updates in {secs:.2} s = {:.0} updates/s; {} records",
+        "{mode} sync {sync_ms} ms: {updates} updates in {secs:.2} s = {:.0} updates/s; {} records; CPU {:.2} s ingest + {:.2} s journal thread = {:.0} updates per CPU s",
         updates as f64 / secs,
-        ingest.records_released
+        ingest.records_released,
+        cpu.as_secs_f64(),
+        journal_cpu.as_secs_f64(),
+        updates as f64 / cpu_total,
     );
+    if let Some(j) = &ingest.journal {
+        println!(
+            "ingest thread in syncs: {:.3} s CPU",
+            j.ingest_cpu.as_secs_f64()
+        );
+    }
     if let Some(j) = &totals {
         println!(
-            "journal: {} syncs ({} snapshots), {:.1} MB written, {:.2} s in syncs ({:.1} ms each)",
+            "journal: {} syncs ({} snapshots), {:.1} MB written ({:.1} MB of state), {:.2} s in syncs ({:.1} ms each)",
             j.syncs,
             j.snapshots,
             j.bytes_written as f64 / 1e6,
+            j.state_bytes as f64 / 1e6,
             j.sync_time.as_secs_f64(),
             j.sync_time.as_secs_f64() * 1000.0 / j.syncs.max(1) as f64
         );

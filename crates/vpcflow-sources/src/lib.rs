@@ -36,5 +36,5 @@ pub use pcap::{
     read_capture, read_capture_bytes, read_capture_stream, sniff_format, CaptureError,
     CaptureFormat, PacketSelection, PcapOptions,
 };
-pub use source::{Source, SourceStats};
+pub use source::{CheckpointWrite, Source, SourceStats};
 pub use stats::{CaptureStats, CaptureWarning, TunnelCounts, WarningKind};

@@ -68,12 +68,16 @@ pub trait Source {
     /// appeared and match a pattern).
     fn tick(&mut self, _out: &mut dyn FlowConsumer) {}
 
-    /// Makes the state the source keeps across restarts durable now, as it
-    /// is at this moment (nothing for sources without one). `vpcflow run`
-    /// calls it just before each sync of its durability journal, so that
-    /// both describe the same moment: a crash then loses the input after
-    /// it, and counts nothing twice.
-    fn checkpoint(&mut self, _now_ms: i64) {}
+    /// Takes the state the source keeps across restarts, as it is at this
+    /// moment, and returns its write (`None` for sources without one).
+    /// `vpcflow run` calls it just before each sync of its durability
+    /// journal, whose thread runs the write before it writes the sync's
+    /// frame, so that both describe the same moment: a crash then loses the
+    /// input after it, and counts nothing twice. Only the taking is on the
+    /// ingest thread.
+    fn checkpoint(&mut self, _now_ms: i64) -> Option<CheckpointWrite> {
+        None
+    }
 
     /// Stops reading and hands `out` what was still in flight: the end of
     /// its input.
@@ -86,6 +90,11 @@ pub trait Source {
     /// Its counters so far.
     fn stats(&self) -> SourceStats;
 }
+
+/// The write of a source's state taken at a journal sync
+/// ([`Source::checkpoint`]), run by the journal thread; it reports its own
+/// failures.
+pub type CheckpointWrite = Box<dyn FnOnce() + Send>;
 
 /// The counters of one source, by kind (the metrics and the summary show
 /// each kind's own).

@@ -10,7 +10,6 @@
 //! `VPCFLOW_REQUIRE_SFLOW=1` (CI), where they must run.
 
 mod common;
-#[allow(dead_code)] // the NetFlow tests' helpers, a subset used here
 #[path = "common/exporters.rs"]
 mod exporters;
 #[path = "common/sfprobe.rs"]

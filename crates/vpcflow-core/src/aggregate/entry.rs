@@ -146,39 +146,85 @@ impl TableKey {
 }
 
 impl TableKey {
-    /// Bytes of the key in a journal (42).
-    pub const ENCODED_LEN: usize = 42;
+    /// Fewest bytes of a key in a journal (IPv4, interface below 128).
+    pub const MIN_ENCODED_LEN: usize = 15;
 
-    /// Appends the key's bytes (journal form).
+    /// Appends the key's bytes (journal form): flags, the addresses in 4
+    /// bytes each for IPv4 (16 for IPv6), the ports, the interface as a
+    /// varint, the protocol.
+    #[inline]
     pub fn encode(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.src);
-        out.extend_from_slice(&self.dst);
+        let n = if self.flags & FLAG_V6 != 0 { 16 } else { 4 };
+        out.push(self.flags);
+        out.extend_from_slice(&self.src[..n]);
+        out.extend_from_slice(&self.dst[..n]);
         out.extend_from_slice(&self.src_port.to_le_bytes());
         out.extend_from_slice(&self.dst_port.to_le_bytes());
-        out.extend_from_slice(&self.interface.to_le_bytes());
+        put_varint(out, u64::from(self.interface));
         out.push(self.protocol);
-        out.push(self.flags);
     }
 
-    /// A key from its [`ENCODED_LEN`](Self::ENCODED_LEN) journal bytes.
-    pub fn decode(b: &[u8; Self::ENCODED_LEN]) -> Option<TableKey> {
-        let flags = b[41];
+    /// A key read from the start of `b` (advanced past it); `None` when the
+    /// bytes are short or are not a key.
+    pub fn decode(b: &mut &[u8]) -> Option<TableKey> {
+        let (&flags, rest) = b.split_first()?;
         if flags & !(FLAG_V6 | FLAG_REJECT | FLAG_BPA | FLAG_INGRESS | FLAG_EGRESS) != 0
             || (flags & FLAG_BPA != 0 && flags & FLAG_REJECT == 0)
             || (flags & FLAG_INGRESS != 0 && flags & FLAG_EGRESS != 0)
         {
             return None;
         }
+        let n = if flags & FLAG_V6 != 0 { 16 } else { 4 };
+        if rest.len() < 2 * n + 4 {
+            return None;
+        }
+        let (mut src, mut dst) = ([0; 16], [0; 16]);
+        src[..n].copy_from_slice(&rest[..n]);
+        dst[..n].copy_from_slice(&rest[n..2 * n]);
+        let ports = &rest[2 * n..2 * n + 4];
+        let mut rest = &rest[2 * n + 4..];
+        let interface = u32::try_from(take_varint(&mut rest)?).ok()?;
+        let (&protocol, rest) = rest.split_first()?;
+        *b = rest;
         Some(TableKey {
-            src: b[0..16].try_into().ok()?,
-            dst: b[16..32].try_into().ok()?,
-            src_port: u16::from_le_bytes([b[32], b[33]]),
-            dst_port: u16::from_le_bytes([b[34], b[35]]),
-            interface: u32::from_le_bytes(b[36..40].try_into().ok()?),
-            protocol: b[40],
+            src,
+            dst,
+            src_port: u16::from_le_bytes([ports[0], ports[1]]),
+            dst_port: u16::from_le_bytes([ports[2], ports[3]]),
+            interface,
+            protocol,
             flags,
         })
     }
+}
+
+/// Appends `v` as a LEB128 varint (7 bits a byte, low first).
+#[inline]
+pub(super) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push(v as u8 | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// A LEB128 varint read from the start of `b` (advanced past it); `None`
+/// when short or longer than a `u64`.
+#[inline]
+pub(super) fn take_varint(b: &mut &[u8]) -> Option<u64> {
+    let mut v = 0u64;
+    for (i, &byte) in b.iter().enumerate().take(10) {
+        let bits = u64::from(byte & 0x7f);
+        if i == 9 && byte > 1 {
+            return None;
+        }
+        v |= bits << (7 * i);
+        if byte & 0x80 == 0 {
+            *b = &b[i + 1..];
+            return Some(v);
+        }
+    }
+    None
 }
 
 /// Hashes the key as two wide words instead of field by field: this is on the
@@ -283,8 +329,9 @@ mod tests {
                     assert_eq!(k.interface(), InterfaceIndex(7));
                     let mut bytes = Vec::new();
                     k.encode(&mut bytes);
-                    let back = TableKey::decode(bytes.as_slice().try_into().unwrap());
-                    assert_eq!(back, Some(k));
+                    let mut rest = bytes.as_slice();
+                    assert_eq!(TableKey::decode(&mut rest), Some(k));
+                    assert!(rest.is_empty());
                 }
             }
         }

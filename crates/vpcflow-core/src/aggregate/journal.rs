@@ -10,7 +10,9 @@
 //! window's interface sets, tunnelled flows). [`Aggregator::apply_state`]
 //! applies a sequence of them in order.
 //!
-//! Integers are little-endian; every list is a `u32` count then its items;
+//! Integers are little-endian, flow sums, closed windows' starts and
+//! address indices LEB128 varints, keys compact (IPv4 addresses in 4
+//! bytes: [`TableKey::encode`]); every list is a `u32` count then its items;
 //! every count is checked against what is left, so damaged bytes are an
 //! error, never a panic or a huge allocation.
 
@@ -21,7 +23,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
 use super::closed::{ClosedFlow, IdleRun};
-use super::entry::{Counters, TableKey, TunnelKey};
+use super::entry::{put_varint, take_varint, Counters, TableKey, TunnelKey};
 use super::table::WindowTable;
 use super::{Aggregator, AggregatorStats, Closed};
 use crate::flow::{InterfaceIndex, PacketAddrs};
@@ -110,14 +112,18 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// A LEB128 varint.
+    pub fn varint(&mut self, what: &'static str) -> Result<u64> {
+        take_varint(&mut self.bytes).ok_or(StateDecodeError(what))
+    }
+
     fn key(&mut self) -> Result<TableKey> {
-        let b = self.take(TableKey::ENCODED_LEN, "flow key")?;
-        TableKey::decode(b.try_into().unwrap()).ok_or(StateDecodeError("flow key"))
+        TableKey::decode(&mut self.bytes).ok_or(StateDecodeError("flow key"))
     }
 
     fn counters(&mut self) -> Result<Counters> {
-        let packets = self.u64("flow sums")?;
-        let bytes = self.u64("flow sums")?;
+        let packets = self.varint("flow sums")?;
+        let bytes = self.varint("flow sums")?;
         let first = self.u16("flow sums")?;
         let last = self.u16("flow sums")?;
         let tcp_flags = TcpFlags(self.u8("flow sums")?);
@@ -155,8 +161,9 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Bytes of one encoded flow entry: key and sums.
-const ENTRY_LEN: usize = TableKey::ENCODED_LEN + 21;
+/// Fewest bytes of one encoded flow entry: key and sums (varint packets
+/// and bytes, times, flags).
+const ENTRY_LEN: usize = TableKey::MIN_ENCODED_LEN + 7;
 
 fn put_u32(out: &mut Vec<u8>, v: u32) {
     out.extend_from_slice(&v.to_le_bytes());
@@ -177,8 +184,8 @@ fn put_option(out: &mut Vec<u8>, v: Option<u64>) {
 }
 
 fn put_counters(out: &mut Vec<u8>, c: &Counters) {
-    put_u64(out, c.packets);
-    put_u64(out, c.bytes);
+    put_varint(out, c.packets);
+    put_varint(out, c.bytes);
     out.extend_from_slice(&c.first.to_le_bytes());
     out.extend_from_slice(&c.last.to_le_bytes());
     out.push(c.tcp_flags.value());
@@ -386,10 +393,10 @@ impl Closed {
         put_u64(out, self.previous_complete_before);
         put_u32(out, self.flows.len() as u32);
         for f in &self.flows {
-            put_u64(out, f.window);
+            put_varint(out, f.window);
             f.key.encode(out);
             put_counters(out, &f.counters);
-            put_u32(out, f.inner);
+            put_varint(out, u64::from(f.inner));
         }
         put_u32(out, self.inner.len() as u32);
         for a in &self.inner {
@@ -422,13 +429,14 @@ impl Closed {
         let mut r = Reader::new(bytes);
         let complete_before = r.u64("hand-over")?;
         let previous_complete_before = r.u64("hand-over")?;
-        let n = r.count(8 + ENTRY_LEN + 4, "closed flows")?;
+        let n = r.count(1 + ENTRY_LEN + 1, "closed flows")?;
         let mut flows = Vec::with_capacity(n);
         for _ in 0..n {
-            let window = r.u64("closed flow")?;
+            let window = r.varint("closed flow")?;
             let key = r.key()?;
             let counters = r.counters()?;
-            let inner = r.u32("closed flow")?;
+            let inner = u32::try_from(r.varint("closed flow")?)
+                .map_err(|_| StateDecodeError("closed flow"))?;
             flows.push(ClosedFlow {
                 window,
                 key,

@@ -18,6 +18,12 @@ use super::pool::{gone, DeflatePool};
 /// caller waits for the oldest.
 const IN_FLIGHT_PER_THREAD: usize = 2;
 
+/// Blocks in flight at most, whatever the number of threads: the size
+/// estimate uses the blocks submitted this many places before the newest,
+/// which are written whatever the number of threads (see
+/// [`GzipStream::estimated_bytes`]).
+const MAX_IN_FLIGHT: usize = 16;
+
 /// Streams one gzip member into `W`.
 ///
 /// Bytes are collected into blocks of [`BLOCK_SIZE`]; a full block is handed
@@ -46,6 +52,12 @@ pub(crate) struct GzipStream<W: Write> {
     /// Uncompressed bytes received, and those of the blocks written.
     fed: u64,
     fed_written: u64,
+    /// Blocks submitted.
+    submitted: u64,
+    /// After each written block, oldest first (the last
+    /// [`MAX_IN_FLIGHT`] + 1 kept): uncompressed bytes and compressed
+    /// bytes written so far.
+    history: VecDeque<(u64, u64)>,
     header_written: bool,
     /// Buffers to reuse for blocks and their outputs.
     spare: Vec<Vec<u8>>,
@@ -56,9 +68,9 @@ impl<W: Write> GzipStream<W> {
     /// `pool` or, if it has no threads, inline.
     pub(crate) fn new(out: W, level: u32, pool: Option<Arc<DeflatePool>>) -> GzipStream<W> {
         let pool = pool.filter(|p| p.threads() > 0);
-        let max_in_flight = pool
-            .as_ref()
-            .map_or(0, |p| p.threads() * IN_FLIGHT_PER_THREAD);
+        let max_in_flight = pool.as_ref().map_or(0, |p| {
+            (p.threads() * IN_FLIGHT_PER_THREAD).min(MAX_IN_FLIGHT)
+        });
         GzipStream {
             out: CountingWriter::new(out),
             level,
@@ -70,6 +82,8 @@ impl<W: Write> GzipStream<W> {
             crc: Crc::new(),
             fed: 0,
             fed_written: 0,
+            submitted: 0,
+            history: VecDeque::with_capacity(MAX_IN_FLIGHT + 2),
             header_written: false,
             spare: Vec::new(),
         }
@@ -101,18 +115,35 @@ impl<W: Write> GzipStream<W> {
     }
 
     /// An estimate of the compressed size of what was received plus
-    /// `more_uncompressed` bytes: what is written, plus the rest at the ratio of
-    /// the blocks written (nothing before the first block is written). It
-    /// depends only on the input and the number of threads, like
-    /// [`GzipStream::compressed_bytes`].
+    /// `more_uncompressed` bytes: the compressed size of the blocks up to
+    /// the one submitted [`MAX_IN_FLIGHT`] places before the newest (the
+    /// first block until then), plus the rest at their ratio (nothing
+    /// before the first block is written). Those blocks are written
+    /// whatever the number of compression threads, so the estimate depends
+    /// only on the input: a size cap cuts files at the same records with
+    /// any number of threads, and a replay of the durability journal on a
+    /// machine with another number of CPUs writes the same files.
     pub(crate) fn estimated_bytes(&self, more_uncompressed: u64) -> u64 {
-        let written = self.out.written();
-        if self.fed_written == 0 {
-            return written;
-        }
-        let rest = u128::from(self.fed - self.fed_written + more_uncompressed);
-        let rest = rest * u128::from(written) / u128::from(self.fed_written);
-        written.saturating_add(u64::try_from(rest).unwrap_or(u64::MAX))
+        let Some(&(fed_known, written_known)) = self.known_block() else {
+            return self.out.written();
+        };
+        let rest = u128::from(self.fed - fed_known + more_uncompressed);
+        let rest = rest * u128::from(written_known) / u128::from(fed_known.max(1));
+        written_known.saturating_add(u64::try_from(rest).unwrap_or(u64::MAX))
+    }
+
+    /// The sizes after the block the estimate uses: block
+    /// `submitted - 1 - MAX_IN_FLIGHT`, or the first one before that.
+    fn known_block(&self) -> Option<&(u64, u64)> {
+        let written = self.submitted - self.in_flight.len() as u64;
+        let index = self
+            .submitted
+            .saturating_sub(1 + MAX_IN_FLIGHT as u64)
+            .min(written.checked_sub(1)?);
+        // `history` holds the blocks `written - history.len()` ..= `written - 1`.
+        let oldest = written - self.history.len() as u64;
+        self.history
+            .get(usize::try_from(index.checked_sub(oldest)?).ok()?)
     }
 
     /// The inner writer.
@@ -150,6 +181,7 @@ impl<W: Write> GzipStream<W> {
             last,
             out: self.spare.pop().unwrap_or_default(),
         };
+        self.submitted += 1;
         if self.pool.is_none() {
             return self.write_block(compress_block(block));
         }
@@ -188,6 +220,11 @@ impl<W: Write> GzipStream<W> {
         self.out.write_all(&out)?;
         self.crc.combine(&done.crc);
         self.fed_written += u64::from(done.crc.amount());
+        if self.history.len() > MAX_IN_FLIGHT {
+            self.history.pop_front();
+        }
+        self.history
+            .push_back((self.fed_written, self.out.written()));
         if self.spare.len() < 2 * self.max_in_flight + 4 {
             self.spare.push(done.buf);
             self.spare.push(out);

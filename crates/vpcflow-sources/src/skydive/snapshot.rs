@@ -30,6 +30,13 @@ pub struct ConverterSnapshot {
     pub conversations: Vec<ConversationEntry>,
 }
 
+impl ConverterSnapshot {
+    /// Orders the flow states by id (the order the state file is written in).
+    pub fn sort_flows(&mut self) {
+        self.flows.sort_unstable_by_key(|f| f.id);
+    }
+}
+
 /// What is kept of one flow UUID.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct FlowEntry {

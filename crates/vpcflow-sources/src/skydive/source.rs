@@ -15,7 +15,7 @@ use super::state_store::{describe, LoadOutcome, StateStore};
 use super::state_writer::StateWriter;
 use super::subscriber::{AnalyzerConfig, Event, Subscription, QUEUE_CAPACITY};
 use super::Converter;
-use crate::source::{Source, SourceStats};
+use crate::source::{CheckpointWrite, Source, SourceStats};
 
 /// An analyzer disconnected this long makes the source failing.
 const ANALYZER_GRACE: Duration = Duration::from_secs(10);
@@ -118,11 +118,10 @@ impl Source for SkydiveSource {
         }
     }
 
-    /// Writes the converter's state now (waiting for it).
-    fn checkpoint(&mut self, now_ms: i64) {
-        if let Some(w) = &mut self.state {
-            w.save_checkpoint(&self.live.converter().export(), now_ms);
-        }
+    /// Takes the converter's state now; the journal thread writes it.
+    fn checkpoint(&mut self, now_ms: i64) -> Option<CheckpointWrite> {
+        let w = self.state.as_mut()?;
+        Some(w.checkpoint(self.live.converter().export_unsorted(), now_ms))
     }
 
     /// Writes the state when `save_interval` has passed.

@@ -222,10 +222,11 @@ pub fn run_live(settings: &Settings, control: Control) -> Result<RunTotals> {
         }
         if sync_interval.is_some_and(|every| last_sync.elapsed() >= every) {
             last_sync = Instant::now();
-            for source in &mut sources {
-                source.checkpoint(wall_ms());
-            }
-            ingest.sync();
+            let before = sources
+                .iter_mut()
+                .filter_map(|s| s.checkpoint(wall_ms()))
+                .collect();
+            ingest.sync(before);
         }
     }
     // Shutting down: the open files are sealed into the spool whatever its
@@ -340,6 +341,6 @@ fn open_journal(
         .map_err(|e| anyhow!("cannot start the journal thread: {e}"))?;
     // The first sync writes a snapshot (a new segment) and hands the
     // replayed batches to the writer.
-    ingest.sync();
+    ingest.sync(Vec::new());
     Ok(Some(JournalThread { every, handle }))
 }

@@ -11,6 +11,7 @@ use vpcflow_core::enrich::InterfaceTable;
 use vpcflow_core::policy::{Policy, PolicyEngine};
 use vpcflow_core::{FlowConsumer, FlowUpdate, InterfaceIndex, LossEvent};
 use vpcflow_sources::live::{interface_addresses, matches, CaptureSpec};
+use vpcflow_sources::CheckpointWrite;
 
 use super::journal::{Ack, Recovered, SyncRequest};
 use super::{Message, Reloadable, WriterReload};
@@ -122,9 +123,9 @@ impl Ingest {
 
     /// Asks the journal thread to sync: the aggregation state changed since
     /// the previous sync (or all of it, when the journal asks for a
-    /// snapshot) and the interfaces registered since. Without a journal,
-    /// does nothing.
-    pub(super) fn sync(&mut self) {
+    /// snapshot) and the interfaces registered since, after the sources'
+    /// state writes `before`. Without a journal, does nothing.
+    pub(super) fn sync(&mut self, before: Vec<CheckpointWrite>) {
         let Some(d) = &mut self.durable else {
             return;
         };
@@ -144,6 +145,7 @@ impl Ingest {
             state,
             full,
             interfaces,
+            before,
         })));
     }
 
@@ -153,7 +155,7 @@ impl Ingest {
         if let Some(d) = &self.durable {
             d.snapshot_due.store(true, Ordering::Release);
         }
-        self.sync();
+        self.sync(Vec::new());
     }
 
     /// Restores what a previous run journalled: the aggregation state and

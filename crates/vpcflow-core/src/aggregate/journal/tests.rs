@@ -188,3 +188,55 @@ fn damaged_bytes_are_errors_never_panics() {
         StateDecodeError("closed flows")
     );
 }
+
+#[test]
+fn keys_and_sums_are_compact_and_round_trip_at_their_extremes() {
+    use crate::aggregate::entry::{put_varint, take_varint};
+    for v in [
+        0,
+        1,
+        127,
+        128,
+        300,
+        u64::from(u32::MAX),
+        u64::MAX - 1,
+        u64::MAX,
+    ] {
+        let mut b = Vec::new();
+        put_varint(&mut b, v);
+        assert_eq!(
+            b.len(),
+            (64 - v.leading_zeros() as usize).div_ceil(7).max(1)
+        );
+        let mut r = b.as_slice();
+        assert_eq!(take_varint(&mut r), Some(v));
+        assert!(r.is_empty());
+        // Cut short: not a value.
+        assert_eq!(take_varint(&mut &b[..b.len() - 1]), None);
+    }
+    // Eleven bytes, or a tenth byte above 1, do not fit a u64.
+    assert_eq!(take_varint(&mut &[0xff; 11][..]), None);
+    assert_eq!(
+        take_varint(&mut &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02][..]),
+        None
+    );
+
+    for (n, interface) in [(1, 0), (5, 7), (7, u32::MAX)] {
+        let u = update(interface, n, 60, false);
+        let key = TableKey::new(u.interface, &u.key, u.action, u.direction);
+        let mut b = Vec::new();
+        key.encode(&mut b);
+        let v6 = u.key.src.is_ipv6();
+        let addresses = if v6 { 32 } else { 8 };
+        let interface_len = if interface < 128 { 1 } else { 5 };
+        assert_eq!(b.len(), 1 + addresses + 4 + interface_len + 1, "{key:?}");
+        let mut r = b.as_slice();
+        assert_eq!(TableKey::decode(&mut r), Some(key));
+        assert!(r.is_empty());
+        for cut in 0..b.len() {
+            assert_eq!(TableKey::decode(&mut &b[..cut]), None);
+        }
+    }
+    // Unknown flag bits are not a key.
+    assert_eq!(TableKey::decode(&mut &[0x80; 20][..]), None);
+}

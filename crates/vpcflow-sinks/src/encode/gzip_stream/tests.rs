@@ -161,6 +161,46 @@ fn written_size_lags_by_exactly_the_blocks_in_flight() {
     }
 }
 
+/// The size estimate after each write of `data` in pieces of `piece` bytes.
+fn estimates_seen(data: &[u8], pool: Option<Arc<DeflatePool>>, piece: usize) -> Vec<u64> {
+    let mut s = GzipStream::new(Vec::new(), 6, pool);
+    data.chunks(piece)
+        .map(|part| {
+            s.write(part).unwrap();
+            s.estimated_bytes(100)
+        })
+        .collect()
+}
+
+#[test]
+fn the_size_estimate_does_not_depend_on_the_number_of_threads() {
+    // A size cap cuts files where this estimate crosses it: a replay on a
+    // machine with another number of CPUs must cut at the same records.
+    let mut data = text(40 * BLOCK_SIZE, 7);
+    // A part that compresses differently, so that the ratio moves.
+    data.splice(20 * BLOCK_SIZE..20 * BLOCK_SIZE, noise(6 * BLOCK_SIZE, 3));
+    let piece = 40_000;
+    let inline = estimates_seen(&data, None, piece);
+    assert!(inline.iter().any(|&e| e > 0));
+    for threads in [1, 2, 3, 4, 12] {
+        let pool = Arc::new(DeflatePool::new(threads));
+        for _ in 0..2 {
+            let seen = estimates_seen(&data, Some(Arc::clone(&pool)), piece);
+            assert_eq!(seen, inline, "{threads} threads");
+        }
+    }
+    // On uniform content, the estimate is within 5 % of the real size.
+    let data = text(40 * BLOCK_SIZE, 8);
+    let real = gzip(&data, 6, None, piece).len() as f64;
+    let mut s = GzipStream::new(Vec::new(), 6, None);
+    s.write(&data).unwrap();
+    let estimate = s.estimated_bytes(0) as f64;
+    assert!(
+        (estimate - real).abs() < real * 0.05,
+        "{estimate} vs {real}"
+    );
+}
+
 #[test]
 fn a_dead_pool_is_an_error_not_a_hang() {
     let pool = Arc::new(DeflatePool::new(2));

@@ -16,7 +16,16 @@ impl Converter {
     /// not part of it (at a shutdown, [`finish`](Converter::finish) has
     /// already dropped them as orphans).
     pub fn export(&self) -> ConverterSnapshot {
-        let mut flows: Vec<FlowEntry> = self
+        let mut snapshot = self.export_unsorted();
+        snapshot.sort_flows();
+        snapshot
+    }
+
+    /// [`Converter::export`] with the flow states in no particular order
+    /// ([`ConverterSnapshot::sort_flows`] orders them): sorting is left to
+    /// the thread that writes them.
+    pub fn export_unsorted(&self) -> ConverterSnapshot {
+        let flows: Vec<FlowEntry> = self
             .states
             .iter()
             .map(|(&id, s)| FlowEntry {
@@ -30,7 +39,6 @@ impl Converter {
                 inner: s.inner.as_deref().copied(),
             })
             .collect();
-        flows.sort_unstable_by_key(|f| f.id);
         let names: HashMap<InterfaceIndex, &str> = self
             .interfaces
             .iter()

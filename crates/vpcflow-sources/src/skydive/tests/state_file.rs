@@ -229,3 +229,56 @@ fn the_state_folder_saves_loads_expires_and_sets_damaged_files_aside() {
     );
     assert!(text.contains(STATE_FILE), "{text}");
 }
+
+#[test]
+fn checkpoints_are_written_off_the_ingest_thread_and_never_go_back_in_time() {
+    use crate::skydive::state_writer::StateWriter;
+    let dir = tempfile::tempdir().unwrap();
+    let store = StateStore::open(dir.path(), ID, Duration::from_secs(1800)).unwrap();
+    let mut writer = StateWriter::new(store, Duration::ZERO);
+    assert!(
+        writer.due(),
+        "periodic writes until the journal checkpoints"
+    );
+    let t = 1_700_000_000_000;
+    // Checkpoints take the flows in any order and write them sorted.
+    let at = |ms: i64| {
+        let mut s = ConverterSnapshot {
+            now_ms: ms,
+            ..sample()
+        };
+        s.sort_flows();
+        s
+    };
+
+    // Taking a checkpoint writes nothing yet; its write does, on any thread.
+    let mut unsorted = at(t + 1);
+    unsorted.flows.reverse();
+    let write = writer.checkpoint(unsorted, t);
+    assert!(
+        !writer.due(),
+        "no periodic writes once checkpoints are taken"
+    );
+    assert_eq!(writer.store().load(t), LoadOutcome::Missing);
+    std::thread::spawn(write).join().unwrap();
+    match writer.store().load(t) {
+        LoadOutcome::Restored(f) => assert_eq!(f.snapshot, at(t + 1)),
+        other => panic!("{other:?}"),
+    }
+
+    // A checkpoint still on its way when the stop writes a newer state is
+    // skipped: the file keeps the newest state.
+    let late = writer.checkpoint(at(t + 2), t);
+    writer.save_now(&at(t + 3), t);
+    late();
+    match writer.store().load(t) {
+        LoadOutcome::Restored(f) => assert_eq!(f.snapshot, at(t + 3)),
+        other => panic!("{other:?}"),
+    }
+    // Checkpoints taken after it are written again.
+    writer.checkpoint(at(t + 4), t)();
+    match writer.store().load(t) {
+        LoadOutcome::Restored(f) => assert_eq!(f.snapshot, at(t + 4)),
+        other => panic!("{other:?}"),
+    }
+}

@@ -8,6 +8,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender};
 use std::sync::Arc;
 
+use vpcflow_sources::CheckpointWrite;
+
 use super::{Ack, Batch, Journal};
 use crate::pipeline::Message;
 
@@ -19,6 +21,9 @@ pub struct SyncRequest {
     pub full: bool,
     /// Interfaces: all of them when `full`, else those registered since.
     pub interfaces: Vec<String>,
+    /// The sources' state taken at the same moment, written before the
+    /// frame ([`vpcflow_sources::Source::checkpoint`]).
+    pub before: Vec<CheckpointWrite>,
 }
 
 /// The journal thread's loop: until `rx` closes, then it returns the
@@ -38,7 +43,7 @@ pub fn journal_loop(
     let mut batches: Vec<Batch> = Vec::new();
     let mut failing = false;
     for message in rx {
-        let request = match message {
+        let mut request = match message {
             Message::Sync(request) => request,
             Message::Records(closed) => {
                 last_seq += 1;
@@ -57,6 +62,12 @@ pub fn journal_loop(
                 continue;
             }
         };
+        // The sources' state first: a crash between it and the frame loses
+        // the input since the previous frame (at most an interval), never
+        // counts any twice.
+        for write in request.before.drain(..) {
+            write();
+        }
         // The previous run's batches follow the interfaces registered
         // before the first sync.
         for b in replayed.drain(..) {
