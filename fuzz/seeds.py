@@ -7,6 +7,7 @@ DIR defaults to $VPCFLOW_SHARED or ../shared beside the checkout; the corpora
 go to fuzz/corpus/TARGET/ (not committed: made at run time). Every capture of
 DIR/pcaps gives seeds: its records (pcap), a pcapng of its frames (pcapng),
 its first frames (frame), sFlow datagrams sampling its first frames (sflow),
+NetFlow v5, v9 and IPFIX datagrams of its IPv4 flows (netflow),
 Skydive messages of its flows (skydive_json, and
 the same in protobuf envelopes for skydive_protobuf); the example
 configuration seeds the config target.
@@ -182,6 +183,49 @@ def sflow_seed(linktype, frames):
     return out
 
 
+def netflow_seed(tuples):
+    """NetFlow v5, v9 and IPFIX datagrams (as fuzz_targets/netflow.rs splits
+    its input: a length, an exporter byte, the datagram) of the IPv4 flows."""
+    flows = []
+    for (a, b, proto, ports), (n, size, first, last) in tuples.items():
+        if ":" in a:
+            continue
+        src, dst = bytes(map(int, a.split("."))), bytes(map(int, b.split(".")))
+        flows.append((src, dst, proto, ports, n, size, int(first * 1000), int(last * 1000)))
+    flows = flows[:8]
+    if not flows:
+        return None
+    t0 = min(f[6] for f in flows)
+    # v5: header (uptime 1000 ms at t0), one 48-byte record a flow.
+    v5 = struct.pack(">HHIIIIBBH", 5, len(flows), 1000, t0 // 1000, (t0 % 1000) * 1_000_000, 0, 0, 0, 0)
+    for src, dst, proto, (sp, dp), n, size, first, last in flows:
+        v5 += src + dst + bytes(4) + struct.pack(">HHIIIIHHBBBBHHBBH", 1, 2, n, size,
+            1000 + first - t0, 1000 + last - t0, sp, dp, 0, 0x12 if proto == 6 else 0, proto, 0, 0, 0, 24, 24, 0)
+    # IPFIX: a template (8, 12, 7, 11, 4, 2, 1, 152, 153, 61) and its data.
+    fields = [(8, 4), (12, 4), (7, 2), (11, 2), (4, 1), (2, 8), (1, 8), (152, 8), (153, 8), (61, 1)]
+    tmpl = struct.pack(">HH", 256, len(fields)) + b"".join(struct.pack(">HH", i, l) for i, l in fields)
+    sets = struct.pack(">HH", 2, 4 + len(tmpl)) + tmpl
+    data = b""
+    for src, dst, proto, (sp, dp), n, size, first, last in flows:
+        data += src + dst + struct.pack(">HHBQQQQB", sp, dp, proto, n, size, first, last, 0)
+    sets += struct.pack(">HH", 256, 4 + len(data)) + data
+    ipfix = struct.pack(">HHIII", 10, 16 + len(sets), t0 // 1000, 0, 7) + sets
+    # v9: the same template and records (times as uptime, field 61 included).
+    v9_fields = [(8, 4), (12, 4), (7, 2), (11, 2), (4, 1), (2, 4), (1, 4), (22, 4), (21, 4), (61, 1)]
+    tmpl = struct.pack(">HH", 300, len(v9_fields)) + b"".join(struct.pack(">HH", i, l) for i, l in v9_fields)
+    sets = struct.pack(">HH", 0, 4 + len(tmpl)) + tmpl
+    data = b""
+    for src, dst, proto, (sp, dp), n, size, first, last in flows:
+        data += src + dst + struct.pack(">HHBIIIIB", sp, dp, proto, n, size, 1000 + first - t0, 1000 + last - t0, 1)
+    data += bytes(-len(data) % 4)
+    sets += struct.pack(">HH", 300, 4 + len(data)) + data
+    v9 = struct.pack(">HHIIII", 9, 1 + len(flows), 1000, t0 // 1000, 1, 0) + sets
+    out = b""
+    for exporter, d in [(0, v5), (1, ipfix), (0, v9)]:
+        out += struct.pack(">HB", len(d) + 1, exporter) + d
+    return out
+
+
 def write(out, target, data):
     d = os.path.join(out, target)
     os.makedirs(d, exist_ok=True)
@@ -219,7 +263,11 @@ def main():
         seed = sflow_seed(linktype, frames)
         if seed:
             write(a.out, "sflow", seed)
-        lines, flows, stats = skydive_lines(name, five_tuples(linktype, frames))
+        tuples = five_tuples(linktype, frames)
+        seed = netflow_seed(tuples)
+        if seed:
+            write(a.out, "netflow", seed)
+        lines, flows, stats = skydive_lines(name, tuples)
         write(a.out, "skydive_json", "\n".join(lines).encode())
         write(a.out, "skydive_protobuf", envelope("flow", "store", 0, json.dumps(flows).encode()))
         write(a.out, "skydive_protobuf", envelope("stats", "stats", 1, pb_stats(stats)))

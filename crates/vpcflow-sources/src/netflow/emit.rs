@@ -203,8 +203,8 @@ impl Decoder {
                 direction,
             };
             self.stats.updates += 1;
-            self.stats.packets += update.packets;
-            self.stats.bytes += update.bytes;
+            self.stats.packets = self.stats.packets.saturating_add(update.packets);
+            self.stats.bytes = self.stats.bytes.saturating_add(update.bytes);
             self.batch.push(update);
             if self.batch.len() == BATCH {
                 self.flush(out);

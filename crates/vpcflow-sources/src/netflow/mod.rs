@@ -541,7 +541,7 @@ impl Decoder {
             Gap::Reset => self.stats.sequence_resets += 1,
             Gap::Lost(n) => {
                 self.stats.sequence_gaps += 1;
-                self.stats.sequence_lost_units += n;
+                self.stats.sequence_lost_units = self.stats.sequence_lost_units.saturating_add(n);
                 tracing::warn!(%exporter, lost = n, "export sequence gap: messages were lost");
                 self.flush(out);
                 self.lose(exporter, at, n, out);
@@ -573,7 +573,8 @@ impl Decoder {
                 });
             }
         } else {
-            self.stats.losses_before_interfaces += count;
+            self.stats.losses_before_interfaces =
+                self.stats.losses_before_interfaces.saturating_add(count);
         }
     }
 

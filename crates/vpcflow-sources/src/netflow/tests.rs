@@ -592,3 +592,23 @@ fn biflow_reverse_direction_is_the_opposite_one() {
         ]
     );
 }
+
+/// Found by the `netflow` fuzz target: the decoder's packet and byte totals
+/// added records' counts without a bound and overflowed.
+#[test]
+fn huge_counts_saturate_the_totals() {
+    let mut d = Decoder::new(DecoderOptions::default());
+    let mut c = RecordingConsumer::default();
+    let tpl = template_set(256, &[(8, 4), (12, 4), (4, 1), (2, 8), (1, 8)]);
+    let big = u64::MAX / 2 + 1;
+    let records = [flow_v4(1, big, big), flow_v4(2, big, big)];
+    d.datagram(
+        exporter(),
+        &ipfix(0, 7, &[tpl, data_set(256, &records)]),
+        &mut c,
+    )
+    .unwrap();
+    let got: Vec<_> = c.updates.iter().map(|u| (u.packets, u.bytes)).collect();
+    assert_eq!(got, [(big, big), (big, big)]);
+    assert_eq!((d.stats().packets, d.stats().bytes), (u64::MAX, u64::MAX));
+}

@@ -179,7 +179,7 @@ impl Decoder {
             }
             Gap::Lost(n) => {
                 self.stats.sequence_gaps += 1;
-                self.stats.lost_datagrams += n;
+                self.stats.lost_datagrams = self.stats.lost_datagrams.saturating_add(n);
                 tracing::warn!(agent = %h.agent, sub_agent = h.sub_agent, lost = n, "sFlow sequence gap: datagrams were lost");
                 // The samples of the lost datagrams are accounted for: the
                 // data sources' sample numbers start over.
@@ -240,13 +240,14 @@ impl Decoder {
             let missing = s.sequence.wrapping_sub(prev.sequence).wrapping_sub(1);
             if missing > 0 && missing < MAX_GAP {
                 self.stats.sample_gaps += 1;
-                self.stats.lost_samples += u64::from(missing);
+                self.stats.lost_samples =
+                    self.stats.lost_samples.saturating_add(u64::from(missing));
                 tracing::warn!(%agent, source = s.source_index, lost = missing, "sFlow sample sequence gap: samples were lost");
                 self.lose(agent, at, u64::from(missing), out);
             }
             let dropped = s.drops.wrapping_sub(prev.drops);
             if dropped > 0 && dropped < MAX_GAP {
-                self.stats.agent_drops += u64::from(dropped);
+                self.stats.agent_drops = self.stats.agent_drops.saturating_add(u64::from(dropped));
                 tracing::warn!(%agent, source = s.source_index, dropped, "the sFlow agent dropped packets it should have sampled");
                 self.lose(agent, at, u64::from(dropped), out);
             }
@@ -316,8 +317,8 @@ impl Decoder {
                         self.stats.sampled_updates += 1;
                     }
                     self.stats.updates += 1;
-                    self.stats.packets += update.packets;
-                    self.stats.bytes += update.bytes;
+                    self.stats.packets = self.stats.packets.saturating_add(update.packets);
+                    self.stats.bytes = self.stats.bytes.saturating_add(update.bytes);
                     self.batch.push(update);
                     if self.batch.len() == BATCH {
                         self.flush(out);
@@ -372,7 +373,10 @@ impl Decoder {
                     });
                 }
             }
-            None => self.stats.losses_before_interfaces += count,
+            None => {
+                self.stats.losses_before_interfaces =
+                    self.stats.losses_before_interfaces.saturating_add(count)
+            }
         }
     }
 

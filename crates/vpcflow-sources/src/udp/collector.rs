@@ -127,8 +127,8 @@ impl<D: DatagramDecoder> Collector<D> {
             } => {
                 let lost = kernel_drops + queue_drops;
                 if lost > 0 {
-                    self.stats.kernel_drops += kernel_drops;
-                    self.stats.queue_drops += queue_drops;
+                    self.stats.kernel_drops = self.stats.kernel_drops.saturating_add(kernel_drops);
+                    self.stats.queue_drops = self.stats.queue_drops.saturating_add(queue_drops);
                     tracing::warn!(
                         kernel_drops,
                         queue_drops,
