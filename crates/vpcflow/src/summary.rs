@@ -21,17 +21,21 @@ pub fn render(s: &ConvertSummary) -> String {
     out
 }
 
+/// `N file(s)`, with how many of them failed when some did.
+fn files_read(s: &ConvertSummary) -> String {
+    if s.files_failed.is_empty() {
+        format!("{} file(s)", s.files_read)
+    } else {
+        format!("{} file(s), {} failed", s.files_read, s.files_failed.len())
+    }
+}
+
 fn render_skydive(s: &ConvertSummary, secs: f64, out: &mut String) {
     let k = &s.skydive;
     let _ = writeln!(
         out,
-        "read      {} file(s){}: {} messages, {} flows, {} flow updates, {} packets, {} IP bytes ({:.0} flows/s)",
-        s.files_read,
-        if s.files_failed.is_empty() {
-            String::new()
-        } else {
-            format!(", {} failed", s.files_failed.len())
-        },
+        "read      {}: {} messages, {} flows, {} flow updates, {} packets, {} IP bytes ({:.0} flows/s)",
+        files_read(s),
         s.skydive_messages,
         k.flows,
         k.updates,
@@ -73,13 +77,8 @@ fn render_netflow(s: &ConvertSummary, secs: f64, out: &mut String) {
     let n = &s.netflow;
     let _ = writeln!(
         out,
-        "read      {} file(s){}: {} frames, {} export datagrams ({} v5, {} v9, {} IPFIX), {} flow records, {} packets, {} IP bytes ({:.0} records/s)",
-        s.files_read,
-        if s.files_failed.is_empty() {
-            String::new()
-        } else {
-            format!(", {} failed", s.files_failed.len())
-        },
+        "read      {}: {} frames, {} export datagrams ({} v5, {} v9, {} IPFIX), {} flow records, {} packets, {} IP bytes ({:.0} records/s)",
+        files_read(s),
         r.frames,
         r.datagrams,
         n.v5_messages,
@@ -119,13 +118,8 @@ fn render_sflow(s: &ConvertSummary, secs: f64, out: &mut String) {
     let n = &s.sflow;
     let _ = writeln!(
         out,
-        "read      {} file(s){}: {} frames, {} sFlow datagrams, {} flow samples, {} packets, {} IP bytes ({:.0} samples/s)",
-        s.files_read,
-        if s.files_failed.is_empty() {
-            String::new()
-        } else {
-            format!(", {} failed", s.files_failed.len())
-        },
+        "read      {}: {} frames, {} sFlow datagrams, {} flow samples, {} packets, {} IP bytes ({:.0} samples/s)",
+        files_read(s),
         r.frames,
         r.datagrams,
         n.flow_samples,
@@ -161,13 +155,8 @@ fn render_capture(s: &ConvertSummary, secs: f64, out: &mut String) {
     let c = &s.capture;
     let _ = writeln!(
         out,
-        "read      {} file(s){}: {} frames, {} IP packets, {} IP bytes ({:.0} packets/s)",
-        s.files_read,
-        if s.files_failed.is_empty() {
-            String::new()
-        } else {
-            format!(", {} failed", s.files_failed.len())
-        },
+        "read      {}: {} frames, {} IP packets, {} IP bytes ({:.0} packets/s)",
+        files_read(s),
         c.frames,
         c.ip_packets,
         c.ip_bytes,
