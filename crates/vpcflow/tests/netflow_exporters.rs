@@ -264,37 +264,7 @@ fn live_collection_from_two_exporters_equals_the_offline_replay() {
     }
     let Some(shared) = shared_dir() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let port = exporters::free_udp_port();
-    let metrics: std::net::SocketAddr = format!("127.0.0.1:{}", common::free_port())
-        .parse()
-        .unwrap();
-    let config = vpcflow_testkit::ConfigToml::new()
-        .test_flow_log()
-        .table("output")
-        .set("out", dir.path().join("live"))
-        .without_nodata()
-        .table("state")
-        .set("dir", dir.path().join("state"))
-        .table("metrics")
-        .set("listen", metrics.to_string())
-        .array_entry("netflow.listen")
-        .set("address", format!("127.0.0.1:{port}"))
-        .write(dir.path());
-    let mut daemon = std::process::Command::new(env!("CARGO_BIN_EXE_vpcflow"))
-        .args(["run", "--config", config.to_str().unwrap()])
-        .env_remove("VPCFLOW_LOG")
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Wait until it listens (the port is taken).
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "vpcflow run did not listen"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    let (mut daemon, port, metrics) = exporters::start_collector(dir.path(), "netflow.listen");
     let recording = dir.path().join("live.pcap");
     let tcpdump = exporters::Tcpdump::start(port, &recording);
     // Exporter 1: softflowd, IPFIX, from 127.0.0.1.

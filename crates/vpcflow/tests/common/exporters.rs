@@ -59,6 +59,42 @@ pub fn free_udp_port() -> u16 {
         .port()
 }
 
+/// `vpcflow run` collecting on a fresh loopback UDP port with one
+/// `[[SECTION]]` (`netflow.listen`, `sflow.listen`), writing into
+/// `dir/live`, its state in `dir/state` and `/metrics` on a fresh port;
+/// returned once the port is taken, with the port and the metrics address.
+pub fn start_collector(dir: &Path, section: &str) -> (Child, u16, std::net::SocketAddr) {
+    let port = free_udp_port();
+    let metrics: std::net::SocketAddr = format!("127.0.0.1:{}", crate::common::free_port())
+        .parse()
+        .unwrap();
+    let config = vpcflow_testkit::ConfigToml::new()
+        .test_flow_log()
+        .table("output")
+        .set("out", dir.join("live"))
+        .without_nodata()
+        .table("state")
+        .set("dir", dir.join("state"))
+        .table("metrics")
+        .set("listen", metrics.to_string())
+        .array_entry(section)
+        .set("address", format!("127.0.0.1:{port}"))
+        .write(dir);
+    let daemon = Command::new(env!("CARGO_BIN_EXE_vpcflow"))
+        .args(["run", "--config", config.to_str().unwrap()])
+        .env_remove("VPCFLOW_LOG")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until it listens (the port is taken).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+        assert!(Instant::now() < deadline, "vpcflow run did not listen");
+        thread::sleep(Duration::from_millis(50));
+    }
+    (daemon, port, metrics)
+}
+
 /// tcpdump recording UDP datagrams to `port` on loopback.
 pub struct Tcpdump(Child, PathBuf);
 
