@@ -27,17 +27,7 @@ use vpcflow_testkit::shared_dir;
 
 /// The shared captures softflowd can read (every link type it knows).
 fn captures(shared: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(shared.join("pcaps"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            let name = p.file_name().unwrap().to_string_lossy().into_owned();
-            (name.ends_with(".pcap") || name.ends_with(".pcapng"))
-                && p.with_extension("truth.json").exists()
-        })
-        .collect();
-    v.sort();
-    v
+    exporters::truth_captures(shared)
 }
 
 /// Whether softflowd's counts of one flow agree with the truth's, by

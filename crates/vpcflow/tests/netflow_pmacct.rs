@@ -88,17 +88,7 @@ fn agrees(
 
 /// Every shared capture with a truth file.
 fn captures(shared: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(shared.join("pcaps"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            let name = p.file_name().unwrap().to_string_lossy().into_owned();
-            (name.ends_with(".pcap") || name.ends_with(".pcapng"))
-                && p.with_extension("truth.json").exists()
-        })
-        .collect();
-    v.sort();
-    v
+    exporters::truth_captures(shared)
 }
 
 /// One capture exported with one version: vpcflow's totals checked against

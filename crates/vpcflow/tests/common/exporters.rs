@@ -335,6 +335,21 @@ pub fn convert(pcap: &Path, dir: &Path, name: &str, extra: &[&str]) -> Vec<Vec<S
     records(&out)
 }
 
+/// The shared captures (pcap and pcapng) that have a truth file, sorted.
+pub fn truth_captures(shared: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(shared.join("pcaps"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            (name.ends_with(".pcap") || name.ends_with(".pcapng"))
+                && p.with_extension("truth.json").exists()
+        })
+        .collect();
+    v.sort();
+    v
+}
+
 /// The differences between two sets of totals, one line per 5-tuple.
 pub fn diff(a: &Totals, b: &Totals) -> String {
     let mut s = String::new();
