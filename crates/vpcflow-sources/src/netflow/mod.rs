@@ -515,7 +515,7 @@ impl Decoder {
                         match self.data_set(p.scope, p.template, &p.clock, &p.data, 0, out) {
                             Ok(_) => self.stats.sets_released += 1,
                             Err(e) => {
-                                self.stats.malformed += 1;
+                                self.stats.sets_malformed += 1;
                                 tracing::warn!(exporter = %scope.exporter, error = %e, "held data set");
                             }
                         }

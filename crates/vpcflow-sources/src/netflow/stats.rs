@@ -50,6 +50,10 @@ pub struct NetflowStats {
     /// Held data sets lost (their template did not come in time, or the
     /// buffer was full).
     pub sets_lost: u64,
+    /// Held data sets that did not fit the template that came (decoded up
+    /// to the fault). Their datagram was counted earlier, without error, so
+    /// they are not counted in `malformed`.
+    pub sets_malformed: u64,
     /// Sequence-number gaps.
     pub sequence_gaps: u64,
     /// Units lost in those gaps (v5: records, v9: messages, IPFIX: records).
@@ -85,6 +89,7 @@ impl AddAssign for NetflowStats {
         self.sets_held += o.sets_held;
         self.sets_released += o.sets_released;
         self.sets_lost += o.sets_lost;
+        self.sets_malformed += o.sets_malformed;
         self.sequence_gaps += o.sequence_gaps;
         self.sequence_lost_units += o.sequence_lost_units;
         self.sequence_resets += o.sequence_resets;

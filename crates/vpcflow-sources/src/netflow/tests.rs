@@ -237,6 +237,36 @@ fn ipfix_data_before_its_template_is_held_then_decoded() {
     assert_eq!(c.losses.len(), 1);
 }
 
+/// A held data set that does not fit the template that comes later is
+/// counted on its own: its datagram was counted without error, and the
+/// datagram bringing the template is malformed only for its own faults.
+#[test]
+fn a_held_set_that_does_not_fit_its_template_is_not_a_malformed_datagram() {
+    let mut d = Decoder::new(DecoderOptions::default());
+    let mut c = RecordingConsumer::default();
+    // Addresses, then a variable-length field whose length runs past the set.
+    let tpl = template_set(256, &[(8, 4), (12, 4), (82, 0xFFFF)]);
+    let mut record = vec![10, 0, 0, 1, 10, 0, 0, 99, 200];
+    record.extend_from_slice(b"eth0");
+    d.datagram(
+        exporter(),
+        &ipfix(0, 7, &[data_set(256, &[record])]),
+        &mut c,
+    )
+    .unwrap();
+    assert_eq!(d.stats().sets_held, 1);
+    // The template, then a set shorter than its header says.
+    let mut bad = ipfix(1, 7, &[tpl]);
+    bad.extend_from_slice(&[1, 0, 0, 40]);
+    let len = bad.len() as u16;
+    bad[2..4].copy_from_slice(&len.to_be_bytes());
+    assert!(d.datagram(exporter(), &bad, &mut c).is_err());
+    assert_eq!(d.stats().malformed, 1);
+    assert_eq!(d.stats().sets_malformed, 1);
+    assert_eq!(d.stats().sets_released, 0);
+    assert!(c.updates.is_empty());
+}
+
 #[test]
 fn ipfix_template_refresh_withdrawal_padding_and_variable_fields() {
     let mut d = Decoder::new(DecoderOptions::default());

@@ -344,6 +344,12 @@ fn encode_netflow(e: &mut DescriptorEncoder, v: &super::IngestView) -> Result {
     )?;
     counter(
         e,
+        "netflow_data_sets_malformed",
+        "Held data sets that did not fit the template that came (decoded up to the fault)",
+        n.sets_malformed,
+    )?;
+    counter(
+        e,
         "netflow_templates",
         "Templates and options templates defined or refreshed",
         n.templates,
