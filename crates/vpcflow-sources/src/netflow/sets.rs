@@ -217,7 +217,7 @@ pub fn definitions(
             if id < 256 {
                 return Err(DecodeError::new(name, here, "template id below 256"));
             }
-            out.push(Definition::Define(id, Template::new(fields, true)));
+            out.push(Definition::Define(id, template(fields, true, name, here)?));
             at = stop;
             continue;
         }
@@ -272,10 +272,23 @@ pub fn definitions(
         if id < 256 {
             return Err(DecodeError::new(name, here, "template id below 256"));
         }
-        out.push(Definition::Define(id, Template::new(fields, options)));
+        out.push(Definition::Define(
+            id,
+            template(fields, options, name, here)?,
+        ));
         at = p;
     }
     Ok(())
+}
+
+fn template(
+    fields: Vec<FieldSpec>,
+    options: bool,
+    name: &'static str,
+    at: usize,
+) -> Result<Template, DecodeError> {
+    Template::new(fields, options)
+        .ok_or_else(|| DecodeError::new(name, at, "template of records without bytes"))
 }
 
 /// Reads the records of a data set with `template`, calling `each` with the

@@ -30,13 +30,16 @@ pub struct Template {
     /// An options template (its records describe the exporter, not flows).
     pub options: bool,
     /// Shortest possible record: fixed lengths plus one byte per variable
-    /// field. At least 1.
+    /// field. At least 1 ([`Template::new`] refuses templates of records
+    /// without bytes).
     pub min_len: usize,
 }
 
 impl Template {
-    /// A template of `fields`.
-    pub fn new(fields: Vec<FieldSpec>, options: bool) -> Template {
+    /// A template of `fields`; `None` when its records would have no bytes
+    /// (no fields, or only fields of length 0), which no record could be
+    /// read with.
+    pub fn new(fields: Vec<FieldSpec>, options: bool) -> Option<Template> {
         let min_len = fields
             .iter()
             .map(|f| {
@@ -46,13 +49,12 @@ impl Template {
                     usize::from(f.len)
                 }
             })
-            .sum::<usize>()
-            .max(1);
-        Template {
+            .sum::<usize>();
+        (min_len > 0).then(|| Template {
             fields: fields.into_boxed_slice(),
             options,
             min_len,
-        }
+        })
     }
 }
 

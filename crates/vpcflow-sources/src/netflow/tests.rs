@@ -267,6 +267,41 @@ fn a_held_set_that_does_not_fit_its_template_is_not_a_malformed_datagram() {
     assert!(c.updates.is_empty());
 }
 
+/// A template whose records would have no bytes (fields of length 0) is
+/// refused: no record could be read with it (the fuzz target's second
+/// finding: reading its data set never advanced).
+#[test]
+fn a_template_of_records_without_bytes_is_refused() {
+    let mut d = Decoder::new(DecoderOptions::default());
+    let mut c = RecordingConsumer::default();
+    let tpl = template_set(256, &[(8, 0), (12, 0)]);
+    let e = d
+        .datagram(
+            exporter(),
+            &ipfix(0, 7, &[tpl, data_set(256, &[vec![0; 8]])]),
+            &mut c,
+        )
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("template of records without bytes"),
+        "{e}"
+    );
+    assert_eq!(d.stats().templates, 0);
+    assert_eq!(d.stats().malformed, 1);
+    // A v9 options template without scope or option fields, likewise.
+    let mut v9 = vec![
+        0, 9, 0, 1, 0, 0, 0, 0, 0x65, 0x53, 0xf1, 0, 0, 0, 0, 0, 0, 0, 0, 1,
+    ];
+    v9.extend_from_slice(&[0, 1, 0, 10, 1, 0, 0, 0, 0, 0]);
+    let e = d.datagram(exporter(), &v9, &mut c).unwrap_err();
+    assert!(
+        e.to_string().contains("template of records without bytes"),
+        "{e}"
+    );
+    assert_eq!(d.stats().templates, 0);
+    assert!(c.updates.is_empty());
+}
+
 #[test]
 fn ipfix_template_refresh_withdrawal_padding_and_variable_fields() {
     let mut d = Decoder::new(DecoderOptions::default());
