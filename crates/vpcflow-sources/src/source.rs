@@ -50,7 +50,7 @@ use crate::netflow::NetflowStats;
 use crate::sflow::SflowStats;
 use crate::skydive::live::LiveStats;
 use crate::skydive::ConverterStats;
-use crate::udp::CollectorStats;
+use crate::udp::{CollectorStats, ListenSpec};
 
 /// A live source of flow observations: it reads on threads of its own and
 /// hands what arrived to the consumer when pumped, on the pipeline's thread.
@@ -67,6 +67,14 @@ pub trait Source {
     /// Housekeeping, about once a second (e.g. captures of interfaces that
     /// appeared and match a pattern).
     fn tick(&mut self, _out: &mut dyn FlowConsumer) {}
+
+    /// Applies a configuration reload's sockets of `key` (e.g.
+    /// `netflow.listen`): opens the new addresses, closes the removed ones.
+    /// `None` when the source has no sockets of that key; else one line per
+    /// socket that could not be opened.
+    fn set_listeners(&mut self, _key: &str, _specs: &[ListenSpec]) -> Option<Vec<String>> {
+        None
+    }
 
     /// Takes the state the source keeps across restarts, as it is at this
     /// moment, and returns its write (`None` for sources without one).

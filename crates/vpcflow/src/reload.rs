@@ -23,12 +23,21 @@ fn s3_settings(settings: &Settings) -> Option<String> {
     (!all.is_empty()).then(|| all.join("; "))
 }
 
-/// Whether the `[netflow]` section changed (the decoder's copy of the
-/// aggregation interval is `flow_log.interval`'s change, not this one).
+/// Whether the `[netflow]` section changed beyond its sockets (a reload
+/// opens and closes those; the decoder's copy of the aggregation interval is
+/// `flow_log.interval`'s change, not this one).
 fn netflow_changed(old: &Settings, new: &Settings) -> bool {
     let mut new = new.netflow.clone();
     new.decoder.interval_secs = old.netflow.decoder.interval_secs;
+    new.listen.clone_from(&old.netflow.listen);
     old.netflow != new
+}
+
+/// Whether the `[sflow]` section changed beyond its sockets.
+fn sflow_changed(old: &Settings, new: &Settings) -> bool {
+    let mut new = new.sflow.clone();
+    new.listen.clone_from(&old.sflow.listen);
+    old.sflow != new
 }
 
 /// The keys whose values differ between `old` and `new` among those a reload
@@ -90,6 +99,7 @@ pub fn restart_only_changes(old: &Settings, new: &Settings) -> Vec<&'static str>
         ),
         (old.state_dir != new.state_dir, "state.dir"),
         (netflow_changed(old, new), "netflow"),
+        (sflow_changed(old, new), "sflow"),
         (old.sync_interval != new.sync_interval, "durability"),
         (old.metrics_listen != new.metrics_listen, "metrics.listen"),
         (
@@ -189,10 +199,26 @@ mod tests {
         );
         let new = settings(&BASE.replace("[flow_log]", "[flow_log]\ninterval = 60"));
         assert_eq!(restart_only_changes(&old, &new), ["flow_log.interval"]);
-        let new = settings(&format!(
-            "{BASE}\n[[netflow.listen]]\naddress = \"127.0.0.1:2055\"\n"
-        ));
-        assert_eq!(restart_only_changes(&old, &new), ["netflow"]);
+        // Sockets are opened and closed by a reload; the rest of the
+        // collectors' sections needs a restart.
+        let listening = |extra: &str| {
+            settings(&format!(
+                "{BASE}\n[[netflow.listen]]\naddress = \"127.0.0.1:2055\"\n[[sflow.listen]]\naddress = \"127.0.0.1:6343\"\n{extra}"
+            ))
+        };
+        assert!(restart_only_changes(&old, &listening("")).is_empty());
+        let reload = Reloadable::of(&listening("[netflow]\nreceive_buffer = 1048576\n"));
+        assert_eq!(reload.listeners[0].0, "netflow.listen");
+        assert_eq!(reload.listeners[0].1[0].receive_buffer, 1 << 20);
+        assert_eq!(reload.listeners[1].1[0].address.port(), 6343);
+        assert_eq!(
+            restart_only_changes(&old, &listening("[netflow]\nsampling = \"raw\"\n")),
+            ["netflow"]
+        );
+        assert_eq!(
+            restart_only_changes(&old, &listening("[sflow]\nidle_delay = 9\n")),
+            ["sflow"]
+        );
         let s3 = |extra: &str| {
             settings(&format!(
                 "{BASE}\n[output]\nout = \"s3://bucket/logs/\"\nspool_dir = \"/tmp/spool\"\n[output.s3]\nregion = \"eu-west-1\"\n{extra}"

@@ -71,9 +71,33 @@ enum Message {
         queue_drops: u64,
     },
     Closed {
-        listener: usize,
+        /// The [`Listener::id`] of the socket.
+        listener: u64,
         error: String,
     },
+}
+
+/// One socket and its thread.
+struct Listener {
+    /// Unique for the collector's life (positions change on reloads).
+    id: u64,
+    spec: ListenSpec,
+    /// The socket the thread reads (another handle on it, to resize its
+    /// buffer on a reload); `None` when it could not be opened.
+    socket: Option<UdpSocket>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+    /// Why it is not receiving (a line naming its configuration key).
+    failed: Option<String>,
+}
+
+impl Listener {
+    fn halt(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(h) = self.thread.take() {
+            let _ = h.join();
+        }
+    }
 }
 
 /// A collector: a [`Source`] over UDP sockets, decoding with `D`.
@@ -82,10 +106,8 @@ pub struct Collector<D: DatagramDecoder> {
     decoder: D,
     tx: SyncSender<Message>,
     rx: Receiver<Message>,
-    stop: Arc<AtomicBool>,
-    threads: Vec<Option<JoinHandle<()>>>,
-    closed: Vec<Option<String>>,
-    bound: Vec<SocketAddr>,
+    listeners: Vec<Listener>,
+    next_id: u64,
     stats: CollectorStats,
 }
 
@@ -99,22 +121,110 @@ impl<D: DatagramDecoder> Collector<D> {
             decoder,
             tx,
             rx,
-            stop: Arc::new(AtomicBool::new(false)),
-            threads: Vec::new(),
-            closed: Vec::new(),
-            bound: Vec::new(),
+            listeners: Vec::new(),
+            next_id: 0,
             stats: CollectorStats::default(),
         }
     }
 
-    /// The addresses bound (after the start; port 0 becomes the real port).
-    pub fn bound(&self) -> &[SocketAddr] {
-        &self.bound
+    /// The addresses bound now, in configuration order (port 0 becomes the
+    /// real port).
+    pub fn bound(&self) -> Vec<SocketAddr> {
+        self.listeners
+            .iter()
+            .filter_map(|l| l.socket.as_ref()?.local_addr().ok())
+            .collect()
     }
 
     /// The decoder.
     pub fn decoder(&self) -> &D {
         &self.decoder
+    }
+
+    /// Opens the socket of `spec` (configuration position `i`) and starts
+    /// its thread.
+    fn listen(&mut self, i: usize, spec: &ListenSpec) -> Result<Listener, String> {
+        let key = D::KEY;
+        let socket = open(spec)
+            .map_err(|e| format!("{key}[{i}].address: cannot listen on {}: {e}", spec.address))?;
+        let bound = socket
+            .local_addr()
+            .map_err(|e| format!("{key}[{i}]: {e}"))?;
+        let handle = socket.try_clone().map_err(|e| format!("{key}[{i}]: {e}"))?;
+        let id = self.next_id;
+        self.next_id += 1;
+        let stop = Arc::new(AtomicBool::new(false));
+        let (tx, flag) = (self.tx.clone(), stop.clone());
+        let thread = thread::Builder::new()
+            .name(format!("vpcflow-{}-{id}", D::THREAD))
+            .spawn(move || receive(id, socket, tx, flag))
+            .map_err(|e| format!("{key}[{i}]: cannot start its thread: {e}"))?;
+        tracing::info!(address = %bound, "collecting {}", D::PROTOCOL);
+        Ok(Listener {
+            id,
+            spec: spec.clone(),
+            socket: Some(handle),
+            stop,
+            thread: Some(thread),
+            failed: None,
+        })
+    }
+
+    /// Counts the sockets receiving now.
+    fn count_listening(&mut self) {
+        self.stats.listening = self.listeners.iter().filter(|l| l.thread.is_some()).count() as u64;
+    }
+
+    /// Applies a reload's sockets: the addresses no longer configured are
+    /// closed (what their threads received is still decoded), new ones are
+    /// opened, kept ones get the new receive buffer size; a socket that
+    /// failed is opened again. One line per socket that could not be opened
+    /// (it is also reported by [`Source::failing`] until a reload fixes it).
+    pub fn relisten(&mut self, specs: &[ListenSpec]) -> Vec<String> {
+        // Closed first, so that an address moving to another listener (e.g.
+        // 0.0.0.0:2055 to 127.0.0.1:2055) can be bound.
+        let (mut kept, gone): (Vec<Listener>, Vec<Listener>) = std::mem::take(&mut self.listeners)
+            .into_iter()
+            .partition(|l| l.failed.is_none() && specs.iter().any(|s| s.address == l.spec.address));
+        for mut l in gone {
+            l.halt();
+            if l.failed.is_none() {
+                tracing::info!(address = %l.spec.address, "{} listener closed by a reload", D::KEY);
+            }
+        }
+        let mut errors = Vec::new();
+        for (i, spec) in specs.iter().enumerate() {
+            let listener = match kept.iter().position(|l| l.spec.address == spec.address) {
+                Some(k) => {
+                    let mut l = kept.swap_remove(k);
+                    if l.spec.receive_buffer != spec.receive_buffer {
+                        if let Some(socket) = &l.socket {
+                            size_buffer(socket.as_raw_fd(), spec.receive_buffer);
+                        }
+                        l.spec.receive_buffer = spec.receive_buffer;
+                    }
+                    l
+                }
+                None => self.listen(i, spec).unwrap_or_else(|e| {
+                    tracing::error!(error = %e, "{} listener not opened", D::KEY);
+                    errors.push(e.clone());
+                    let id = self.next_id;
+                    self.next_id += 1;
+                    Listener {
+                        id,
+                        spec: spec.clone(),
+                        socket: None,
+                        stop: Arc::new(AtomicBool::new(true)),
+                        thread: None,
+                        failed: Some(e),
+                    }
+                }),
+            };
+            self.listeners.push(listener);
+        }
+        self.specs = specs.to_vec();
+        self.count_listening();
+        errors
     }
 
     fn apply(&mut self, message: Message, now_ns: u64, out: &mut dyn FlowConsumer) {
@@ -152,12 +262,15 @@ impl<D: DatagramDecoder> Collector<D> {
             }
             Message::Closed { listener, error } => {
                 self.stats.socket_errors += 1;
-                self.stats.listening = self.stats.listening.saturating_sub(1);
-                tracing::error!(listener = %self.specs[listener].address, %error, "{} listener stopped", D::KEY);
-                if let Some(h) = self.threads[listener].take() {
-                    let _ = h.join();
+                // A socket a reload has closed since is gone already.
+                if let Some(i) = self.listeners.iter().position(|l| l.id == listener) {
+                    let l = &mut self.listeners[i];
+                    tracing::error!(listener = %l.spec.address, %error, "{} listener stopped", D::KEY);
+                    l.halt();
+                    l.socket = None;
+                    l.failed = Some(format!("{}[{i}]: the socket failed: {error}", D::KEY));
                 }
-                self.closed[listener] = Some(error);
+                self.count_listening();
             }
         }
     }
@@ -165,29 +278,11 @@ impl<D: DatagramDecoder> Collector<D> {
 
 impl<D: DatagramDecoder> Source for Collector<D> {
     fn start(&mut self, _out: &mut dyn FlowConsumer) -> Result<(), String> {
-        for (i, spec) in self.specs.iter().enumerate() {
-            let socket = open(spec).map_err(|e| {
-                format!(
-                    "{}[{i}].address: cannot listen on {}: {e}",
-                    D::KEY,
-                    spec.address
-                )
-            })?;
-            let bound = socket
-                .local_addr()
-                .map_err(|e| format!("{}[{i}]: {e}", D::KEY))?;
-            let tx = self.tx.clone();
-            let stop = self.stop.clone();
-            let handle = thread::Builder::new()
-                .name(format!("vpcflow-{}-{i}", D::THREAD))
-                .spawn(move || receive(i, socket, tx, stop))
-                .map_err(|e| format!("{}[{i}]: cannot start its thread: {e}", D::KEY))?;
-            tracing::info!(address = %bound, "collecting {}", D::PROTOCOL);
-            self.threads.push(Some(handle));
-            self.closed.push(None);
-            self.bound.push(bound);
-            self.stats.listening += 1;
+        for (i, spec) in self.specs.clone().iter().enumerate() {
+            let listener = self.listen(i, spec)?;
+            self.listeners.push(listener);
         }
+        self.count_listening();
         Ok(())
     }
 
@@ -207,10 +302,16 @@ impl<D: DatagramDecoder> Source for Collector<D> {
         }
     }
 
+    fn set_listeners(&mut self, key: &str, specs: &[ListenSpec]) -> Option<Vec<String>> {
+        (key == D::KEY).then(|| self.relisten(specs))
+    }
+
     fn stop(&mut self, now_ms: i64, out: &mut dyn FlowConsumer) {
-        self.stop.store(true, Ordering::SeqCst);
-        for h in self.threads.iter_mut().filter_map(Option::take) {
-            let _ = h.join();
+        for l in &mut self.listeners {
+            l.stop.store(true, Ordering::SeqCst);
+        }
+        for l in &mut self.listeners {
+            l.halt();
         }
         let now_ns = (now_ms.max(0) as u64) * 1_000_000;
         while let Ok(m) = self.rx.try_recv() {
@@ -221,13 +322,9 @@ impl<D: DatagramDecoder> Source for Collector<D> {
     }
 
     fn failing(&mut self) -> Vec<String> {
-        self.closed
+        self.listeners
             .iter()
-            .enumerate()
-            .filter_map(|(i, e)| {
-                e.as_ref()
-                    .map(|e| format!("{}[{i}]: the socket failed: {e}", D::KEY))
-            })
+            .filter_map(|l| l.failed.clone())
             .collect()
     }
 
@@ -240,16 +337,21 @@ impl<D: DatagramDecoder> Source for Collector<D> {
 fn open(spec: &ListenSpec) -> io::Result<UdpSocket> {
     let socket = UdpSocket::bind(spec.address)?;
     let fd = socket.as_raw_fd();
-    let size = spec.receive_buffer.min(i32::MAX as usize) as libc::c_int;
-    // SO_RCVBUFFORCE passes the system's limit (with CAP_NET_ADMIN); else
-    // the buffer is what SO_RCVBUF allows.
-    if setsockopt(fd, libc::SO_RCVBUFFORCE, size).is_err() {
-        let _ = setsockopt(fd, libc::SO_RCVBUF, size);
-    }
+    size_buffer(fd, spec.receive_buffer);
     #[cfg(target_os = "linux")]
     setsockopt(fd, libc::SO_RXQ_OVFL, 1)?;
     socket.set_read_timeout(Some(Duration::from_millis(100)))?;
     Ok(socket)
+}
+
+/// Asks for a receive buffer of `bytes`: SO_RCVBUFFORCE passes the
+/// system's limit (with CAP_NET_ADMIN); else the buffer is what SO_RCVBUF
+/// allows.
+fn size_buffer(fd: libc::c_int, bytes: usize) {
+    let size = bytes.min(i32::MAX as usize) as libc::c_int;
+    if setsockopt(fd, libc::SO_RCVBUFFORCE, size).is_err() {
+        let _ = setsockopt(fd, libc::SO_RCVBUF, size);
+    }
 }
 
 fn setsockopt(fd: libc::c_int, option: libc::c_int, value: libc::c_int) -> io::Result<()> {
@@ -332,7 +434,7 @@ fn recv(
 }
 
 /// The thread of one socket.
-fn receive(listener: usize, socket: UdpSocket, tx: SyncSender<Message>, stop: Arc<AtomicBool>) {
+fn receive(listener: u64, socket: UdpSocket, tx: SyncSender<Message>, stop: Arc<AtomicBool>) {
     let fd = socket.as_raw_fd();
     let mut buf = vec![0u8; MAX_DATAGRAM];
     let mut last_drops: Option<u32> = None;

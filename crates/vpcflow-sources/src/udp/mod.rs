@@ -59,3 +59,6 @@ pub trait DatagramDecoder: Send + 'static {
     /// The counters of a collector with this decoder.
     fn source_stats(&self, collector: CollectorStats) -> SourceStats;
 }
+
+#[cfg(test)]
+mod tests;

@@ -77,6 +77,84 @@ pub struct Control<'a> {
     pub telemetry: Arc<Telemetry>,
 }
 
+/// Which collectors have sockets configured (they may change on a reload).
+#[derive(Debug, Clone, Copy)]
+struct Collecting {
+    netflow: bool,
+    sflow: bool,
+}
+
+impl Collecting {
+    fn of(settings: &Settings) -> Collecting {
+        Collecting {
+            netflow: !settings.netflow.listen.is_empty(),
+            sflow: !settings.sflow.listen.is_empty(),
+        }
+    }
+
+    /// How far event time trails the wall clock when traffic is quiet: the
+    /// slowest of the configured sources. Exporters send a flow when it
+    /// ends or times out (NetFlow), samples as they come (sFlow).
+    fn idle_delay(self, settings: &Settings) -> u64 {
+        let own = if settings.captures.is_empty() {
+            settings.idle_delay_secs
+        } else {
+            settings.capture_idle_delay_secs
+        };
+        let exporters = [
+            self.netflow.then_some(settings.netflow.idle_delay_secs),
+            self.sflow.then_some(settings.sflow.idle_delay_secs),
+        ];
+        match exporters.into_iter().flatten().max() {
+            Some(delay) if settings.captures.is_empty() && settings.analyzers.is_empty() => delay,
+            Some(delay) => own.max(delay),
+            None => own,
+        }
+    }
+
+    /// The source named for interfaces that are not captured.
+    fn other_source(self, settings: &Settings) -> &'static str {
+        if !settings.analyzers.is_empty() {
+            "skydive"
+        } else if self.netflow {
+            "netflow"
+        } else if self.sflow {
+            "sflow"
+        } else {
+            "skydive"
+        }
+    }
+}
+
+/// Applies a reload's collector sockets: the running collectors open and
+/// close theirs; a collector configured for the first time is created (with
+/// the rest of its section as the run started). Sockets that cannot be
+/// opened are logged and reported by the health endpoint.
+fn relisten(
+    settings: &Settings,
+    new: &Reloadable,
+    sources: &mut Vec<Box<dyn Source>>,
+    ingest: &mut Ingest,
+) -> Collecting {
+    for (key, specs) in &new.listeners {
+        let running = sources.iter_mut().find_map(|s| s.set_listeners(key, specs));
+        if running.is_none() && !specs.is_empty() {
+            let mut source = sources::collector(settings, key, Vec::new());
+            if let Err(e) = source.start(ingest) {
+                tracing::error!(error = %e, "configuration reload: {key} not started");
+                continue;
+            }
+            source.set_listeners(key, specs);
+            sources.push(source);
+        }
+    }
+    let [(_, netflow), (_, sflow)] = &new.listeners;
+    Collecting {
+        netflow: !netflow.is_empty(),
+        sflow: !sflow.is_empty(),
+    }
+}
+
 /// The counters of the ingest side of `vpcflow run`, for the telemetry.
 fn ingest_view(ingest: &Ingest, sources: &mut [Box<dyn Source>]) -> IngestView {
     let mut view = IngestView {
@@ -153,39 +231,14 @@ pub fn run_live(settings: &Settings, control: Control) -> Result<RunTotals> {
         telemetry.plug_delivery(&spool.destination, spool.queue.stats().clone());
     }
     ingest.captures = settings.captures.clone();
-    ingest.other_source = if !settings.analyzers.is_empty() {
-        "skydive"
-    } else if !settings.netflow.listen.is_empty() {
-        "netflow"
-    } else if !settings.sflow.listen.is_empty() {
-        "sflow"
-    } else {
-        "skydive"
-    };
+    let mut collecting = Collecting::of(settings);
+    ingest.other_source = collecting.other_source(settings);
     let journal_thread = open_journal(settings, ingest, &telemetry)?;
     let sync_interval = journal_thread.as_ref().map(|j| j.every);
     for source in &mut sources {
         source.start(ingest).map_err(|e| anyhow!("{e}"))?;
     }
-    let mut idle_delay = if settings.captures.is_empty() {
-        settings.idle_delay_secs
-    } else {
-        settings.capture_idle_delay_secs
-    };
-    // Exporters send a flow when it ends or times out (NetFlow), samples
-    // as they come (sFlow): event time must wait for the slowest of the
-    // configured sources.
-    let exporters = [
-        (!settings.netflow.listen.is_empty()).then_some(settings.netflow.idle_delay_secs),
-        (!settings.sflow.listen.is_empty()).then_some(settings.sflow.idle_delay_secs),
-    ];
-    if let Some(delay) = exporters.into_iter().flatten().max() {
-        idle_delay = if settings.captures.is_empty() && settings.analyzers.is_empty() {
-            delay
-        } else {
-            idle_delay.max(delay)
-        };
-    }
+    let mut idle_delay = collecting.idle_delay(settings);
     let mut last_advance = Instant::now();
     let mut last_tick = Instant::now();
     let mut last_publish: Option<Instant> = None;
@@ -193,6 +246,9 @@ pub fn run_live(settings: &Settings, control: Control) -> Result<RunTotals> {
     while !stop.load(Ordering::SeqCst) && !ingest.writer_gone {
         if reload.swap(false, Ordering::SeqCst) {
             if let Some(new) = reloader() {
+                collecting = relisten(settings, &new, &mut sources, ingest);
+                idle_delay = collecting.idle_delay(settings);
+                ingest.other_source = collecting.other_source(settings);
                 ingest.apply(new);
             }
         }

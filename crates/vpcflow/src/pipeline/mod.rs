@@ -37,6 +37,7 @@ use vpcflow_core::aws_service::AwsServices;
 use vpcflow_core::enrich::InterfaceTable;
 use vpcflow_core::interface::{InterfaceConfig, InterfaceMeta};
 use vpcflow_core::policy::Policy;
+use vpcflow_sources::udp::ListenSpec;
 
 pub use convert::{convert, ConvertSummary, InputKind};
 pub use daemon::{run_live, Control, RunTotals};
@@ -85,6 +86,9 @@ pub struct Reloadable {
     /// `flow_log.aws_ip_ranges`, read again from its file (when the format
     /// shows an AWS service field).
     pub aws_services: Option<Arc<AwsServices>>,
+    /// The sockets of the collectors: `netflow.listen`, then `sflow.listen`
+    /// (with their sections' `receive_buffer`).
+    pub listeners: [(&'static str, Vec<ListenSpec>); 2],
 }
 
 impl Reloadable {
@@ -94,6 +98,10 @@ impl Reloadable {
             interfaces: settings.interfaces.clone(),
             policy: settings.policy.clone(),
             aws_services: settings.aws_services(),
+            listeners: [
+                (sources::NETFLOW_LISTEN, settings.netflow.listen.clone()),
+                (sources::SFLOW_LISTEN, settings.sflow.listen.clone()),
+            ],
         }
     }
 }

@@ -12,6 +12,7 @@ use vpcflow_sources::live::{present_interfaces, LiveSource};
 use vpcflow_sources::netflow::{Decoder, NetflowSource};
 use vpcflow_sources::sflow::{self, SflowSource};
 use vpcflow_sources::skydive::{Converter, SkydiveSource, StateStore};
+use vpcflow_sources::udp::{DatagramDecoder, ListenSpec};
 use vpcflow_sources::Source;
 
 use crate::config::{skydive_identity, state_dir, Settings};
@@ -44,19 +45,36 @@ pub fn open(settings: &Settings) -> Result<Vec<Box<dyn Source>>> {
         );
         sources.push(Box::new(source));
     }
-    if !settings.netflow.listen.is_empty() {
-        sources.push(Box::new(NetflowSource::new(
-            settings.netflow.listen.clone(),
-            Decoder::new(settings.netflow.decoder).with_names(settings.netflow.names.clone()),
-        )));
-    }
-    if !settings.sflow.listen.is_empty() {
-        sources.push(Box::new(SflowSource::new(
-            settings.sflow.listen.clone(),
-            sflow::Decoder::new(settings.sflow.decoder),
-        )));
+    for (key, specs) in [
+        (NETFLOW_LISTEN, &settings.netflow.listen),
+        (SFLOW_LISTEN, &settings.sflow.listen),
+    ] {
+        if !specs.is_empty() {
+            sources.push(collector(settings, key, specs.clone()));
+        }
     }
     Ok(sources)
+}
+
+/// The configuration key of the NetFlow/IPFIX collector's sockets.
+pub const NETFLOW_LISTEN: &str = <Decoder as DatagramDecoder>::KEY;
+/// The configuration key of the sFlow collector's sockets.
+pub const SFLOW_LISTEN: &str = <sflow::Decoder as DatagramDecoder>::KEY;
+
+/// The collector of `key` ([`NETFLOW_LISTEN`] or [`SFLOW_LISTEN`]) on
+/// `specs`, with the rest of its section from `settings`.
+pub fn collector(settings: &Settings, key: &str, specs: Vec<ListenSpec>) -> Box<dyn Source> {
+    if key == SFLOW_LISTEN {
+        Box::new(SflowSource::new(
+            specs,
+            sflow::Decoder::new(settings.sflow.decoder),
+        ))
+    } else {
+        Box::new(NetflowSource::new(
+            specs,
+            Decoder::new(settings.netflow.decoder).with_names(settings.netflow.names.clone()),
+        ))
+    }
 }
 
 /// What makes `vpcflow run` fail at start-up before any source opens: no
