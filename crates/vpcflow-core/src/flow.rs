@@ -18,7 +18,8 @@ pub struct InterfaceIndex(pub u32);
 /// The unidirectional 5-tuple of a VPC flow log record.
 ///
 /// Ports are 0 for protocols without ports (everything but TCP, UDP and SCTP),
-/// and for packets whose transport header was not captured.
+/// and for packets whose transport header was not captured. Source and
+/// destination are of one family (sources drop records that mix them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct FlowKey {
     /// Source address of the (outermost) IP header.

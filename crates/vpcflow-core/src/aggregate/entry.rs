@@ -69,6 +69,8 @@ impl TableKey {
         action: Action,
         direction: Option<FlowDirection>,
     ) -> TableKey {
+        // The family is kept once: sources hand over addresses of one family.
+        debug_assert_eq!(key.src.is_ipv4(), key.dst.is_ipv4(), "{key:?}");
         TableKey {
             src: to_bytes(key.src),
             dst: to_bytes(key.dst),

@@ -2,7 +2,7 @@
 //! documentation of [`netflow`](super) for the rules).
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use vpcflow_core::flow::FlowDirection;
 use vpcflow_core::flow::NANOS_PER_SEC;
@@ -59,6 +59,23 @@ impl Decoder {
         let (Some(src), Some(dst)) = (f.src, f.dst) else {
             self.stats.records_without_addresses += 1;
             return;
+        };
+        // Addresses of two families belong to no packet, unless one is the
+        // other family's zero filling of a dual-family template (e.g. a
+        // DHCP request from 0.0.0.0 in a template whose IPv6 fields come
+        // first).
+        let unspecified = |like: IpAddr| match like {
+            IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+        };
+        let (src, dst) = match (src, dst) {
+            (s, d) if s.is_ipv4() == d.is_ipv4() => (s, d),
+            (s, d) if s.is_unspecified() => (unspecified(d), d),
+            (s, d) if d.is_unspecified() => (s, unspecified(s)),
+            _ => {
+                self.stats.records_without_addresses += 1;
+                return;
+            }
         };
         // flowDirection 0 is ingress, 1 egress; other values (and records
         // without the field) leave the direction to the interface's

@@ -241,8 +241,8 @@ impl FlowFields {
             PROTOCOL => self.protocol = uint(v).unwrap_or(0) as u8,
             SRC_PORT => self.src_port = uint(v).unwrap_or(0) as u16,
             DST_PORT => self.dst_port = uint(v).unwrap_or(0) as u16,
-            SRC_IPV4 | SRC_IPV6 => self.src = addr(v).or(self.src),
-            DST_IPV4 | DST_IPV6 => self.dst = addr(v).or(self.dst),
+            SRC_IPV4 | SRC_IPV6 => self.src = address(self.src, v),
+            DST_IPV4 | DST_IPV6 => self.dst = address(self.dst, v),
             INGRESS_INTERFACE => self.ingress = uint(v).map(|n| n as u32),
             EGRESS_INTERFACE => self.egress = uint(v).map(|n| n as u32),
             FLOW_DIRECTION => self.direction = uint(v).map(|n| n as u8),
@@ -274,6 +274,17 @@ pub fn uint(v: &[u8]) -> Option<u64> {
         return None;
     }
     Some(v.iter().fold(0u64, |n, &b| (n << 8) | u64::from(b)))
+}
+
+/// An address field's value after `v`: templates that carry both IPv4 and
+/// IPv6 fields fill the other family's with zeros, so an unspecified
+/// address does not replace one already read.
+fn address(before: Option<IpAddr>, v: &[u8]) -> Option<IpAddr> {
+    match addr(v) {
+        Some(a) if a.is_unspecified() && before.is_some() => before,
+        Some(a) => Some(a),
+        None => before,
+    }
 }
 
 fn addr(v: &[u8]) -> Option<IpAddr> {

@@ -29,7 +29,8 @@ pub struct NetflowStats {
     pub bytes: u64,
     /// Updates scaled by a sampling rate above 1.
     pub sampled_records: u64,
-    /// Records without source or destination address (not counted).
+    /// Records without source or destination address, or with addresses of
+    /// two families (not counted).
     pub records_without_addresses: u64,
     /// Directions of records with no packets or bytes (not counted).
     pub records_without_counts: u64,

@@ -302,6 +302,77 @@ fn a_template_of_records_without_bytes_is_refused() {
     assert!(c.updates.is_empty());
 }
 
+/// Templates with both IPv4 and IPv6 address fields (the other family's
+/// zero-filled) give the real addresses; a record whose addresses are of two
+/// families is not counted (the fuzz target's third finding: such records
+/// were aggregated under a key of one family, two flows becoming one).
+#[test]
+fn address_fields_of_both_families() {
+    let mut d = Decoder::new(DecoderOptions::default());
+    let mut c = RecordingConsumer::default();
+    // IPv4 src, dst; IPv6 src, dst; protocol; packets; bytes.
+    let tpl = template_set(
+        256,
+        &[(8, 4), (12, 4), (27, 16), (28, 16), (4, 1), (2, 8), (1, 8)],
+    );
+    let record = |v4: [u8; 8], v6: [u8; 32]| {
+        let mut r = v4.to_vec();
+        r.extend_from_slice(&v6);
+        r.push(17);
+        r.extend_from_slice(&1u64.to_be_bytes());
+        r.extend_from_slice(&100u64.to_be_bytes());
+        r
+    };
+    let mut v6 = [0u8; 32];
+    v6[0] = 0x20;
+    v6[1] = 0x01;
+    v6[15] = 1;
+    v6[16] = 0x20;
+    v6[17] = 0x01;
+    v6[31] = 2;
+    let mut mixed = [0u8; 32];
+    mixed[16..].copy_from_slice(&v6[16..]);
+    // An IPv6-first template: a request from 0.0.0.0 keeps ::'s place
+    // until the destination says IPv4.
+    let tpl6 = template_set(257, &[(27, 16), (8, 4), (12, 4), (4, 1), (2, 8), (1, 8)]);
+    let dhcp = {
+        let mut r = vec![0u8; 16];
+        r.extend_from_slice(&[0, 0, 0, 0, 255, 255, 255, 255, 17]);
+        r.extend_from_slice(&1u64.to_be_bytes());
+        r.extend_from_slice(&300u64.to_be_bytes());
+        r
+    };
+    let records = [
+        record([10, 0, 0, 1, 10, 0, 0, 2], [0; 32]),
+        record([0; 8], v6),
+        record([10, 0, 0, 1, 0, 0, 0, 0], mixed),
+    ];
+    d.datagram(
+        exporter(),
+        &ipfix(
+            0,
+            1,
+            &[tpl, tpl6, data_set(256, &records), data_set(257, &[dhcp])],
+        ),
+        &mut c,
+    )
+    .unwrap();
+    let keys: Vec<String> = c
+        .updates
+        .iter()
+        .map(|u| format!("{} {}", u.key.src, u.key.dst))
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "10.0.0.1 10.0.0.2",
+            "2001::1 2001::2",
+            "0.0.0.0 255.255.255.255"
+        ]
+    );
+    assert_eq!(d.stats().records_without_addresses, 1);
+}
+
 #[test]
 fn ipfix_template_refresh_withdrawal_padding_and_variable_fields() {
     let mut d = Decoder::new(DecoderOptions::default());

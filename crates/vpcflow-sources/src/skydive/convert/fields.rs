@@ -22,12 +22,13 @@ pub(super) fn ms_to_ns(ms: i64) -> Timestamp {
     (ms.max(0) as u64).saturating_mul(NANOS_PER_MS)
 }
 
-/// The flow's network addresses, A as `src`, B as `dst`.
+/// The flow's network addresses, A as `src`, B as `dst` (`None` when they
+/// are not addresses of one family: no packet has those).
 pub(super) fn addresses(f: &Flow) -> Option<PacketAddrs> {
     let n = f.network.as_ref()?;
     let src: IpAddr = n.a.parse().ok()?;
     let dst: IpAddr = n.b.parse().ok()?;
-    Some(PacketAddrs { src, dst })
+    (src.is_ipv4() == dst.is_ipv4()).then_some(PacketAddrs { src, dst })
 }
 
 /// The IANA protocol number: from the transport layer for TCP, UDP and SCTP, 1

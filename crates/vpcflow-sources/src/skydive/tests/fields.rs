@@ -44,6 +44,24 @@ fn ip_layer_bytes_from_link_layers() {
     assert_eq!(bytes, vec![120, 40, 180]);
 }
 
+/// Addresses of two families belong to no packet: such a flow is counted as
+/// having bad addresses, never aggregated (the aggregator keeps one family
+/// per key).
+#[test]
+fn a_flow_whose_addresses_mix_families_is_refused() {
+    let mut mixed = with_delta(
+        tcp_flow("mixed"),
+        metric(1, 60, 0, 0, 1_000, 1_000),
+        metric(1, 60, 0, 0, 1_000, 1_000),
+    );
+    mixed.network.as_mut().unwrap().b = "2001:db8::2".into();
+    let mut c = Converter::new(ConverterOptions::default());
+    let mut sink = RecordingConsumer::default();
+    c.flows(&[mixed], &mut sink);
+    assert!(sink.updates.is_empty());
+    assert_eq!(c.stats().bad_addresses, 1);
+}
+
 #[test]
 fn protocol_numbers() {
     let v4 = ip("10.0.0.1");
