@@ -392,8 +392,13 @@ impl Closed {
         put_u64(out, self.complete_before);
         put_u64(out, self.previous_complete_before);
         put_u32(out, self.flows.len() as u32);
+        // Windows as the difference from the previous flow's (zigzag): a
+        // hand-over holds few windows, so this is mostly one byte.
+        let mut previous = 0u64;
         for f in &self.flows {
-            put_varint(out, f.window);
+            let delta = f.window.wrapping_sub(previous) as i64;
+            put_varint(out, ((delta << 1) ^ (delta >> 63)) as u64);
+            previous = f.window;
             f.key.encode(out);
             put_counters(out, &f.counters);
             put_varint(out, u64::from(f.inner));
@@ -431,8 +436,12 @@ impl Closed {
         let previous_complete_before = r.u64("hand-over")?;
         let n = r.count(1 + ENTRY_LEN + 1, "closed flows")?;
         let mut flows = Vec::with_capacity(n);
+        let mut previous = 0u64;
         for _ in 0..n {
-            let window = r.varint("closed flow")?;
+            let zigzag = r.varint("closed flow")?;
+            let delta = ((zigzag >> 1) as i64) ^ -((zigzag & 1) as i64);
+            let window = previous.wrapping_add(delta as u64);
+            previous = window;
             let key = r.key()?;
             let counters = r.counters()?;
             let inner = u32::try_from(r.varint("closed flow")?)

@@ -31,7 +31,7 @@ use vpcflow_core::aggregate::Reader;
 pub const MAGIC: &[u8; 8] = b"VPCFWAL\0";
 
 /// The format version this vpcflow writes and reads.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 
 /// Frame kind: the whole state (first frame of a segment).
 pub const SNAPSHOT: u8 = 1;
