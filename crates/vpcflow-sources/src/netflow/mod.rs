@@ -219,8 +219,9 @@ pub struct Decoder {
     options: DecoderOptions,
     templates: TemplateCache,
     sequences: Sequences,
-    domains: HashMap<Scope, DomainInfo>,
-    interfaces: HashMap<(IpAddr, u32), InterfaceIndex>,
+    // Looked up for every record: a fast hasher (randomly seeded per map).
+    domains: foldhash::HashMap<Scope, DomainInfo>,
+    interfaces: foldhash::HashMap<(IpAddr, u32), InterfaceIndex>,
     /// The interfaces of each exporter, for its losses.
     exporter_interfaces: HashMap<IpAddr, Vec<InterfaceIndex>>,
     /// Last cumulative counts per flow, for `*TotalCount` records.
@@ -239,8 +240,8 @@ impl Decoder {
             options,
             templates: TemplateCache::new(options.limits),
             sequences: Sequences::default(),
-            domains: HashMap::new(),
-            interfaces: HashMap::new(),
+            domains: foldhash::HashMap::default(),
+            interfaces: foldhash::HashMap::default(),
             exporter_interfaces: HashMap::new(),
             totals: emit::Totals::default(),
             warned_long: HashSet::new(),

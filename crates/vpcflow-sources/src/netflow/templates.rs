@@ -2,7 +2,7 @@
 //! observation domain, template id), and the data sets that arrived before
 //! their template, held in a bounded buffer until it comes.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -127,7 +127,7 @@ impl Default for Limits {
 #[derive(Debug, Default)]
 pub struct TemplateCache {
     limits: Limits,
-    map: HashMap<(Scope, u16), Arc<Template>>,
+    map: foldhash::HashMap<(Scope, u16), Arc<Template>>,
     pending: VecDeque<Pending>,
     pending_bytes: usize,
 }
