@@ -85,12 +85,7 @@ impl Daemon {
 
     /// Waits until the scraped `sample` has `value`; returns the scrape.
     fn wait_metric(&self, sample: &str, value: u64) -> String {
-        let mut text = String::new();
-        self.wait_for(&format!("{sample} {value}"), || {
-            text = self.scrape();
-            metric(&text, sample) == Some(value)
-        });
-        text
+        common::wait_metric(self.metrics, sample, value)
     }
 
     /// SIGTERM, then the exit status and stderr.

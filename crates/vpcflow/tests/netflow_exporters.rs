@@ -287,22 +287,11 @@ fn live_collection_from_two_exporters_equals_the_offline_replay() {
     }
     tcpdump.stop();
     // The metrics count every garbage datagram as malformed, and no drop.
-    let sample = r#"vpcflow_netflow_datagrams_total{result="malformed"}"#;
-    let expected = (v9_datagrams.len() * garbage.len()) as u64;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    let scrape = loop {
-        let text = common::http_get(metrics, "/metrics")
-            .map(|r| r.body)
-            .unwrap_or_default();
-        if common::metric(&text, sample) == Some(expected) {
-            break text;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{sample} never reached {expected}:\n{text}"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    };
+    let scrape = common::wait_metric(
+        metrics,
+        r#"vpcflow_netflow_datagrams_total{result="malformed"}"#,
+        (v9_datagrams.len() * garbage.len()) as u64,
+    );
     assert_eq!(
         common::metric(
             &scrape,

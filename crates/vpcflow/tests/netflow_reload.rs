@@ -12,30 +12,10 @@ mod common;
 #[path = "common/exporters.rs"]
 mod exporters;
 
-use std::net::{SocketAddr, UdpSocket};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::net::UdpSocket;
 
 use exporters::{available, convert, export, records, vpcflow_totals};
 use vpcflow_testkit::shared_dir;
-
-/// Scrapes `/metrics` until `sample` has `expected`.
-fn wait_metric(metrics: SocketAddr, sample: &str, expected: u64) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let text = common::http_get(metrics, "/metrics")
-            .map(|r| r.body)
-            .unwrap_or_default();
-        if common::metric(&text, sample) == Some(expected) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{sample} never reached {expected}:\n{text}"
-        );
-        thread::sleep(Duration::from_millis(100));
-    }
-}
 
 #[test]
 fn sighup_moves_a_netflow_socket_and_adds_an_sflow_one_counting_every_flow_once() {
@@ -64,7 +44,7 @@ fn sighup_moves_a_netflow_socket_and_adds_an_sflow_one_counting_every_flow_once(
         sender.send_to(d, ("127.0.0.1", old_port)).unwrap();
     }
     let sample = r#"vpcflow_netflow_datagrams_total{result="received"}"#;
-    wait_metric(metrics, sample, first.len() as u64);
+    common::wait_metric(metrics, sample, first.len() as u64);
 
     // The reload: the NetFlow socket on another port, an sFlow one added.
     let (new_port, sflow_port) = (exporters::free_udp_port(), exporters::free_udp_port());
@@ -80,8 +60,8 @@ fn sighup_moves_a_netflow_socket_and_adds_an_sflow_one_counting_every_flow_once(
     )
     .unwrap();
     common::signal(&daemon, "HUP");
-    wait_metric(metrics, "vpcflow_sflow_listeners", 1);
-    wait_metric(metrics, "vpcflow_netflow_listeners", 1);
+    common::wait_metric(metrics, "vpcflow_sflow_listeners", 1);
+    common::wait_metric(metrics, "vpcflow_netflow_listeners", 1);
     UdpSocket::bind(("127.0.0.1", old_port)).expect("the old NetFlow port is closed");
     assert!(
         UdpSocket::bind(("127.0.0.1", new_port)).is_err(),
@@ -93,8 +73,8 @@ fn sighup_moves_a_netflow_socket_and_adds_an_sflow_one_counting_every_flow_once(
     sender
         .send_to(b"not sFlow", ("127.0.0.1", sflow_port))
         .unwrap();
-    wait_metric(metrics, sample, datagrams.len() as u64);
-    wait_metric(
+    common::wait_metric(metrics, sample, datagrams.len() as u64);
+    common::wait_metric(
         metrics,
         r#"vpcflow_sflow_datagrams_total{result="malformed"}"#,
         1,

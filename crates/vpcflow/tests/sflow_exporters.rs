@@ -313,22 +313,11 @@ fn live_collection_from_pmacct_equals_the_offline_replay() {
         other.send_to(g, ("127.0.0.1", port)).unwrap();
     }
     tcpdump.stop();
-    let sample = r#"vpcflow_sflow_datagrams_total{result="malformed"}"#;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    let scrape = loop {
-        let text = common::http_get(metrics, "/metrics")
-            .map(|r| r.body)
-            .unwrap_or_default();
-        if common::metric(&text, sample) == Some(garbage.len() as u64) {
-            break text;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{sample} never reached {}:\n{text}",
-            garbage.len()
-        );
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    };
+    let scrape = common::wait_metric(
+        metrics,
+        r#"vpcflow_sflow_datagrams_total{result="malformed"}"#,
+        garbage.len() as u64,
+    );
     assert_eq!(
         common::metric(
             &scrape,

@@ -218,6 +218,25 @@ pub fn http_get(addr: SocketAddr, path: &str) -> Option<HttpResponse> {
     })
 }
 
+/// Scrapes `/metrics` at `addr` until `sample` has `value` (20 s at most);
+/// returns that scrape.
+pub fn wait_metric(addr: SocketAddr, sample: &str, value: u64) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let text = http_get(addr, "/metrics")
+            .map(|r| r.body)
+            .unwrap_or_default();
+        if metric(&text, sample) == Some(value) {
+            return text;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{sample} never reached {value}:\n{text}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
 /// The value of `sample` (metric name with labels, as written) in a
 /// Prometheus text scrape.
 pub fn metric(text: &str, sample: &str) -> Option<u64> {
