@@ -159,30 +159,52 @@ impl Tcpdump {
 pub struct Nfcapd {
     child: Child,
     dir: PathBuf,
+    /// The port it listens on.
+    pub port: u16,
 }
 
 impl Nfcapd {
-    /// Starts nfcapd on `port`, writing into `dir` (created).
-    pub fn start(port: u16, dir: &Path) -> Nfcapd {
-        std::fs::create_dir_all(dir).unwrap();
-        let child = Command::new("nfcapd")
-            .args(["-b", "127.0.0.1", "-p", &port.to_string(), "-w"])
-            .arg(dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start nfcapd");
-        // nfcapd binds at once; give it a moment (longer on a loaded
-        // machine).
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while UdpSocket::bind(("127.0.0.1", port)).is_ok() {
-            assert!(Instant::now() < deadline, "nfcapd did not bind port {port}");
-            thread::sleep(Duration::from_millis(20));
+    /// Starts nfcapd on a free loopback port, writing into a new folder
+    /// below `parent`; returns once it listens. A start that fails (nfcapd
+    /// exits, or another process takes the port first) is tried again on
+    /// another port, three times at most; then the panic shows nfcapd's
+    /// output.
+    pub fn start(parent: &Path) -> Nfcapd {
+        let mut last = String::new();
+        for _ in 0..3 {
+            let port = free_udp_port();
+            let dir = parent.join(format!("nfcapd-{port}"));
+            std::fs::create_dir_all(&dir).unwrap();
+            let log = dir.with_extension("log");
+            let mut child = Command::new("nfcapd")
+                .args(["-b", "127.0.0.1", "-p", &port.to_string(), "-w"])
+                .arg(&dir)
+                .stdout(Stdio::null())
+                .stderr(std::fs::File::create(&log).unwrap())
+                .spawn()
+                .expect("start nfcapd");
+            // nfcapd binds at once; give it a moment (longer on a loaded
+            // machine).
+            let deadline = Instant::now() + Duration::from_secs(30);
+            let bound = loop {
+                let listening = std::fs::read_to_string(&log)
+                    .is_ok_and(|l| l.contains(&format!("Port: {port}\n")));
+                if listening && UdpSocket::bind(("127.0.0.1", port)).is_err() {
+                    break true;
+                }
+                if Instant::now() > deadline || child.try_wait().unwrap().is_some() {
+                    break false;
+                }
+                thread::sleep(Duration::from_millis(20));
+            };
+            if bound {
+                return Nfcapd { child, dir, port };
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+            last = std::fs::read_to_string(&log).unwrap_or_default();
         }
-        Nfcapd {
-            child,
-            dir: dir.to_path_buf(),
-        }
+        panic!("nfcapd did not listen (three ports tried); its output:\n{last}");
     }
 
     /// Stops it (SIGTERM writes its file) and reads every flow it stored.
@@ -309,8 +331,8 @@ pub fn export(
     pcap: &Path,
     dir: &Path,
 ) -> Option<Totals> {
-    let port = free_udp_port();
-    let nfcapd = Nfcapd::start(port, &dir.join(format!("nfcapd-{port}")));
+    let nfcapd = Nfcapd::start(dir);
+    let port = nfcapd.port;
     let tcpdump = Tcpdump::start(port, pcap);
     let ok = softflowd(capture, port, version, extra, dir);
     tcpdump.stop();
@@ -414,8 +436,8 @@ pub fn filter_pcap(from: &Path, to: &Path, drop: impl Fn(usize) -> bool) -> usiz
 /// Sends `datagrams` from `from` (a loopback address) to nfcapd on a fresh
 /// port; nfdump's totals of them.
 pub fn nfdump_of(datagrams: &[Vec<u8>], dir: &Path) -> Totals {
-    let port = free_udp_port();
-    let nfcapd = Nfcapd::start(port, &dir.join(format!("nfcapd-{port}")));
+    let nfcapd = Nfcapd::start(dir);
+    let port = nfcapd.port;
     let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
     for d in datagrams {
         socket.send_to(d, ("127.0.0.1", port)).unwrap();

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::exporters::{free_udp_port, Nfcapd, Tcpdump, Totals};
+use crate::exporters::{Nfcapd, Tcpdump, Totals};
 
 /// The tools the pmacct tests run besides those of the NetFlow tests.
 pub const TOOLS: [&str; 2] = ["pmacctd", "tshark"];
@@ -96,8 +96,8 @@ pub fn pmacctd(capture: &Path, port: u16, version: &str, dir: &Path) -> Result<(
 /// tcpdump records the datagrams into `pcap`; returns nfdump's totals of
 /// the stream, or why pmacctd failed.
 pub fn export(capture: &Path, version: &str, pcap: &Path, dir: &Path) -> Result<Totals, String> {
-    let port = free_udp_port();
-    let nfcapd = Nfcapd::start(port, &dir.join(format!("nfcapd-{port}")));
+    let nfcapd = Nfcapd::start(dir);
+    let port = nfcapd.port;
     let tcpdump = Tcpdump::start(port, pcap);
     let ok = pmacctd(capture, port, version, dir);
     tcpdump.stop();
