@@ -24,19 +24,7 @@ use vpcflow_testkit::shared_dir;
 
 /// `vpcflow convert --sflow` of `pcap` into `dir/NAME`: its records.
 fn convert(pcap: &Path, dir: &Path, name: &str, extra: &[&str]) -> Vec<Vec<String>> {
-    let out = dir.join(name);
-    let mut args = vec![
-        "convert",
-        "--quiet",
-        "--sflow",
-        pcap.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ];
-    args.extend_from_slice(&IDENTITY);
-    args.extend_from_slice(extra);
-    vpcflow_ok(&args);
-    records(&out)
+    exporters::convert_as("--sflow", pcap, dir, name, extra)
 }
 
 /// The shared Ethernet captures with a truth file (pmacctd's sfprobe
@@ -326,19 +314,8 @@ fn live_collection_from_pmacct_equals_the_offline_replay() {
         Some(0)
     );
     assert!(common::metric(&scrape, "vpcflow_sflow_flow_samples_total").unwrap() > 600);
-    common::signal(&daemon, "TERM");
-    let (status, err) = common::wait_exit(&mut daemon);
-    assert!(status.success(), "{status}: {err}");
+    let (live, err) = exporters::stop_and_compare(&mut daemon, dir.path(), "--sflow", &recording);
     assert!(err.contains("malformed export datagram"), "{err}");
-    let live = vpcflow_totals(&records(&dir.path().join("live")));
-    let offline = vpcflow_totals(&convert(
-        &recording,
-        dir.path(),
-        "offline",
-        &["--interval", "60"],
-    ));
-    assert!(!live.is_empty());
-    assert_eq!(live, offline);
     // Both captures' flows, IPv4 and IPv6.
     assert!(live.keys().any(|k| k.0.contains(':')), "the IPv6 capture");
     assert!(live.len() > 100, "the SIP capture's flows: {}", live.len());

@@ -342,11 +342,23 @@ pub fn export(
 
 /// `vpcflow convert --netflow` of `pcap` into `dir/NAME`: its records.
 pub fn convert(pcap: &Path, dir: &Path, name: &str, extra: &[&str]) -> Vec<Vec<String>> {
+    convert_as("--netflow", pcap, dir, name, extra)
+}
+
+/// `vpcflow convert KIND` (`--netflow`, `--sflow`) of `pcap` into
+/// `dir/NAME`: its records.
+pub fn convert_as(
+    kind: &str,
+    pcap: &Path,
+    dir: &Path,
+    name: &str,
+    extra: &[&str],
+) -> Vec<Vec<String>> {
     let out = dir.join(name);
     let mut args = vec![
         "convert",
         "--quiet",
-        "--netflow",
+        kind,
         pcap.to_str().unwrap(),
         "--out",
         out.to_str().unwrap(),
@@ -355,6 +367,32 @@ pub fn convert(pcap: &Path, dir: &Path, name: &str, extra: &[&str]) -> Vec<Vec<S
     args.extend_from_slice(extra);
     crate::common::vpcflow_ok(&args);
     records(&out)
+}
+
+/// Stops a collecting `vpcflow run` started by [`start_collector`] with a
+/// SIGTERM: it must exit cleanly, and its records' totals must equal those
+/// of `vpcflow convert KIND` of `recording` (what it was sent, replayed;
+/// one-minute windows). Returns those totals and its stderr.
+pub fn stop_and_compare(
+    daemon: &mut Child,
+    dir: &Path,
+    kind: &str,
+    recording: &Path,
+) -> (Totals, String) {
+    crate::common::signal(daemon, "TERM");
+    let (status, err) = crate::common::wait_exit(daemon);
+    assert!(status.success(), "{status}: {err}");
+    let live = vpcflow_totals(&records(&dir.join("live")));
+    let offline = vpcflow_totals(&convert_as(
+        kind,
+        recording,
+        dir,
+        "offline",
+        &["--interval", "60"],
+    ));
+    assert!(!live.is_empty());
+    assert_eq!(live, offline);
+    (live, err)
 }
 
 /// The shared captures (pcap and pcapng) that have a truth file, sorted.
