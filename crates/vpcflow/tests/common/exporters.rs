@@ -95,6 +95,23 @@ pub fn start_collector(dir: &Path, section: &str) -> (Child, u16, std::net::Sock
     (daemon, port, metrics)
 }
 
+/// `tshark -r FILE ARGS…`: its standard output; panics with its error
+/// output when it fails.
+pub fn tshark(file: &Path, args: &[&str]) -> Vec<u8> {
+    let out = Command::new("tshark")
+        .arg("-r")
+        .arg(file)
+        .args(args)
+        .output()
+        .expect("run tshark");
+    assert!(
+        out.status.success(),
+        "tshark: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
 /// tcpdump recording UDP datagrams to `port` on loopback.
 pub struct Tcpdump(Child, PathBuf);
 

@@ -99,18 +99,7 @@ pub struct Dissected {
 }
 
 fn tshark(args: &[&str], file: &Path) -> String {
-    let out = Command::new("tshark")
-        .arg("-r")
-        .arg(file)
-        .args(args)
-        .output()
-        .expect("run tshark");
-    assert!(
-        out.status.success(),
-        "tshark: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    String::from_utf8(crate::exporters::tshark(file, args)).unwrap()
 }
 
 /// The datagrams of `pcap` (sFlow to `port`) as tshark's sFlow dissector

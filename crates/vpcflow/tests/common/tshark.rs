@@ -4,7 +4,6 @@
 
 use std::net::IpAddr;
 use std::path::Path;
-use std::process::Command;
 
 use serde_json::Value;
 
@@ -31,24 +30,17 @@ pub fn tshark_totals(pcap: &Path) -> Totals {
     let Some(port) = destination_port(pcap) else {
         return Totals::new();
     };
-    let out = Command::new("tshark")
-        .arg("-r")
-        .arg(pcap)
-        .args([
+    let out = crate::exporters::tshark(
+        pcap,
+        &[
             "-d",
             &format!("udp.port=={port},cflow"),
             "-T",
             "json",
             "--no-duplicate-keys",
-        ])
-        .output()
-        .expect("run tshark");
-    assert!(
-        out.status.success(),
-        "tshark: {}",
-        String::from_utf8_lossy(&out.stderr)
+        ],
     );
-    let packets: Value = serde_json::from_slice(&out.stdout).expect("tshark's JSON");
+    let packets: Value = serde_json::from_slice(&out).expect("tshark's JSON");
     let mut totals = Totals::new();
     for packet in packets.as_array().expect("a list of packets") {
         let layers = &packet["_source"]["layers"];
