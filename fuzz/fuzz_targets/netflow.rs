@@ -7,22 +7,17 @@
 use std::net::IpAddr;
 
 use libfuzzer_sys::fuzz_target;
-use vpcflow_fuzz::Pipeline;
+use vpcflow_fuzz::{datagrams, Pipeline};
 use vpcflow_sources::netflow::{Decoder, DecoderOptions};
 
 fuzz_target!(|data: &[u8]| {
     let mut decoder = Decoder::new(DecoderOptions::default());
     let mut pipeline = Pipeline::default();
-    let exporters: [IpAddr; 2] = [[192, 0, 2, 1].into(), [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1].into()];
-    let mut rest = data;
-    while !rest.is_empty() {
-        let (datagram, next) = match rest {
-            [a, b, tail @ ..] => {
-                let n = usize::from(u16::from_be_bytes([*a, *b])).min(tail.len());
-                tail.split_at(n)
-            }
-            _ => (rest, &[][..]),
-        };
+    let exporters: [IpAddr; 2] = [
+        [192, 0, 2, 1].into(),
+        [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1].into(),
+    ];
+    for datagram in datagrams(data) {
         let (exporter, datagram) = match datagram.split_first() {
             Some((e, d)) => (exporters[usize::from(*e & 1)], d),
             None => (exporters[0], datagram),
@@ -32,7 +27,6 @@ fuzz_target!(|data: &[u8]| {
             assert!(!e.to_string().contains('\n'));
             assert_eq!(decoder.stats().malformed, before + 1);
         }
-        rest = next;
     }
     decoder.lost_datagrams(None, 1_700_000_000_000_000_000, 1, &mut pipeline);
     decoder.finish(&mut pipeline);

@@ -4,28 +4,19 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use vpcflow_fuzz::Pipeline;
+use vpcflow_fuzz::{datagrams, Pipeline};
 use vpcflow_sources::sflow::{Decoder, DecoderOptions};
 
 fuzz_target!(|data: &[u8]| {
     let mut decoder = Decoder::new(DecoderOptions::default());
     let mut pipeline = Pipeline::default();
-    let mut rest = data;
     let mut at = 1_700_000_000_000_000_000u64;
-    while !rest.is_empty() {
-        let (datagram, next) = match rest {
-            [a, b, tail @ ..] => {
-                let n = usize::from(u16::from_be_bytes([*a, *b])).min(tail.len());
-                tail.split_at(n)
-            }
-            _ => (rest, &[][..]),
-        };
+    for datagram in datagrams(data) {
         let before = decoder.stats().malformed;
         if let Err(e) = decoder.datagram(at, datagram, &mut pipeline) {
             assert!(!e.to_string().contains('\n'));
             assert_eq!(decoder.stats().malformed, before + 1);
         }
-        rest = next;
         at += 1_000_000_000;
     }
     decoder.lost_datagrams(None, at, 1, &mut pipeline);

@@ -6,6 +6,26 @@ use vpcflow_core::aggregate::{Aggregator, AggregatorConfig};
 use vpcflow_core::window::Interval;
 use vpcflow_core::{FlowConsumer, FlowUpdate, InterfaceIndex, LossEvent};
 
+/// The datagrams of a fuzz input: each is preceded by its length as 2
+/// big-endian bytes (cut to what is left); a last lone byte is a datagram
+/// of its own.
+pub fn datagrams(mut rest: &[u8]) -> impl Iterator<Item = &[u8]> {
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let (datagram, next) = match rest {
+            [a, b, tail @ ..] => {
+                let n = usize::from(u16::from_be_bytes([*a, *b])).min(tail.len());
+                tail.split_at(n)
+            }
+            _ => (rest, &[][..]),
+        };
+        rest = next;
+        Some(datagram)
+    })
+}
+
 /// Aggregation of what a source under test produces.
 pub struct Pipeline {
     aggregator: Aggregator,
