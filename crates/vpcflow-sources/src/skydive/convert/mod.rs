@@ -7,6 +7,7 @@ mod fields;
 mod options;
 mod restart;
 mod state;
+mod table;
 
 use std::collections::HashMap;
 
@@ -20,15 +21,16 @@ use super::reject::{Decider, RejectStats};
 use fields::{addresses, ms_to_ns, MAX_MS};
 pub use fields::{link_overhead, protocol_number, tcp_flags};
 pub use options::{ConverterOptions, ConverterStats};
-use state::{flow_id, FlowState, IdMap, NETWORK, SEEN};
+use state::{flow_id, IdMap, NETWORK, SEEN};
 pub use state::{MAX_DELTA_BYTES, MAX_DELTA_PACKETS};
+use table::StateTable;
 
 /// Turns Skydive messages into [`FlowUpdate`]s and [`LossEvent`]s. One converter
 /// holds the per-UUID state of every analyzer subscribed to, so that deltas are
 /// counted once across reconnects and analyzers.
 pub struct Converter {
     options: ConverterOptions,
-    states: IdMap<FlowState>,
+    states: StateTable,
     /// Updates of inner flows waiting for their parent, by parent id.
     pending: IdMap<Vec<(i64, bool, FlowUpdate)>>,
     /// Interfaces by NodeTID, with the capture id they were last seen under.
@@ -48,7 +50,7 @@ impl Converter {
     pub fn new(options: ConverterOptions) -> Converter {
         Converter {
             options: options.clone(),
-            states: IdMap::default(),
+            states: StateTable::default(),
             pending: IdMap::default(),
             interfaces: HashMap::new(),
             capture_interfaces: HashMap::new(),
@@ -141,7 +143,7 @@ impl Converter {
             .max()
             .unwrap_or(0);
             self.now_ms = self.now_ms.max(seen);
-            let st = self.states.entry(id).or_default();
+            let st = self.states.get_or_default(id);
             st.last_seen = st.last_seen.max(seen);
             st.bits |= SEEN;
             if f.network.is_some() {
@@ -151,10 +153,11 @@ impl Converter {
                 continue;
             }
             let Some(addrs) = addresses(f) else { continue };
-            let inner = st.inner.as_deref().copied().unwrap_or(addrs);
-            let parent = self.states.entry(flow_id(&f.parent_uuid)).or_default();
-            parent.inner = Some(Box::new(inner));
+            let inner = self.states.inner(id).unwrap_or(addrs);
+            let pid = flow_id(&f.parent_uuid);
+            let parent = self.states.get_or_default(pid);
             parent.last_seen = parent.last_seen.max(seen);
+            self.states.set_inner(pid, inner);
         }
         // Pass 2: count.
         for f in flows {
@@ -164,7 +167,7 @@ impl Converter {
             for f in flows {
                 let id = flow_id(&f.uuid);
                 if let Some(children) = self.pending.remove(&id) {
-                    let network = self.states.get(&id).is_some_and(|s| s.bits & NETWORK != 0);
+                    let network = self.states.get(id).is_some_and(|s| s.bits & NETWORK != 0);
                     if network {
                         self.stats.tunnel_inner_flows +=
                             children.iter().filter(|c| c.1).count() as u64;
@@ -241,7 +244,7 @@ impl Converter {
             return;
         };
         let id = flow_id(&f.uuid);
-        let st = self.states.get_mut(&id).expect("state made in pass 1");
+        let st = self.states.get_mut(id).expect("state made in pass 1");
         let Some(delta) = st.delta(f, &mut self.stats) else {
             return;
         };
@@ -256,7 +259,7 @@ impl Converter {
         let mut wait_for_parent = None;
         if !f.parent_uuid.is_empty() {
             let pid = flow_id(&f.parent_uuid);
-            match self.states.get(&pid).map(|s| s.bits) {
+            match self.states.get(pid).map(|s| s.bits) {
                 Some(bits) if bits & SEEN != 0 && bits & NETWORK != 0 => {
                     self.stats.tunnel_inner_flows += 1;
                     return;
@@ -276,8 +279,8 @@ impl Converter {
         };
         let (overhead, ipv6_fix) = link_overhead(&f.layers_path, addrs.src.is_ipv6());
         let interface = self.interface(f, consumer);
-        let st = self.states.get_mut(&id).expect("state made in pass 1");
-        let inner = st.inner.as_deref().copied();
+        let inner = self.states.inner(id);
+        let st = self.states.get_mut(id).expect("state made in pass 1");
         let flags = if protocol == 6 {
             f.tcp_metric.map(|t| tcp_flags(&t)).unwrap_or([0, 0])
         } else {
@@ -434,12 +437,11 @@ impl Converter {
         if due {
             self.last_sweep_ms = self.now_ms;
             let horizon = self.now_ms.saturating_sub(ttl_ms);
-            let before = self.states.len();
-            self.states.retain(|_, s| s.last_seen >= horizon);
+            let expired = self.states.retain(|s| s.last_seen >= horizon);
             if let Some(d) = &mut self.decider {
                 d.expire(horizon);
             }
-            self.stats.expired_states += (before - self.states.len()) as u64;
+            self.stats.expired_states += expired as u64;
             let oldest = self
                 .now_ms
                 .saturating_sub(secs_to_ms(self.options.orphan_wait_secs));
@@ -455,13 +457,12 @@ impl Converter {
         }
         if self.states.len() > self.options.max_tracked_flows {
             // Forget the least recently seen quarter of the cap.
-            let mut seen: Vec<i64> = self.states.values().map(|s| s.last_seen).collect();
+            let mut seen: Vec<i64> = self.states.iter().map(|(_, s, _)| s.last_seen).collect();
             let excess = self.states.len() - self.options.max_tracked_flows * 3 / 4;
             let nth = excess.min(seen.len() - 1);
             let (_, &mut cut, _) = seen.select_nth_unstable(nth);
-            let before = self.states.len();
-            self.states.retain(|_, s| s.last_seen > cut);
-            self.stats.evicted_states += (before - self.states.len()) as u64;
+            let evicted = self.states.retain(|s| s.last_seen > cut);
+            self.stats.evicted_states += evicted as u64;
         }
     }
 }

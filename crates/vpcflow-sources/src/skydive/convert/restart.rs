@@ -28,7 +28,7 @@ impl Converter {
         let flows: Vec<FlowEntry> = self
             .states
             .iter()
-            .map(|(&id, s)| FlowEntry {
+            .map(|(id, s, inner)| FlowEntry {
                 id,
                 delta_span: s.delta_span,
                 metric: s.metric,
@@ -36,7 +36,7 @@ impl Converter {
                 last_seen: s.last_seen,
                 bits: s.bits,
                 flags_done: s.flags_done,
-                inner: s.inner.as_deref().copied(),
+                inner,
             })
             .collect();
         let names: HashMap<InterfaceIndex, &str> = self
@@ -134,18 +134,20 @@ impl Converter {
         }
         let mut taken = 0;
         for f in flows {
-            self.states.entry(f.id).or_insert_with(|| {
+            let state = FlowState {
+                delta_span: f.delta_span,
+                metric: f.metric,
+                metric_last: f.metric_last,
+                last_seen: f.last_seen,
+                bits: f.bits,
+                flags_done: f.flags_done,
+            };
+            if self.states.insert_new(f.id, state) {
                 taken += 1;
-                FlowState {
-                    delta_span: f.delta_span,
-                    metric: f.metric,
-                    metric_last: f.metric_last,
-                    last_seen: f.last_seen,
-                    bits: f.bits,
-                    flags_done: f.flags_done,
-                    inner: f.inner.map(Box::new),
+                if let Some(inner) = f.inner {
+                    self.states.set_inner(f.id, inner);
                 }
-            });
+            }
         }
         taken
     }

@@ -4,8 +4,6 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 
-use vpcflow_core::PacketAddrs;
-
 use super::fields::counters;
 use super::options::ConverterStats;
 use crate::skydive::message::Flow;
@@ -25,6 +23,9 @@ impl Hasher for IdHasher {
         for &b in bytes.iter().take(8) {
             self.0 = (self.0 << 8) | u64::from(b);
         }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
     }
     fn write_u128(&mut self, n: u128) {
         self.0 = n as u64;
@@ -66,8 +67,6 @@ pub(super) struct FlowState {
     pub(super) bits: u8,
     /// AWS tcp-flags already reported, per direction (AB, BA).
     pub(super) flags_done: [u8; 2],
-    /// Innermost addresses (A side, B side) of a tunnel's inner flow.
-    pub(super) inner: Option<Box<PacketAddrs>>,
 }
 
 /// The most packets one update of one flow may add: 2^48, a year of

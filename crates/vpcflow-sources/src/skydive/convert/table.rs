@@ -1,0 +1,267 @@
+//! The flow states by UUID, laid out for memory: a million tracked UUIDs is
+//! a normal live load, and this table is most of the converter's memory.
+//!
+//! Two choices keep it small:
+//! * The table is split into [`SHARDS`] maps chosen by the id's top bits. A
+//!   hash map grows by allocating a table twice its size and moving every
+//!   entry; one map of a million states held both copies at once (about
+//!   100 MB more at the peak). A shard grows alone, so growing holds a
+//!   sixteenth of that. The shards take unequal shares of the ids (shard `i`
+//!   about `2^(i/16)` times shard 0's), so they double at different moments:
+//!   memory follows the number of UUIDs in steps of a few percent, at 1.6–1.7
+//!   buckets a UUID, where one map (or equal shards) holds anywhere between
+//!   1.14 and 2.3 (2.1 at exactly a million: just past a doubling).
+//! * The key is two `u64`s (8-byte aligned, where a `u128` key would pad every
+//!   entry to 16 bytes), and a tunnel's inner addresses, which few flows
+//!   have, live in a map of their own rather than in every state.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
+
+use vpcflow_core::PacketAddrs;
+
+use super::state::{FlowId, FlowState, IdHasher, IdMap};
+
+/// Number of maps the table is split into.
+const SHARDS: usize = 16;
+
+/// A [`FlowId`] as two 8-byte words, hashed by its low word (a hash already).
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Key {
+    high: u64,
+    low: u64,
+}
+
+impl Hash for Key {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.low);
+    }
+}
+
+impl Key {
+    fn of(id: FlowId) -> Key {
+        Key {
+            high: (id >> 64) as u64,
+            low: id as u64,
+        }
+    }
+
+    fn id(self) -> FlowId {
+        (u128::from(self.high) << 64) | u128::from(self.low)
+    }
+}
+
+/// The upper bounds of the shards' shares of the ids' high words (see the
+/// module documentation): shard `i` takes the ids with
+/// `bounds[i - 1] <= high < bounds[i]`, the last one everything above.
+fn shard_bounds() -> [u64; SHARDS] {
+    let weights: Vec<f64> = (0..SHARDS)
+        .map(|i| (i as f64 / SHARDS as f64).exp2())
+        .collect();
+    let total: f64 = weights.iter().sum();
+    let mut bounds = [u64::MAX; SHARDS];
+    let mut sum = 0.0;
+    for (b, w) in bounds.iter_mut().zip(&weights).take(SHARDS - 1) {
+        sum += w;
+        // Exact enough: the shares only need to differ, not to be precise.
+        *b = (sum / total * u64::MAX as f64) as u64;
+    }
+    bounds
+}
+
+/// The shard of `k` under `bounds` (from [`shard_bounds`]).
+fn shard_of(bounds: &[u64; SHARDS], k: Key) -> usize {
+    bounds.partition_point(|&b| b <= k.high).min(SHARDS - 1)
+}
+
+type Shard = HashMap<Key, FlowState, BuildHasherDefault<IdHasher>>;
+
+/// The converter's per-UUID states, with the inner addresses of tunnels.
+pub(super) struct StateTable {
+    shards: Vec<Shard>,
+    bounds: [u64; SHARDS],
+    /// Innermost addresses (A side, B side) of a tunnel's inner flow, by the
+    /// id of the tunnel flow whose state holds them.
+    inner: IdMap<PacketAddrs>,
+}
+
+impl Default for StateTable {
+    fn default() -> StateTable {
+        StateTable {
+            shards: (0..SHARDS).map(|_| Shard::default()).collect(),
+            bounds: shard_bounds(),
+            inner: IdMap::default(),
+        }
+    }
+}
+
+impl StateTable {
+    fn shard(&self, k: Key) -> &Shard {
+        &self.shards[shard_of(&self.bounds, k)]
+    }
+
+    fn shard_mut(&mut self, k: Key) -> &mut Shard {
+        &mut self.shards[shard_of(&self.bounds, k)]
+    }
+
+    /// Number of UUIDs tracked.
+    pub(super) fn len(&self) -> usize {
+        self.shards.iter().map(HashMap::len).sum()
+    }
+
+    /// The state of `id`, if tracked.
+    pub(super) fn get(&self, id: FlowId) -> Option<&FlowState> {
+        let k = Key::of(id);
+        self.shard(k).get(&k)
+    }
+
+    /// The state of `id`, if tracked, to change.
+    pub(super) fn get_mut(&mut self, id: FlowId) -> Option<&mut FlowState> {
+        let k = Key::of(id);
+        self.shard_mut(k).get_mut(&k)
+    }
+
+    /// The state of `id`, made empty if it was not tracked.
+    pub(super) fn get_or_default(&mut self, id: FlowId) -> &mut FlowState {
+        let k = Key::of(id);
+        self.shard_mut(k).entry(k).or_default()
+    }
+
+    /// Tracks `id` with `state` unless it is tracked already; whether it was
+    /// added.
+    pub(super) fn insert_new(&mut self, id: FlowId, state: FlowState) -> bool {
+        let k = Key::of(id);
+        match self.shard_mut(k).entry(k) {
+            std::collections::hash_map::Entry::Occupied(_) => false,
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(state);
+                true
+            }
+        }
+    }
+
+    /// The inner addresses kept for the tunnel flow `id`.
+    pub(super) fn inner(&self, id: FlowId) -> Option<PacketAddrs> {
+        if self.inner.is_empty() {
+            return None;
+        }
+        self.inner.get(&id).copied()
+    }
+
+    /// Keeps `addrs` as the inner addresses of the tracked flow `id`.
+    pub(super) fn set_inner(&mut self, id: FlowId, addrs: PacketAddrs) {
+        debug_assert!(
+            self.get(id).is_some(),
+            "inner addresses of an untracked flow"
+        );
+        self.inner.insert(id, addrs);
+    }
+
+    /// Forgets every state `keep` says no to (and its inner addresses);
+    /// returns how many were forgotten.
+    pub(super) fn retain(&mut self, mut keep: impl FnMut(&FlowState) -> bool) -> usize {
+        let before = self.len();
+        for shard in &mut self.shards {
+            shard.retain(|_, s| keep(s));
+        }
+        if !self.inner.is_empty() {
+            let (shards, bounds) = (&self.shards, &self.bounds);
+            self.inner.retain(|&id, _| {
+                let k = Key::of(id);
+                shards[shard_of(bounds, k)].contains_key(&k)
+            });
+        }
+        before - self.len()
+    }
+
+    /// Every state, in no particular order, with its id and inner addresses.
+    pub(super) fn iter(
+        &self,
+    ) -> impl Iterator<Item = (FlowId, &FlowState, Option<PacketAddrs>)> + '_ {
+        self.shards.iter().flat_map(move |shard| {
+            shard.iter().map(move |(k, s)| {
+                let id = k.id();
+                (id, s, self.inner(id))
+            })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_entry_is_eight_byte_aligned_and_small() {
+        assert_eq!(std::mem::align_of::<(Key, FlowState)>(), 8);
+        assert!(std::mem::size_of::<(Key, FlowState)>() <= 88);
+    }
+
+    #[test]
+    fn ids_keep_their_128_bits() {
+        let mut t = StateTable::default();
+        let ids: Vec<FlowId> = (0..64u128).map(|i| (i << 122) | (i * 7 + 1)).collect();
+        for &id in &ids {
+            assert!(t.insert_new(id, FlowState::default()));
+            assert!(!t.insert_new(id, FlowState::default()));
+        }
+        assert_eq!(t.len(), 64);
+        let mut back: Vec<FlowId> = t.iter().map(|(id, _, _)| id).collect();
+        back.sort_unstable();
+        assert_eq!(back, ids);
+        // Same low word, different high word: two flows.
+        let a = 5u128;
+        let b = (1u128 << 64) | 5;
+        t.get_or_default(a).last_seen = 1;
+        t.get_or_default(b).last_seen = 2;
+        assert_eq!(t.get(a).map(|s| s.last_seen), Some(1));
+        assert_eq!(t.get(b).map(|s| s.last_seen), Some(2));
+        // The extremes of the high word have a shard.
+        t.get_or_default(u128::MAX).last_seen = 3;
+        t.get_or_default(0).last_seen = 4;
+        assert_eq!(t.get(u128::MAX).map(|s| s.last_seen), Some(3));
+    }
+
+    #[test]
+    fn shards_take_growing_shares_so_they_double_at_different_sizes() {
+        let mut t = StateTable::default();
+        let n = 160_000;
+        for i in 0..n {
+            t.get_or_default(super::super::state::flow_id(&format!("{i:016x}")));
+        }
+        assert_eq!(t.len(), n);
+        let lens: Vec<usize> = t.shards.iter().map(HashMap::len).collect();
+        let total: f64 = (0..SHARDS).map(|i| (i as f64 / 16.0).exp2()).sum();
+        for (i, &len) in lens.iter().enumerate() {
+            let expected = n as f64 * (i as f64 / 16.0).exp2() / total;
+            assert!(
+                (len as f64 - expected).abs() < expected * 0.05,
+                "shard {i}: {len} ids, {expected:.0} expected ({lens:?})"
+            );
+        }
+        let buckets: usize = t.shards.iter().map(HashMap::capacity).sum();
+        // Capacity (7/8 of the buckets) between 1.2 and 2 slots a UUID; one
+        // map would have 229,376 here (1.43) and 458,752 just past it.
+        assert!(
+            buckets >= n * 6 / 5 && buckets <= 2 * n,
+            "{buckets} for {n}"
+        );
+    }
+
+    #[test]
+    fn forgetting_a_state_forgets_its_inner_addresses() {
+        let mut t = StateTable::default();
+        let addrs = PacketAddrs {
+            src: "10.0.0.1".parse().unwrap(),
+            dst: "10.0.0.2".parse().unwrap(),
+        };
+        t.get_or_default(1).last_seen = 10;
+        t.get_or_default(2).last_seen = 20;
+        t.set_inner(1, addrs);
+        t.set_inner(2, addrs);
+        assert_eq!(t.retain(|s| s.last_seen > 15), 1);
+        assert_eq!(t.inner(1), None);
+        assert_eq!(t.inner(2), Some(addrs));
+        assert_eq!(t.len(), 1);
+    }
+}
