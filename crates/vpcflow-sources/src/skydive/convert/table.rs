@@ -25,6 +25,10 @@ use super::state::{FlowId, FlowState, IdHasher, IdMap};
 /// Number of maps the table is split into.
 const SHARDS: usize = 16;
 
+/// Bits of an id that choose its shard.
+const TOP_BITS: u32 = 12;
+const TOP_VALUES: usize = 1 << TOP_BITS;
+
 /// A [`FlowId`] as two 8-byte words, hashed by its low word (a hash already).
 #[derive(Clone, Copy, PartialEq, Eq)]
 struct Key {
@@ -46,32 +50,38 @@ impl Key {
         }
     }
 
+    fn top_bits(self) -> usize {
+        (self.high >> (64 - TOP_BITS)) as usize
+    }
+
     fn id(self) -> FlowId {
         (u128::from(self.high) << 64) | u128::from(self.low)
     }
 }
 
-/// The upper bounds of the shards' shares of the ids' high words (see the
-/// module documentation): shard `i` takes the ids with
-/// `bounds[i - 1] <= high < bounds[i]`, the last one everything above.
-fn shard_bounds() -> [u64; SHARDS] {
+/// The shard of each value of an id's top 12 bits (see the module
+/// documentation): shard `i` gets about `2^(i/16)` times shard 0's share of
+/// the 4,096 values (177 to 344 of them), so each shard's map doubles at its
+/// own number of UUIDs. A table, so that choosing a shard is one load.
+fn shard_by_top_bits() -> [u8; TOP_VALUES] {
     let weights: Vec<f64> = (0..SHARDS)
         .map(|i| (i as f64 / SHARDS as f64).exp2())
         .collect();
     let total: f64 = weights.iter().sum();
-    let mut bounds = [u64::MAX; SHARDS];
+    let mut table = [0u8; TOP_VALUES];
     let mut sum = 0.0;
-    for (b, w) in bounds.iter_mut().zip(&weights).take(SHARDS - 1) {
+    let mut start = 0;
+    for (shard, w) in weights.iter().enumerate() {
         sum += w;
-        // Exact enough: the shares only need to differ, not to be precise.
-        *b = (sum / total * u64::MAX as f64) as u64;
+        let end = if shard + 1 == SHARDS {
+            TOP_VALUES
+        } else {
+            (sum / total * TOP_VALUES as f64).round() as usize
+        };
+        table[start..end].fill(shard as u8);
+        start = end;
     }
-    bounds
-}
-
-/// The shard of `k` under `bounds` (from [`shard_bounds`]).
-fn shard_of(bounds: &[u64; SHARDS], k: Key) -> usize {
-    bounds.partition_point(|&b| b <= k.high).min(SHARDS - 1)
+    table
 }
 
 type Shard = HashMap<Key, FlowState, BuildHasherDefault<IdHasher>>;
@@ -79,7 +89,8 @@ type Shard = HashMap<Key, FlowState, BuildHasherDefault<IdHasher>>;
 /// The converter's per-UUID states, with the inner addresses of tunnels.
 pub(super) struct StateTable {
     shards: Vec<Shard>,
-    bounds: [u64; SHARDS],
+    /// The shard of each value of an id's top bits.
+    shard_of: Box<[u8; TOP_VALUES]>,
     /// Innermost addresses (A side, B side) of a tunnel's inner flow, by the
     /// id of the tunnel flow whose state holds them.
     inner: IdMap<PacketAddrs>,
@@ -89,7 +100,7 @@ impl Default for StateTable {
     fn default() -> StateTable {
         StateTable {
             shards: (0..SHARDS).map(|_| Shard::default()).collect(),
-            bounds: shard_bounds(),
+            shard_of: Box::new(shard_by_top_bits()),
             inner: IdMap::default(),
         }
     }
@@ -97,11 +108,11 @@ impl Default for StateTable {
 
 impl StateTable {
     fn shard(&self, k: Key) -> &Shard {
-        &self.shards[shard_of(&self.bounds, k)]
+        &self.shards[usize::from(self.shard_of[k.top_bits()])]
     }
 
     fn shard_mut(&mut self, k: Key) -> &mut Shard {
-        &mut self.shards[shard_of(&self.bounds, k)]
+        &mut self.shards[usize::from(self.shard_of[k.top_bits()])]
     }
 
     /// Number of UUIDs tracked.
@@ -165,10 +176,10 @@ impl StateTable {
             shard.retain(|_, s| keep(s));
         }
         if !self.inner.is_empty() {
-            let (shards, bounds) = (&self.shards, &self.bounds);
+            let (shards, shard_of) = (&self.shards, &self.shard_of);
             self.inner.retain(|&id, _| {
                 let k = Key::of(id);
-                shards[shard_of(bounds, k)].contains_key(&k)
+                shards[usize::from(shard_of[k.top_bits()])].contains_key(&k)
             });
         }
         before - self.len()
@@ -231,9 +242,11 @@ mod tests {
         }
         assert_eq!(t.len(), n);
         let lens: Vec<usize> = t.shards.iter().map(HashMap::len).collect();
-        let total: f64 = (0..SHARDS).map(|i| (i as f64 / 16.0).exp2()).sum();
+        assert!(lens.windows(2).all(|w| w[0] < w[1]), "{lens:?}");
+        let table = shard_by_top_bits();
         for (i, &len) in lens.iter().enumerate() {
-            let expected = n as f64 * (i as f64 / 16.0).exp2() / total;
+            let bytes = table.iter().filter(|&&s| usize::from(s) == i).count();
+            let expected = n as f64 * bytes as f64 / TOP_VALUES as f64;
             assert!(
                 (len as f64 - expected).abs() < expected * 0.05,
                 "shard {i}: {len} ids, {expected:.0} expected ({lens:?})"
