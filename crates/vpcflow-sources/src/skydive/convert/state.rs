@@ -52,7 +52,7 @@ pub(super) const SEEN: u8 = 4;
 pub(super) const NETWORK: u8 = 8;
 
 /// What is kept per flow UUID between its updates.
-#[derive(Default)]
+#[derive(Default, Clone, Copy)]
 pub(super) struct FlowState {
     /// Start and Last of the last counted LastUpdateMetric.
     pub(super) delta_span: (i64, i64),
