@@ -98,18 +98,7 @@ pub fn start_collector(dir: &Path, section: &str) -> (Child, u16, std::net::Sock
 /// `tshark -r FILE ARGS…`: its standard output; panics with its error
 /// output when it fails.
 pub fn tshark(file: &Path, args: &[&str]) -> Vec<u8> {
-    let out = Command::new("tshark")
-        .arg("-r")
-        .arg(file)
-        .args(args)
-        .output()
-        .expect("run tshark");
-    assert!(
-        out.status.success(),
-        "tshark: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
+    crate::common::stdout_ok(Command::new("tshark").arg("-r").arg(file).args(args))
 }
 
 /// tcpdump recording UDP datagrams to `port` on loopback.
@@ -238,19 +227,14 @@ impl Nfcapd {
 /// Per-5-tuple totals of the flows nfdump reads from the nfcapd files of
 /// `dir` (`nfdump -R dir -o csv`); ports only for TCP, UDP and SCTP.
 pub fn nfdump_totals(dir: &Path) -> Totals {
-    let out = Command::new("nfdump")
-        .arg("-R")
-        .arg(dir)
-        .args(["-q", "-N", "-o", "csv"])
-        .output()
-        .expect("run nfdump");
-    assert!(
-        out.status.success(),
-        "nfdump: {}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = crate::common::stdout_ok(
+        Command::new("nfdump")
+            .arg("-R")
+            .arg(dir)
+            .args(["-q", "-N", "-o", "csv"]),
     );
     let mut totals = Totals::new();
-    for line in String::from_utf8_lossy(&out.stdout).lines() {
+    for line in String::from_utf8_lossy(&out).lines() {
         let f: Vec<&str> = line.split(',').collect();
         if f.len() < 13 || f[0] == "ts" {
             continue;

@@ -33,19 +33,27 @@ pub fn vpcflow_ok(args: &[&str]) -> Output {
     out
 }
 
+/// Runs `cmd` and fails the test with its error output unless it succeeds;
+/// its standard output.
+pub fn stdout_ok(cmd: &mut Command) -> Vec<u8> {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("run {:?}: {e}", cmd.get_program()));
+    assert!(
+        out.status.success(),
+        "{:?} {:?}: {}: {}",
+        cmd.get_program(),
+        cmd.get_args().collect::<Vec<_>>(),
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
 /// Sends signal `name` (`TERM`, `INT`, `HUP`, `STOP`, …) to `child` with
 /// kill(1).
 pub fn signal(child: &Child, name: &str) {
-    let out = Command::new("kill")
-        .args([format!("-{name}"), child.id().to_string()])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "kill -{name} {}: {}",
-        child.id(),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    stdout_ok(Command::new("kill").args([format!("-{name}"), child.id().to_string()]));
 }
 
 /// Waits (up to 20 s) for `vpcflow run` in `child` to exit: its exit status

@@ -32,13 +32,8 @@ pub fn can_run(test: &str, tools: &[&str]) -> bool {
 /// Runs `cmd` with `sh -c`, fails the test with its stderr unless it
 /// succeeds; its stdout.
 pub fn sh(cmd: &str) -> String {
-    let out = Command::new("sh").args(["-c", cmd]).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    let out = crate::common::stdout_ok(Command::new("sh").args(["-c", cmd]));
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Two namespaces `a` and `b` joined by veth `va` (in a, `{v4}.1`, `{v6}1`)
