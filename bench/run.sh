@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Throughput and memory benchmark of vpcflow on large synthetic captures,
-# next to `cat` (the I/O floor) and, when installed, nfpcapd and softflowd.
+# next to `cat` (the I/O floor), a walk over the record headers (the reading
+# floor) and, when installed, nfpcapd and softflowd.
 #
 # Not part of CI: it needs a few GB of disk and minutes of CPU. See
 # bench/README.md for what it measures and how to read the table.
@@ -118,6 +119,8 @@ if ! (cd "$ROOT" && cargo build --release -p vpcflow -p pcapgen); then
     fi
 fi
 [[ -x $PCAPGEN ]] || die "no pcapgen binary at $PCAPGEN"
+(cd "$ROOT" && cargo build --release -p pcapgen --example pcap_walk) || die "pcap_walk does not build"
+WALK=$TARGET_DIR/release/examples/pcap_walk
 if (( VPCFLOW_OK )); then
     if [[ ! -x $VPCFLOW ]]; then
         VPCFLOW_OK=0
@@ -231,6 +234,10 @@ warm "$OPEN"
 log "cat (the cost of reading the capture)"
 measure nothing /dev/null -- cat "$MAIN"
 row "cat" "$MAIN_PACKETS" "$MAIN_SIZE" ""
+
+log "pcap_walk: reading the record headers and nothing else (the floor), pinned to CPU $CORE"
+measure nothing /dev/null -- "${PIN[@]}" "$WALK" "$MAIN"
+row "record header walk (1 core, floor)" "$MAIN_PACKETS" "$MAIN_SIZE" ""
 
 if (( GENERATE_ONLY )); then
     VPCFLOW_OK=0

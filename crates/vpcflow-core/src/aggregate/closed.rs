@@ -192,16 +192,22 @@ impl Closed {
             .collect()
     }
 
-    /// Sorts the records into file order ([`FlowRecord::sort_key`]) and cuts
-    /// them into batches of at most `batch` records. The last batch carries
-    /// the new `complete_before`; each batch before it the `end` of its last
-    /// record (the later batches' records end no earlier), so that a writer
-    /// can complete the files of the slots behind it while a long hand-over
-    /// is still being written. NODATA records of idle runs are made as the
-    /// batches are taken: memory does not grow with interfaces × windows.
-    pub fn into_released(mut self, batch: usize) -> impl Iterator<Item = Released> {
-        // The head (end, interface, start) decides most comparisons; the full
-        // key, computed from the compact form, only breaks its ties.
+    /// The positions of `flows` in file order ([`FlowRecord::sort_key`]),
+    /// each with the leading part of its key it was sorted by.
+    ///
+    /// The head (end, interface, start) and then the source address decide
+    /// nearly every order; the full key, computed from the flow, only breaks
+    /// their ties. Sorting 24-byte (head, source, position) triples instead of
+    /// the 80-byte flows moves a third of the bytes and compares without
+    /// reaching into the flows, which sit at random places by then; the heads
+    /// are radix-sorted (`radsort`: a comparison sort of a window's flows took
+    /// about 10 % of a conversion's CPU time).
+    /// The head packs into 64 bits (end as seconds after the earliest end,
+    /// interface, start offset) unless a hand-over spans 2^24 seconds or
+    /// interfaces or more; then every head and source is 0 and the full key is
+    /// compared instead. The source is its top 64 bits (all of an IPv4
+    /// address).
+    fn file_order(&self, flows: &[ClosedFlow]) -> Vec<Ordered> {
         let head = |f: &ClosedFlow| {
             sort_head(
                 f.window + u64::from(f.counters.last),
@@ -210,19 +216,75 @@ impl Closed {
                 f.window,
             )
         };
-        let mut flows = std::mem::take(&mut self.flows);
-        flows.sort_unstable_by(|a, b| {
-            head(a)
-                .cmp(&head(b))
-                .then_with(|| self.sort_key(a).cmp(&self.sort_key(b)))
-        });
+        let end = |f: &ClosedFlow| f.window + u64::from(f.counters.last);
+        let earliest = flows.iter().map(end).min().unwrap_or(0);
+        let latest = flows.iter().map(end).max().unwrap_or(0);
+        let most_interface = flows.iter().map(|f| f.key.interface().0).max().unwrap_or(0);
+        let packs = latest - earliest < 1 << 24 && most_interface < 1 << 24;
+        let packed = |f: &ClosedFlow| {
+            if packs {
+                ((end(f) - earliest) << 40)
+                    | (u64::from(f.key.interface().0) << 16)
+                    | u64::from(f.counters.first)
+            } else {
+                0
+            }
+        };
+        debug_assert!(flows.len() <= u32::MAX as usize);
+        let mut order: Vec<Ordered> = flows
+            .iter()
+            .enumerate()
+            .map(|(i, f)| Ordered {
+                head: packed(f),
+                source: if packs {
+                    (f.key.addr_bits().0 >> 64) as u64
+                } else {
+                    0
+                },
+                position: i as u32,
+            })
+            .collect();
+        let by_key = |a: &Ordered, b: &Ordered| {
+            (a.head, a.source).cmp(&(b.head, b.source)).then_with(|| {
+                let (fa, fb) = (&flows[a.position as usize], &flows[b.position as usize]);
+                head(fa)
+                    .cmp(&head(fb))
+                    .then_with(|| self.sort_key(fa).cmp(&self.sort_key(fb)))
+            })
+        };
+        if packs {
+            // A radix sort on the packed head (no comparisons), then each run
+            // of equal heads, most of a few flows, by the rest of the key.
+            radsort::sort_by_key(&mut order, |o| o.head);
+            for run in order.chunk_by_mut(|a, b| a.head == b.head) {
+                if run.len() > 1 {
+                    run.sort_unstable_by(by_key);
+                }
+            }
+        } else {
+            order.sort_unstable_by(by_key);
+        }
+        order
+    }
+
+    /// Sorts the records into file order ([`FlowRecord::sort_key`]) and cuts
+    /// them into batches of at most `batch` records. The last batch carries
+    /// the new `complete_before`; each batch before it the `end` of its last
+    /// record (the later batches' records end no earlier), so that a writer
+    /// can complete the files of the slots behind it while a long hand-over
+    /// is still being written. NODATA records of idle runs are made as the
+    /// batches are taken: memory does not grow with interfaces × windows.
+    pub fn into_released(mut self, batch: usize) -> impl Iterator<Item = Released> {
+        let flows = std::mem::take(&mut self.flows);
+        let order = self.file_order(&flows);
         crate::record::sort_records(&mut self.status);
         let status = std::mem::take(&mut self.status);
         let mut idle = std::mem::take(&mut self.idle);
         idle.sort_unstable_by_key(|r| r.from);
         Batches {
             closed: self,
-            flows: flows.into_iter().peekable(),
+            flows,
+            order: order.into_iter(),
             status: status.into_iter().peekable(),
             idle: IdleRecords::new(idle),
             batch: batch.max(1),
@@ -231,11 +293,25 @@ impl Closed {
     }
 }
 
+/// A flow's place in the sort of [`Closed::file_order`].
+#[derive(Debug, Clone, Copy)]
+struct Ordered {
+    head: u64,
+    source: u64,
+    position: u32,
+}
+
+/// Flows are expanded this many places ahead of their turn is loaded: they
+/// are read in file order, at random places of the hand-over.
+const LOAD_AHEAD: usize = 8;
+
 /// The iterator of [`Closed::into_released`]: merges the sorted flows and
 /// status records.
 struct Batches {
     closed: Closed,
-    flows: std::iter::Peekable<std::vec::IntoIter<ClosedFlow>>,
+    flows: Vec<ClosedFlow>,
+    /// Positions in `flows` still to be taken, in file order.
+    order: std::vec::IntoIter<Ordered>,
     status: std::iter::Peekable<std::vec::IntoIter<FlowRecord>>,
     idle: IdleRecords,
     batch: usize,
@@ -245,7 +321,35 @@ struct Batches {
 impl Batches {
     /// Records left.
     fn remaining(&self) -> u64 {
-        (self.flows.len() + self.status.len()) as u64 + self.idle.remaining
+        (self.order.len() + self.status.len()) as u64 + self.idle.remaining
+    }
+
+    /// The next flow in file order.
+    fn peek_flow(&self) -> Option<&ClosedFlow> {
+        let o = self.order.as_slice().first()?;
+        Some(&self.flows[o.position as usize])
+    }
+
+    /// Takes the flow [`peek_flow`](Self::peek_flow) returned, and starts
+    /// loading one further on.
+    fn take_flow(&mut self) {
+        self.order.next();
+        if let Some(o) = self.order.as_slice().get(LOAD_AHEAD) {
+            let f = &self.flows[o.position as usize];
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: a prefetch is a hint; it reads nothing and cannot fault.
+            #[allow(unused_unsafe)]
+            unsafe {
+                use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+                let first = (f as *const ClosedFlow).cast::<i8>();
+                _mm_prefetch::<_MM_HINT_T0>(first);
+                _mm_prefetch::<_MM_HINT_T0>(
+                    first.wrapping_add(std::mem::size_of::<ClosedFlow>() - 1),
+                );
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            let _ = f;
+        }
     }
 
     /// The next status record (listed or of an idle run), in file order.
@@ -280,17 +384,22 @@ impl Iterator for Batches {
         let mut records = Vec::with_capacity(remaining.min(self.batch as u64) as usize);
         while records.len() < self.batch {
             let status = self.peek_status();
-            let next = match (self.flows.peek(), status) {
+            let next = match (self.peek_flow(), status) {
                 (None, None) => break,
-                (Some(_), None) => self.closed.record(&self.flows.next().expect("peeked")),
+                (Some(f), None) => {
+                    let r = self.closed.record(f);
+                    self.take_flow();
+                    r
+                }
                 (None, Some(s)) => {
                     self.take_status(&s);
                     s
                 }
                 (Some(f), Some(s)) => {
                     if self.closed.sort_key(f) <= s.sort_key() {
-                        let f = self.flows.next().expect("peeked");
-                        self.closed.record(&f)
+                        let r = self.closed.record(f);
+                        self.take_flow();
+                        r
                     } else {
                         self.take_status(&s);
                         s
@@ -370,6 +479,65 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    /// Flows of many windows, interfaces, starts and ends, with ties on the
+    /// head; `spread` moves the windows apart.
+    fn varied_flows(spread: u64, interface_step: u32) -> Closed {
+        let mut closed = Closed::default();
+        let mut n = 0u64;
+        for w in 0..5u64 {
+            for i in 0..4u32 {
+                for k in 0..40u16 {
+                    n = n
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    let first = (n >> 33) as u16 % 60;
+                    let key = FlowKey {
+                        src: std::net::Ipv4Addr::from(0x0A00_0000 + u32::from(k % 7)).into(),
+                        dst: "10.1.0.1".parse().unwrap(),
+                        src_port: 1000 + k,
+                        dst_port: (n >> 50) as u16 % 3,
+                        protocol: 17,
+                    };
+                    closed.flows.push(ClosedFlow {
+                        window: 1_700_000_000 + w * spread,
+                        key: TableKey::new(
+                            InterfaceIndex(i * interface_step),
+                            &key,
+                            Action::Accept,
+                            None,
+                        ),
+                        counters: Counters {
+                            packets: 1 + (n >> 40) % 5,
+                            bytes: 100,
+                            first,
+                            last: first + (n >> 45) as u16 % 3,
+                            tcp_flags: TcpFlags::NONE,
+                        },
+                        inner: 0,
+                    });
+                }
+            }
+        }
+        closed
+    }
+
+    #[test]
+    fn released_in_file_order_with_packed_and_full_heads() {
+        // Packed heads; ends too far apart to pack; interfaces too large to pack.
+        for (spread, interface_step) in [(60, 1), (1 << 23, 1), (60, 1 << 23)] {
+            let closed = varied_flows(spread, interface_step);
+            let mut expected: Vec<FlowRecord> =
+                closed.flows.iter().map(|f| closed.record(f)).collect();
+            expected.sort_unstable_by_key(FlowRecord::sort_key);
+            let records: Vec<FlowRecord> =
+                closed.into_released(7).flat_map(|r| r.records).collect();
+            assert_eq!(
+                records, expected,
+                "spread {spread}, interfaces x{interface_step}"
+            );
         }
     }
 }

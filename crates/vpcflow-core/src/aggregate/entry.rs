@@ -267,6 +267,7 @@ pub(super) struct Counters {
 
 impl Counters {
     /// No packet yet.
+    #[cfg(test)]
     pub const ZERO: Counters = Counters {
         packets: 0,
         bytes: 0,

@@ -29,6 +29,9 @@ impl Slot {
     }
 }
 
+/// An empty slot: all zero bytes, which is how new tables are made
+/// ([`empty_slots`]).
+#[cfg(test)]
 const EMPTY: Slot = Slot {
     tag: 0,
     key: TableKey::ZERO,
@@ -54,6 +57,44 @@ impl Default for FlowTable {
     }
 }
 
+/// `capacity` empty slots. A large table is asked to be backed by huge pages
+/// where the system gives them on request (Linux transparent huge pages in
+/// `madvise` mode): lookups land at random places of tens of megabytes, and
+/// with 4 KiB pages nearly every one also misses the TLB.
+fn empty_slots(capacity: usize) -> Vec<Slot> {
+    if capacity == 0 {
+        return Vec::new();
+    }
+    let layout = std::alloc::Layout::array::<Slot>(capacity).expect("flow table size");
+    // A zeroed allocation, not a vector filled with EMPTY: a large one comes
+    // zeroed from the system, and filling it would write every page once more.
+    // SAFETY: the layout's size is not zero (capacity > 0, slots are 72 bytes).
+    let ptr = unsafe { std::alloc::alloc_zeroed(layout) }.cast::<Slot>();
+    if ptr.is_null() {
+        std::alloc::handle_alloc_error(layout);
+    }
+    #[cfg(target_os = "linux")]
+    if layout.size() >= HUGE_PAGE_FROM {
+        const PAGE: usize = 4096;
+        let start = (ptr as usize).next_multiple_of(PAGE);
+        let end = (ptr as usize + layout.size()) / PAGE * PAGE;
+        // SAFETY: the range lies inside the allocation just made; MADV_HUGEPAGE
+        // only changes how its pages will be backed. Failure (no THP support)
+        // leaves ordinary pages.
+        unsafe {
+            libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE);
+        }
+    }
+    // SAFETY: allocated by the global allocator with the layout of a vector of
+    // `capacity` slots; a slot is integers only, and all-zero bytes are EMPTY
+    // (tested), so all `capacity` slots are initialized.
+    unsafe { Vec::from_raw_parts(ptr, capacity, capacity) }
+}
+
+/// Tables of at least this many bytes ask for huge pages.
+#[cfg(target_os = "linux")]
+const HUGE_PAGE_FROM: usize = 4 << 20;
+
 /// Slots for `flows` flows at a load of at most 3/4.
 fn capacity_for(flows: usize) -> usize {
     if flows == 0 {
@@ -67,7 +108,7 @@ impl FlowTable {
     /// A table with room for `flows` flows before it grows.
     pub fn with_capacity(flows: usize) -> FlowTable {
         FlowTable {
-            slots: vec![EMPTY; capacity_for(flows)],
+            slots: empty_slots(capacity_for(flows)),
             len: 0,
             dirty: Vec::new(),
         }
@@ -83,6 +124,14 @@ impl FlowTable {
         ((hash >> 32) as u32 | 1) & !DIRTY
     }
 
+    /// Where a key whose tag is `tag` is looked for first (before the mask):
+    /// taken from the tag's hash bits, so that a growing table places its
+    /// flows again without hashing their keys.
+    #[inline(always)]
+    fn home(tag: u32) -> usize {
+        (tag >> 2) as usize
+    }
+
     #[inline(always)]
     fn mask(&self) -> usize {
         self.slots.len().wrapping_sub(1)
@@ -94,14 +143,17 @@ impl FlowTable {
         if self.slots.is_empty() {
             return;
         }
-        let slot = &self.slots[hash as usize & self.mask()];
+        let slot = &self.slots[Self::home(Self::tag(hash)) & self.mask()];
         #[cfg(target_arch = "x86_64")]
         // SAFETY: a prefetch is a hint; it reads nothing and cannot fault.
+        // A 72-byte slot spans two cache lines more often than not: both are
+        // loaded (the second address is the slot's last byte).
         #[allow(unused_unsafe)]
         unsafe {
-            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
-                (slot as *const Slot).cast::<i8>(),
-            );
+            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+            let first = (slot as *const Slot).cast::<i8>();
+            _mm_prefetch::<_MM_HINT_T0>(first);
+            _mm_prefetch::<_MM_HINT_T0>(first.wrapping_add(std::mem::size_of::<Slot>() - 1));
         }
         #[cfg(not(target_arch = "x86_64"))]
         let _ = slot;
@@ -115,7 +167,7 @@ impl FlowTable {
         }
         let mask = self.mask();
         let tag = Self::tag(hash);
-        let mut i = hash as usize & mask;
+        let mut i = Self::home(tag) & mask;
         loop {
             let slot = &self.slots[i];
             if slot.tag == 0 {
@@ -133,50 +185,43 @@ impl FlowTable {
         }
     }
 
-    /// Adds `key`, which must not be present. `rehash` gives the hash of a key
-    /// when the table grows.
+    /// Adds `key`, which must not be present.
     #[inline]
-    pub fn insert_new(
-        &mut self,
-        hash: u64,
-        key: TableKey,
-        counters: Counters,
-        rehash: impl Fn(&TableKey) -> u64,
-    ) {
+    pub fn insert_new(&mut self, hash: u64, key: TableKey, counters: Counters) {
         if (self.len + 1) * 4 > self.slots.len() * 3 {
-            self.grow(rehash);
+            self.grow();
         }
-        self.place(hash, key, counters);
-        self.len += 1;
-    }
-
-    #[inline(always)]
-    fn place(&mut self, hash: u64, key: TableKey, counters: Counters) {
-        let mask = self.mask();
-        let mut i = hash as usize & mask;
-        while self.slots[i].tag != 0 {
-            i = (i + 1) & mask;
-        }
-        self.slots[i] = Slot {
+        let i = self.place(Slot {
             tag: Self::tag(hash) | DIRTY,
             key,
             counters,
-        };
+        });
         self.dirty.push(i as u32);
+        self.len += 1;
+    }
+
+    /// Puts `slot` in the first free place from its home; returns the place.
+    #[inline(always)]
+    fn place(&mut self, slot: Slot) -> usize {
+        let mask = self.mask();
+        let mut i = Self::home(slot.tag) & mask;
+        while self.slots[i].tag != 0 {
+            i = (i + 1) & mask;
+        }
+        self.slots[i] = slot;
+        i
     }
 
     #[cold]
-    fn grow(&mut self, rehash: impl Fn(&TableKey) -> u64) {
+    fn grow(&mut self) {
         let capacity = (self.slots.len() * 2).max(16);
-        let old = std::mem::replace(&mut self.slots, vec![EMPTY; capacity]);
+        let old = std::mem::replace(&mut self.slots, empty_slots(capacity));
         // Positions change: the changed slots are found again by their flag.
         self.dirty.clear();
         for slot in old.into_iter().filter(|s| s.tag != 0) {
-            let dirty = slot.dirty();
-            self.place(rehash(&slot.key), slot.key, slot.counters);
-            if !dirty {
-                let i = self.dirty.pop().expect("just placed") as usize;
-                self.slots[i].tag &= !DIRTY;
+            let i = self.place(slot);
+            if slot.dirty() {
+                self.dirty.push(i as u32);
             }
         }
     }
@@ -204,20 +249,14 @@ impl FlowTable {
 
     /// Sets the sums of `key` (whose hash is `hash`), adding it if absent;
     /// whether it was added. Used when state is restored.
-    pub fn upsert(
-        &mut self,
-        hash: u64,
-        key: TableKey,
-        counters: Counters,
-        rehash: impl Fn(&TableKey) -> u64,
-    ) -> bool {
+    pub fn upsert(&mut self, hash: u64, key: TableKey, counters: Counters) -> bool {
         match self.get_mut(hash, &key) {
             Some(c) => {
                 *c = counters;
                 false
             }
             None => {
-                self.insert_new(hash, key, counters, rehash);
+                self.insert_new(hash, key, counters);
                 true
             }
         }
@@ -281,7 +320,7 @@ mod tests {
                 table.prefetch(h);
                 match table.get_mut(h, &k) {
                     Some(c) => c.packets += 1,
-                    None => table.insert_new(h, k, counters(1), hash),
+                    None => table.insert_new(h, k, counters(1)),
                 }
                 *model.entry(n).or_default() += 1;
             }
@@ -300,13 +339,34 @@ mod tests {
     }
 
     #[test]
+    fn zeroed_slots_are_empty() {
+        for capacity in [16, 1 << 17] {
+            let slots = empty_slots(capacity);
+            assert_eq!(slots.len(), capacity);
+            let parts = |s: &Slot| {
+                let c = s.counters;
+                (
+                    s.tag,
+                    s.key,
+                    c.packets,
+                    c.bytes,
+                    c.first,
+                    c.last,
+                    c.tcp_flags.value(),
+                )
+            };
+            assert!(slots.iter().all(|s| parts(s) == parts(&EMPTY)));
+        }
+    }
+
+    #[test]
     fn sized_tables_do_not_grow_and_stay_under_three_quarters() {
         let hash = hasher();
         let mut table = FlowTable::with_capacity(1000);
         let capacity = table.slots.len();
         for n in 0..1000 {
             let k = key(n);
-            table.insert_new(hash(&k), k, counters(1), |_| unreachable!("no growth"));
+            table.insert_new(hash(&k), k, counters(1));
         }
         assert_eq!(table.slots.len(), capacity);
         assert!(table.len() * 4 <= capacity * 3);

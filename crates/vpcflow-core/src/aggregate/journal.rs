@@ -351,9 +351,7 @@ impl Aggregator {
             for _ in 0..flows {
                 let key = r.key()?;
                 let c = r.counters()?;
-                table
-                    .flows
-                    .upsert(hasher.hash_one(key), key, c, |k| hasher.hash_one(k));
+                table.flows.upsert(hasher.hash_one(key), key, c);
             }
         }
         if !r.is_empty() {

@@ -237,14 +237,11 @@ impl Aggregator {
                 }
             }
         }
-        let hasher = &self.hasher;
         let table = self.windows.entry(window).or_default();
         table.active.insert(update.interface);
         let counters = Counters::new(update, first, last);
         match tunnel {
-            None => table
-                .flows
-                .insert_new(hash, key, counters, |k| hasher.hash_one(k)),
+            None => table.flows.insert_new(hash, key, counters),
             Some(t) => {
                 table.tunnelled.insert(t, counters);
             }

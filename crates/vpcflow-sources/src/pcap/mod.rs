@@ -1,9 +1,11 @@
 //! Capture files (classic pcap and pcapng) read into flow updates.
 //!
-//! A file is memory-mapped (non-regular files are read into memory instead)
-//! and walked record by record; a stream (standard input, a pipe, a
-//! decompressor) is read piece by piece with [`read_capture_stream`], each
-//! record converted as soon as it is complete; every packet is decoded by
+//! A file, like a stream (standard input, a pipe, a decompressor, with
+//! [`read_capture_stream`]), is read piece by piece into one small buffer that
+//! is reused, each record converted as soon as it is complete: memory does not
+//! grow with the file, and the packets are decoded while their bytes are still
+//! in the CPU's cache (reading a memory-mapped file instead costs a page fault
+//! and a TLB miss every few records, and was slower). Every packet is decoded by
 //! [`decode`](crate::decode()) and becomes one [`FlowUpdate`] (one packet,
 //! `first == last ==` its timestamp, action ACCEPT) for the consumer. Nothing is
 //! allocated per packet.
@@ -37,7 +39,7 @@ mod stream;
 mod tests;
 
 use std::fs::File;
-use std::io::{self, Read};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use vpcflow_core::{FlowConsumer, FlowUpdate, InterfaceIndex, LossEvent, Timestamp};
@@ -150,45 +152,11 @@ pub fn read_capture<C: FlowConsumer + ?Sized>(
     consumer: &mut C,
     progress: &mut dyn FnMut(u64),
 ) -> Result<CaptureStats, CaptureError> {
-    let data = load(path)?;
-    let mut behind = ReleaseBehind::default();
-    let mut report = |offset: u64| {
-        if let Data::Mapped(map) = &data {
-            behind.release(map, offset);
-        }
-        progress(offset);
-    };
-    read_capture_bytes(path, &data, options, consumer, &mut report)
-}
-
-/// Drops the pages of a mapped capture that have been read from the process's
-/// memory as reading goes on (they stay in the page cache), so resident memory
-/// does not grow with the size of the file.
-#[derive(Default)]
-struct ReleaseBehind {
-    released: usize,
-}
-
-impl ReleaseBehind {
-    /// Release in steps of this many bytes.
-    const STEP: usize = 32 << 20;
-
-    fn release(&mut self, map: &memmap2::Mmap, offset: u64) {
-        let upto = (offset as usize).min(map.len()) / Self::STEP * Self::STEP;
-        if upto > self.released {
-            // SAFETY: the map is a read-only, file-backed mapping. MADV_DONTNEED
-            // only drops the pages from this process; touching them again (a
-            // held simple packet block) reads them back from the file.
-            let _ = unsafe {
-                map.unchecked_advise_range(
-                    memmap2::UncheckedAdvice::DontNeed,
-                    self.released,
-                    upto - self.released,
-                )
-            };
-            self.released = upto;
-        }
-    }
+    let mut file = File::open(path).map_err(|source| CaptureError::Open {
+        path: path.to_owned(),
+        source,
+    })?;
+    read_capture_stream(path, &mut file, options, consumer, progress)
 }
 
 /// Like [`read_capture`], on a capture already in memory; `path` only names it
@@ -225,47 +193,6 @@ fn describe_head(data: &[u8]) -> String {
             format!("starts with {}", hex.join(" "))
         }
     }
-}
-
-/// The bytes of a capture file: mapped, or read when it cannot be mapped.
-enum Data {
-    Mapped(memmap2::Mmap),
-    Read(Vec<u8>),
-}
-
-impl std::ops::Deref for Data {
-    type Target = [u8];
-    fn deref(&self) -> &[u8] {
-        match self {
-            Data::Mapped(m) => m,
-            Data::Read(v) => v,
-        }
-    }
-}
-
-fn load(path: &Path) -> Result<Data, CaptureError> {
-    let read_err = |source| CaptureError::Read {
-        path: path.to_owned(),
-        source,
-    };
-    let mut file = File::open(path).map_err(|source| CaptureError::Open {
-        path: path.to_owned(),
-        source,
-    })?;
-    let meta = file.metadata().map_err(read_err)?;
-    if meta.is_file() && meta.len() > 0 {
-        // SAFETY: the map is read-only and private to this call; as with every
-        // memory-mapped reader, the file must not be truncated by another process
-        // while it is being read.
-        if let Ok(map) = unsafe { memmap2::Mmap::map(&file) } {
-            #[cfg(unix)]
-            let _ = map.advise(memmap2::Advice::Sequential);
-            return Ok(Data::Mapped(map));
-        }
-    }
-    let mut buf = Vec::new();
-    file.read_to_end(&mut buf).map_err(read_err)?;
-    Ok(Data::Read(buf))
 }
 
 /// Warnings kept (and logged) per file; later ones are only counted.

@@ -30,34 +30,33 @@ pub fn read_capture_stream<C: FlowConsumer + ?Sized>(
         path: path.to_owned(),
         source,
     };
-    let mut scratch = vec![0u8; STREAM_CHUNK];
-    let mut buf: Vec<u8> = Vec::with_capacity(STREAM_CHUNK * 2);
+    let mut buf = Window::new();
     let mut eof = false;
-    while buf.len() < 4 && !eof {
-        eof = fill(input, &mut scratch, &mut buf).map_err(read_err)?;
+    while buf.data().len() < 4 && !eof {
+        eof = buf.fill(input).map_err(read_err)?;
     }
-    let Some(format) = sniff_format(&buf) else {
+    let Some(format) = sniff_format(buf.data()) else {
         return Err(CaptureError::NotACapture {
             path: path.to_owned(),
-            detail: describe_head(&buf),
+            detail: describe_head(buf.data()),
         });
     };
     let mut reader = Reader::new(path, options, consumer, progress);
     let mut file = FormatReader::new(format);
     loop {
-        let fed = file.feed(&mut reader, &buf, eof)?;
-        buf.drain(..fed.consumed);
+        let fed = file.feed(&mut reader, buf.data(), eof)?;
+        buf.consume(fed.consumed);
         reader.base += fed.consumed as u64;
         if fed.done || eof {
             break;
         }
-        if buf.len() > MAX_STREAM_RECORD {
+        if buf.data().len() > MAX_STREAM_RECORD {
             reader.corrupt(0, "record longer than the largest a stream may hold");
             break;
         }
         // Packets decoded so far reach the consumer before the reader waits.
         reader.emitter.flush();
-        eof = fill(input, &mut scratch, &mut buf).map_err(read_err)?;
+        eof = buf.fill(input).map_err(read_err)?;
     }
     file.finish(&mut reader);
     let consumed = reader.base;
@@ -69,21 +68,59 @@ pub fn read_capture_stream<C: FlowConsumer + ?Sized>(
 /// record with its data): far above any real snapshot length (256 KiB).
 pub const MAX_STREAM_RECORD: usize = 64 << 20;
 
-/// Bytes asked of a stream at a time.
+/// Bytes asked of a stream at a time (at least).
 const STREAM_CHUNK: usize = 256 << 10;
 
-/// Reads once from `input` (what is available, up to [`STREAM_CHUNK`]
-/// bytes) and appends it to `buf`; `true` at the end of the stream.
-fn fill(input: &mut dyn Read, scratch: &mut [u8], buf: &mut Vec<u8>) -> io::Result<bool> {
-    let n = loop {
-        match input.read(scratch) {
-            Ok(n) => break n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
+/// The bytes read but not yet consumed, in one buffer that is reused: reads
+/// land in it directly, and only the unfinished record at its end is moved
+/// back to the front when room runs out. Small enough (twice
+/// [`STREAM_CHUNK`] unless a record is larger) to stay in the CPU's cache
+/// while its packets are decoded.
+struct Window {
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+}
+
+impl Window {
+    fn new() -> Window {
+        Window {
+            buf: vec![0; 2 * STREAM_CHUNK],
+            start: 0,
+            end: 0,
         }
-    };
-    buf.extend_from_slice(&scratch[..n]);
-    Ok(n == 0)
+    }
+
+    fn data(&self) -> &[u8] {
+        &self.buf[self.start..self.end]
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.start += n;
+        debug_assert!(self.start <= self.end);
+    }
+
+    /// Reads once from `input` (what is available, up to the free room, at
+    /// least [`STREAM_CHUNK`] bytes); `true` at the end of the stream.
+    fn fill(&mut self, input: &mut dyn Read) -> io::Result<bool> {
+        if self.buf.len() - self.end < STREAM_CHUNK {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+            if self.buf.len() - self.end < STREAM_CHUNK {
+                self.buf.resize(self.end + STREAM_CHUNK, 0);
+            }
+        }
+        let n = loop {
+            match input.read(&mut self.buf[self.end..]) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        };
+        self.end += n;
+        Ok(n == 0)
+    }
 }
 
 /// What one call of a format's reader did.
