@@ -202,6 +202,7 @@ impl Closed {
     /// reaching into the flows, which sit at random places by then; the heads
     /// are radix-sorted (`radsort`: a comparison sort of a window's flows took
     /// about 10 % of a conversion's CPU time).
+    ///
     /// The head packs into 64 bits (end as seconds after the earliest end,
     /// interface, start offset) unless a hand-over spans 2^24 seconds or
     /// interfaces or more; then every head and source is 0 and the full key is
@@ -301,8 +302,9 @@ struct Ordered {
     position: u32,
 }
 
-/// Flows are expanded this many places ahead of their turn is loaded: they
-/// are read in file order, at random places of the hand-over.
+/// While a flow is expanded into its record, the flow this many places
+/// further in file order is loaded into the cache: flows are read in file
+/// order, which is a random order of their places in the hand-over.
 const LOAD_AHEAD: usize = 8;
 
 /// The iterator of [`Closed::into_released`]: merges the sorted flows and
