@@ -3,9 +3,9 @@
 //! zstd-compressed files (`.pcap.gz`, `.pcapng.zst`, recordings), and folders
 //! (their capture files, in name order).
 //!
-//! Plain files are memory-mapped by the readers. Standard input and
-//! compressed files are read as streams and decompressed on the fly: packets
-//! are converted as they arrive, so an endless pipe is converted while it
+//! Every input is read as a stream through one small reused buffer;
+//! compressed files are decompressed on the fly: packets are converted as
+//! they arrive, so an endless pipe is converted while it
 //! runs and nothing is copied to disk.
 
 use std::fs::{self, File};

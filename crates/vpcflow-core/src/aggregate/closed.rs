@@ -209,48 +209,39 @@ impl Closed {
     /// compared instead. The source is its top 64 bits (all of an IPv4
     /// address).
     fn file_order(&self, flows: &[ClosedFlow]) -> Vec<Ordered> {
-        let head = |f: &ClosedFlow| {
-            sort_head(
-                f.window + u64::from(f.counters.last),
-                f.key.interface(),
-                f.window + u64::from(f.counters.first),
-                f.window,
-            )
-        };
         let end = |f: &ClosedFlow| f.window + u64::from(f.counters.last);
         let earliest = flows.iter().map(end).min().unwrap_or(0);
         let latest = flows.iter().map(end).max().unwrap_or(0);
         let most_interface = flows.iter().map(|f| f.key.interface().0).max().unwrap_or(0);
         let packs = latest - earliest < 1 << 24 && most_interface < 1 << 24;
-        let packed = |f: &ClosedFlow| {
-            if packs {
-                ((end(f) - earliest) << 40)
-                    | (u64::from(f.key.interface().0) << 16)
-                    | u64::from(f.counters.first)
-            } else {
-                0
-            }
-        };
         debug_assert!(flows.len() <= u32::MAX as usize);
         let mut order: Vec<Ordered> = flows
             .iter()
             .enumerate()
-            .map(|(i, f)| Ordered {
-                head: packed(f),
-                source: if packs {
-                    (f.key.addr_bits().0 >> 64) as u64
+            .map(|(i, f)| {
+                if packs {
+                    Ordered {
+                        head: ((end(f) - earliest) << 40)
+                            | (u64::from(f.key.interface().0) << 16)
+                            | u64::from(f.counters.first),
+                        source: (f.key.addr_bits().0 >> 64) as u64,
+                        position: i as u32,
+                    }
                 } else {
-                    0
-                },
-                position: i as u32,
+                    Ordered {
+                        head: 0,
+                        source: 0,
+                        position: i as u32,
+                    }
+                }
             })
             .collect();
+        // The full key starts with the head and the source: comparing it
+        // after them keeps the order of the full key alone.
         let by_key = |a: &Ordered, b: &Ordered| {
             (a.head, a.source).cmp(&(b.head, b.source)).then_with(|| {
                 let (fa, fb) = (&flows[a.position as usize], &flows[b.position as usize]);
-                head(fa)
-                    .cmp(&head(fb))
-                    .then_with(|| self.sort_key(fa).cmp(&self.sort_key(fb)))
+                self.sort_key(fa).cmp(&self.sort_key(fb))
             })
         };
         if packs {

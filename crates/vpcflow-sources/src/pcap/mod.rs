@@ -76,7 +76,7 @@ pub enum CaptureError {
         /// The cause.
         source: io::Error,
     },
-    /// The file could not be mapped or read.
+    /// The file could not be read.
     #[error("{}: cannot read capture file: {source}", .path.display())]
     Read {
         /// The file.
@@ -227,7 +227,7 @@ struct Iface {
 struct Reader<'a, C: FlowConsumer + ?Sized> {
     path: &'a Path,
     /// Offset in the file of the data being read (a stream drops what it
-    /// has read; a mapped file is read from 0).
+    /// has read; a capture already in memory is read from 0).
     base: u64,
     options: &'a PcapOptions,
     /// `None` when every packet is taken (the common case costs nothing).
