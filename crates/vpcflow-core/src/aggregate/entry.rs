@@ -266,16 +266,6 @@ pub(super) struct Counters {
 }
 
 impl Counters {
-    /// No packet yet.
-    #[cfg(test)]
-    pub const ZERO: Counters = Counters {
-        packets: 0,
-        bytes: 0,
-        first: 0,
-        last: 0,
-        tcp_flags: TcpFlags::NONE,
-    };
-
     #[inline(always)]
     pub fn new(u: &FlowUpdate, first: u16, last: u16) -> Counters {
         Counters {

@@ -265,7 +265,7 @@ impl Aggregator {
         put_u32(out, self.windows.len() as u32);
         for (&start, table) in &mut self.windows {
             put_u64(out, start);
-            put_interfaces(out, table.active.iter());
+            put_interfaces(out, table.active().iter());
             put_interfaces(out, table.lost.iter());
             put_u32(out, table.tunnelled.len() as u32);
             for (t, c) in &table.tunnelled {
@@ -333,7 +333,7 @@ impl Aggregator {
             let active: BTreeSet<InterfaceIndex> = r.interfaces()?.into_iter().collect();
             let lost: BTreeSet<InterfaceIndex> = r.interfaces()?.into_iter().collect();
             let table = self.windows.entry(start).or_default();
-            table.active = active;
+            table.set_active(active);
             table.lost = lost;
             table.tunnelled.clear();
             let tunnelled = r.count(ENTRY_LEN + 10, "tunnelled flows")?;
@@ -351,7 +351,7 @@ impl Aggregator {
             for _ in 0..flows {
                 let key = r.key()?;
                 let c = r.counters()?;
-                table.flows.upsert(hasher.hash_one(key), key, c);
+                table.flows.upsert(hasher.hash_one(key), start, key, c);
             }
         }
         if !r.is_empty() {

@@ -26,6 +26,7 @@ use std::sync::Arc;
 pub use closed::{Closed, Released};
 use closed::{ClosedFlow, IdleRun};
 use entry::{Counters, TableKey, TunnelKey};
+use flow_table::FlowTable;
 pub use journal::{Reader, StateDecodeError};
 pub use stats::AggregatorStats;
 use table::WindowTable;
@@ -167,29 +168,47 @@ impl Aggregator {
         self.observe_keyed(update, key, hash);
     }
 
-    /// Adds observations in order, loading the table slot of each a few
-    /// observations ahead so that the cache misses of a large table overlap.
+    /// Adds observations in order, loading what each needs of the table a
+    /// few observations ahead so that the cache misses of a large table
+    /// overlap: the index slot of the observation `2 * AHEAD` ahead, then the
+    /// flow of the one `AHEAD` ahead (whose slot has arrived by then).
     pub fn observe_batch(&mut self, updates: &[FlowUpdate]) {
-        const AHEAD: usize = 6;
-        const CHUNK: usize = 64;
-        let mut keys = [(TableKey::ZERO, 0u64); CHUNK];
-        for chunk in updates.chunks(CHUNK) {
-            for (slot, u) in keys.iter_mut().zip(chunk) {
-                let key = TableKey::new(u.interface, &u.key, u.action, u.direction);
-                *slot = (key, self.hasher.hash_one(key));
+        const AHEAD: usize = 4;
+        const RING: usize = 16;
+        const _: () = assert!(2 * AHEAD < RING && RING.is_power_of_two());
+        let mut ring = [(TableKey::ZERO, 0u64, 0u64); RING];
+        let n = updates.len();
+        for (i, u) in updates.iter().enumerate().take(2 * AHEAD) {
+            ring[i] = self.keyed(u);
+            self.prefetch(ring[i], FlowTable::prefetch);
+        }
+        for (i, u) in updates.iter().enumerate() {
+            if let Some(later) = updates.get(i + 2 * AHEAD) {
+                let at = (i + 2 * AHEAD) % RING;
+                ring[at] = self.keyed(later);
+                self.prefetch(ring[at], FlowTable::prefetch);
             }
-            for (i, u) in chunk.iter().enumerate() {
-                if let Some(ahead) = chunk.get(i + AHEAD) {
-                    let window = self
-                        .config
-                        .interval
-                        .window_start(ahead.last / NANOS_PER_SEC);
-                    if let Some(table) = self.windows.get(&window) {
-                        table.flows.prefetch(keys[i + AHEAD].1);
-                    }
-                }
-                self.observe_keyed(u, keys[i].0, keys[i].1);
+            if i + AHEAD < n {
+                self.prefetch(ring[(i + AHEAD) % RING], FlowTable::prefetch_flow);
             }
+            let (key, hash, _) = ring[i % RING];
+            self.observe_keyed(u, key, hash);
+        }
+    }
+
+    /// The table key of `u`, its hash and its window.
+    #[inline(always)]
+    fn keyed(&self, u: &FlowUpdate) -> (TableKey, u64, u64) {
+        let key = TableKey::new(u.interface, &u.key, u.action, u.direction);
+        let window = self.config.interval.window_start(u.last / NANOS_PER_SEC);
+        (key, self.hasher.hash_one(key), window)
+    }
+
+    /// Runs one prefetch stage for a keyed observation, if its window is open.
+    #[inline(always)]
+    fn prefetch(&self, (_, hash, window): (TableKey, u64, u64), stage: impl Fn(&FlowTable, u64)) {
+        if let Some(table) = self.windows.get(&window) {
+            stage(&table.flows, hash);
         }
     }
 
@@ -208,6 +227,7 @@ impl Aggregator {
             _ => None,
         };
         let expected = self.flows_in_last_window;
+        let full = self.open_flows >= self.config.max_open_flows;
         let table = self
             .windows
             .entry(window)
@@ -220,33 +240,25 @@ impl Aggregator {
             counters.add(update, first, last);
             return;
         }
-        if self.open_flows >= self.config.max_open_flows {
-            match self.config.overflow {
-                OverflowPolicy::Flush => {
-                    self.stats.overflow_flushes += 1;
-                    self.flush_open_flows();
-                }
-                OverflowPolicy::Skip => {
-                    self.stats.overflow_dropped_updates += 1;
-                    self.windows
-                        .entry(window)
-                        .or_default()
-                        .lost
-                        .insert(update.interface);
-                    return;
-                }
+        let counters = Counters::new(update, first, last);
+        if !full {
+            table.insert(window, hash, key, tunnel, update.interface, counters);
+            self.open_flows += 1;
+            return;
+        }
+        match self.config.overflow {
+            OverflowPolicy::Flush => {
+                self.stats.overflow_flushes += 1;
+                self.flush_open_flows();
+                let table = self.windows.entry(window).or_default();
+                table.insert(window, hash, key, tunnel, update.interface, counters);
+                self.open_flows += 1;
+            }
+            OverflowPolicy::Skip => {
+                self.stats.overflow_dropped_updates += 1;
+                table.lost.insert(update.interface);
             }
         }
-        let table = self.windows.entry(window).or_default();
-        table.active.insert(update.interface);
-        let counters = Counters::new(update, first, last);
-        match tunnel {
-            None => table.flows.insert_new(hash, key, counters),
-            Some(t) => {
-                table.tunnelled.insert(t, counters);
-            }
-        };
-        self.open_flows += 1;
     }
 
     /// Records input lost by a source: the window of `loss.at` becomes SKIPDATA for
@@ -397,7 +409,7 @@ impl Aggregator {
         }
         if first_close && self.config.emit_nodata {
             for &interface in &self.known_interfaces {
-                if !table.active.contains(&interface) && !table.lost.contains(&interface) {
+                if !table.active().contains(&interface) && !table.lost.contains(&interface) {
                     self.stats.nodata_records += 1;
                     self.closed
                         .status
@@ -417,15 +429,14 @@ impl Aggregator {
         self.open_flows -= flows;
         self.stats.ok_records += flows as u64;
         let closed = &mut self.closed;
-        closed.flows.reserve(flows);
-        table.flows.drain(|key, counters| {
-            closed.flows.push(ClosedFlow {
-                window,
-                key,
-                counters,
-                inner: 0,
-            })
-        });
+        // The table's flows are handed over as they are; when flows wait
+        // already, the fewer are copied (the order does not matter: they are
+        // sorted when written).
+        let mut drained = table.flows.drain();
+        if drained.len() > closed.flows.len() {
+            std::mem::swap(&mut drained, &mut closed.flows);
+        }
+        closed.flows.append(&mut drained);
         for (t, counters) in tunnelled {
             closed.inner.push(t.inner);
             closed.flows.push(ClosedFlow {
