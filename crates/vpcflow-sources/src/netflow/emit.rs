@@ -7,11 +7,11 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use vpcflow_core::flow::FlowDirection;
 use vpcflow_core::flow::NANOS_PER_SEC;
 use vpcflow_core::tcp_flags::TcpFlags;
-use vpcflow_core::{Action, FlowConsumer, FlowKey, FlowUpdate};
+use vpcflow_core::{Action, FlowConsumer, FlowKey, FlowUpdate, InterfaceIndex};
 
-use super::fields::{FlowFields, Time};
+use super::fields::{Counts, FlowFields, Time};
 use super::templates::{Clock, Scope};
-use super::{Decoder, Sampling, BATCH};
+use super::{Decoder, DomainInfo, Sampling, BATCH};
 
 /// Cumulative counters per flow, for records that give totals only.
 #[derive(Debug, Default)]
@@ -120,112 +120,147 @@ impl Decoder {
         } else {
             Action::Accept
         };
-        let resolve = |t: Time| -> Option<u64> {
-            match t {
-                Time::None => None,
-                Time::Absolute(ns) => Some(ns),
-                Time::Uptime(ms) => match clock.uptime_ms {
-                    Some(now) => Some(
-                        clock
-                            .export_ns
-                            .saturating_sub(u64::from(now.wrapping_sub(ms)) * 1_000_000),
-                    ),
-                    None => info
-                        .system_init_ms
-                        .map(|init| (init + u64::from(ms)) * 1_000_000),
-                },
-                Time::BeforeExport(us) => {
-                    Some(clock.export_ns.saturating_sub(u64::from(us) * 1_000))
-                }
+        let record = Record {
+            exporter,
+            scope,
+            ifindex,
+            interface,
+            action,
+            rate,
+            clock,
+            info,
+            fallback: &f.forward,
+        };
+        self.emit_direction(&record, key, &f.forward, direction, out);
+        if f.reverse.present() {
+            let reverse = FlowKey {
+                src: dst,
+                dst: src,
+                src_port: dst_port,
+                dst_port: src_port,
+                protocol: f.protocol,
+            };
+            // The reverse packets cross the same interface the other way.
+            let direction = direction.map(|d| match d {
+                FlowDirection::Ingress => FlowDirection::Egress,
+                FlowDirection::Egress => FlowDirection::Ingress,
+            });
+            self.emit_direction(&record, reverse, &f.reverse, direction, out);
+        }
+    }
+
+    /// Queues the update of one direction of a record (both of a biflow are
+    /// made one after the other, without building them first).
+    #[inline(always)]
+    fn emit_direction(
+        &mut self,
+        r: &Record<'_>,
+        key: FlowKey,
+        counts: &Counts,
+        direction: Option<FlowDirection>,
+        out: &mut dyn FlowConsumer,
+    ) {
+        let (packets, bytes) = match (counts.packets, counts.bytes) {
+            (None, None) => {
+                let (Some(p), Some(b)) = (counts.total_packets, counts.total_bytes) else {
+                    self.stats.records_without_counts += 1;
+                    return;
+                };
+                self.totals.delta((r.scope, r.ifindex, key), p, b)
+            }
+            (p, b) => (p.unwrap_or(0), b.unwrap_or(0)),
+        };
+        if packets == 0 && bytes == 0 {
+            self.stats.records_without_counts += 1;
+            return;
+        }
+        let start = r
+            .resolve(counts.start)
+            .or_else(|| r.resolve(r.fallback.start));
+        let end = r.resolve(counts.end).or_else(|| r.resolve(r.fallback.end));
+        let (first, last) = match (start, end) {
+            (Some(s), Some(e)) => (s.min(e), e.max(s)),
+            (Some(t), None) | (None, Some(t)) => (t, t),
+            (None, None) => {
+                self.stats.records_without_time += 1;
+                (r.clock.export_ns, r.clock.export_ns)
             }
         };
-        let forward = f.forward;
-        let mut directions = [
-            (key, forward, forward, direction),
-            (key, forward, forward, direction),
-        ];
-        let mut n = 1;
-        if f.reverse.present() {
-            directions[1] = (
-                FlowKey {
-                    src: dst,
-                    dst: src,
-                    src_port: dst_port,
-                    dst_port: src_port,
-                    protocol: f.protocol,
-                },
-                f.reverse,
-                forward,
-                // The reverse packets cross the same interface the other way.
-                direction.map(|d| match d {
-                    FlowDirection::Ingress => FlowDirection::Egress,
-                    FlowDirection::Egress => FlowDirection::Ingress,
-                }),
+        if last - first > self.options.interval_secs * NANOS_PER_SEC
+            && self.warned_long.insert(r.exporter)
+        {
+            tracing::warn!(
+                exporter = %r.exporter,
+                seconds = (last - first) / NANOS_PER_SEC,
+                interval = self.options.interval_secs,
+                "the exporter's flow records last longer than the aggregation interval: each is counted in the window of its end; set its active timeout below the interval"
             );
-            n = 2;
         }
-        for &(key, counts, fallback, direction) in &directions[..n] {
-            let (packets, bytes) = match (counts.packets, counts.bytes) {
-                (None, None) => {
-                    let (Some(p), Some(b)) = (counts.total_packets, counts.total_bytes) else {
-                        self.stats.records_without_counts += 1;
-                        continue;
-                    };
-                    self.totals.delta((scope, ifindex, key), p, b)
-                }
-                (p, b) => (p.unwrap_or(0), b.unwrap_or(0)),
-            };
-            if packets == 0 && bytes == 0 {
-                self.stats.records_without_counts += 1;
-                continue;
-            }
-            let start = resolve(counts.start).or_else(|| resolve(fallback.start));
-            let end = resolve(counts.end).or_else(|| resolve(fallback.end));
-            let (first, last) = match (start, end) {
-                (Some(s), Some(e)) => (s.min(e), e.max(s)),
-                (Some(t), None) | (None, Some(t)) => (t, t),
-                (None, None) => {
-                    self.stats.records_without_time += 1;
-                    (clock.export_ns, clock.export_ns)
-                }
-            };
-            if last - first > self.options.interval_secs * NANOS_PER_SEC
-                && self.warned_long.insert(exporter)
-            {
-                tracing::warn!(
-                    %exporter,
-                    seconds = (last - first) / NANOS_PER_SEC,
-                    interval = self.options.interval_secs,
-                    "the exporter's flow records last longer than the aggregation interval: each is counted in the window of its end; set its active timeout below the interval"
-                );
-            }
-            if rate > 1 {
-                self.stats.sampled_records += 1;
-            }
-            let tcp_flags = if f.protocol == TCP {
-                TcpFlags(counts.tcp_flags & 0x07)
-            } else {
-                TcpFlags::NONE
-            };
-            let update = FlowUpdate {
-                interface,
-                key,
-                packet_addrs: None,
-                packets: packets.saturating_mul(rate),
-                bytes: bytes.saturating_mul(rate),
-                first,
-                last,
-                tcp_flags,
-                action,
-                direction,
-            };
-            self.stats.updates += 1;
-            self.stats.packets = self.stats.packets.saturating_add(update.packets);
-            self.stats.bytes = self.stats.bytes.saturating_add(update.bytes);
-            self.batch.push(update);
-            if self.batch.len() == BATCH {
-                self.flush(out);
-            }
+        if r.rate > 1 {
+            self.stats.sampled_records += 1;
+        }
+        let tcp_flags = if key.protocol == TCP {
+            TcpFlags(counts.tcp_flags & 0x07)
+        } else {
+            TcpFlags::NONE
+        };
+        let update = FlowUpdate {
+            interface: r.interface,
+            key,
+            packet_addrs: None,
+            packets: packets.saturating_mul(r.rate),
+            bytes: bytes.saturating_mul(r.rate),
+            first,
+            last,
+            tcp_flags,
+            action: r.action,
+            direction,
+        };
+        self.stats.updates += 1;
+        self.stats.packets = self.stats.packets.saturating_add(update.packets);
+        self.stats.bytes = self.stats.bytes.saturating_add(update.bytes);
+        self.batch.push(update);
+        if self.batch.len() == BATCH {
+            self.flush(out);
+        }
+    }
+}
+
+/// What the directions of one record share.
+struct Record<'a> {
+    exporter: IpAddr,
+    scope: Option<Scope>,
+    ifindex: u32,
+    interface: InterfaceIndex,
+    action: Action,
+    rate: u64,
+    clock: &'a Clock,
+    info: DomainInfo,
+    /// The forward counts, whose times stand in for missing reverse ones.
+    fallback: &'a Counts,
+}
+
+impl Record<'_> {
+    /// A time of the record in Unix nanoseconds, by the header's clock (or
+    /// the domain's `systemInitTimeMilliseconds`).
+    #[inline(always)]
+    fn resolve(&self, t: Time) -> Option<u64> {
+        let clock = self.clock;
+        match t {
+            Time::None => None,
+            Time::Absolute(ns) => Some(ns),
+            Time::Uptime(ms) => match clock.uptime_ms {
+                Some(now) => Some(
+                    clock
+                        .export_ns
+                        .saturating_sub(u64::from(now.wrapping_sub(ms)) * 1_000_000),
+                ),
+                None => self
+                    .info
+                    .system_init_ms
+                    .map(|init| (init + u64::from(ms)) * 1_000_000),
+            },
+            Time::BeforeExport(us) => Some(clock.export_ns.saturating_sub(u64::from(us) * 1_000)),
         }
     }
 }

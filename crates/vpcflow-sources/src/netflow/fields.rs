@@ -270,10 +270,16 @@ impl FlowFields {
 /// An unsigned integer of 1 to 8 bytes (IPFIX reduced-size encoding).
 #[inline]
 pub fn uint(v: &[u8]) -> Option<u64> {
-    if v.is_empty() || v.len() > 8 {
-        return None;
+    // The usual lengths first, each a single load.
+    match *v {
+        [a] => Some(u64::from(a)),
+        [a, b] => Some(u64::from(u16::from_be_bytes([a, b]))),
+        [a, b, c, d] => Some(u64::from(u32::from_be_bytes([a, b, c, d]))),
+        [a, b, c, d, e, f, g, h] => Some(u64::from_be_bytes([a, b, c, d, e, f, g, h])),
+        [] => None,
+        _ if v.len() > 8 => None,
+        _ => Some(v.iter().fold(0u64, |n, &b| (n << 8) | u64::from(b))),
     }
-    Some(v.iter().fold(0u64, |n, &b| (n << 8) | u64::from(b)))
 }
 
 /// An address field's value after `v`: templates that carry both IPv4 and
@@ -323,4 +329,22 @@ fn ntp(v: &[u8]) -> Time {
         return Time::None;
     };
     Time::Absolute(unix * 1_000_000_000 + ((frac * 1_000_000_000) >> 32))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uint_reads_every_length_from_one_to_eight_bytes_big_endian() {
+        let bytes = [0x81, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09];
+        for len in 1..=8 {
+            let expected = bytes[..len]
+                .iter()
+                .fold(0u64, |n, &b| n * 256 + u64::from(b));
+            assert_eq!(uint(&bytes[..len]), Some(expected), "{len} bytes");
+        }
+        assert_eq!(uint(&[]), None);
+        assert_eq!(uint(&bytes), None, "9 bytes");
+    }
 }
