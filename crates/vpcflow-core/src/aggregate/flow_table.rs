@@ -313,11 +313,10 @@ impl FlowTable {
     }
 
     /// Takes every flow, in the order they were added, and leaves the table
-    /// empty.
+    /// empty, without memory (a closed window's table is dropped next; one
+    /// flushed early grows again).
     pub fn drain(&mut self) -> Vec<ClosedFlow> {
-        let capacity = self.index.len();
         self.index = Vec::new();
-        self.index = empty_slots(capacity);
         let flows = std::mem::take(&mut self.flows);
         self.all_taken();
         flows
