@@ -12,9 +12,23 @@ dpkg-deb --contents "$deb" | awk '{print $6}'
 depends="$(dpkg-deb --field "$deb" Depends)"
 case "$depends" in *libpcap*) ;; *) fail "Depends lacks libpcap: $depends" ;; esac
 
+# A /var/lib/vpcflow left by vpcflow run as root before (the test suite, a run
+# by hand) is not the package's: it is set aside for these checks and put back
+# at the end.
+aside=""
+if [ -e /var/lib/vpcflow ] && ! dpkg -s vpcflow >/dev/null 2>&1; then
+    aside="$(mktemp -d /var/lib/vpcflow-aside.XXXXXX)"
+    mv /var/lib/vpcflow "$aside/vpcflow"
+fi
+restore() {
+    [ -n "$aside" ] || return 0
+    rm -rf /var/lib/vpcflow
+    mv "$aside/vpcflow" /var/lib/vpcflow && rmdir "$aside"
+}
+
 echo "== install"
 DEBIAN_FRONTEND=noninteractive apt-get install -y "$deb" >/dev/null
-trap 'DEBIAN_FRONTEND=noninteractive apt-get purge -y vpcflow >/dev/null 2>&1 || true' EXIT
+trap 'DEBIAN_FRONTEND=noninteractive apt-get purge -y vpcflow >/dev/null 2>&1 || true; restore' EXIT
 
 [ "$(command -v vpcflow)" = /usr/bin/vpcflow ] || fail "vpcflow is not /usr/bin/vpcflow"
 vpcflow --version
@@ -48,7 +62,7 @@ runuser -u vpcflow -- /usr/bin/vpcflow check --config-only --config /etc/vpcflow
 
 echo "== remove and purge: the data folder stays"
 DEBIAN_FRONTEND=noninteractive apt-get purge -y vpcflow >/dev/null
-trap - EXIT
+trap restore EXIT
 [ ! -e /usr/bin/vpcflow ] || fail "/usr/bin/vpcflow left after purge"
 [ ! -e /etc/vpcflow/vpcflow.toml ] || fail "conffile left after purge"
 [ -d /var/lib/vpcflow ] || fail "/var/lib/vpcflow was removed"
