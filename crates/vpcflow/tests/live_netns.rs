@@ -341,6 +341,8 @@ fn a_secondary_address_is_reported_as_the_interfaces_primary() {
         )
         .table("output")
         .set("out", dir.path().join("out"))
+        .table("state")
+        .set("dir", dir.path().join("state"))
         .table("capture")
         .set("idle_delay", 5)
         .array_entry("capture.interface")
