@@ -158,14 +158,8 @@ impl Aggregator {
     /// time is clamped to that window.
     #[inline]
     pub fn observe(&mut self, update: &FlowUpdate) {
-        let key = TableKey::new(
-            update.interface,
-            &update.key,
-            update.action,
-            update.direction,
-        );
-        let hash = self.hasher.hash_one(key);
-        self.observe_keyed(update, key, hash);
+        let keyed = self.keyed(update);
+        self.observe_keyed(update, keyed);
     }
 
     /// Adds observations in order, loading what each needs of the table a
@@ -177,22 +171,25 @@ impl Aggregator {
         const RING: usize = 16;
         const _: () = assert!(2 * AHEAD < RING && RING.is_power_of_two());
         let mut ring = [(TableKey::ZERO, 0u64, 0u64); RING];
-        let n = updates.len();
-        for (i, u) in updates.iter().enumerate().take(2 * AHEAD) {
-            ring[i] = self.keyed(u);
-            self.prefetch(ring[i], FlowTable::prefetch);
+        for j in 0..2 * AHEAD {
+            self.start_ahead(updates, j, &mut ring[j % RING]);
         }
         for (i, u) in updates.iter().enumerate() {
-            if let Some(later) = updates.get(i + 2 * AHEAD) {
-                let at = (i + 2 * AHEAD) % RING;
-                ring[at] = self.keyed(later);
-                self.prefetch(ring[at], FlowTable::prefetch);
-            }
-            if i + AHEAD < n {
+            self.start_ahead(updates, i + 2 * AHEAD, &mut ring[(i + 2 * AHEAD) % RING]);
+            if i + AHEAD < updates.len() {
                 self.prefetch(ring[(i + AHEAD) % RING], FlowTable::prefetch_flow);
             }
-            let (key, hash, _) = ring[i % RING];
-            self.observe_keyed(u, key, hash);
+            self.observe_keyed(u, ring[i % RING]);
+        }
+    }
+
+    /// Keys observation `j` of `updates` (if any) into `slot` and starts
+    /// loading its index slot.
+    #[inline(always)]
+    fn start_ahead(&self, updates: &[FlowUpdate], j: usize, slot: &mut (TableKey, u64, u64)) {
+        if let Some(u) = updates.get(j) {
+            *slot = self.keyed(u);
+            self.prefetch(*slot, FlowTable::prefetch);
         }
     }
 
@@ -213,9 +210,8 @@ impl Aggregator {
     }
 
     #[inline(always)]
-    fn observe_keyed(&mut self, update: &FlowUpdate, key: TableKey, hash: u64) {
+    fn observe_keyed(&mut self, update: &FlowUpdate, (key, hash, window): (TableKey, u64, u64)) {
         let last_secs = update.last / NANOS_PER_SEC;
-        let window = self.config.interval.window_start(last_secs);
         self.advance(last_secs, window);
         if self.next_unclosed.is_some_and(|n| window < n) {
             self.stats.late_updates += 1;
