@@ -47,11 +47,13 @@ const UDP: u8 = 17;
 const SCTP: u8 = 132;
 
 impl Decoder {
-    /// Turns the fields of one flow record into updates (queued in the batch).
+    /// Turns the fields of one flow record into updates (queued in the batch);
+    /// `info` is what the options data of its domain said.
     pub(super) fn emit(
         &mut self,
         exporter: IpAddr,
         scope: Option<Scope>,
+        info: DomainInfo,
         clock: &Clock,
         f: &FlowFields,
         out: &mut dyn FlowConsumer,
@@ -94,10 +96,6 @@ impl Decoder {
         let Some(interface) = self.interface(exporter, ifindex, out) else {
             return;
         };
-        let info = scope
-            .and_then(|s| self.domains.get(&s))
-            .copied()
-            .unwrap_or_default();
         let rate = match self.options.sampling {
             Sampling::Raw => 1,
             Sampling::Scale => f.sampling_rate().or(info.sampling).unwrap_or(1).max(1),

@@ -125,6 +125,130 @@ impl Counts {
     }
 }
 
+/// What a template field means to vpcflow: decided once, when the template
+/// is defined, so that reading a record does not look at element ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    /// `octetDeltaCount`.
+    Bytes,
+    /// `packetDeltaCount`.
+    Packets,
+    /// `postOctetDeltaCount`: bytes when no `octetDeltaCount` came first.
+    PostBytes,
+    /// `postPacketDeltaCount`.
+    PostPackets,
+    /// `octetTotalCount`.
+    TotalBytes,
+    /// `packetTotalCount`.
+    TotalPackets,
+    /// `tcpControlBits`.
+    TcpFlags,
+    /// `flowStartSysUpTime`.
+    StartUptime,
+    /// `flowEndSysUpTime`.
+    EndUptime,
+    /// `flowStartSeconds`.
+    StartSeconds,
+    /// `flowEndSeconds`.
+    EndSeconds,
+    /// `flowStartMilliseconds`.
+    StartMillis,
+    /// `flowEndMilliseconds`.
+    EndMillis,
+    /// `flowStartMicroseconds` or `flowStartNanoseconds`.
+    StartNtp,
+    /// `flowEndMicroseconds` or `flowEndNanoseconds`.
+    EndNtp,
+    /// `flowStartDeltaMicroseconds`.
+    StartBeforeExport,
+    /// `flowEndDeltaMicroseconds`.
+    EndBeforeExport,
+    /// `protocolIdentifier`.
+    Protocol,
+    /// `sourceTransportPort`.
+    SrcPort,
+    /// `destinationTransportPort`.
+    DstPort,
+    /// `sourceIPv4Address` or `sourceIPv6Address`.
+    Src,
+    /// `destinationIPv4Address` or `destinationIPv6Address`.
+    Dst,
+    /// `ingressInterface`.
+    Ingress,
+    /// `egressInterface`.
+    Egress,
+    /// `flowDirection`.
+    Direction,
+    /// `forwardingStatus`.
+    ForwardingStatus,
+    /// `samplingInterval` or `samplerRandomInterval`.
+    Sampling,
+    /// `samplingPacketInterval`.
+    PacketInterval,
+    /// `samplingPacketSpace`.
+    PacketSpace,
+    /// `systemInitTimeMilliseconds`.
+    SystemInit,
+}
+
+/// A field vpcflow reads, and whether it is the reverse direction's (RFC
+/// 5103: the counters and times under [`REVERSE_PEN`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Use {
+    /// What it is.
+    pub field: Field,
+    /// A reverse-direction counter or time of a biflow.
+    pub reverse: bool,
+}
+
+impl Use {
+    /// The meaning of information element `id` of enterprise `pen` (0:
+    /// IANA); `None` for the fields vpcflow skips.
+    pub fn of(id: u16, pen: u32) -> Option<Use> {
+        let reverse = match pen {
+            0 => false,
+            REVERSE_PEN => true,
+            _ => return None,
+        };
+        let field = match id {
+            OCTET_DELTA_COUNT => Field::Bytes,
+            PACKET_DELTA_COUNT => Field::Packets,
+            POST_OCTET_DELTA_COUNT => Field::PostBytes,
+            POST_PACKET_DELTA_COUNT => Field::PostPackets,
+            OCTET_TOTAL_COUNT => Field::TotalBytes,
+            PACKET_TOTAL_COUNT => Field::TotalPackets,
+            TCP_CONTROL_BITS => Field::TcpFlags,
+            FLOW_START_SYSUPTIME => Field::StartUptime,
+            FLOW_END_SYSUPTIME => Field::EndUptime,
+            FLOW_START_SECONDS => Field::StartSeconds,
+            FLOW_END_SECONDS => Field::EndSeconds,
+            FLOW_START_MILLISECONDS => Field::StartMillis,
+            FLOW_END_MILLISECONDS => Field::EndMillis,
+            FLOW_START_MICROSECONDS | FLOW_START_NANOSECONDS => Field::StartNtp,
+            FLOW_END_MICROSECONDS | FLOW_END_NANOSECONDS => Field::EndNtp,
+            FLOW_START_DELTA_MICROSECONDS => Field::StartBeforeExport,
+            FLOW_END_DELTA_MICROSECONDS => Field::EndBeforeExport,
+            // Only counters and times have a reverse.
+            _ if reverse => return None,
+            PROTOCOL => Field::Protocol,
+            SRC_PORT => Field::SrcPort,
+            DST_PORT => Field::DstPort,
+            SRC_IPV4 | SRC_IPV6 => Field::Src,
+            DST_IPV4 | DST_IPV6 => Field::Dst,
+            INGRESS_INTERFACE => Field::Ingress,
+            EGRESS_INTERFACE => Field::Egress,
+            FLOW_DIRECTION => Field::Direction,
+            FORWARDING_STATUS => Field::ForwardingStatus,
+            SAMPLING_INTERVAL | SAMPLER_RANDOM_INTERVAL => Field::Sampling,
+            SAMPLING_PACKET_INTERVAL => Field::PacketInterval,
+            SAMPLING_PACKET_SPACE => Field::PacketSpace,
+            SYSTEM_INIT_TIME_MILLISECONDS => Field::SystemInit,
+            _ => return None,
+        };
+        Some(Use { field, reverse })
+    }
+}
+
 /// The fields of one data record that vpcflow uses; every other field is
 /// skipped by its length.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -202,58 +326,67 @@ impl FlowFields {
     /// lengths are ignored.
     #[inline]
     pub fn set(&mut self, id: u16, pen: u32, v: &[u8]) {
-        let counts = match pen {
-            0 => &mut self.forward,
-            REVERSE_PEN => &mut self.reverse,
-            _ => return,
+        if let Some(u) = Use::of(id, pen) {
+            self.apply(u, v);
+        }
+    }
+
+    /// Empties the fields whose value [`FlowFields::apply`] derives from
+    /// the one before (addresses, and delta counters of the `post` kind),
+    /// so that a record read over the previous one with the same template
+    /// reads as if over [`FlowFields::EMPTY`]: every other field of the
+    /// template is written by each record.
+    #[inline(always)]
+    pub fn clear_carried(&mut self) {
+        self.src = None;
+        self.dst = None;
+        for counts in [&mut self.forward, &mut self.reverse] {
+            counts.bytes = None;
+            counts.packets = None;
+        }
+    }
+
+    /// Takes the value `v` of a field whose meaning is `u`.
+    #[inline(always)]
+    pub fn apply(&mut self, u: Use, v: &[u8]) {
+        let counts = if u.reverse {
+            &mut self.reverse
+        } else {
+            &mut self.forward
         };
-        match id {
-            OCTET_DELTA_COUNT => counts.bytes = uint(v),
-            PACKET_DELTA_COUNT => counts.packets = uint(v),
-            POST_OCTET_DELTA_COUNT => {
-                counts.bytes = counts.bytes.or(uint(v));
-            }
-            POST_PACKET_DELTA_COUNT => {
-                counts.packets = counts.packets.or(uint(v));
-            }
-            OCTET_TOTAL_COUNT => counts.total_bytes = uint(v),
-            PACKET_TOTAL_COUNT => counts.total_packets = uint(v),
-            TCP_CONTROL_BITS => counts.tcp_flags = uint(v).unwrap_or(0) as u8,
-            FLOW_START_SYSUPTIME => {
-                counts.start = uint(v).map_or(Time::None, |t| Time::Uptime(t as u32))
-            }
-            FLOW_END_SYSUPTIME => {
-                counts.end = uint(v).map_or(Time::None, |t| Time::Uptime(t as u32))
-            }
-            FLOW_START_SECONDS => counts.start = secs(v),
-            FLOW_END_SECONDS => counts.end = secs(v),
-            FLOW_START_MILLISECONDS => counts.start = millis(v),
-            FLOW_END_MILLISECONDS => counts.end = millis(v),
-            FLOW_START_MICROSECONDS | FLOW_START_NANOSECONDS => counts.start = ntp(v),
-            FLOW_END_MICROSECONDS | FLOW_END_NANOSECONDS => counts.end = ntp(v),
-            FLOW_START_DELTA_MICROSECONDS => {
-                counts.start = uint(v).map_or(Time::None, |t| Time::BeforeExport(t as u32))
-            }
-            FLOW_END_DELTA_MICROSECONDS => {
-                counts.end = uint(v).map_or(Time::None, |t| Time::BeforeExport(t as u32))
-            }
-            _ if pen != 0 => {}
-            PROTOCOL => self.protocol = uint(v).unwrap_or(0) as u8,
-            SRC_PORT => self.src_port = uint(v).unwrap_or(0) as u16,
-            DST_PORT => self.dst_port = uint(v).unwrap_or(0) as u16,
-            SRC_IPV4 | SRC_IPV6 => self.src = address(self.src, v),
-            DST_IPV4 | DST_IPV6 => self.dst = address(self.dst, v),
-            INGRESS_INTERFACE => self.ingress = uint(v).map(|n| n as u32),
-            EGRESS_INTERFACE => self.egress = uint(v).map(|n| n as u32),
-            FLOW_DIRECTION => self.direction = uint(v).map(|n| n as u8),
-            FORWARDING_STATUS => {
+        match u.field {
+            Field::Bytes => counts.bytes = uint(v),
+            Field::Packets => counts.packets = uint(v),
+            Field::PostBytes => counts.bytes = counts.bytes.or(uint(v)),
+            Field::PostPackets => counts.packets = counts.packets.or(uint(v)),
+            Field::TotalBytes => counts.total_bytes = uint(v),
+            Field::TotalPackets => counts.total_packets = uint(v),
+            Field::TcpFlags => counts.tcp_flags = uint(v).unwrap_or(0) as u8,
+            Field::StartUptime => counts.start = uptime(v),
+            Field::EndUptime => counts.end = uptime(v),
+            Field::StartSeconds => counts.start = secs(v),
+            Field::EndSeconds => counts.end = secs(v),
+            Field::StartMillis => counts.start = millis(v),
+            Field::EndMillis => counts.end = millis(v),
+            Field::StartNtp => counts.start = ntp(v),
+            Field::EndNtp => counts.end = ntp(v),
+            Field::StartBeforeExport => counts.start = before_export(v),
+            Field::EndBeforeExport => counts.end = before_export(v),
+            Field::Protocol => self.protocol = uint(v).unwrap_or(0) as u8,
+            Field::SrcPort => self.src_port = uint(v).unwrap_or(0) as u16,
+            Field::DstPort => self.dst_port = uint(v).unwrap_or(0) as u16,
+            Field::Src => self.src = address(self.src, v),
+            Field::Dst => self.dst = address(self.dst, v),
+            Field::Ingress => self.ingress = uint(v).map(|n| n as u32),
+            Field::Egress => self.egress = uint(v).map(|n| n as u32),
+            Field::Direction => self.direction = uint(v).map(|n| n as u8),
+            Field::ForwardingStatus => {
                 self.dropped = v.last().is_some_and(|b| b >> 6 == 2);
             }
-            SAMPLING_INTERVAL | SAMPLER_RANDOM_INTERVAL => self.sampling = uint(v),
-            SAMPLING_PACKET_INTERVAL => self.packet_interval = uint(v),
-            SAMPLING_PACKET_SPACE => self.packet_space = uint(v),
-            SYSTEM_INIT_TIME_MILLISECONDS => self.system_init_ms = uint(v),
-            _ => {}
+            Field::Sampling => self.sampling = uint(v),
+            Field::PacketInterval => self.packet_interval = uint(v),
+            Field::PacketSpace => self.packet_space = uint(v),
+            Field::SystemInit => self.system_init_ms = uint(v),
         }
     }
 
@@ -303,6 +436,14 @@ fn addr(v: &[u8]) -> Option<IpAddr> {
         }
         _ => None,
     }
+}
+
+fn uptime(v: &[u8]) -> Time {
+    uint(v).map_or(Time::None, |t| Time::Uptime(t as u32))
+}
+
+fn before_export(v: &[u8]) -> Time {
+    uint(v).map_or(Time::None, |t| Time::BeforeExport(t as u32))
 }
 
 fn secs(v: &[u8]) -> Time {

@@ -222,6 +222,8 @@ pub struct Decoder {
     // Looked up for every record: a fast hasher (randomly seeded per map).
     domains: foldhash::HashMap<Scope, DomainInfo>,
     interfaces: foldhash::HashMap<(IpAddr, u32), InterfaceIndex>,
+    /// The last interface looked up: most records of a message share one.
+    last_interface: Option<(IpAddr, u32, InterfaceIndex)>,
     /// The interfaces of each exporter, for its losses.
     exporter_interfaces: HashMap<IpAddr, Vec<InterfaceIndex>>,
     /// Last cumulative counts per flow, for `*TotalCount` records.
@@ -242,6 +244,7 @@ impl Decoder {
             sequences: Sequences::default(),
             domains: foldhash::HashMap::default(),
             interfaces: foldhash::HashMap::default(),
+            last_interface: None,
             exporter_interfaces: HashMap::new(),
             totals: emit::Totals::default(),
             warned_long: HashSet::new(),
@@ -364,7 +367,7 @@ impl Decoder {
                 f.sampling = Some(h.sampling);
             }
             self.stats.records += 1;
-            self.emit(exporter, None, &h.clock, &f, out);
+            self.emit(exporter, None, DomainInfo::default(), &h.clock, &f, out);
         }
         Ok(())
     }
@@ -499,9 +502,10 @@ impl Decoder {
             self.stats.options_records += u64::from(n);
             n
         } else {
+            let info = self.domains.get(&scope).copied().unwrap_or_default();
             sets::records(&template, body, at, |f| {
                 self.stats.records += 1;
-                self.emit(exporter, Some(scope), clock, f, out);
+                self.emit(exporter, Some(scope), info, clock, f, out);
             })?
         };
         Ok(Some((n, template.options)))
@@ -585,7 +589,13 @@ impl Decoder {
         ifindex: u32,
         out: &mut dyn FlowConsumer,
     ) -> Option<InterfaceIndex> {
+        if let Some((e, n, i)) = self.last_interface {
+            if n == ifindex && e == exporter {
+                return Some(i);
+            }
+        }
         if let Some(&i) = self.interfaces.get(&(exporter, ifindex)) {
+            self.last_interface = Some((exporter, ifindex, i));
             return Some(i);
         }
         if self.interfaces.len() >= MAX_INTERFACES {

@@ -292,7 +292,9 @@ fn template(
 }
 
 /// Reads the records of a data set with `template`, calling `each` with the
-/// fields of every record; returns how many there were. The bytes after the
+/// fields of every record; returns how many there were. A template of
+/// fixed-length fields is read by its plan: only the fields vpcflow uses,
+/// at offsets computed when it was defined. The bytes after the
 /// last whole record are padding; a variable-length field that runs past
 /// the set is an error (the records before it were read).
 #[inline]
@@ -302,6 +304,24 @@ pub fn records(
     at: usize,
     mut each: impl FnMut(&FlowFields),
 ) -> Result<u32, DecodeError> {
+    if let Some(plan) = &template.plan {
+        let mut n = 0u32;
+        // Every field of the plan is written by every record; the others stay
+        // empty. Only the fields whose new value depends on the old one are
+        // cleared between records (a record is 300 bytes; copying a fresh
+        // one each time showed in the profile).
+        let mut f = FlowFields::EMPTY;
+        for record in data.chunks_exact(template.min_len) {
+            f.clear_carried();
+            for step in plan.iter() {
+                let at = step.at as usize;
+                f.apply(step.usage, &record[at..at + usize::from(step.len)]);
+            }
+            each(&f);
+            n += 1;
+        }
+        return Ok(n);
+    }
     let mut p = 0;
     let mut n = 0u32;
     while data.len() - p >= template.min_len {

@@ -8,6 +8,8 @@ use std::sync::Arc;
 
 use vpcflow_core::Timestamp;
 
+use super::fields::Use;
+
 /// The length that marks a variable-length field (IPFIX).
 pub const VARIABLE: u16 = 0xFFFF;
 
@@ -22,6 +24,17 @@ pub struct FieldSpec {
     pub len: u16,
 }
 
+/// A field a record is read for, at a fixed place in the record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Step {
+    /// Offset in the record.
+    pub at: u32,
+    /// Length in bytes.
+    pub len: u16,
+    /// What the field is.
+    pub usage: Use,
+}
+
 /// A data template or an options template.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Template {
@@ -33,6 +46,12 @@ pub struct Template {
     /// field. At least 1 ([`Template::new`] refuses templates of records
     /// without bytes).
     pub min_len: usize,
+    /// For a template without variable-length fields (every record
+    /// `min_len` bytes long): the fields vpcflow reads, in template order,
+    /// with their offsets; the others are never looked at. `None` for a
+    /// template with variable-length fields, whose records are walked field
+    /// by field.
+    pub plan: Option<Box<[Step]>>,
 }
 
 impl Template {
@@ -50,10 +69,26 @@ impl Template {
                 }
             })
             .sum::<usize>();
+        let plan = fields.iter().all(|f| f.len != VARIABLE).then(|| {
+            let mut at = 0u32;
+            let mut plan = Vec::new();
+            for f in &fields {
+                if let Some(usage) = Use::of(f.id, f.pen) {
+                    plan.push(Step {
+                        at,
+                        len: f.len,
+                        usage,
+                    });
+                }
+                at += u32::from(f.len);
+            }
+            plan.into_boxed_slice()
+        });
         (min_len > 0).then(|| Template {
             fields: fields.into_boxed_slice(),
             options,
             min_len,
+            plan,
         })
     }
 }

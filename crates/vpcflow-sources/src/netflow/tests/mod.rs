@@ -416,3 +416,92 @@ fn huge_counts_saturate_the_totals() {
     assert_eq!(got, [(big, big), (big, big)]);
     assert_eq!((d.stats().packets, d.stats().bytes), (u64::MAX, u64::MAX));
 }
+
+#[test]
+fn a_fixed_template_read_by_its_plan_gives_the_fields_of_the_walk() {
+    use super::sets::records;
+    use super::templates::{FieldSpec, Template};
+    let spec = |id, pen, len| FieldSpec { id, pen, len };
+    // Skipped fields between used ones, an enterprise field, reverse
+    // counters, both address families (the IPv4 ones zero), a reverse
+    // field vpcflow does not read, and reduced-size counters.
+    let fields = vec![
+        spec(fields::SRC_IPV6, 0, 16),
+        spec(fields::DST_IPV6, 0, 16),
+        spec(fields::SRC_IPV4, 0, 4),
+        spec(1000, 9, 3),
+        spec(fields::DST_IPV4, 0, 4),
+        spec(fields::SRC_PORT, 0, 2),
+        spec(fields::DST_PORT, 0, 2),
+        spec(fields::PROTOCOL, 0, 1),
+        spec(fields::OCTET_DELTA_COUNT, 0, 4),
+        spec(fields::PACKET_DELTA_COUNT, 0, 2),
+        spec(fields::POST_OCTET_DELTA_COUNT, 0, 8),
+        spec(fields::OCTET_DELTA_COUNT, fields::REVERSE_PEN, 8),
+        spec(fields::PACKET_DELTA_COUNT, fields::REVERSE_PEN, 3),
+        spec(fields::PROTOCOL, fields::REVERSE_PEN, 1),
+        spec(fields::FLOW_START_MILLISECONDS, 0, 8),
+        spec(fields::FLOW_END_SYSUPTIME, 0, 4),
+        spec(fields::TCP_CONTROL_BITS, 0, 2),
+        spec(fields::FORWARDING_STATUS, 0, 1),
+        spec(fields::INGRESS_INTERFACE, 0, 4),
+        spec(fields::FLOW_DIRECTION, 0, 1),
+    ];
+    let planned = Template::new(fields, false).unwrap();
+    assert!(planned.plan.is_some());
+    let walked = Template {
+        plan: None,
+        ..planned.clone()
+    };
+    // Three records of varied bytes, then padding shorter than a record.
+    let len = planned.min_len;
+    let mut data: Vec<u8> = (0..3 * len)
+        .map(|i| (i.wrapping_mul(37) % 251) as u8)
+        .collect();
+    // The second record's IPv4 addresses are zeros: the IPv6 ones stay.
+    data[len + 32..len + 36].fill(0);
+    data[len + 39..len + 43].fill(0);
+    data.extend_from_slice(&[0; 3]);
+    let read = |t: &Template| {
+        let mut all = Vec::new();
+        let n = records(t, &data, 0, |f| all.push(*f)).unwrap();
+        assert_eq!(n as usize, all.len());
+        all
+    };
+    let (a, b) = (read(&planned), read(&walked));
+    assert_eq!(a.len(), 3);
+    assert_eq!(a, b);
+    assert!(a[1].src.unwrap().is_ipv6() && a[0].src.unwrap().is_ipv4());
+    assert!(a[0].reverse.bytes.is_some() && a[0].forward.start != fields::Time::None);
+
+    // Fields whose value depends on the one before: nothing of a record
+    // carries over into the next one read by the plan.
+    let carried = Template::new(
+        vec![
+            spec(fields::SRC_IPV4, 0, 4),
+            spec(fields::DST_IPV6, 0, 16),
+            spec(fields::POST_OCTET_DELTA_COUNT, 0, 4),
+            spec(fields::POST_PACKET_DELTA_COUNT, fields::REVERSE_PEN, 2),
+        ],
+        false,
+    )
+    .unwrap();
+    let mut data = vec![10, 0, 0, 1];
+    data.extend_from_slice(&[0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9]);
+    data.extend_from_slice(&[0, 0, 5, 0, 0, 7]);
+    data.extend_from_slice(&[0; 26]);
+    let read = |t: &Template| {
+        let mut all = Vec::new();
+        records(t, &data, 0, |f| all.push(*f)).unwrap();
+        all
+    };
+    let planned = read(&carried);
+    let walked = read(&Template {
+        plan: None,
+        ..carried.clone()
+    });
+    assert_eq!(planned, walked);
+    assert_eq!(planned[1].src, Some(IpAddr::from([0, 0, 0, 0])));
+    assert_eq!(planned[1].forward.bytes, Some(0));
+    assert_eq!(planned[1].reverse.packets, Some(0));
+}
