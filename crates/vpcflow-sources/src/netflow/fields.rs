@@ -321,16 +321,6 @@ impl FlowFields {
         },
     };
 
-    /// Takes the value of one field: information element `id` of enterprise
-    /// `pen` (0: IANA), encoded in `v`. Fields of unknown ids or unexpected
-    /// lengths are ignored.
-    #[inline]
-    pub fn set(&mut self, id: u16, pen: u32, v: &[u8]) {
-        if let Some(u) = Use::of(id, pen) {
-            self.apply(u, v);
-        }
-    }
-
     /// Empties the fields whose value [`FlowFields::apply`] derives from
     /// the one before (addresses, and delta counters of the `post` kind),
     /// so that a record read over the previous one with the same template

@@ -326,7 +326,7 @@ pub fn records(
     let mut n = 0u32;
     while data.len() - p >= template.min_len {
         let mut f = FlowFields::EMPTY;
-        for spec in template.fields.iter() {
+        for (spec, usage) in template.fields.iter().zip(template.uses.iter()) {
             let len = if spec.len == VARIABLE {
                 let Some(&first) = data.get(p) else {
                     return Err(DecodeError::new(
@@ -355,7 +355,9 @@ pub fn records(
             let Some(v) = data.get(p..p + len) else {
                 return Err(DecodeError::new("data set", at + p, "record cut short"));
             };
-            f.set(spec.id, spec.pen, v);
+            if let Some(usage) = *usage {
+                f.apply(usage, v);
+            }
             p += len;
         }
         each(&f);

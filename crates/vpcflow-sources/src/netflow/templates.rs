@@ -40,6 +40,9 @@ pub struct Step {
 pub struct Template {
     /// The fields, scope fields first for an options template.
     pub fields: Box<[FieldSpec]>,
+    /// What each field is to vpcflow (`None`: skipped), decided when the
+    /// template is made.
+    pub uses: Box<[Option<Use>]>,
     /// An options template (its records describe the exporter, not flows).
     pub options: bool,
     /// Shortest possible record: fixed lengths plus one byte per variable
@@ -69,11 +72,12 @@ impl Template {
                 }
             })
             .sum::<usize>();
+        let uses: Box<[Option<Use>]> = fields.iter().map(|f| Use::of(f.id, f.pen)).collect();
         let plan = fields.iter().all(|f| f.len != VARIABLE).then(|| {
             let mut at = 0u32;
             let mut plan = Vec::new();
-            for f in &fields {
-                if let Some(usage) = Use::of(f.id, f.pen) {
+            for (f, usage) in fields.iter().zip(uses.iter()) {
+                if let Some(usage) = *usage {
                     plan.push(Step {
                         at,
                         len: f.len,
@@ -86,6 +90,7 @@ impl Template {
         });
         (min_len > 0).then(|| Template {
             fields: fields.into_boxed_slice(),
+            uses,
             options,
             min_len,
             plan,
