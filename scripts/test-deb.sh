@@ -12,29 +12,25 @@ dpkg-deb --contents "$deb" | awk '{print $6}'
 depends="$(dpkg-deb --field "$deb" Depends)"
 case "$depends" in *libpcap*) ;; *) fail "Depends lacks libpcap: $depends" ;; esac
 
-# A /var/lib/vpcflow left by vpcflow run as root before (the test suite, a run
-# by hand) is not the package's: it is set aside for these checks and put back
-# at the end.
-aside=""
-if [ -e /var/lib/vpcflow ] && ! dpkg -s vpcflow >/dev/null 2>&1; then
-    aside="$(mktemp -d /var/lib/vpcflow-aside.XXXXXX)"
-    mv /var/lib/vpcflow "$aside/vpcflow"
+# A /var/lib/vpcflow made before the package by `vpcflow run` as root (the
+# state folder's default for root), with its journal folder: the package must
+# give it to the service user, or the service could not write its journal.
+if [ ! -e /var/lib/vpcflow ]; then
+    install -d -m 0755 /var/lib/vpcflow/journal
+    touch /var/lib/vpcflow/journal/lock
 fi
-restore() {
-    [ -n "$aside" ] || return 0
-    rm -rf /var/lib/vpcflow
-    mv "$aside/vpcflow" /var/lib/vpcflow && rmdir "$aside"
-}
 
 echo "== install"
 DEBIAN_FRONTEND=noninteractive apt-get install -y "$deb" >/dev/null
-trap 'DEBIAN_FRONTEND=noninteractive apt-get purge -y vpcflow >/dev/null 2>&1 || true; restore' EXIT
+trap 'DEBIAN_FRONTEND=noninteractive apt-get purge -y vpcflow >/dev/null 2>&1 || true' EXIT
 
 [ "$(command -v vpcflow)" = /usr/bin/vpcflow ] || fail "vpcflow is not /usr/bin/vpcflow"
 vpcflow --version
 getent passwd vpcflow >/dev/null || fail "no vpcflow system user"
 [ "$(id -u vpcflow)" -lt 1000 ] || fail "vpcflow is not a system user"
 [ "$(stat -c %U /var/lib/vpcflow)" = vpcflow ] || fail "/var/lib/vpcflow is not owned by vpcflow"
+left="$(find /var/lib/vpcflow ! -user vpcflow | head -3)"
+[ -z "$left" ] || fail "not given to the vpcflow user: $left"
 for f in /etc/vpcflow/vpcflow.toml /lib/systemd/system/vpcflow.service \
     /usr/share/man/man1/vpcflow.1.gz /usr/share/bash-completion/completions/vpcflow \
     /usr/share/zsh/vendor-completions/_vpcflow /usr/share/fish/vendor_completions.d/vpcflow.fish \
@@ -59,10 +55,13 @@ echo "== vpcflow check from the package: as root (what ExecStartPre runs, with"
 echo "   the start-up checks), and the configuration as the service user"
 vpcflow check --config /etc/vpcflow/vpcflow.toml
 runuser -u vpcflow -- /usr/bin/vpcflow check --config-only --config /etc/vpcflow/vpcflow.toml >/dev/null
+echo "== the start-up checks as the service user, in its state folder"
+runuser -u vpcflow -- env STATE_DIRECTORY=/var/lib/vpcflow \
+    /usr/bin/vpcflow check --config /etc/vpcflow/vpcflow.toml >/dev/null
 
 echo "== remove and purge: the data folder stays"
 DEBIAN_FRONTEND=noninteractive apt-get purge -y vpcflow >/dev/null
-trap restore EXIT
+trap - EXIT
 [ ! -e /usr/bin/vpcflow ] || fail "/usr/bin/vpcflow left after purge"
 [ ! -e /etc/vpcflow/vpcflow.toml ] || fail "conffile left after purge"
 [ -d /var/lib/vpcflow ] || fail "/var/lib/vpcflow was removed"

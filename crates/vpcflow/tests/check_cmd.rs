@@ -304,3 +304,109 @@ fn environment_variables_in_string_values() {
         "{err}"
     );
 }
+
+/// A state folder `vpcflow run` needs (here for its durability journal) and
+/// cannot write in, such as one made by an earlier run as root: `check` and
+/// `run` stop at start-up naming it, before any source opens. As root the
+/// binary runs as `nobody` (root writes anywhere); otherwise the folder is
+/// made read-only.
+#[test]
+fn a_state_folder_this_user_cannot_write_stops_check_and_run() {
+    use std::os::unix::fs::{chown, PermissionsExt};
+    use std::os::unix::process::CommandExt;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let root = unsafe { libc::geteuid() } == 0;
+    const NOBODY: u32 = 65534;
+    // Everything the other user needs can be read and run by anyone: the
+    // binary is copied next to the configuration.
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let bin = tmp.path().join("vpcflow");
+    std::fs::copy(env!("CARGO_BIN_EXE_vpcflow"), &bin).unwrap();
+    let state = tmp.path().join("state");
+    std::fs::create_dir_all(state.join("journal")).unwrap();
+    let cfg = write_config(
+        tmp.path(),
+        &format!(
+            "[output]\nout = \"{}\"\n[state]\ndir = \"{}\"\n[[netflow.listen]]\naddress = \"127.0.0.1:9\"\n",
+            tmp.path().join("out").display(),
+            state.display()
+        ),
+    );
+    let as_user = |args: &[&str]| {
+        let mut cmd = std::process::Command::new(&bin);
+        cmd.args(args)
+            .args(["--config", &cfg])
+            .env_remove("VPCFLOW_LOG");
+        if root {
+            cmd.uid(NOBODY).gid(NOBODY);
+        }
+        cmd.output().unwrap()
+    };
+    let lock = |folder: &Path| {
+        if root {
+            chown(folder, Some(0), Some(0)).unwrap();
+        } else {
+            std::fs::set_permissions(folder, std::fs::Permissions::from_mode(0o555)).unwrap();
+        }
+    };
+    let give = |folder: &Path| {
+        if root {
+            chown(folder, Some(NOBODY), Some(NOBODY)).unwrap();
+        } else {
+            std::fs::set_permissions(folder, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+    };
+    let refused = |folder: &Path| {
+        let want = format!(
+            "state.dir: {} is not writable by this user",
+            folder.display()
+        );
+        for command in ["check", "run"] {
+            let out = as_user(&[command]);
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{command}: {err}");
+            assert!(err.contains(&want), "{command}: {err}");
+        }
+    };
+
+    // The state folder and its journal folder belong to someone else.
+    lock(&state);
+    lock(&state.join("journal"));
+    refused(&state);
+    // The folder is the user's, its journal folder is not.
+    give(&state);
+    refused(&state.join("journal"));
+    // Both are the user's: valid, and the report says what is kept there.
+    give(&state.join("journal"));
+    let out = as_user(&["check", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["state_dir"], state.display().to_string());
+    assert_eq!(
+        r["state_kept"],
+        serde_json::json!(["the durability journal"])
+    );
+    // A folder not made yet: the closest folder above it must be writable.
+    std::fs::remove_dir_all(&state).unwrap();
+    let above = tmp.path().join("above");
+    std::fs::create_dir(&above).unwrap();
+    lock(&above);
+    let cfg_body = std::fs::read_to_string(&cfg).unwrap().replace(
+        &state.display().to_string(),
+        &above.join("a/b").display().to_string(),
+    );
+    std::fs::write(&cfg, cfg_body).unwrap();
+    refused(&above);
+    give(&above);
+    let out = as_user(&["check"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -35,8 +35,11 @@ pub struct Report {
     pub policy: Option<PolicyReport>,
     /// Where `vpcflow run` serves `/metrics` and `/healthz`.
     pub metrics_listen: Option<String>,
-    /// The state folder of `vpcflow run` (with Skydive analyzers only).
+    /// The state folder of `vpcflow run`, when it keeps something there (the
+    /// durability journal, the Skydive state).
     pub state_dir: Option<String>,
+    /// What `vpcflow run` keeps in the state folder.
+    pub state_kept: Vec<&'static str>,
     /// Things that are valid but probably not meant.
     pub warnings: Vec<String>,
 }
@@ -428,7 +431,14 @@ pub fn report(path: &Path, settings: &Settings, now: u64) -> Report {
             ));
         }
     }
-    let state_dir = if settings.analyzers.is_empty() {
+    let mut state_kept = Vec::new();
+    if settings.journaled() {
+        state_kept.push("the durability journal");
+    }
+    if !settings.analyzers.is_empty() {
+        state_kept.push("the Skydive state across restarts");
+    }
+    let state_dir = if state_kept.is_empty() {
         None
     } else {
         match crate::config::state_dir(settings.state_dir.as_deref()) {
@@ -464,6 +474,7 @@ pub fn report(path: &Path, settings: &Settings, now: u64) -> Report {
         policy: settings.policy.as_ref().map(policy_report),
         metrics_listen: settings.metrics_listen.map(|a| a.to_string()),
         state_dir,
+        state_kept,
         warnings,
     }
 }

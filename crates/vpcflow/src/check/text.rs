@@ -259,7 +259,7 @@ pub fn write_text(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
     }
     if let Some(dir) = &report.state_dir {
         writeln!(out, "\nstate (vpcflow run)")?;
-        writeln!(out, "  {dir}: the Skydive state across restarts, locked")?;
+        writeln!(out, "  {dir}: {}, locked", report.state_kept.join(", "))?;
     }
     for w in &report.warnings {
         writeln!(out, "\nwarning: {w}")?;

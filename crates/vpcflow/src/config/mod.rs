@@ -49,7 +49,7 @@ pub use netflow::NetflowSettings;
 pub use record_stream::RecordTarget;
 pub use settings::{Destination, S3Target, Settings};
 pub use sflow::SflowSettings;
-pub use state::{skydive_identity, state_dir};
+pub use state::{check_writable, skydive_identity, state_dir, JOURNAL_FOLDER};
 pub use traffic_type::TrafficType;
 
 /// Reads a configuration file, with `${NAME}` in its strings replaced by

@@ -169,6 +169,26 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// The first destination whose records cannot be taken back once written
+    /// (printed lines, log events, stream records). With one, `vpcflow run`
+    /// keeps no durability journal: a replay could send its records twice.
+    pub fn unjournaled_destination(&self) -> Option<&Destination> {
+        self.destinations
+            .iter()
+            .find(|d| !matches!(d, Destination::Directory(_) | Destination::S3(_)))
+    }
+
+    /// Whether `vpcflow run` keeps a durability journal (in the state folder).
+    pub fn journaled(&self) -> bool {
+        self.sync_interval.is_some() && self.unjournaled_destination().is_none()
+    }
+
+    /// Whether `vpcflow run` keeps anything in the state folder: the
+    /// durability journal, or the Skydive converter's state.
+    pub fn uses_state_dir(&self) -> bool {
+        self.journaled() || !self.analyzers.is_empty()
+    }
+
     /// The AWS service ranges records are enriched with: those of
     /// `flow_log.aws_ip_ranges` when the format has a field that shows them
     /// (so other formats never pay for the lookups).

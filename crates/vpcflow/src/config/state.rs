@@ -91,6 +91,57 @@ pub fn state_dir(configured: Option<&Path>) -> Result<PathBuf> {
     }
 }
 
+/// The folder of the state folder that holds the durability journal.
+pub const JOURNAL_FOLDER: &str = "journal";
+
+/// Fails, naming the folder, when this process could not write in the state
+/// folder `dir`: the folder (or, while it does not exist, the closest folder
+/// above it, where it would be made) or its journal folder is not writable
+/// by the effective user. The usual cause is a folder made by an earlier
+/// `vpcflow run` as root and used now by a service user.
+pub fn check_writable(dir: &Path) -> Result<()> {
+    let mut existing = dir;
+    while !existing.exists() {
+        match existing.parent() {
+            Some(up) if !up.as_os_str().is_empty() => existing = up,
+            _ => return Ok(()),
+        }
+    }
+    let mut folders = vec![existing.to_path_buf()];
+    if existing == dir {
+        folders.push(dir.join(JOURNAL_FOLDER));
+    }
+    for folder in folders.iter().filter(|f| f.exists()) {
+        if !writable(folder) {
+            // SAFETY: geteuid has no preconditions and cannot fail.
+            let uid = unsafe { libc::geteuid() };
+            bail!(
+                "state.dir: {} is not writable by this user (uid {uid}); give it to the user that runs vpcflow (chown -R), or set dir in [state]",
+                folder.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Whether the effective user may create and remove entries in `folder`.
+fn writable(folder: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(path) = std::ffi::CString::new(folder.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: `path` is a valid NUL-terminated string; faccessat only reads it.
+    let r = unsafe {
+        libc::faccessat(
+            libc::AT_FDCWD,
+            path.as_ptr(),
+            libc::W_OK | libc::X_OK,
+            libc::AT_EACCESS,
+        )
+    };
+    r == 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

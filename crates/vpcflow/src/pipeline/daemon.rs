@@ -22,7 +22,7 @@ use vpcflow_sources::{Source, SourceStats};
 use super::ingest::{Durable, Ingest};
 use super::journal::{self, Journal};
 use super::{sources, start, Reloadable};
-use crate::config::{state_dir, Destination, Settings};
+use crate::config::{state_dir, Settings};
 use crate::metrics::{IngestView, Telemetry};
 
 /// How often the ingest thread of `vpcflow run` publishes its counters.
@@ -353,11 +353,7 @@ fn open_journal(
     // A replay re-publishes files under content-derived names (the same
     // bytes, nothing twice); printed lines, log events and stream records
     // cannot be taken back, so those destinations run without a journal.
-    if let Some(d) = settings
-        .destinations
-        .iter()
-        .find(|d| !matches!(d, Destination::Directory(_) | Destination::S3(_)))
-    {
+    if let Some(d) = settings.unjournaled_destination() {
         tracing::warn!(
             destination = %d.describe(),
             "no durability journal: records sent there cannot be taken back, so a replay could send them twice; a crash loses the open windows"

@@ -15,7 +15,7 @@ use vpcflow_sources::skydive::{Converter, SkydiveSource, StateStore};
 use vpcflow_sources::udp::{DatagramDecoder, ListenSpec};
 use vpcflow_sources::Source;
 
-use crate::config::{skydive_identity, state_dir, Settings};
+use crate::config::{check_writable, skydive_identity, state_dir, Settings};
 
 /// Every source `settings` configure: live captures first, then the Skydive
 /// analyzers, then the NetFlow/IPFIX collector. The Skydive source keeps its state in the state folder, which
@@ -78,8 +78,9 @@ pub fn collector(settings: &Settings, key: &str, specs: Vec<ListenSpec>) -> Box<
 }
 
 /// What makes `vpcflow run` fail at start-up before any source opens: no
-/// source configured, or a capture configured by name whose interface does
-/// not exist. `vpcflow check` runs the same checks.
+/// source configured, a capture configured by name whose interface does
+/// not exist, or a state folder it needs and cannot write in. `vpcflow
+/// check` runs the same checks.
 pub fn preflight(settings: &Settings) -> Result<()> {
     if settings.captures.is_empty()
         && settings.analyzers.is_empty()
@@ -97,6 +98,9 @@ pub fn preflight(settings: &Settings) -> Result<()> {
                 spec.name
             );
         }
+    }
+    if settings.uses_state_dir() {
+        check_writable(&state_dir(settings.state_dir.as_deref())?)?;
     }
     Ok(())
 }

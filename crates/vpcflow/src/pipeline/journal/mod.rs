@@ -40,7 +40,7 @@ pub use crate::metrics::JournalStats;
 use segment::{header, put_frame, read, CHANGES, SNAPSHOT};
 
 /// The folder of the journal in the state folder.
-pub const FOLDER: &str = "journal";
+pub use crate::config::JOURNAL_FOLDER as FOLDER;
 
 /// A segment is replaced by a snapshot once it holds this much more than
 /// its snapshot (or than this floor)...
