@@ -21,6 +21,7 @@
 
 pub mod decode;
 pub mod fragments;
+pub mod handoff;
 pub mod live;
 pub mod netflow;
 pub mod pcap;

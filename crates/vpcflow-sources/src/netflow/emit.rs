@@ -11,7 +11,7 @@ use vpcflow_core::{Action, FlowConsumer, FlowKey, FlowUpdate, InterfaceIndex};
 
 use super::fields::{Counts, FlowFields, Time};
 use super::templates::{Clock, Scope};
-use super::{Decoder, DomainInfo, Sampling, BATCH};
+use super::{Decoder, DomainInfo, Sampling};
 
 /// Cumulative counters per flow, for records that give totals only.
 #[derive(Debug, Default)]
@@ -214,13 +214,7 @@ impl Decoder {
             action: r.action,
             direction,
         };
-        self.stats.updates += 1;
-        self.stats.packets = self.stats.packets.saturating_add(update.packets);
-        self.stats.bytes = self.stats.bytes.saturating_add(update.bytes);
-        self.batch.push(update);
-        if self.batch.len() == BATCH {
-            self.flush(out);
-        }
+        self.handoff.push(update, out);
     }
 }
 

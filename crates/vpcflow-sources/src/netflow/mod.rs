@@ -68,10 +68,11 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::net::IpAddr;
 
-use vpcflow_core::{FlowConsumer, FlowUpdate, InterfaceIndex, LossEvent, Timestamp};
+use vpcflow_core::{FlowConsumer, InterfaceIndex, LossEvent, Timestamp};
 
 pub use stats::NetflowStats;
 
+use crate::handoff::Handoff;
 use crate::source::SourceStats;
 use crate::udp::{Collector, CollectorStats, DatagramDecoder};
 
@@ -117,7 +118,7 @@ impl DatagramDecoder for Decoder {
     fn source_stats(&self, collector: CollectorStats) -> SourceStats {
         SourceStats::Netflow {
             collector,
-            decoder: self.stats,
+            decoder: self.stats(),
         }
     }
 }
@@ -201,9 +202,6 @@ struct DomainInfo {
     sampling: Option<u64>,
 }
 
-/// Updates handed to the consumer at a time.
-const BATCH: usize = 64;
-
 /// Interfaces (exporter, ifindex) the decoder names at most: beyond, the
 /// records of new ones are not counted (bounded memory under floods of
 /// forged source addresses).
@@ -230,7 +228,7 @@ pub struct Decoder {
     totals: emit::Totals,
     warned_long: HashSet<IpAddr>,
     stats: NetflowStats,
-    batch: Vec<FlowUpdate>,
+    handoff: Handoff,
     definitions: Vec<Definition>,
     names: InterfaceNames,
 }
@@ -249,7 +247,7 @@ impl Decoder {
             totals: emit::Totals::default(),
             warned_long: HashSet::new(),
             stats: NetflowStats::default(),
-            batch: Vec::with_capacity(BATCH),
+            handoff: Handoff::new(),
             definitions: Vec::new(),
             names: InterfaceNames::default(),
         }
@@ -263,8 +261,14 @@ impl Decoder {
     }
 
     /// What was decoded so far.
-    pub fn stats(&self) -> &NetflowStats {
-        &self.stats
+    pub fn stats(&self) -> NetflowStats {
+        let handed = self.handoff.handed();
+        NetflowStats {
+            updates: handed.updates,
+            packets: handed.packets,
+            bytes: handed.bytes,
+            ..self.stats
+        }
     }
 
     /// Decodes one datagram sent by `exporter`, handing its records to
@@ -338,10 +342,7 @@ impl Decoder {
     }
 
     fn flush(&mut self, out: &mut dyn FlowConsumer) {
-        if !self.batch.is_empty() {
-            out.update_batch(&self.batch);
-            self.batch.clear();
-        }
+        self.handoff.flush(out);
     }
 
     fn v5(

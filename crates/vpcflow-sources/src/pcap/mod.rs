@@ -42,11 +42,12 @@ use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use vpcflow_core::{FlowConsumer, FlowUpdate, InterfaceIndex, LossEvent, Timestamp};
+use vpcflow_core::{FlowConsumer, InterfaceIndex, LossEvent, Timestamp};
 
 use crate::decode::{self, Fragment, Layers, Outcome, TunnelKind, Undecodable};
 pub use crate::fragments::FragmentPolicy;
 use crate::fragments::PacketDecoder;
+use crate::handoff::Handoff;
 pub use crate::stats::{CaptureStats, CaptureWarning, TunnelCounts, WarningKind};
 pub use select::PacketSelection;
 use select::Selector;
@@ -445,18 +446,16 @@ impl Counters {
     }
 }
 
-/// Updates handed to the consumer at a time.
-const BATCH: usize = 64;
-
-/// Decodes packets and hands them to the consumer, in batches of [`BATCH`].
+/// Decodes packets and hands them to the consumer, in batches
+/// ([`Handoff`]).
 struct Emitter<'a, C: FlowConsumer + ?Sized> {
     consumer: &'a mut C,
     decoder: PacketDecoder,
     counters: Counters,
     /// Timestamp of the previous packet of the file (0 before any).
     last_ts: Timestamp,
-    /// Updates not yet handed over (capacity [`BATCH`], allocated once).
-    pending: Vec<FlowUpdate>,
+    /// Updates not yet handed over.
+    pending: Handoff,
 }
 
 impl<'a, C: FlowConsumer + ?Sized> Emitter<'a, C> {
@@ -466,18 +465,15 @@ impl<'a, C: FlowConsumer + ?Sized> Emitter<'a, C> {
             decoder: PacketDecoder::new(policy),
             counters: Counters::new(),
             last_ts: 0,
-            pending: Vec::with_capacity(BATCH),
+            pending: Handoff::new(),
         }
     }
 
-    /// Hands the pending updates over; called when the batch is full and before
-    /// anything else reaches the consumer, so it sees everything in file order.
+    /// Hands the pending updates over; called before anything else reaches
+    /// the consumer, so it sees everything in file order.
     #[inline]
     fn flush(&mut self) {
-        if !self.pending.is_empty() {
-            self.consumer.update_batch(&self.pending);
-            self.pending.clear();
-        }
+        self.pending.flush(self.consumer);
     }
 
     /// Reports lost input, after the packets before it.
@@ -525,10 +521,8 @@ impl<'a, C: FlowConsumer + ?Sized> Emitter<'a, C> {
                 if let Some(k) = p.tunnel {
                     c.tunnels[k.index()] += 1;
                 }
-                self.pending.push(p.flow_update(interface, ts));
-                if self.pending.len() == BATCH {
-                    self.flush();
-                }
+                self.pending
+                    .push(p.flow_update(interface, ts), self.consumer);
             }
             Outcome::NonIp => c.non_ip += 1,
             Outcome::Undecodable(why) => {

@@ -60,13 +60,14 @@ mod stats;
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-use vpcflow_core::{Action, FlowConsumer, FlowUpdate, InterfaceIndex, LossEvent, Timestamp};
+use vpcflow_core::{Action, FlowConsumer, InterfaceIndex, LossEvent, Timestamp};
 
 pub use crate::netflow::names::NamePattern;
 pub use crate::netflow::{DecodeError, Sampling};
 pub use stats::SflowStats;
 
 use crate::decode::{self, linktype, Outcome};
+use crate::handoff::Handoff;
 use crate::netflow::sequence::{Gap, Sequences};
 use crate::source::SourceStats;
 use crate::udp::{Collector, CollectorStats, DatagramDecoder};
@@ -81,9 +82,6 @@ pub struct DecoderOptions {
     /// Scaling by the sampling rate.
     pub sampling: Sampling,
 }
-
-/// Updates handed to the consumer at a time.
-const BATCH: usize = 64;
 
 /// Interfaces (agent, ifindex) named at most: beyond, the samples of new
 /// ones are not counted (bounded memory under forged datagrams).
@@ -119,7 +117,7 @@ pub struct Decoder {
     /// The interfaces of each agent, for its losses.
     agent_interfaces: HashMap<IpAddr, Vec<InterfaceIndex>>,
     stats: SflowStats,
-    batch: Vec<FlowUpdate>,
+    handoff: Handoff,
 }
 
 impl Decoder {
@@ -132,13 +130,19 @@ impl Decoder {
             interfaces: HashMap::new(),
             agent_interfaces: HashMap::new(),
             stats: SflowStats::default(),
-            batch: Vec::with_capacity(BATCH),
+            handoff: Handoff::new(),
         }
     }
 
     /// What was decoded so far.
-    pub fn stats(&self) -> &SflowStats {
-        &self.stats
+    pub fn stats(&self) -> SflowStats {
+        let handed = self.handoff.handed();
+        SflowStats {
+            updates: handed.updates,
+            packets: handed.packets,
+            bytes: handed.bytes,
+            ..self.stats
+        }
     }
 
     /// Decodes one datagram that arrived at `at`, handing its samples to
@@ -316,13 +320,7 @@ impl Decoder {
                     if rate > 1 {
                         self.stats.sampled_updates += 1;
                     }
-                    self.stats.updates += 1;
-                    self.stats.packets = self.stats.packets.saturating_add(update.packets);
-                    self.stats.bytes = self.stats.bytes.saturating_add(update.bytes);
-                    self.batch.push(update);
-                    if self.batch.len() == BATCH {
-                        self.flush(out);
-                    }
+                    self.handoff.push(update, out);
                 }
                 Record::Other(_) => self.stats.other_records += 1,
             }
@@ -355,10 +353,7 @@ impl Decoder {
     }
 
     fn flush(&mut self, out: &mut dyn FlowConsumer) {
-        if !self.batch.is_empty() {
-            out.update_batch(&self.batch);
-            self.batch.clear();
-        }
+        self.handoff.flush(out);
     }
 
     fn lose(&mut self, agent: IpAddr, at: Timestamp, count: u64, out: &mut dyn FlowConsumer) {
@@ -440,7 +435,7 @@ impl DatagramDecoder for Decoder {
     fn source_stats(&self, collector: CollectorStats) -> SourceStats {
         SourceStats::Sflow {
             collector,
-            decoder: self.stats,
+            decoder: self.stats(),
         }
     }
 }

@@ -207,9 +207,9 @@ pub fn convert(
         }
     }
     netflow.finish(ingest);
-    summary.netflow = *netflow.stats();
+    summary.netflow = netflow.stats();
     DatagramDecoder::finish(&mut sflow, ingest);
-    summary.sflow = *sflow.stats();
+    summary.sflow = sflow.stats();
     converter.finish(ingest);
     summary.skydive = *converter.stats();
     ingest.finish();
