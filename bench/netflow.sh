@@ -112,6 +112,9 @@ for v in 10 9; do
     echo
     echo "== $name: softflowd export, recorded by tcpdump"
     record "$v" "$WORK/export-$v.pcap"
+    # The gigabyte of capture and the recording are written back to disk
+    # first: the kernel's writeback would otherwise share the timed core.
+    sync
     echo "== $name: decode + aggregate on one core (examples/netflow_speed)"
     taskset -c 0 "$SPEED" "$WORK/export-$v.pcap" --repeat "$REPEATS" | tee "$WORK/speed-$v.txt"
     records=$(grep -o '^pass 0: [0-9]*' "$WORK/speed-$v.txt" | awk '{print $3}')
