@@ -39,6 +39,9 @@ pub(super) struct FlowTable {
     taken: usize,
     /// Positions of flows before `taken` changed since, each once.
     changed: Vec<u32>,
+    /// The most flows the table will be asked to hold (0: unknown), see
+    /// [`FlowTable::with_room`].
+    room: usize,
     /// One bit per flow before `taken`: whether it is in `changed`.
     changed_bits: Vec<u64>,
 }
@@ -96,6 +99,10 @@ fn advise_huge_pages(at: *const u8, bytes: usize) {
 #[cfg(target_os = "linux")]
 const HUGE_PAGE_FROM: usize = 4 << 20;
 
+/// Flows from which a table with a known room reserves all of it (4 MiB of
+/// flows): smaller tables grow by doubling and hold little address space.
+const ROOM_FROM: usize = (4 << 20) / std::mem::size_of::<ClosedFlow>();
+
 /// Index slots for `flows` flows at a load of at most 3/4.
 fn capacity_for(flows: usize) -> usize {
     if flows == 0 {
@@ -118,9 +125,21 @@ impl FlowTable {
             taken: 0,
             changed: Vec::new(),
             changed_bits: Vec::new(),
+            room: 0,
         };
         table.reserve_flows(flows);
         table
+    }
+
+    /// The table, told that it holds at most `room` flows (the aggregator's
+    /// bound on open flows). Once it outgrows [`ROOM_FROM`] flows, room for
+    /// all of them is reserved at once instead of doubling again and again:
+    /// that is address space only (pages are backed as flows are appended,
+    /// in order), and the flows are not copied by each growth. A
+    /// reservation the system refuses falls back to doubling.
+    pub fn with_room(mut self, room: usize) -> FlowTable {
+        self.room = room;
+        self
     }
 
     /// Flows held.
@@ -225,7 +244,7 @@ impl FlowTable {
             self.grow();
         }
         if self.flows.len() == self.flows.capacity() {
-            self.reserve_flows(self.flows.len().max(16));
+            self.grow_flows();
         }
         let position = u32::try_from(self.flows.len()).expect("a flow table holds < 2^32 flows");
         self.place(Slot {
@@ -255,6 +274,25 @@ impl FlowTable {
     #[cold]
     fn reserve_flows(&mut self, more: usize) {
         self.flows.reserve_exact(more);
+        self.advise_flows();
+    }
+
+    /// Makes room for more flows when the array is full: for the rest of
+    /// its room at once past [`ROOM_FROM`] flows, else as many again.
+    #[cold]
+    fn grow_flows(&mut self) {
+        let len = self.flows.len();
+        if len >= ROOM_FROM
+            && self.room > len
+            && self.flows.try_reserve_exact(self.room - len).is_ok()
+        {
+            self.advise_flows();
+            return;
+        }
+        self.reserve_flows(len.max(16));
+    }
+
+    fn advise_flows(&self) {
         let bytes = self.flows.capacity() * std::mem::size_of::<ClosedFlow>();
         advise_huge_pages(self.flows.as_ptr().cast(), bytes);
     }
@@ -467,6 +505,41 @@ mod tests {
             assert_eq!(slots.len(), capacity);
             assert!(slots.iter().all(|s| s.tag == 0 && s.position == 0));
         }
+    }
+
+    #[test]
+    fn a_table_with_room_reserves_it_once_past_room_from_and_keeps_its_flows() {
+        let hash = hasher();
+        let room = ROOM_FROM * 4;
+        let flows = ROOM_FROM as u32 * 2;
+        let mut table = FlowTable::default().with_room(room);
+        let mut capacities = Vec::new();
+        for n in 0..flows {
+            let k = key(n);
+            table.insert_new(hash(&k), 0, k, counters(n as u64 + 1));
+            if capacities.last() != Some(&table.flows.capacity()) {
+                capacities.push(table.flows.capacity());
+            }
+        }
+        assert_eq!(table.flows.capacity(), room, "{capacities:?}");
+        assert!(
+            capacities[..capacities.len() - 1]
+                .windows(2)
+                .all(|w| w[1] == 2 * w[0] && w[0] < ROOM_FROM),
+            "doubling below ROOM_FROM: {capacities:?}"
+        );
+        for n in (0..flows).step_by(997) {
+            let k = key(n);
+            let c = table.get_mut(hash(&k), &k).expect("kept");
+            assert_eq!((c.packets, c.bytes), (n as u64 + 1, (n as u64 + 1) * 100));
+        }
+        // Without room, the array doubles.
+        let mut plain = FlowTable::default();
+        for n in 0..flows {
+            let k = key(n);
+            plain.insert_new(hash(&k), 0, k, counters(1));
+        }
+        assert!(plain.flows.capacity() < room);
     }
 
     #[test]

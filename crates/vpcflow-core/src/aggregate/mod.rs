@@ -223,11 +223,12 @@ impl Aggregator {
             _ => None,
         };
         let expected = self.flows_in_last_window;
+        let room = self.config.max_open_flows;
         let full = self.open_flows >= self.config.max_open_flows;
         let table = self
             .windows
             .entry(window)
-            .or_insert_with(|| WindowTable::with_capacity(expected));
+            .or_insert_with(|| WindowTable::with_capacity(expected, room));
         let existing = match &tunnel {
             None => table.flows.get_mut(hash, &key),
             Some(t) => table.tunnelled.get_mut(t),

@@ -25,10 +25,11 @@ pub(super) struct WindowTable {
 }
 
 impl WindowTable {
-    /// An empty table with room for `flows` flows.
-    pub fn with_capacity(flows: usize) -> WindowTable {
+    /// An empty table sized for `flows` flows, that will hold at most
+    /// `room` ([`FlowTable::with_room`]).
+    pub fn with_capacity(flows: usize, room: usize) -> WindowTable {
         WindowTable {
-            flows: FlowTable::with_capacity(flows),
+            flows: FlowTable::with_capacity(flows).with_room(room),
             ..WindowTable::default()
         }
     }
