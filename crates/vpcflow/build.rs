@@ -23,7 +23,11 @@ fn main() {
         None => package.to_string(),
     };
     println!("cargo:rustc-env=VPCFLOW_VERSION={version}");
-    // Built again when HEAD moves to another commit.
+    // Built again when HEAD moves to another commit. Only files that exist
+    // are watched: cargo runs a build script whose watched file is missing
+    // (a repository without packed refs) on every build, and that rebuilds
+    // the binary every time. A ref being packed removes its loose file,
+    // which is watched.
     for path in [
         git(&["rev-parse", "--git-path", "HEAD"]),
         git(&["symbolic-ref", "-q", "HEAD"]).and_then(|r| git(&["rev-parse", "--git-path", &r])),
@@ -33,7 +37,9 @@ fn main() {
     .flatten()
     {
         let absolute = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
-        println!("cargo:rerun-if-changed={}", absolute.display());
+        if absolute.exists() {
+            println!("cargo:rerun-if-changed={}", absolute.display());
+        }
     }
     println!("cargo:rerun-if-changed=build.rs");
 }
