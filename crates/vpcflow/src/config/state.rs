@@ -97,7 +97,7 @@ pub const JOURNAL_FOLDER: &str = "journal";
 /// Fails, naming the folder, when this process could not write in the state
 /// folder `dir`: the folder (or, while it does not exist, the closest folder
 /// above it, where it would be made) or its journal folder is not writable
-/// by the effective user. The usual cause is a folder made by an earlier
+/// by this process's user. The usual cause is a folder made by an earlier
 /// `vpcflow run` as root and used now by a service user.
 pub fn check_writable(dir: &Path) -> Result<()> {
     let mut existing = dir;
@@ -112,11 +112,11 @@ pub fn check_writable(dir: &Path) -> Result<()> {
         folders.push(dir.join(JOURNAL_FOLDER));
     }
     for folder in folders.iter().filter(|f| f.exists()) {
-        if !writable(folder) {
+        if let Err(e) = writable(folder) {
             // SAFETY: geteuid has no preconditions and cannot fail.
             let uid = unsafe { libc::geteuid() };
             bail!(
-                "state.dir: {} is not writable by this user (uid {uid}); give it to the user that runs vpcflow (chown -R), or set dir in [state]",
+                "state.dir: {} is not writable by this user (uid {uid}: {e}); give it to the user that runs vpcflow (chown -R), or set dir in [state]",
                 folder.display()
             );
         }
@@ -124,22 +124,22 @@ pub fn check_writable(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Whether the effective user may create and remove entries in `folder`.
-fn writable(folder: &Path) -> bool {
+/// Whether this user may create and remove entries in `folder` (the error
+/// says why not: permissions, a read-only file system).
+fn writable(folder: &Path) -> std::io::Result<()> {
     use std::os::unix::ffi::OsStrExt;
-    let Ok(path) = std::ffi::CString::new(folder.as_os_str().as_bytes()) else {
-        return false;
-    };
-    // SAFETY: `path` is a valid NUL-terminated string; faccessat only reads it.
-    let r = unsafe {
-        libc::faccessat(
-            libc::AT_FDCWD,
-            path.as_ptr(),
-            libc::W_OK | libc::X_OK,
-            libc::AT_EACCESS,
-        )
-    };
-    r == 0
+    let path = std::ffi::CString::new(folder.as_os_str().as_bytes())
+        .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+    // access(2) checks the real user, which is the effective one (vpcflow is
+    // not set-user-ID); faccessat's AT_EACCESS needs faccessat2, which
+    // older seccomp filters (systemd's @system-service) refuse.
+    // SAFETY: `path` is a valid NUL-terminated string; access only reads it.
+    let r = unsafe { libc::access(path.as_ptr(), libc::W_OK | libc::X_OK) };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
 }
 
 #[cfg(test)]
