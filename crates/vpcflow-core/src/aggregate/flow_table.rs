@@ -96,12 +96,12 @@ fn advise_huge_pages(at: *const u8, bytes: usize) {
 }
 
 /// Allocations of at least this many bytes ask for huge pages.
-#[cfg(target_os = "linux")]
 const HUGE_PAGE_FROM: usize = 4 << 20;
 
-/// Flows from which a table with a known room reserves all of it (4 MiB of
-/// flows): smaller tables grow by doubling and hold little address space.
-const ROOM_FROM: usize = (4 << 20) / std::mem::size_of::<ClosedFlow>();
+/// Flows from which a table with a known room reserves all of it (as many
+/// as ask for huge pages): smaller tables grow by doubling and hold little
+/// address space.
+const ROOM_FROM: usize = HUGE_PAGE_FROM / std::mem::size_of::<ClosedFlow>();
 
 /// Index slots for `flows` flows at a load of at most 3/4.
 fn capacity_for(flows: usize) -> usize {
