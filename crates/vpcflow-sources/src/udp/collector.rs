@@ -453,10 +453,15 @@ fn receive(listener: u64, socket: UdpSocket, tx: SyncSender<Message>, stop: Arc<
     while !stop.load(Ordering::Relaxed) {
         let mut bytes = Vec::new();
         let mut datagrams = Vec::new();
-        let mut flags = 0;
-        // When the batch must be handed over, set by its first datagram.
+        // When the batch must be handed over, set by its first datagram;
+        // until then the thread blocks for one (up to the read timeout).
         let mut hand_over_at: Option<Instant> = None;
         loop {
+            let flags = if hand_over_at.is_some() {
+                libc::MSG_DONTWAIT
+            } else {
+                0
+            };
             match recv(fd, &mut buf, flags) {
                 Ok((n, from, drops)) => {
                     if let Some(d) = drops {
@@ -470,7 +475,6 @@ fn receive(listener: u64, socket: UdpSocket, tx: SyncSender<Message>, stop: Arc<
                     if datagrams.len() >= BATCH_DATAGRAMS || bytes.len() >= 4 * MAX_DATAGRAM {
                         break;
                     }
-                    flags = libc::MSG_DONTWAIT;
                     hand_over_at.get_or_insert_with(|| Instant::now() + GATHER);
                 }
                 Err(e)
