@@ -67,9 +67,10 @@ impl<W: Write> StdoutSink<W> {
         interfaces: &InterfaceTable,
     ) -> Result<(), SinkError> {
         self.header();
+        let mut enricher = interfaces.enricher(self.version);
         for record in &released.records {
-            let values = interfaces.values(record, self.version);
-            self.format.write_line(&values, &mut self.buf);
+            self.format
+                .write_line(enricher.values(record), &mut self.buf);
             self.summary.records += 1;
             if self.buf.len() >= CHUNK {
                 self.drain()?;

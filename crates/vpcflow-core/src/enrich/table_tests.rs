@@ -150,3 +150,83 @@ fn insert_takes_resolved_metadata_and_replaces_by_name() {
     assert_eq!(mirror.len(), 2);
     assert_eq!(mirror.get(eth0), &changed);
 }
+
+#[test]
+fn enricher_gives_the_values_of_each_record() {
+    use crate::aws_service::AwsServices;
+    use crate::flow::{Action, FlowDirection, FlowKey, PacketAddrs};
+    use crate::record::{FlowRecord, LogStatus, Traffic};
+    use crate::tcp_flags::TcpFlags;
+
+    let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+    let mut configured = HashMap::new();
+    configured.insert(
+        "eth1".to_string(),
+        InterfaceConfig {
+            vpc_id: Some("vpc-0a1b2c3d".into()),
+            subnet_id: Some("subnet-0a1b2c3d".into()),
+            addresses: vec![ip("10.0.0.71")],
+            ..InterfaceConfig::default()
+        },
+    );
+    let mut t = InterfaceTable::new(defaults(), configured);
+    let eth0 = t.register("eth0");
+    let eth1 = t.register("eth1");
+    let mut services = AwsServices::new();
+    services
+        .insert("52.95.128.0/21".parse().unwrap(), "S3")
+        .unwrap();
+    t.set_aws_services(Some(Arc::new(services)));
+    let ok = |interface, src: &str, dst: &str, inner: Option<PacketAddrs>| FlowRecord {
+        interface,
+        window_start: 600,
+        start: 601,
+        end: 650,
+        status: LogStatus::Ok,
+        traffic: Some(Traffic {
+            key: FlowKey {
+                src: ip(src),
+                dst: ip(dst),
+                src_port: 443,
+                dst_port: 34210,
+                protocol: 6,
+            },
+            packet_addrs: inner,
+            packets: 3,
+            bytes: 180,
+            tcp_flags: TcpFlags(18),
+            action: Action::RejectBpa,
+            direction: Some(FlowDirection::Ingress),
+        }),
+    };
+    let status = |interface, status| FlowRecord {
+        interface,
+        window_start: 600,
+        start: 600,
+        end: 1199,
+        status,
+        traffic: None,
+    };
+    let inner = PacketAddrs {
+        src: ip("52.95.128.9"),
+        dst: ip("fd00::1"),
+    };
+    // The same interface twice, a switch, status records between traffic
+    // records (whose fields must not carry over), IPv6, tunnelled addresses.
+    let records = [
+        ok(eth0, "52.95.128.179", "10.0.0.5", None),
+        ok(eth0, "10.0.0.5", "52.95.128.179", Some(inner)),
+        status(eth0, LogStatus::NoData),
+        ok(eth1, "52.95.128.179", "10.0.0.9", None),
+        status(eth1, LogStatus::SkipData),
+        ok(eth1, "2001:db8::1", "fd00::2", None),
+        status(eth0, LogStatus::NoData),
+        ok(eth0, "192.0.2.1", "10.0.0.5", None),
+    ];
+    for version in [2, 5] {
+        let mut enricher = t.enricher(version);
+        for (i, r) in records.iter().enumerate() {
+            assert_eq!(*enricher.values(r), t.values(r, version), "record {i}");
+        }
+    }
+}

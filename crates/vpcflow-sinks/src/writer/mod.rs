@@ -137,6 +137,7 @@ impl<S: ObjectStore> FileWriter<S> {
         // descriptor each). A batch out of order is sealed at its end only.
         let in_order = released.records.is_sorted_by_key(|r| r.end);
         let mut current_slot = None;
+        let mut enricher = interfaces.enricher(self.version);
         for record in &released.records {
             let slot = slot_of(record.end);
             if in_order && current_slot != Some(slot) {
@@ -148,7 +149,7 @@ impl<S: ObjectStore> FileWriter<S> {
                     self.seal(slot, file)?;
                 }
             }
-            let values = interfaces.values(record, self.version);
+            let values = enricher.values(record);
             let (store, format, level) = (&mut self.store, &self.format, self.options.level);
             let (pool, file_format) = (&self.pool, self.options.file_format);
             let file = self.router.file_for(record.end, |_slot| {
@@ -157,7 +158,7 @@ impl<S: ObjectStore> FileWriter<S> {
                 ObjectEncoder::new(file_format, staged, format, level, pool)
                     .map_err(|e| SinkError::io("write", path, e))
             })?;
-            file.write_record(&values)
+            file.write_record(values)
                 .map_err(|e| SinkError::io("write", file.get_ref().path(), e))?;
             let size = match self.options.cap_measure {
                 CapMeasure::Compressed => file.estimated_compressed_bytes(),
