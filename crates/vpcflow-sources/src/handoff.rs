@@ -5,8 +5,13 @@
 
 use vpcflow_core::{FlowConsumer, FlowUpdate};
 
-/// Updates handed to the consumer at a time.
-pub const BATCH: usize = 64;
+/// Updates handed to the consumer at a time. The aggregator starts the
+/// memory loads of an update several updates ahead, within a batch: the
+/// first few of each batch get no head start, so longer batches hide more of
+/// the flow tables' cache misses (256 against 64, paired runs: 2–3 % less
+/// time on the bench capture with a million flows open at once, none
+/// measurable on the main one). 256 updates take about 30 KiB.
+pub const BATCH: usize = 256;
 
 /// What a decoder handed on so far.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
