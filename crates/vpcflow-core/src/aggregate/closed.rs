@@ -249,14 +249,15 @@ impl Closed {
         if packs {
             // A radix sort on the packed head and the source (no comparisons;
             // bytes equal in every key, such as the low half of an IPv4
-            // source, are skipped), then each run of equal heads and sources,
-            // rare, by the rest of the key.
+            // source, are skipped), then each run of equal heads and sources
+            // (long when many flows share their first and last second) by the
+            // rest of the key.
             radsort::sort_by_key(&mut order, |o| {
                 (u128::from(o.head) << 64) | u128::from(o.source)
             });
-            // Within a run the head is the full key's, so the addresses,
-            // which come next in it and nearly always differ, decide before
-            // the whole key is computed.
+            // The packed head is exact, so within a run the full keys agree
+            // up to the addresses, which come next and nearly always differ:
+            // they decide before the whole key is computed.
             let by_addresses_then_key = |a: &Ordered, b: &Ordered| {
                 let (fa, fb) = (&flows[a.position as usize], &flows[b.position as usize]);
                 (fa.key.addr_bits())
