@@ -6,6 +6,10 @@ use std::sync::Arc;
 use super::*;
 use crate::interface::{InterfaceConfig, InterfaceDefaults, InterfaceMeta};
 
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
 fn defaults() -> InterfaceDefaults {
     InterfaceDefaults {
         account_id: "123456789012".into(),
@@ -25,7 +29,6 @@ fn table_registers_once() {
 
 #[test]
 fn os_addresses_are_added_to_configured_ones() {
-    let ip = |s: &str| s.parse::<IpAddr>().unwrap();
     let mut configured = HashMap::new();
     configured.insert(
         "eth0".to_string(),
@@ -50,7 +53,6 @@ fn values_look_up_aws_services_of_the_packet_addresses() {
     use crate::record::{FlowRecord, LogStatus, Traffic};
     use crate::tcp_flags::TcpFlags;
 
-    let ip = |s: &str| s.parse::<IpAddr>().unwrap();
     let mut t = InterfaceTable::new(defaults(), HashMap::new());
     let eth0 = t.register("eth0");
     let record = FlowRecord {
@@ -100,7 +102,6 @@ fn values_look_up_aws_services_of_the_packet_addresses() {
 
 #[test]
 fn reconfigure_keeps_indices_and_os_addresses() {
-    let ip = |s: &str| s.parse::<IpAddr>().unwrap();
     let configured = |id: &str, addr: &str| {
         let mut c = HashMap::new();
         c.insert(
@@ -158,7 +159,6 @@ fn enricher_gives_the_values_of_each_record() {
     use crate::record::{FlowRecord, LogStatus, Traffic};
     use crate::tcp_flags::TcpFlags;
 
-    let ip = |s: &str| s.parse::<IpAddr>().unwrap();
     let mut configured = HashMap::new();
     configured.insert(
         "eth1".to_string(),
